@@ -158,6 +158,8 @@ gb_mint_chain_new(const struct gb_mint_chain_opts *o,
 		bc[1] = "critical,CA:TRUE,pathlen:0";
 	if (o->flags & GB_MINT_LEAF_IS_CA)
 		bc[4] = "critical,CA:TRUE";
+	if (o->flags & GB_MINT_INSTANCE_NO_CERTSIGN)
+		ku[3] = "critical,digitalSignature";
 	if ((o->flags & GB_MINT_BROKEN_LINK) &&
 	    (stranger = EVP_EC_gen("P-384")) == NULL)
 		goto out;
@@ -233,10 +235,15 @@ put(struct wbuf *b, const void *data, size_t n)
 	b->len += n;
 }
 
-/* Writes a head produced by one of libcbor's cbor_encode_* functions. */
+/* Writes a head produced by one of libcbor's cbor_encode_* functions, which
+ * return the bytes written (at most 9), or 0 if the buffer was too small. */
 #define PUT_HEAD(b, fn, v) do {                                         \
 	unsigned char h_[9];                                            \
-	put((b), h_, fn((v), h_, sizeof h_));                           \
+	size_t n_ = fn((v), h_, sizeof h_);                             \
+	if (n_ == 0 || n_ > sizeof h_)                                  \
+		(b)->oom = true;                                        \
+	else                                                            \
+		put((b), h_, n_);                                       \
 } while (0)
 
 static void

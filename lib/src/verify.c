@@ -368,6 +368,13 @@ chain_verify_cb(X509_STORE_CTX *ctx)
 		X509 *subject = st->expect[i], *issuer = st->expect[i + 1];
 		int err;
 
+		/* internal_verify(), which we replace, checks keyCertSign;
+		 * check_ca() already refuses CAs without it, this keeps the
+		 * rule whatever OpenSSL's chain checks become. */
+		if ((X509_get_extension_flags(issuer) & EXFLAG_KUSAGE) &&
+		    !(X509_get_key_usage(issuer) & KU_KEY_CERT_SIGN))
+			return chain_fail(st, ctx, GB_R_BAD_CHAIN,
+			    "its issuer's keyUsage does not allow keyCertSign", i);
 		/* A cached chain proved every link between CAs. */
 		if (st->known != NULL && i > 0)
 			continue;

@@ -514,6 +514,8 @@ TEST(chain_defects)
 	    &res), GB_R_BAD_CHAIN);
 	ASSERT_REASON(verify_chain_flags(GB_MINT_LEAF_IS_CA, 0, 0, now, &res),
 	    GB_R_BAD_CHAIN);
+	ASSERT_REASON(verify_chain_flags(GB_MINT_INSTANCE_NO_CERTSIGN, 0, 0, now,
+	    &res), GB_R_BAD_CHAIN);
 	/* The leaf's window against the time asked. */
 	ASSERT_REASON(verify_chain_flags(0, now + hour, now + 2 * hour, now,
 	    &res), GB_R_CERT_NOT_YET_VALID);

@@ -21,6 +21,7 @@ enum {
 	GB_MINT_PATHLEN_VIOLATION = 1 << 1, /* regional CA with pathLen 0 */
 	GB_MINT_LEAF_IS_CA = 1 << 2,        /* leaf with CA:TRUE */
 	GB_MINT_BROKEN_LINK = 1 << 3,       /* zonal signed by a stranger */
+	GB_MINT_INSTANCE_NO_CERTSIGN = 1 << 4, /* instance CA without keyCertSign */
 };
 
 struct gb_mint_chain_opts {

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds an optimised tree (no sanitizers) and runs the benchmarks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DGB_BENCH=ON -DGB_WERROR=ON >/dev/null
+cmake --build build-bench -j"$(nproc)" --target bench_verify >/dev/null
+build-bench/tests/bench/bench_verify "${GB_VECTORS:-../shared/vectors}"
