@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# glassbox verify as a user runs it: input forms, exit status, JSON fields.
+# usage: test_verify.sh GLASSBOX VECTORS_DIR
+set -u
+gb=$1 dir=$2/aws-nitro
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 fail=0
+
+check() {   # check NAME WANT_STATUS PATTERN -- command...
+  local name=$1 want=$2 pattern=$3; shift 4
+  local out status
+  out=$("$@" 2>&1); status=$?
+  if [ "$status" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1))
+    printf 'FAIL %s: status %s (want %s), output:\n%s\n' "$name" "$status" "$want" "$out"
+  fi
+}
+
+doc=$dir/nautilus-20250415a-prod.cbor
+pcr0=cbe1afb6ed0ff89f10295af0b802247ec5670da8f886e71a4226373b032c322f4e42c9c98288e7211682b258684505a2
+base64 -w 76 "$doc" > "$tmp/doc.b64"
+od -An -v -tx1 "$doc" | tr -d ' \n' > "$tmp/doc.hex"; echo >> "$tmp/doc.hex"
+printf 'not a document' > "$tmp/garbage"
+
+check raw-json 0 '"valid": true' -- "$gb" verify --json --at document "$doc"
+check json-pcr0 0 "\"0\": \"$pcr0\"" -- "$gb" verify --json --at document "$doc"
+check json-null-nonce 0 '"nonce": null' -- "$gb" verify --json --at document "$doc"
+check base64 0 '^valid: i-06e4b98c6549ff803' -- "$gb" verify --at document "$tmp/doc.b64"
+check hex 0 '^valid: i-06e4b98c6549ff803' -- "$gb" verify --at document "$tmp/doc.hex"
+check stdin 0 '^valid:' -- sh -c "\"$gb\" verify --at document - < \"$doc\""
+check at-ms 0 '^valid:' -- "$gb" verify --at 1744683923696 "$doc"
+check at-rfc3339 0 '^valid:' -- "$gb" verify --at 2025-04-15T02:25:23Z "$doc"
+check now-expired 1 'cert_expired' -- "$gb" verify "$doc"
+check json-rejected 1 '"reason": "cert_expired"' -- "$gb" verify --json "$doc"
+check expect-pcr 0 '^valid:' -- "$gb" verify --at document --expect-pcr "0=$pcr0" "$doc"
+check expect-pcr-bad 1 'unknown_measurement' -- "$gb" verify --at document --expect-pcr "2=$pcr0" "$doc"
+check nonce-missing 1 'nonce_mismatch' -- "$gb" verify --at document --nonce 00ff "$doc"
+check debug 1 'debug_mode' -- "$gb" verify --at document "$dir/sui-20241114-debug.cbor"
+check debug-json 1 '"debug": true' -- "$gb" verify --json --at document "$dir/sui-20241114-debug.cbor"
+check allow-debug 0 'debug mode' -- "$gb" verify --at document --allow-debug "$dir/sui-20241114-debug.cbor"
+check wrong-root 1 'untrusted_root' -- "$gb" verify --at document --root "$dir/root-g1.pem" "$dir/NEG-marlin-mock-20241213.cbor"
+check root-der 0 '^valid:' -- "$gb" verify --at document --root "$dir/root-g1.der" "$doc"
+check garbage 1 'malformed' -- "$gb" verify "$tmp/garbage"
+check no-file 2 'glassbox verify' -- "$gb" verify "$tmp/none"
+check bad-at 2 'bad --at' -- "$gb" verify --at yesterday "$doc"
+check bad-pcr 2 'bad --expect-pcr' -- "$gb" verify --expect-pcr 32=00 "$doc"
+check no-doc 2 'expected one document' -- "$gb" verify
+check help 0 'usage: glassbox verify' -- "$gb" verify --help
+check unknown-cmd 2 'unknown command' -- "$gb" frobnicate
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
