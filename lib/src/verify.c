@@ -28,6 +28,7 @@
 
 #include "cache_int.h"
 #include "gb/attest.h"
+#include "gb/codec.h"
 #include "gb/timefmt.h"
 #include "p384_int.h"
 
@@ -96,18 +97,6 @@ parse_der(const uint8_t *der, size_t len)
 	return x;
 }
 
-static void
-hex(char *out, const uint8_t *in, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 int
 gb_verifier_new(const uint8_t *root_der, size_t root_len,
     struct gb_verifier **out)
@@ -129,7 +118,7 @@ gb_verifier_new(const uint8_t *root_der, size_t root_len,
 	err = GB_ECRYPTO;
 	if (!EVP_Digest(root_der, root_len, md, NULL, EVP_sha256(), NULL))
 		goto out;
-	hex(v->root_sha256, md, sizeof md);
+	gb_hex_encode(v->root_sha256, md, sizeof md);
 	if (root_der == gb_aws_root_g1_der &&
 	    strcmp(v->root_sha256, gb_aws_root_g1_sha256) != 0)
 		goto out;
