@@ -19,6 +19,7 @@
 #include "gb/err.h"
 #include "gb/mint.h"
 #include "gb/timefmt.h"
+#include "p384_int.h"
 
 #define LEVELS 5   /* root, regional, zonal, instance, leaf */
 
@@ -381,11 +382,8 @@ gb_mint_sign(struct gb_mint_chain *c, const uint8_t *payload,
 	    't', 'u', 'r', 'e', '1' };
 	struct wbuf tbs = { 0 }, doc = { 0 };
 	unsigned char der[128], raw[96];
-	const unsigned char *p = der;
 	size_t derlen = sizeof der;
 	EVP_MD_CTX *md = NULL;
-	ECDSA_SIG *sig = NULL;
-	const BIGNUM *r, *s;
 	uint8_t empty = 0x40, arr = 0x84, unprot = 0xa0;
 	int err = GB_ECRYPTO;
 
@@ -400,10 +398,7 @@ gb_mint_sign(struct gb_mint_chain *c, const uint8_t *payload,
 	if ((md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestSignInit(md, NULL, EVP_sha384(), NULL, c->key[4]) != 1 ||
 	    EVP_DigestSign(md, der, &derlen, tbs.p, tbs.len) != 1 ||
-	    (sig = d2i_ECDSA_SIG(NULL, &p, (long)derlen)) == NULL)
-		goto out;
-	ECDSA_SIG_get0(sig, &r, &s);
-	if (BN_bn2binpad(r, raw, 48) != 48 || BN_bn2binpad(s, raw + 48, 48) != 48)
+	    gb__p384_sig_from_der(der, derlen, raw) != 0)
 		goto out;
 	put(&doc, &arr, 1);
 	put_bytes(&doc, prot, sizeof prot);
@@ -419,7 +414,6 @@ gb_mint_sign(struct gb_mint_chain *c, const uint8_t *payload,
 	doc.p = NULL;
 	err = 0;
 out:
-	ECDSA_SIG_free(sig);
 	EVP_MD_CTX_free(md);
 	free(tbs.p);
 	free(doc.p);

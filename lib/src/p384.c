@@ -2,6 +2,8 @@
  * P-384 ECDSA verification with nettle (see p384_int.h).
  */
 #include <gmp.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
 #include <nettle/ecc-curve.h>
 #include <nettle/ecdsa.h>
 
@@ -51,4 +53,26 @@ gb__p384_verify(const struct gb__p384_key *k,
 	ok = ecdsa_verify(&k->pt, GB__P384_BYTES, digest, &s);
 	dsa_signature_clear(&s);
 	return ok != 0;
+}
+
+int
+gb__p384_sig_from_der(const uint8_t *der, size_t len,
+    uint8_t raw[GB__P384_SIG_BYTES])
+{
+	const unsigned char *p = der;
+	const BIGNUM *r, *s;
+	ECDSA_SIG *sig;
+	int ok;
+
+	sig = d2i_ECDSA_SIG(NULL, &p, (long)len);
+	ok = sig != NULL && p == der + len;
+	if (ok) {
+		ECDSA_SIG_get0(sig, &r, &s);
+		ok = BN_bn2binpad(r, raw, GB__P384_BYTES) == GB__P384_BYTES &&
+		    BN_bn2binpad(s, raw + GB__P384_BYTES, GB__P384_BYTES) ==
+		    GB__P384_BYTES;
+	}
+	ECDSA_SIG_free(sig);
+	ERR_clear_error();
+	return ok ? 0 : GB_EINVAL;
 }

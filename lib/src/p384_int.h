@@ -33,4 +33,10 @@ void gb__p384_key_clear(struct gb__p384_key *k);
 bool gb__p384_verify(const struct gb__p384_key *k,
     const uint8_t digest[GB__P384_BYTES], const uint8_t sig[GB__P384_SIG_BYTES]);
 
+/* Converts a DER ECDSA-Sig-Value (as in X.509 and OpenSSL's output) to raw
+ * r || s. Returns 0, or GB_EINVAL if it is not exactly one such value with r
+ * and s of at most 48 bytes. */
+int gb__p384_sig_from_der(const uint8_t *der, size_t len,
+    uint8_t raw[GB__P384_SIG_BYTES]);
+
 #endif /* GB_P384_INT_H */

@@ -219,27 +219,6 @@ cert_p384_key(X509 *x, struct gb__p384_key *k)
 	return gb__p384_key_set(k, pt, (size_t)ptlen);
 }
 
-/* DER ECDSA-Sig-Value to raw r || s of 48 bytes each. */
-static int
-ecdsa_der_to_raw(const uint8_t *der, size_t len, uint8_t raw[96])
-{
-	const unsigned char *p = der;
-	const BIGNUM *r, *s;
-	ECDSA_SIG *sig;
-	int ok;
-
-	sig = d2i_ECDSA_SIG(NULL, &p, (long)len);
-	ok = sig != NULL && p == der + len;
-	if (ok) {
-		ECDSA_SIG_get0(sig, &r, &s);
-		ok = BN_bn2binpad(r, raw, 48) == 48 &&
-		    BN_bn2binpad(s, raw + 48, 48) == 48;
-	}
-	ECDSA_SIG_free(sig);
-	ERR_clear_error();
-	return ok ? 0 : GB_EINVAL;
-}
-
 /* Reads a DER tag and definite length at p[0..n): the header is *hl bytes,
  * the content *len bytes, all inside n. */
 static int
@@ -292,7 +271,7 @@ link_verify(X509 *subject, struct gb_span der, const struct gb__p384_key *key)
 	X509_get0_signature(&sig, &outer, subject);
 	if (X509_get_signature_nid(subject) != NID_ecdsa_with_SHA384 ||
 	    X509_ALGOR_cmp(outer, X509_get0_tbs_sigalg(subject)) != 0 ||
-	    ecdsa_der_to_raw(sig->data, (size_t)sig->length, raw) != 0 ||
+	    gb__p384_sig_from_der(sig->data, (size_t)sig->length, raw) != 0 ||
 	    der_tbs(der, &tbs) != 0 ||
 	    !EVP_Digest(tbs.ptr, tbs.len, md, NULL, EVP_sha384(), NULL)) {
 		ERR_clear_error();
