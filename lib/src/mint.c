@@ -29,6 +29,7 @@ struct gb_mint_chain {
 	uint8_t *der[LEVELS];           /* from OPENSSL_malloc() via i2d */
 	size_t der_len[LEVELS];
 	char module_id[64];
+	int64_t now_ms;                 /* validity is around it */
 };
 
 static const char *const level_cn[LEVELS] = {
@@ -60,11 +61,43 @@ set_time(ASN1_TIME *t, int64_t ms)
 	return ASN1_TIME_set(t, (time_t)(ms / 1000)) != NULL;
 }
 
+/* Adds a critical extension of a private OID nobody knows (value NULL). */
+static int
+add_unknown_critical(X509 *cert)
+{
+	static const unsigned char null_der[] = { 0x05, 0x00 };
+	ASN1_OCTET_STRING *val = ASN1_OCTET_STRING_new();
+	ASN1_OBJECT *oid = OBJ_txt2obj("1.3.6.1.4.1.55555.1.1", 1);
+	X509_EXTENSION *ext = NULL;
+	int ok;
+
+	ok = val != NULL && oid != NULL &&
+	    ASN1_OCTET_STRING_set(val, null_der, sizeof null_der) &&
+	    (ext = X509_EXTENSION_create_by_OBJ(NULL, oid, 1, val)) != NULL &&
+	    X509_add_ext(cert, ext, -1);
+	X509_EXTENSION_free(ext);
+	ASN1_OBJECT_free(oid);
+	ASN1_OCTET_STRING_free(val);
+	return ok;
+}
+
+/* What one certificate of the chain is made of. */
+struct cert_spec {
+	const char *bc, *ku;            /* basicConstraints, keyUsage */
+	const char *nc;                 /* nameConstraints, or NULL */
+	const char *cn;                 /* NULL: level_cn[level] */
+	X509 *name_from, *akid_from;    /* if not the issuer: wrong links */
+	bool unknown_critical;
+};
+
 static X509 *
 make_cert(int level, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
-    int64_t nb_ms, int64_t na_ms, const char *bc, const char *ku)
+    int64_t nb_ms, int64_t na_ms, const struct cert_spec *sp)
 {
 	X509 *x = X509_new();
+	X509 *named = sp->name_from != NULL ? sp->name_from : issuer;
+	X509 *akid = sp->akid_from != NULL ? sp->akid_from : issuer;
+	X509 *ctx = issuer != NULL ? issuer : x;
 	X509_NAME *name = NULL;
 	BIGNUM *serial = NULL;
 	int ok;
@@ -82,19 +115,21 @@ make_cert(int level, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
 	    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
 	    (const unsigned char *)"Glassbox NSM simulator", -1, -1, 0) &&
 	    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)level_cn[level], -1, -1, 0) &&
+	    (const unsigned char *)(sp->cn != NULL ? sp->cn : level_cn[level]),
+	    -1, -1, 0) &&
 	    X509_set_subject_name(x, name) &&
-	    X509_set_issuer_name(x, issuer != NULL ?
-	    X509_get_subject_name(issuer) : name) &&
+	    X509_set_issuer_name(x, named != NULL ?
+	    X509_get_subject_name(named) : name) &&
 	    set_time(X509_getm_notBefore(x), nb_ms) &&
 	    set_time(X509_getm_notAfter(x), na_ms) &&
 	    X509_set_pubkey(x, key) &&
-	    add_ext(x, issuer != NULL ? issuer : x, NID_basic_constraints, bc) &&
-	    add_ext(x, issuer != NULL ? issuer : x, NID_key_usage, ku) &&
-	    add_ext(x, issuer != NULL ? issuer : x, NID_subject_key_identifier,
-	    "hash") &&
-	    (issuer == NULL || add_ext(x, issuer, NID_authority_key_identifier,
+	    add_ext(x, ctx, NID_basic_constraints, sp->bc) &&
+	    add_ext(x, ctx, NID_key_usage, sp->ku) &&
+	    add_ext(x, ctx, NID_subject_key_identifier, "hash") &&
+	    (akid == NULL || add_ext(x, akid, NID_authority_key_identifier,
 	    "keyid:always")) &&
+	    (sp->nc == NULL || add_ext(x, x, NID_name_constraints, sp->nc)) &&
+	    (!sp->unknown_critical || add_unknown_critical(x)) &&
 	    X509_sign(x, issuer_key, EVP_sha384()) > 0;
 	X509_NAME_free(name);
 	BN_free(serial);
@@ -118,6 +153,59 @@ gb_mint_chain_free(struct gb_mint_chain *c)
 	free(c);
 }
 
+/* (Re)makes level i: a fresh key, and its certificate signed by signer. */
+static int
+mint_level(struct gb_mint_chain *c, int i, EVP_PKEY *signer, int64_t nb,
+    int64_t na, const struct cert_spec *sp)
+{
+	int n;
+
+	EVP_PKEY_free(c->key[i]);
+	X509_free(c->cert[i]);
+	OPENSSL_free(c->der[i]);
+	c->cert[i] = NULL;
+	c->der[i] = NULL;
+	if ((c->key[i] = EVP_EC_gen("P-384")) == NULL)
+		return GB_ECRYPTO;
+	if (signer == NULL)                     /* self-signed */
+		signer = c->key[i];
+	c->cert[i] = make_cert(i, c->key[i], i == 0 ? NULL : c->cert[i - 1],
+	    signer, nb, na, sp);
+	if (c->cert[i] == NULL || (n = i2d_X509(c->cert[i], &c->der[i])) <= 0)
+		return GB_ECRYPTO;
+	c->der_len[i] = (size_t)n;
+	return 0;
+}
+
+int
+gb_mint_chain_new_leaf(struct gb_mint_chain *c,
+    const struct gb_mint_chain_opts *o)
+{
+	static const struct gb_mint_chain_opts defaults;
+	const int64_t hour = 3600 * 1000LL;
+	struct cert_spec sp = { .bc = "critical,CA:FALSE",
+	    .ku = "critical,digitalSignature,nonRepudiation" };
+	int err;
+
+	if (o == NULL)
+		o = &defaults;
+	if (o->flags & GB_MINT_LEAF_IS_CA)
+		sp.bc = "critical,CA:TRUE";
+	if (o->flags & GB_MINT_LEAF_WRONG_ISSUER)
+		sp.name_from = c->cert[2];
+	if (o->flags & GB_MINT_LEAF_WRONG_AKID)
+		sp.akid_from = c->cert[2];
+	if (o->flags & GB_MINT_LEAF_OTHER_NAME)
+		sp.cn = "i-0123456789abcdef0-enc0123456789abcdef.example.org";
+	err = mint_level(c, 4, c->key[3],
+	    o->leaf_not_before_ms != 0 ? o->leaf_not_before_ms :
+	    c->now_ms - 60000,
+	    o->leaf_not_after_ms != 0 ? o->leaf_not_after_ms :
+	    c->now_ms + 3 * hour, &sp);
+	ERR_clear_error();
+	return err;
+}
+
 int
 gb_mint_chain_new(const struct gb_mint_chain_opts *o,
     struct gb_mint_chain **out)
@@ -126,18 +214,16 @@ gb_mint_chain_new(const struct gb_mint_chain_opts *o,
 	const int64_t hour = 3600 * 1000LL, day = 24 * hour;
 	struct gb_mint_chain *c;
 	EVP_PKEY *stranger = NULL;
-	int64_t now, nb[LEVELS], na[LEVELS];
-	const char *bc[LEVELS] = {
-		"critical,CA:TRUE", "critical,CA:TRUE,pathlen:2",
-		"critical,CA:TRUE,pathlen:1", "critical,CA:TRUE,pathlen:0",
-		"critical,CA:FALSE",
-	};
-	const char *ku[LEVELS] = {
-		"critical,keyCertSign,cRLSign",
-		"critical,digitalSignature,keyCertSign,cRLSign",
-		"critical,digitalSignature,keyCertSign,cRLSign",
-		"critical,keyCertSign",
-		"critical,digitalSignature,nonRepudiation",
+	int64_t now, nb[LEVELS - 1], na[LEVELS - 1];
+	struct cert_spec sp[LEVELS - 1] = {
+		{ .bc = "critical,CA:TRUE",
+		  .ku = "critical,keyCertSign,cRLSign" },
+		{ .bc = "critical,CA:TRUE,pathlen:2",
+		  .ku = "critical,digitalSignature,keyCertSign,cRLSign" },
+		{ .bc = "critical,CA:TRUE,pathlen:1",
+		  .ku = "critical,digitalSignature,keyCertSign,cRLSign" },
+		{ .bc = "critical,CA:TRUE,pathlen:0",
+		  .ku = "critical,keyCertSign" },
 	};
 	uint64_t id[2];
 	int err = GB_ECRYPTO;
@@ -146,42 +232,32 @@ gb_mint_chain_new(const struct gb_mint_chain_opts *o,
 		o = &defaults;
 	if ((c = calloc(1, sizeof *c)) == NULL)
 		return GB_ENOMEM;
-	now = o->now_ms != 0 ? o->now_ms : gb_time_now_ms();
+	now = c->now_ms = o->now_ms != 0 ? o->now_ms : gb_time_now_ms();
 	nb[0] = now - 365 * day, na[0] = now + 30 * 365 * day;
 	nb[1] = now - day, na[1] = now + 20 * day;
 	nb[2] = now - day, na[2] = now + 6 * day;
 	nb[3] = now - hour, na[3] = now + day;
-	nb[4] = o->leaf_not_before_ms != 0 ? o->leaf_not_before_ms : now - 60000;
-	na[4] = o->leaf_not_after_ms != 0 ? o->leaf_not_after_ms : now + 3 * hour;
 	if (o->flags & GB_MINT_ZONAL_NOT_CA)
-		bc[2] = "critical,CA:FALSE";
+		sp[2].bc = "critical,CA:FALSE";
 	if (o->flags & GB_MINT_PATHLEN_VIOLATION)
-		bc[1] = "critical,CA:TRUE,pathlen:0";
-	if (o->flags & GB_MINT_LEAF_IS_CA)
-		bc[4] = "critical,CA:TRUE";
+		sp[1].bc = "critical,CA:TRUE,pathlen:0";
 	if (o->flags & GB_MINT_INSTANCE_NO_CERTSIGN)
-		ku[3] = "critical,digitalSignature";
+		sp[3].ku = "critical,digitalSignature";
+	sp[3].unknown_critical = o->flags & GB_MINT_UNKNOWN_CRITICAL;
+	if (o->flags & GB_MINT_NAME_CONSTRAINED)
+		sp[2].nc = "critical,permitted;DNS:example.com";
+	if (o->flags & GB_MINT_NAME_CONSTRAINED_OK)
+		sp[2].nc = "critical,permitted;DNS:glassbox-sim";
 	if ((o->flags & GB_MINT_BROKEN_LINK) &&
 	    (stranger = EVP_EC_gen("P-384")) == NULL)
 		goto out;
 
-	for (int i = 0; i < LEVELS; i++) {
-		EVP_PKEY *signer;
-
-		if ((c->key[i] = EVP_EC_gen("P-384")) == NULL)
+	for (int i = 0; i < LEVELS - 1; i++)
+		if (mint_level(c, i, i == 2 && stranger != NULL ? stranger :
+		    i == 0 ? NULL : c->key[i - 1], nb[i], na[i], &sp[i]) != 0)
 			goto out;
-		signer = i == 0 ? c->key[0] : c->key[i - 1];
-		if (i == 2 && stranger != NULL)
-			signer = stranger;
-		c->cert[i] = make_cert(i, c->key[i], i == 0 ? NULL :
-		    c->cert[i - 1], signer, nb[i], na[i], bc[i], ku[i]);
-		if (c->cert[i] == NULL)
-			goto out;
-		int n = i2d_X509(c->cert[i], &c->der[i]);
-		if (n <= 0)
-			goto out;
-		c->der_len[i] = (size_t)n;
-	}
+	if (gb_mint_chain_new_leaf(c, o) != 0)
+		goto out;
 	/* Real module ids: "i-" + 17 hex digits (the instance) + "-enc" + 16. */
 	if (RAND_bytes((unsigned char *)id, sizeof id) != 1)
 		goto out;

@@ -502,20 +502,36 @@ verify_chain_flags(unsigned flags, int64_t leaf_nb, int64_t leaf_na,
 
 TEST(chain_defects)
 {
+	/* Each defect, and the words its message must have, so that the
+	 * rule that caught it is the one meant. */
+	static const struct {
+		unsigned flags;
+		enum gb_reason want;
+		const char *words;
+	} cases[] = {
+		{ 0, GB_R_OK, "valid" },
+		{ GB_MINT_BROKEN_LINK, GB_R_BAD_CHAIN, "signature" },
+		{ GB_MINT_ZONAL_NOT_CA, GB_R_BAD_CHAIN, "not a CA" },
+		{ GB_MINT_PATHLEN_VIOLATION, GB_R_BAD_CHAIN, "pathLen" },
+		{ GB_MINT_LEAF_IS_CA, GB_R_BAD_CHAIN, "leaf certificate is a CA" },
+		{ GB_MINT_INSTANCE_NO_CERTSIGN, GB_R_BAD_CHAIN, "keyCertSign" },
+		{ GB_MINT_UNKNOWN_CRITICAL, GB_R_BAD_CHAIN, "critical extension" },
+		{ GB_MINT_LEAF_WRONG_ISSUER, GB_R_BAD_CHAIN, "its issuer is not" },
+		{ GB_MINT_LEAF_WRONG_AKID, GB_R_BAD_CHAIN,
+		  "authority key identifier" },
+		{ GB_MINT_NAME_CONSTRAINED, GB_R_BAD_CHAIN, "name constraints" },
+		{ GB_MINT_NAME_CONSTRAINED_OK, GB_R_OK, "valid" },
+	};
 	int64_t now = gb_time_now_ms(), hour = 3600000;
 	struct gb_result res;
 
-	ASSERT_REASON(verify_chain_flags(0, 0, 0, now, &res), GB_R_OK);
-	ASSERT_REASON(verify_chain_flags(GB_MINT_BROKEN_LINK, 0, 0, now, &res),
-	    GB_R_BAD_CHAIN);
-	ASSERT_REASON(verify_chain_flags(GB_MINT_ZONAL_NOT_CA, 0, 0, now, &res),
-	    GB_R_BAD_CHAIN);
-	ASSERT_REASON(verify_chain_flags(GB_MINT_PATHLEN_VIOLATION, 0, 0, now,
-	    &res), GB_R_BAD_CHAIN);
-	ASSERT_REASON(verify_chain_flags(GB_MINT_LEAF_IS_CA, 0, 0, now, &res),
-	    GB_R_BAD_CHAIN);
-	ASSERT_REASON(verify_chain_flags(GB_MINT_INSTANCE_NO_CERTSIGN, 0, 0, now,
-	    &res), GB_R_BAD_CHAIN);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ASSERT_REASON(verify_chain_flags(cases[i].flags, 0, 0, now,
+		    &res), cases[i].want);
+		if (strstr(res.detail, cases[i].words) == NULL)
+			FAIL_AT("flags %#x: \"%s\" lacks \"%s\"",
+			    cases[i].flags, res.detail, cases[i].words);
+	}
 	/* The leaf's window against the time asked. */
 	ASSERT_REASON(verify_chain_flags(0, now + hour, now + 2 * hour, now,
 	    &res), GB_R_CERT_NOT_YET_VALID);
@@ -731,6 +747,66 @@ TEST(caches_never_change_answers)
 	gb_verifier_free(plain);
 }
 
+/*
+ * Once a CA chain is cached, only the leaf is checked: every leaf defect must
+ * still be found, exactly as without caches. The chain's zonal CA carries
+ * name constraints, so they must be applied to new leaves too.
+ */
+TEST(cached_chain_still_checks_new_leaves)
+{
+	static const unsigned leaf_flags[] = { 0, GB_MINT_LEAF_IS_CA,
+	    GB_MINT_LEAF_WRONG_ISSUER, GB_MINT_LEAF_WRONG_AKID,
+	    GB_MINT_LEAF_OTHER_NAME, 0, 0 };
+	static const enum gb_reason want[] = { GB_R_OK, GB_R_BAD_CHAIN,
+	    GB_R_BAD_CHAIN, GB_R_BAD_CHAIN, GB_R_BAD_CHAIN,
+	    GB_R_CERT_NOT_YET_VALID, GB_R_CERT_EXPIRED };
+	int64_t now = gb_time_now_ms(), hour = 3600000;
+	struct gb_mint_chain_opts o = { .now_ms = now,
+	    .flags = GB_MINT_NAME_CONSTRAINED_OK };
+	struct gb_mint_doc d = { .timestamp_ms = now };
+	struct gb_verifier *plain, *v;
+	struct gb_cache_stats st;
+	struct gb_mint_chain *c;
+	struct gb_result r1, r2;
+	struct gb_span root;
+	struct gb_doc doc;
+	uint8_t *buf;
+	size_t len;
+
+	ASSERT_EQ(gb_mint_chain_new(&o, &c), 0);
+	root = gb_mint_chain_cert(c, 0);
+	ASSERT_EQ(gb_verifier_new(root.ptr, root.len, &plain), 0);
+	ASSERT_EQ(gb_verifier_new(root.ptr, root.len, &v), 0);
+	gb_verifier_set_caches(plain, 0);
+	gb_verifier_set_caches(v, GB_CACHE_CHAIN);
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		struct gb_mint_chain_opts lo = { .flags = leaf_flags[i] };
+
+		if (want[i] == GB_R_CERT_NOT_YET_VALID)
+			lo.leaf_not_before_ms = now + hour;
+		if (want[i] == GB_R_CERT_EXPIRED) {
+			lo.leaf_not_before_ms = now - 2 * hour;
+			lo.leaf_not_after_ms = now - hour;
+		}
+		if (i > 0)
+			ASSERT_EQ(gb_mint_chain_new_leaf(c, &lo), 0);
+		ASSERT_EQ(gb_mint_document(c, &d, &buf, &len), 0);
+		gb_verifier_verify(plain, buf, len, now, &doc, &r1);
+		gb_verifier_verify(v, buf, len, now, &doc, &r2);
+		free(buf);
+		if (r1.reason != want[i] || r2.reason != want[i])
+			FAIL_AT("leaf %zu: %s without caches, %s with, want %s",
+			    i, gb_reason_code(r1.reason),
+			    gb_reason_code(r2.reason),
+			    gb_reason_code(want[i]));
+	}
+	gb_verifier_stats(v, &st);
+	ASSERT_EQ(st.hits[0], sizeof want / sizeof want[0] - 1);
+	gb_verifier_free(v);
+	gb_verifier_free(plain);
+	gb_mint_chain_free(c);
+}
+
 struct thread_arg {
 	const uint8_t *doc;
 	size_t len;
@@ -784,5 +860,6 @@ TEST_MAIN(
 	T(cabundle_order_and_strangers),
 	T(policy_checks),
 	T(caches_never_change_answers),
+	T(cached_chain_still_checks_new_leaves),
 	T(verifier_is_shared_between_threads),
 )

@@ -22,6 +22,12 @@ enum {
 	GB_MINT_LEAF_IS_CA = 1 << 2,        /* leaf with CA:TRUE */
 	GB_MINT_BROKEN_LINK = 1 << 3,       /* zonal signed by a stranger */
 	GB_MINT_INSTANCE_NO_CERTSIGN = 1 << 4, /* instance CA without keyCertSign */
+	GB_MINT_UNKNOWN_CRITICAL = 1 << 5,  /* instance CA: unknown critical ext */
+	GB_MINT_LEAF_WRONG_ISSUER = 1 << 6, /* leaf names the zonal CA as issuer */
+	GB_MINT_LEAF_WRONG_AKID = 1 << 7,   /* leaf's AKID is the zonal CA's */
+	GB_MINT_NAME_CONSTRAINED = 1 << 8,  /* zonal CA: DNS names in example.com */
+	GB_MINT_NAME_CONSTRAINED_OK = 1 << 9, /* zonal CA: in glassbox-sim */
+	GB_MINT_LEAF_OTHER_NAME = 1 << 10,  /* leaf CN in example.org */
 };
 
 struct gb_mint_chain_opts {
@@ -37,6 +43,11 @@ struct gb_mint_chain;
 int gb_mint_chain_new(const struct gb_mint_chain_opts *o,
     struct gb_mint_chain **out);
 void gb_mint_chain_free(struct gb_mint_chain *c);
+
+/* Replaces the leaf with a new one (new key) under the same CAs; only the
+ * leaf flags and times of o count. Returns 0 or GB_ECRYPTO. */
+int gb_mint_chain_new_leaf(struct gb_mint_chain *c,
+    const struct gb_mint_chain_opts *o);
 
 /* DER of level 0 (root) .. 3 (instance CA), 4 (leaf). Borrowed. */
 struct gb_span gb_mint_chain_cert(const struct gb_mint_chain *c, int level);
