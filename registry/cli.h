@@ -9,5 +9,6 @@
 #define GB_VERSION "0.1.0"
 
 int cmd_verify(int argc, char **argv);
+int cmd_registry(int argc, char **argv);
 
 #endif /* GB_CLI_H */

@@ -14,6 +14,7 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "verify", cmd_verify, "verify a Nitro attestation document" },
+	{ "registry", cmd_registry, "the release registry and its log" },
 };
 
 static void

@@ -9,6 +9,7 @@
  * reads.
  */
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <nettle/sha2.h>
@@ -312,4 +313,51 @@ gb_merkle_verify_consistency(uint64_t size1, uint64_t size2,
 	}
 	return sn == 0 && memcmp(fr, root1.ptr, GB_HASH_BYTES) == 0 &&
 	    memcmp(sr, root2.ptr, GB_HASH_BYTES) == 0 ? 0 : GB_EINVAL;
+}
+
+static int
+mem_get(void *ctx, unsigned level, uint64_t index, uint8_t out[GB_HASH_BYTES])
+{
+	struct gb_merkle_mem *m = ctx;
+
+	if (level >= 64 || index >= m->len[level])
+		return GB_ENOENT;
+	memcpy(out, m->lv[level][index], GB_HASH_BYTES);
+	return 0;
+}
+
+static int
+mem_put(void *ctx, unsigned level, uint64_t index,
+    const uint8_t hash[GB_HASH_BYTES])
+{
+	struct gb_merkle_mem *m = ctx;
+
+	if (level >= 64 || index != m->len[level])
+		return GB_EINVAL;       /* appends only, in order */
+	if (m->len[level] == m->cap[level]) {
+		uint64_t cap = m->cap[level] ? 2 * m->cap[level] : 64;
+		void *p = realloc(m->lv[level], cap * GB_HASH_BYTES);
+
+		if (p == NULL)
+			return GB_ENOMEM;
+		m->lv[level] = p;
+		m->cap[level] = cap;
+	}
+	memcpy(m->lv[level][index], hash, GB_HASH_BYTES);
+	m->len[level]++;
+	return 0;
+}
+
+struct gb_merkle_store
+gb_merkle_mem_store(struct gb_merkle_mem *m)
+{
+	return (struct gb_merkle_store){ mem_get, mem_put, m };
+}
+
+void
+gb_merkle_mem_free(struct gb_merkle_mem *m)
+{
+	for (int i = 0; i < 64; i++)
+		free(m->lv[i]);
+	memset(m, 0, sizeof *m);
 }

@@ -5,19 +5,8 @@ set -u
 gb=$1 dir=$2/aws-nitro
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0 fail=0
 
-check() {   # check NAME WANT_STATUS PATTERN -- command...
-  local name=$1 want=$2 pattern=$3; shift 4
-  local out status
-  out=$("$@" 2>&1); status=$?
-  if [ "$status" -eq "$want" ] && grep -qE -- "$pattern" <<<"$out"; then
-    pass=$((pass + 1))
-  else
-    fail=$((fail + 1))
-    printf 'FAIL %s: status %s (want %s), output:\n%s\n' "$name" "$status" "$want" "$out"
-  fi
-}
+. "$(dirname "$0")/lib.sh"
 
 doc=$dir/nautilus-20250415a-prod.cbor
 pcr0=cbe1afb6ed0ff89f10295af0b802247ec5670da8f886e71a4226373b032c322f4e42c9c98288e7211682b258684505a2
@@ -51,5 +40,4 @@ check no-doc 2 'expected one document' -- "$gb" verify
 check help 0 'usage: glassbox verify' -- "$gb" verify --help
 check unknown-cmd 2 'unknown command' -- "$gb" frobnicate
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish

@@ -15,47 +15,6 @@
 
 #define DIR GB_VECTORS_DIR "/merkle/"
 
-/* A store in memory: one growable array of hashes per level. */
-struct mem {
-	uint8_t (*lv[64])[GB_HASH_BYTES];
-	uint64_t len[64];
-};
-
-static int
-mem_get(void *ctx, unsigned level, uint64_t index, uint8_t out[GB_HASH_BYTES])
-{
-	struct mem *m = ctx;
-
-	if (level >= 64 || index >= m->len[level])
-		return GB_ENOENT;
-	memcpy(out, m->lv[level][index], GB_HASH_BYTES);
-	return 0;
-}
-
-static int
-mem_put(void *ctx, unsigned level, uint64_t index,
-    const uint8_t hash[GB_HASH_BYTES])
-{
-	struct mem *m = ctx;
-	void *p;
-
-	if (level >= 64 || index != m->len[level])
-		return GB_EINVAL;       /* appends only, in order */
-	if ((p = realloc(m->lv[level], (index + 1) * GB_HASH_BYTES)) == NULL)
-		return GB_ENOMEM;
-	m->lv[level] = p;
-	memcpy(m->lv[level][index], hash, GB_HASH_BYTES);
-	m->len[level]++;
-	return 0;
-}
-
-static void
-mem_free(struct mem *m)
-{
-	for (int i = 0; i < 64; i++)
-		free(m->lv[i]);
-}
-
 /*
  * jansson reads integers as long long and refuses the one probe whose
  * leafIdx is 2^64 - 1. Such numbers (above INT64_MAX, outside strings) are
@@ -177,13 +136,13 @@ same_proof(uint8_t (*got)[GB_HASH_BYTES], size_t n, const struct gb_span *want,
 
 /* Builds a tree from leaf data (hex strings, or one byte i for leaf i). */
 static void
-build(struct mem *m, struct gb_merkle_store *s, struct hexes *h,
+build(struct gb_merkle_mem *m, struct gb_merkle_store *s, struct hexes *h,
     json_t *leaves, size_t count)
 {
 	uint8_t lh[GB_HASH_BYTES];
 
 	memset(m, 0, sizeof *m);
-	*s = (struct gb_merkle_store){ mem_get, mem_put, m };
+	*s = gb_merkle_mem_store(m);
 	for (size_t i = 0; i < count; i++) {
 		uint8_t b = (uint8_t)i;
 
@@ -227,7 +186,7 @@ check_proofs(json_t *f, const struct gb_merkle_store *s, struct hexes *h)
 		if (!same_proof(got, n, want, wn))
 			FAIL_AT("inclusion (%" PRIu64 ", %" PRIu64 ") differs",
 			    idx, size);
-		ASSERT_EQ(mem_get(s->ctx, 0, idx, lh), 0);
+		ASSERT_EQ(s->get(s->ctx, 0, idx, lh), 0);
 		if (gb_merkle_verify_inclusion(idx, size,
 		    (struct gb_span){ lh, sizeof lh }, want, wn, r) != 0)
 			FAIL_AT("inclusion (%" PRIu64 ", %" PRIu64 ") refused",
@@ -308,13 +267,13 @@ TEST(reference_tree)
 	json_t *leaves = json_object_get(f, "leaves");
 	struct hexes h = { .n = 0 };
 	struct gb_merkle_store s;
-	struct mem m;
+	struct gb_merkle_mem m;
 
 	build(&m, &s, &h, leaves, json_array_size(leaves));
 	hexes_free(&h);
 	check_proofs(f, &s, &h);
 	hexes_free(&h);
-	mem_free(&m);
+	gb_merkle_mem_free(&m);
 	json_decref(f);
 }
 
@@ -323,12 +282,12 @@ TEST(exhaustive_1_to_20)
 	json_t *f = load("generated-exhaustive-1-20.json");
 	struct hexes h = { .n = 0 };
 	struct gb_merkle_store s;
-	struct mem m;
+	struct gb_merkle_mem m;
 
 	build(&m, &s, &h, NULL, 20);
 	check_proofs(f, &s, &h);
 	hexes_free(&h);
-	mem_free(&m);
+	gb_merkle_mem_free(&m);
 	json_decref(f);
 }
 
@@ -423,11 +382,11 @@ TEST(every_size_to_300)
 	uint8_t p[GB_MERKLE_MAX_PROOF][GB_HASH_BYTES], lh[GB_HASH_BYTES];
 	struct gb_span sp[GB_MERKLE_MAX_PROOF];
 	struct gb_merkle_store s;
-	struct mem m;
+	struct gb_merkle_mem m;
 	size_t n;
 
 	memset(&m, 0, sizeof m);
-	s = (struct gb_merkle_store){ mem_get, mem_put, &m };
+	s = gb_merkle_mem_store(&m);
 	ASSERT_EQ(gb_merkle_root(&s, 0, roots[0]), 0);
 	for (uint32_t i = 0; i < N; i++) {
 		uint8_t want[GB_HASH_BYTES];
@@ -444,7 +403,7 @@ TEST(every_size_to_300)
 			struct gb_span root = { roots[size], GB_HASH_BYTES };
 			struct gb_span leaf = { lh, GB_HASH_BYTES };
 
-			ASSERT_EQ(mem_get(&m, 0, i, lh), 0);
+			ASSERT_EQ(s.get(s.ctx, 0, i, lh), 0);
 			ASSERT_EQ(gb_merkle_prove_inclusion(&s, i, size, p, &n),
 			    0);
 			as_spans(p, n, sp);
@@ -453,7 +412,8 @@ TEST(every_size_to_300)
 			if (size > 1) {         /* another leaf's hash */
 				uint8_t other[GB_HASH_BYTES];
 
-				ASSERT_EQ(mem_get(&m, 0, (i + 1) % size, other),
+				ASSERT_EQ(s.get(s.ctx, 0, (i + 1) % size,
+				    other),
 				    0);
 				ASSERT(gb_merkle_verify_inclusion(i, size,
 				    (struct gb_span){ other, GB_HASH_BYTES },
@@ -491,7 +451,7 @@ TEST(every_size_to_300)
 	ASSERT_EQ(gb_merkle_prove_consistency(&s, 0, N, p, &n), GB_EINVAL);
 	ASSERT_EQ(gb_merkle_prove_consistency(&s, N, N - 1, p, &n), GB_EINVAL);
 	ASSERT(gb_merkle_prove_inclusion(&s, 0, N + 1, p, &n) != 0);
-	mem_free(&m);
+	gb_merkle_mem_free(&m);
 }
 
 TEST_MAIN(

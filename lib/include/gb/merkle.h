@@ -31,6 +31,15 @@ struct gb_merkle_store {
 	void *ctx;
 };
 
+/* A store in memory (audits, tests, benchmarks): a growable array of
+ * hashes per level. Zero it before use; nodes must be put in order. */
+struct gb_merkle_mem {
+	uint8_t (*lv[64])[GB_HASH_BYTES];
+	uint64_t len[64], cap[64];
+};
+struct gb_merkle_store gb_merkle_mem_store(struct gb_merkle_mem *m);
+void gb_merkle_mem_free(struct gb_merkle_mem *m);
+
 void gb_merkle_leaf_hash(const void *leaf, size_t len,
     uint8_t out[GB_HASH_BYTES]);
 void gb_merkle_node_hash(const uint8_t left[GB_HASH_BYTES],

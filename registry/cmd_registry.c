@@ -1,0 +1,420 @@
+/*
+ * glassbox registry: the release registry and its transparency log, for
+ * release managers and auditors. A thin layer over gb/registry.h.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "gb/codec.h"
+#include "gb/registry.h"
+
+static const char usage_text[] =
+"usage: glassbox registry [--db PATH] [--json] COMMAND ...\n"
+"\n"
+"  init [--origin NAME]          create the registry, its log key and keyring\n"
+"  key add FILE.asc              add a release manager's public key\n"
+"  key revoke FPR --reason TEXT  revoke a key (its past entries stay)\n"
+"  key list                      keys of the log, active and revoked\n"
+"  publish STATEMENT SIG         publish a release: pcr-values.json or\n"
+"                                nitro-cli describe-eif JSON, and its\n"
+"                                detached armored signature (gpg --armor\n"
+"                                --detach-sign)\n"
+"  revoke STATEMENT SIG          revoke a release: a signed JSON statement\n"
+"                                {\"action\":\"revoke\",\"pcr0\":HEX,\"reason\":TEXT}\n"
+"  list                          releases, in log order\n"
+"  show ID|INDEX                 one entry: a release id, or a leaf index\n"
+"  checkpoint                    the latest signed checkpoint (C2SP note)\n"
+"  prove inclusion ID|INDEX [--size N]\n"
+"                                inclusion proof in the tree of N leaves\n"
+"                                (default: the whole log)\n"
+"  prove consistency OLD NEW     consistency proof between two sizes\n"
+"  audit [--since FILE]          recompute and re-verify the whole log; with\n"
+"                                --since, also that it grew from the\n"
+"                                checkpoint in FILE\n"
+"\n"
+"  --db PATH   the registry database (default: $GLASSBOX_DB, else\n"
+"              ./glassbox-registry.db); its log key is PATH.key (mode 0600),\n"
+"              its keyring PATH.gnupg\n"
+"  --json      print JSON on standard output\n"
+"\n"
+"Exit status: 0 done, 1 refused (a stable code and a message on standard\n"
+"error, or in the JSON), 2 usage or I/O error.\n";
+
+struct opts {
+	const char *db, *origin, *reason, *since;
+	uint64_t size;
+	bool json, has_size;
+};
+
+static int
+usage_error(const char *what, const char *arg)
+{
+	fprintf(stderr, "glassbox registry: %s%s%s\n%s", what,
+	    arg != NULL ? ": " : "", arg != NULL ? arg : "", usage_text);
+	return 2;
+}
+
+/* Reports a refusal or failure: exit 2 for what is about the machine
+ * (I/O, database, memory), 1 for what is about the input. */
+static int
+refused(const struct opts *o, const struct gb_reg_error *e)
+{
+	static const char *const system_codes[] = { "io_error", "db_error",
+	    "no_memory", "gpg_error", "crypto_error", "no_registry",
+	    "bad_permissions", "read_only" };
+	int status = 1;
+
+	for (size_t i = 0; i < sizeof system_codes / sizeof system_codes[0];
+	    i++)
+		if (strcmp(e->code, system_codes[i]) == 0)
+			status = 2;
+	if (o->json) {
+		json_t *j = json_pack("{s:b, s:s, s:s}", "ok", 0, "code",
+		    e->code, "message", e->message);
+
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(j);
+	}
+	fprintf(stderr, "glassbox registry: %s: %s\n", e->code, e->message);
+	return status;
+}
+
+static void
+print_json(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+	putchar('\n');
+	json_decref(j);
+}
+
+static int
+read_arg_file(const char *path, size_t max, char **out, size_t *len)
+{
+	uint8_t *buf;
+
+	if (gb_read_file(path, max, &buf, len) != 0) {
+		fprintf(stderr, "glassbox registry: cannot read %s (missing, "
+		    "or larger than %zu bytes)\n", path, max);
+		return 2;
+	}
+	*out = (char *)buf;
+	return 0;
+}
+
+static int
+entry_done(const struct opts *o, const char *what,
+    const struct gb_reg_entry *en)
+{
+	if (o->json)
+		print_json(json_pack("{s:b, s:s, s:I, s:I, s:s, s:b}", "ok", 1,
+		    "action", what, "index", (json_int_t)en->index, "size",
+		    (json_int_t)en->size, "id", en->id, "existed",
+		    en->existed));
+	else if (en->existed)
+		printf("already there: entry %" PRIu64 "%s%s; nothing "
+		    "appended\n", en->index, en->id[0] ? ", release " : "",
+		    en->id);
+	else
+		printf("%s: entry %" PRIu64 "%s%s; log size %" PRIu64 "\n", what,
+		    en->index, en->id[0] ? ", release " : "", en->id,
+		    en->size);
+	return 0;
+}
+
+static int
+print_release(void *arg, const struct gb_reg_release *r)
+{
+	json_t *list = arg;
+
+	if (list != NULL) {
+		json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:s, "
+		    "s:s, s:s, s:o}", "id", r->id, "index",
+		    (json_int_t)r->index, "name", r->name, "version",
+		    r->version, "pcr0", r->pcr0, "signer", r->signer,
+		    "revoked", r->revoked < 0 ? json_null() :
+		    json_integer(r->revoked)));
+		return 0;
+	}
+	printf("%s  %-6" PRIu64 " %-24s %-16s %.16s...%s\n", r->id, r->index,
+	    r->name, r->version, r->pcr0, r->revoked >= 0 ? "  REVOKED" : "");
+	return 0;
+}
+
+static int
+print_key(void *arg, const struct gb_reg_key *k)
+{
+	json_t *list = arg;
+
+	if (list != NULL) {
+		json_array_append_new(list, json_pack("{s:s, s:I, s:o}", "fpr",
+		    k->fpr, "index", (json_int_t)k->index, "revoked",
+		    k->revoked < 0 ? json_null() : json_integer(k->revoked)));
+		return 0;
+	}
+	printf("%s  added at %" PRIu64 "%s\n", k->fpr, k->index,
+	    k->revoked >= 0 ? "  REVOKED" : "");
+	return 0;
+}
+
+/* ID (16 hex) or INDEX (decimal) to a leaf index. */
+static int
+resolve(struct gb_registry *r, const char *arg, uint64_t *index,
+    struct gb_reg_error *e)
+{
+	char *end;
+
+	if (arg[0] >= '0' && arg[0] <= '9' && strlen(arg) != 16) {
+		*index = strtoull(arg, &end, 10);
+		if (*end == '\0')
+			return 0;
+	}
+	return gb_registry_find_release(r, arg, index, e);
+}
+
+static int
+print_proof(const struct opts *o, const char *kind, uint64_t a, uint64_t b,
+    uint8_t (*proof)[GB_HASH_BYTES], size_t n)
+{
+	char hex[2 * GB_HASH_BYTES + 1];
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < n; i++) {
+		gb_hex_encode(hex, proof[i], GB_HASH_BYTES);
+		if (o->json)
+			json_array_append_new(arr, json_string(hex));
+		else
+			printf("%s\n", hex);
+	}
+	if (o->json)
+		print_json(json_pack("{s:s, s:I, s:I, s:o}", "proof", kind,
+		    strcmp(kind, "inclusion") == 0 ? "index" : "size1",
+		    (json_int_t)a, strcmp(kind, "inclusion") == 0 ? "size" :
+		    "size2", (json_int_t)b, "hashes", arr));
+	else
+		json_decref(arr);
+	return 0;
+}
+
+static int
+run(const struct opts *o, int argc, char **argv)
+{
+	struct gb_registry *r = NULL;
+	struct gb_reg_entry en;
+	struct gb_reg_error e = { "", "" };
+	const char *cmd = argv[0], *sub = argc > 1 ? argv[1] : "";
+	bool writes = strcmp(cmd, "publish") == 0 ||
+	    strcmp(cmd, "revoke") == 0 || (strcmp(cmd, "key") == 0 &&
+	    strcmp(sub, "list") != 0);
+	uint8_t proof[GB_MERKLE_MAX_PROOF][GB_HASH_BYTES];
+	char *a = NULL, *b = NULL;
+	size_t alen, blen, n;
+	int status = 1;
+
+	if (strcmp(cmd, "init") == 0) {
+		if (argc != 1)
+			return usage_error("init takes no arguments", NULL);
+		if (gb_registry_init(o->db, o->origin, &e) != 0)
+			return refused(o, &e);
+		if (gb_registry_open(o->db, false, &r, &e) != 0)
+			return refused(o, &e);
+		if (o->json)
+			print_json(json_pack("{s:b, s:s, s:s}", "ok", 1, "db",
+			    o->db, "vkey", gb_registry_vkey(r)));
+		else
+			printf("created %s (log key %s.key, keyring %s.gnupg)\n"
+			    "log verifier key: %s\n", o->db, o->db, o->db,
+			    gb_registry_vkey(r));
+		gb_registry_close(r);
+		return 0;
+	}
+	if (gb_registry_open(o->db, writes, &r, &e) != 0)
+		return refused(o, &e);
+
+	if (strcmp(cmd, "key") == 0 && strcmp(sub, "add") == 0 && argc == 3) {
+		if ((status = read_arg_file(argv[2], GB_REG_KEY_MAX, &a,
+		    &alen)) == 0)
+			status = gb_registry_key_add(r, a, alen, &en, &e) == 0 ?
+			    entry_done(o, "key added", &en) : refused(o, &e);
+	} else if (strcmp(cmd, "key") == 0 && strcmp(sub, "revoke") == 0 &&
+	    argc == 3) {
+		if (o->reason == NULL)
+			status = usage_error("key revoke needs --reason", NULL);
+		else
+			status = gb_registry_key_revoke(r, argv[2], o->reason,
+			    &en, &e) == 0 ? entry_done(o, "key revoked", &en) :
+			    refused(o, &e);
+	} else if (strcmp(cmd, "key") == 0 && strcmp(sub, "list") == 0 &&
+	    argc == 2) {
+		json_t *list = o->json ? json_array() : NULL;
+
+		status = gb_registry_keys(r, print_key, list, &e) == 0 ? 0 :
+		    refused(o, &e);
+		if (list != NULL)
+			print_json(list);
+	} else if ((strcmp(cmd, "publish") == 0 || strcmp(cmd, "revoke") == 0)
+	    && argc == 3) {
+		if ((status = read_arg_file(argv[1], GB_REG_STATEMENT_MAX, &a,
+		    &alen)) != 0 || (status = read_arg_file(argv[2],
+		    GB_REG_SIGNATURE_MAX, &b, &blen)) != 0)
+			goto out;
+		if (cmd[0] == 'p')
+			status = gb_registry_publish(r, a, alen, b, blen, &en,
+			    &e) == 0 ? entry_done(o, "published", &en) :
+			    refused(o, &e);
+		else
+			status = gb_registry_revoke(r, a, alen, b, blen, &en,
+			    &e) == 0 ? entry_done(o, "revoked", &en) :
+			    refused(o, &e);
+	} else if (strcmp(cmd, "list") == 0 && argc == 1) {
+		json_t *list = o->json ? json_array() : NULL;
+
+		status = gb_registry_releases(r, print_release, list, &e) == 0 ?
+		    0 : refused(o, &e);
+		if (list != NULL)
+			print_json(list);
+	} else if (strcmp(cmd, "show") == 0 && argc == 2) {
+		uint64_t idx;
+
+		if (resolve(r, argv[1], &idx, &e) != 0 ||
+		    gb_registry_leaf(r, idx, &a, &e) != 0) {
+			status = refused(o, &e);
+			goto out;
+		}
+		if (o->json) {
+			json_t *leaf = json_loads(a, 0, NULL);
+
+			print_json(json_pack("{s:I, s:o}", "index",
+			    (json_int_t)idx, "leaf", leaf));
+		} else {
+			printf("entry %" PRIu64 "\n%s\n", idx, a);
+		}
+		status = 0;
+	} else if (strcmp(cmd, "checkpoint") == 0 && argc == 1) {
+		if (gb_registry_checkpoint(r, &a, &e) != 0) {
+			status = refused(o, &e);
+			goto out;
+		}
+		if (o->json)
+			print_json(json_pack("{s:s, s:s}", "checkpoint", a,
+			    "vkey", gb_registry_vkey(r)));
+		else
+			fputs(a, stdout);
+		status = 0;
+	} else if (strcmp(cmd, "prove") == 0 && strcmp(sub, "inclusion") == 0 &&
+	    argc == 3) {
+		uint64_t idx, size;
+
+		if (resolve(r, argv[2], &idx, &e) != 0 ||
+		    gb_registry_size(r, &size) != 0) {
+			status = refused(o, &e);
+			goto out;
+		}
+		if (o->has_size)
+			size = o->size;
+		status = gb_registry_prove_inclusion(r, idx, size, proof, &n,
+		    &e) == 0 ? print_proof(o, "inclusion", idx, size, proof,
+		    n) : refused(o, &e);
+	} else if (strcmp(cmd, "prove") == 0 &&
+	    strcmp(sub, "consistency") == 0 && argc == 4) {
+		char *end1, *end2;
+		uint64_t s1 = strtoull(argv[2], &end1, 10);
+		uint64_t s2 = strtoull(argv[3], &end2, 10);
+
+		if (*end1 != '\0' || *end2 != '\0' || argv[2][0] == '-' ||
+		    argv[3][0] == '-')
+			status = usage_error("sizes are decimal numbers", NULL);
+		else
+			status = gb_registry_prove_consistency(r, s1, s2, proof,
+			    &n, &e) == 0 ? print_proof(o, "consistency", s1, s2,
+			    proof, n) : refused(o, &e);
+	} else if (strcmp(cmd, "audit") == 0 && argc == 1) {
+		uint64_t checked = 0;
+
+		if (o->since != NULL && (status = read_arg_file(o->since,
+		    GB_REG_STATEMENT_MAX, &a, &alen)) != 0)
+			goto out;
+		if (gb_registry_audit(r, a, &checked, &e) != 0) {
+			status = refused(o, &e);
+			goto out;
+		}
+		if (o->json)
+			print_json(json_pack("{s:b, s:I}", "ok", 1, "entries",
+			    (json_int_t)checked));
+		else
+			printf("audit passed: %" PRIu64 " entries, tree, "
+			    "signatures and checkpoint all check out\n",
+			    checked);
+		status = 0;
+	} else {
+		status = usage_error("unknown command or wrong arguments", cmd);
+	}
+out:
+	free(a);
+	free(b);
+	gb_registry_close(r);
+	return status;
+}
+
+int
+cmd_registry(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "origin", required_argument, NULL, 'o' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "since", required_argument, NULL, 's' },
+		{ "size", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .db = getenv("GLASSBOX_DB"),
+	    .origin = "glassbox.local/log" };
+	char *end;
+	int c;
+
+	if (o.db == NULL || o.db[0] == '\0')
+		o.db = "glassbox-registry.db";
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			o.db = optarg;
+			break;
+		case 'j':
+			o.json = true;
+			break;
+		case 'o':
+			o.origin = optarg;
+			break;
+		case 'r':
+			o.reason = optarg;
+			break;
+		case 's':
+			o.since = optarg;
+			break;
+		case 'n':
+			o.size = strtoull(optarg, &end, 10);
+			if (*end != '\0' || optarg[0] == '-')
+				return usage_error("--size is a decimal number",
+				    optarg);
+			o.has_size = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			return usage_error("unknown option", NULL);
+		}
+	}
+	if (optind >= argc)
+		return usage_error("no command", NULL);
+	return run(&o, argc - optind, argv + optind);
+}

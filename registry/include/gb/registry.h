@@ -1,0 +1,136 @@
+/*
+ * The release registry: GPG-signed PCR publications kept in an append-only
+ * Merkle transparency log (RFC 9162) in SQLite, with a signed checkpoint
+ * (C2SP tlog-checkpoint) after every append. See docs/registry.md.
+ *
+ * Every change is a new leaf, never an edit: key_added, key_revoked,
+ * release_published, release_revoked. A leaf is canonical JSON (sorted keys,
+ * no white space) that carries what is needed to re-verify it from the log
+ * alone: the signed statement bytes (base64), the armored signature and the
+ * signer's fingerprint, or the armored key.
+ *
+ * Refusals carry a stable code (struct gb_reg_error), as reason codes do for
+ * documents; nothing is written when a call is refused.
+ */
+#ifndef GB_REGISTRY_H
+#define GB_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gb/merkle.h"
+
+#define GB_REG_STATEMENT_MAX 65536      /* bytes of a signed statement */
+#define GB_REG_SIGNATURE_MAX 16384      /* bytes of an armored signature */
+#define GB_REG_KEY_MAX 262144           /* bytes of an armored public key */
+#define GB_REG_NAME_MAX 128             /* bytes of a release name, version */
+#define GB_REG_REASON_MAX 512           /* bytes of a revocation reason */
+
+/* Why a call failed: code is stable ("bad_signature", ...), message is for
+ * people. */
+struct gb_reg_error {
+	const char *code;
+	char message[512];
+};
+
+struct gb_registry;
+
+/* A parsed publication: the release it names and its PCRs. */
+struct gb_release {
+	char name[GB_REG_NAME_MAX + 1];
+	char version[GB_REG_NAME_MAX + 1];
+	const char *format;             /* "pcr-values" or "describe-eif" */
+	unsigned npcrs;
+	struct {
+		unsigned index;
+		uint8_t value[48];
+	} pcrs[32];                     /* sorted by index; PCR0 first */
+};
+
+/* Parses a statement in the seed format (pcr-values.json) or nitro-cli's
+ * describe-eif JSON. Returns 0 or -1 with e set. */
+int gb_release_parse(const char *stmt, size_t len, struct gb_release *out,
+    struct gb_reg_error *e);
+
+/* What an append did. */
+struct gb_reg_entry {
+	uint64_t index;                 /* its leaf */
+	uint64_t size;                  /* the log's size after it */
+	char id[17];                    /* release id (16 hex), or "" */
+	bool existed;                   /* idempotent: nothing was appended */
+};
+
+/* Creates a new registry at db (refused if it exists): the database, the
+ * log key (db + ".key", mode 0600) and the keyring (db + ".gnupg").
+ * origin names the log in its checkpoints. */
+int gb_registry_init(const char *db, const char *origin,
+    struct gb_reg_error *e);
+
+/* Opens an existing registry, read-only unless writable. */
+int gb_registry_open(const char *db, bool writable, struct gb_registry **out,
+    struct gb_reg_error *e);
+void gb_registry_close(struct gb_registry *r);
+
+int gb_registry_key_add(struct gb_registry *r, const char *armored,
+    size_t len, struct gb_reg_entry *out, struct gb_reg_error *e);
+int gb_registry_key_revoke(struct gb_registry *r, const char *fpr,
+    const char *reason, struct gb_reg_entry *out, struct gb_reg_error *e);
+int gb_registry_publish(struct gb_registry *r, const char *stmt,
+    size_t stmt_len, const char *sig, size_t sig_len,
+    struct gb_reg_entry *out, struct gb_reg_error *e);
+int gb_registry_revoke(struct gb_registry *r, const char *stmt,
+    size_t stmt_len, const char *sig, size_t sig_len,
+    struct gb_reg_entry *out, struct gb_reg_error *e);
+
+/* The log's size, a leaf (canonical JSON, new string), the latest
+ * checkpoint (signed note, new string), the log's verifier key. */
+int gb_registry_size(struct gb_registry *r, uint64_t *size);
+int gb_registry_leaf(struct gb_registry *r, uint64_t index, char **json,
+    struct gb_reg_error *e);
+int gb_registry_checkpoint(struct gb_registry *r, char **note,
+    struct gb_reg_error *e);
+const char *gb_registry_vkey(const struct gb_registry *r);
+
+/* Rows of the derived tables, for listing. revoked is the leaf index of the
+ * revocation, or -1. */
+struct gb_reg_release {
+	const char *id, *name, *version, *pcr0, *signer;
+	uint64_t index;
+	int64_t revoked;
+};
+struct gb_reg_key {
+	const char *fpr;
+	uint64_t index;
+	int64_t revoked;
+};
+
+/* Calls fn for every release (or key) in log order; fn returns 0 to go
+ * on. */
+int gb_registry_releases(struct gb_registry *r,
+    int (*fn)(void *arg, const struct gb_reg_release *rel), void *arg,
+    struct gb_reg_error *e);
+int gb_registry_keys(struct gb_registry *r,
+    int (*fn)(void *arg, const struct gb_reg_key *k), void *arg,
+    struct gb_reg_error *e);
+
+/* The leaf index of a release id (16 hex). */
+int gb_registry_find_release(struct gb_registry *r, const char *id,
+    uint64_t *index, struct gb_reg_error *e);
+
+int gb_registry_prove_inclusion(struct gb_registry *r, uint64_t index,
+    uint64_t size, uint8_t proof[GB_MERKLE_MAX_PROOF][GB_HASH_BYTES],
+    size_t *n, struct gb_reg_error *e);
+int gb_registry_prove_consistency(struct gb_registry *r, uint64_t size1,
+    uint64_t size2, uint8_t proof[GB_MERKLE_MAX_PROOF][GB_HASH_BYTES],
+    size_t *n, struct gb_reg_error *e);
+
+/* Recomputes everything from the leaves: their hashes and the tree, every
+ * signature (with the keys the log holds, in a fresh keyring), the rules of
+ * each change in order, the derived tables and the latest checkpoint's
+ * signature; with since (an older checkpoint note), that the log grew from
+ * it. Returns 0, or -1 with e naming the first bad entry. */
+int gb_registry_audit(struct gb_registry *r, const char *since,
+    uint64_t *checked, struct gb_reg_error *e);
+
+#endif /* GB_REGISTRY_H */

@@ -1,0 +1,66 @@
+/*
+ * Internal to the registry library.
+ */
+#ifndef GB_REG_INT_H
+#define GB_REG_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "gb/note.h"
+#include "gb/registry.h"
+
+struct gb_registry {
+	sqlite3 *db;
+	char *path;
+	struct gb__keyring *keyring;    /* NULL until needed */
+	struct gb_note_key log_key;     /* with seed if writable */
+	char *vkey;
+	char origin[GB_NOTE_NAME_MAX + 1];
+	bool writable;
+};
+
+/* The Merkle store over the nodes table. */
+struct gb_merkle_store gb__store_of(struct gb_registry *r);
+
+/* {"name", "version", "format", "pcrs": {"0": hex, ...}} of a release. */
+json_t *gb__release_json(const struct gb_release *rel);
+
+void gb__sha256_hex(const void *p, size_t n, char out[65]);
+
+/* Sets e (if not NULL) and returns -1. */
+int gb__reg_fail(struct gb_reg_error *e, const char *code, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
+/* A revocation statement: {"action":"revoke","pcr0":HEX,"reason":TEXT}. */
+int gb__revocation_parse(const char *stmt, size_t len, uint8_t pcr0[48],
+    char reason[GB_REG_REASON_MAX + 1], struct gb_reg_error *e);
+
+/* The registry's keyring (gpgme over a GNUPGHOME of its own). */
+struct gb__keyring;
+
+/* Opens (creating if needed, mode 0700) the keyring at home. */
+int gb__keyring_open(const char *home, struct gb__keyring **out,
+    struct gb_reg_error *e);
+void gb__keyring_close(struct gb__keyring *k);
+
+/* Imports one armored public key (no secret keys, exactly one primary
+ * key); *fpr gets its primary fingerprint (40 or 64 upper-case hex). */
+int gb__keyring_import(struct gb__keyring *k, const char *armored,
+    size_t len, char fpr[65], struct gb_reg_error *e);
+
+/*
+ * Verifies a detached armored signature over data. On a good signature by a
+ * key of the keyring (not expired, not revoked, by OpenPGP's own rules),
+ * *fpr gets the primary fingerprint of the signer. allow_expired accepts a
+ * good signature by a key that has expired since (for audits of old
+ * entries).
+ */
+int gb__keyring_verify(struct gb__keyring *k, const char *data, size_t len,
+    const char *sig, size_t sig_len, bool allow_expired, char fpr[65],
+    struct gb_reg_error *e);
+
+#endif /* GB_REG_INT_H */
