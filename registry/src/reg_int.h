@@ -21,7 +21,13 @@ struct gb_registry {
 	char *vkey;
 	char origin[GB_NOTE_NAME_MAX + 1];
 	bool writable;
+	sqlite3_stmt *node_get, *node_put;      /* prepared once */
 };
+
+/* Appends leaves as one transaction with one checkpoint, without the checks
+ * of typed appends: for benchmarks only. */
+int gb__registry_append_raw(struct gb_registry *r, const char *const *leaves,
+    size_t n, struct gb_reg_error *e);
 
 /* The Merkle store over the nodes table. */
 struct gb_merkle_store gb__store_of(struct gb_registry *r);

@@ -54,6 +54,11 @@ EOF
 genkey "Release Manager <rm@example.com>"
 genkey "Stranger <stranger@example.com>"
 genkey "Old Key <old@example.com>" 1d 20200101T000000
+genkey "Gone Key <gone@example.com>"
+# Revoke it the OpenPGP way, with the certificate gpg stored at creation.
+gone_fpr=$(gpg --with-colons --fingerprint gone@example.com | awk -F: '/^fpr/ {print $10; exit}')
+sed 's/^:-----BEGIN/-----BEGIN/' "$GNUPGHOME/openpgp-revocs.d/$gone_fpr.rev" | gpg --batch --import 2>/dev/null
+gpg --armor --export gone@example.com > "$tmp/gone.asc" 2>/dev/null
 gpg --armor --export rm@example.com > "$tmp/rm.asc" 2>/dev/null
 gpg --armor --export old@example.com > "$tmp/old.asc" 2>/dev/null
 gpg --armor --export stranger@example.com > "$tmp/stranger.asc" 2>/dev/null
@@ -71,6 +76,7 @@ before=$(size)
 check key-secret 1 'bad_key: this is a private key' -- reg key add "$tmp/secret.asc"
 check key-two 1 'bad_key: the file holds more than one key' -- reg key add "$tmp/two.asc"
 check key-expired 1 'key_expired' -- reg key add "$tmp/old.asc"
+check key-pgp-revoked 1 'key_revoked: key .* is revoked' -- reg key add "$tmp/gone.asc"
 check key-garbage 1 'bad_key' -- reg key add "$db.key"
 check_unchanged key-refusals
 check key-list 0 "^$rm_fpr  added at 0" -- reg key list
