@@ -1098,3 +1098,32 @@ out:
 	sqlite3_finalize(st);
 	return end(r, rc, e);
 }
+
+int
+gb_registry_by_pcr0(struct gb_registry *r, const char *pcr0, uint64_t *index,
+    char id[17], int64_t *revoked, struct gb_reg_error *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(r->db, "SELECT leaf, id, coalesce(revoked, -1)"
+	    " FROM releases WHERE pcr0 = ?", -1, &st, NULL) != SQLITE_OK)
+		return db_fail(r, e, "prepare");
+	sqlite3_bind_text(st, 1, pcr0, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*index = (uint64_t)sqlite3_column_int64(st, 0);
+		snprintf(id, 17, "%s", (const char *)sqlite3_column_text(st, 1));
+		*revoked = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return gb__reg_fail(e, "not_found", "no release has this PCR0");
+	return rc == SQLITE_ROW ? 0 : db_fail(r, e, "query");
+}
+
+struct gb_merkle_store
+gb_registry_store(struct gb_registry *r)
+{
+	return gb__store_of(r);
+}

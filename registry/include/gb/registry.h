@@ -114,6 +114,14 @@ int gb_registry_keys(struct gb_registry *r,
     int (*fn)(void *arg, const struct gb_reg_key *k), void *arg,
     struct gb_reg_error *e);
 
+/* The release published for a PCR0 (96 lower-case hex digits): its leaf
+ * index, id, and the index of its revocation or -1. "not_found" if none. */
+int gb_registry_by_pcr0(struct gb_registry *r, const char *pcr0,
+    uint64_t *index, char id[17], int64_t *revoked, struct gb_reg_error *e);
+
+/* The log's tree as a Merkle store (gb/merkle.h), for roots. */
+struct gb_merkle_store gb_registry_store(struct gb_registry *r);
+
 /* The leaf index of a release id (16 hex). */
 int gb_registry_find_release(struct gb_registry *r, const char *id,
     uint64_t *index, struct gb_reg_error *e);

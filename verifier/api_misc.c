@@ -1,0 +1,101 @@
+/*
+ * Service endpoints: /.well-known/glassbox, /healthz, /readyz, /metrics,
+ * /openapi.json.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gb/note.h"
+#include "server.h"
+
+int
+vs_api_wellknown(struct vs_req *q)
+{
+	char *x;
+	int rc;
+
+	if (!vs_method(q, "GET"))
+		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	if ((x = vs_b64url(q->vs->verdict_pub, sizeof q->vs->verdict_pub)) ==
+	    NULL)
+		return vs_problem(q, 500, "no_memory", "out of memory");
+	rc = vs_reply_json(q, 200, json_pack("{s:{s:s, s:s, s:s, s:s, s:s}, "
+	    "s:s?, s:s, s:s}", "verdict_key", "kty", "OKP", "crv", "Ed25519",
+	    "x", x, "kid", q->vs->verdict_kid, "alg", "EdDSA", "log_key",
+	    q->vs->log_vkey[0] ? q->vs->log_vkey : NULL, "root_sha256",
+	    gb_verifier_root_sha256(q->vs->verifier), "version",
+	    "glassbox-verifier " VS_VERSION));
+	free(x);
+	return rc;
+}
+
+int
+vs_api_health(struct vs_req *q)
+{
+	if (!vs_method(q, "GET"))
+		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	return vs_reply_json(q, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* Ready when the registry can be read and its latest checkpoint is signed
+ * by the log key over a tree of the log's size. */
+int
+vs_api_ready(struct vs_req *q)
+{
+	struct gb_registry *r = vs_registry(q);
+	struct gb_note_opened o;
+	struct gb_checkpoint c;
+	struct gb_note_key k;
+	struct gb_reg_error e;
+	uint8_t root[GB_HASH_BYTES];
+	uint64_t size;
+	char *note = NULL;
+	bool ok;
+
+	if (!vs_method(q, "GET"))
+		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	if (r == NULL || gb_registry_size(r, &size) != 0 ||
+	    gb_registry_checkpoint(r, &note, &e) != 0)
+		return vs_problem(q, 503, "not_ready", "the registry cannot be "
+		    "read");
+	ok = gb_note_vkey_parse(gb_registry_vkey(r), &k) == 0 &&
+	    gb_note_open(note, strlen(note), &k, 1, &o) == 0 &&
+	    gb_checkpoint_parse(note, o.text_len, &c) == 0 &&
+	    c.size == size;
+	if (ok) {
+		struct gb_merkle_store s = gb_registry_store(r);
+
+		ok = gb_merkle_root(&s, size, root) == 0 &&
+		    memcmp(root, c.root, sizeof root) == 0;
+	}
+	free(note);
+	if (!ok)
+		return vs_problem(q, 503, "not_ready", "the log's checkpoint "
+		    "does not match its tree");
+	return vs_reply_json(q, 200, json_pack("{s:s, s:I}", "status", "ready",
+	    "log_size", (json_int_t)size));
+}
+
+int
+vs_api_metrics(struct vs_req *q)
+{
+	char *s;
+	int rc;
+
+	if (!vs_method(q, "GET"))
+		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	if ((s = vs_metrics_text(q->vs)) == NULL)
+		return vs_problem(q, 500, "no_memory", "out of memory");
+	rc = vs_reply_text(q, 200, "text/plain; version=0.0.4", s, strlen(s));
+	free(s);
+	return rc;
+}
+
+int
+vs_api_openapi(struct vs_req *q)
+{
+	if (!vs_method(q, "GET"))
+		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	return vs_reply_text(q, 200, "application/json", vs_openapi_json,
+	    strlen(vs_openapi_json));
+}

@@ -1,0 +1,454 @@
+/*
+ * Registry and log endpoints: releases (list, search, show, publish,
+ * revoke), keys, the checkpoint, entries and proofs. Reads use the worker
+ * thread's read-only handle; writes open the registry writable, one at a
+ * time, and need the bearer token as well as a good GPG signature.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "gb/codec.h"
+#include "gb/note.h"
+#include "server.h"
+
+#define ENTRIES_MAX 1000            /* leaves per /log/entries page */
+
+static int
+reg_problem(struct vs_req *q, const struct gb_reg_error *e)
+{
+	static const struct {
+		const char *code;
+		int status;
+	} map[] = {
+		{ "not_found", 404 }, { "conflict", 409 },
+		{ "already_revoked", 409 }, { "out_of_range", 400 },
+		{ "too_large", 413 }, { "io_error", 500 }, { "db_error", 500 },
+		{ "no_memory", 500 }, { "gpg_error", 500 },
+		{ "crypto_error", 500 }, { "no_registry", 503 },
+		{ "bad_permissions", 500 }, { "read_only", 500 },
+	};
+	int status = 422;   /* a statement or signature refused */
+
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (strcmp(map[i].code, e->code) == 0)
+			status = map[i].status;
+	return vs_problem(q, status, e->code, "%s", e->message);
+}
+
+static int
+no_registry(struct vs_req *q)
+{
+	return vs_problem(q, 503, "no_registry", "the registry cannot be "
+	    "opened");
+}
+
+/* Parses a decimal uint64 query parameter; -1 if absent, -2 if bad. */
+static int
+query_u64(struct vs_req *q, const char *name, uint64_t *out)
+{
+	char buf[32], *end;
+
+	if (vs_query(q, name, buf, sizeof buf) == NULL)
+		return -1;
+	if (buf[0] < '0' || buf[0] > '9')
+		return -2;
+	*out = strtoull(buf, &end, 10);
+	return *end == '\0' ? 0 : -2;
+}
+
+static json_t *
+proof_array(uint8_t (*p)[GB_HASH_BYTES], size_t n)
+{
+	json_t *a = json_array();
+	char hex[2 * GB_HASH_BYTES + 1];
+
+	for (size_t i = 0; i < n; i++) {
+		gb_hex_encode(hex, p[i], GB_HASH_BYTES);
+		json_array_append_new(a, json_string(hex));
+	}
+	return a;
+}
+
+/* The latest checkpoint, its parsed size and root. */
+static int
+latest(struct gb_registry *r, char **note, struct gb_checkpoint *c)
+{
+	struct gb_note_opened o;
+	struct gb_note_key k;
+	struct gb_reg_error e;
+
+	if (gb_registry_checkpoint(r, note, &e) != 0)
+		return -1;
+	if (gb_note_vkey_parse(gb_registry_vkey(r), &k) != 0 ||
+	    gb_note_open(*note, strlen(*note), &k, 1, &o) != 0 ||
+	    gb_checkpoint_parse(*note, o.text_len, c) != 0) {
+		free(*note);
+		*note = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+json_t *
+vs_proof_json(struct gb_registry *r, uint64_t index)
+{
+	uint8_t p[GB_MERKLE_MAX_PROOF][GB_HASH_BYTES];
+	struct gb_checkpoint c;
+	struct gb_reg_error e;
+	char *note, root[2 * GB_HASH_BYTES + 1];
+	size_t n;
+	json_t *j;
+
+	if (r == NULL || latest(r, &note, &c) != 0)
+		return json_null();
+	if (gb_registry_prove_inclusion(r, index, c.size, p, &n, &e) != 0) {
+		free(note);
+		return json_null();
+	}
+	gb_hex_encode(root, c.root, GB_HASH_BYTES);
+	j = json_pack("{s:{s:s, s:I, s:s}, s:I, s:o}", "checkpoint", "note",
+	    note, "size", (json_int_t)c.size, "root", root, "index",
+	    (json_int_t)index, "inclusion", proof_array(p, n));
+	free(note);
+	return j;
+}
+
+json_t *
+vs_release_json(struct gb_registry *r, uint64_t index)
+{
+	struct gb_reg_error e;
+	char *leaf = NULL, hash_hex[17], pcr0[97];
+	uint8_t hash[GB_HASH_BYTES];
+	json_t *j, *rel, *out = json_null();
+	uint64_t idx;
+	int64_t revoked = -1;
+	char id[17];
+
+	if (r == NULL || gb_registry_leaf(r, index, &leaf, &e) != 0)
+		return out;
+	gb_merkle_leaf_hash(leaf, strlen(leaf), hash);
+	gb_hex_encode(hash_hex, hash, 8);
+	j = json_loads(leaf, 0, NULL);
+	rel = json_object_get(j, "release");
+	if (json_is_object(rel)) {
+		const char *p0 = json_string_value(json_object_get(
+		    json_object_get(rel, "pcrs"), "0"));
+
+		snprintf(pcr0, sizeof pcr0, "%s", p0 ? p0 : "");
+		if (gb_registry_by_pcr0(r, pcr0, &idx, id, &revoked, &e) != 0)
+			revoked = -1;
+		out = json_pack("{s:s, s:O, s:O, s:O, s:I, s:o, s:s}", "id",
+		    hash_hex, "name", json_object_get(rel, "name"), "version",
+		    json_object_get(rel, "version"), "pcrs",
+		    json_object_get(rel, "pcrs"), "index", (json_int_t)index,
+		    "revoked", revoked >= 0 ? json_integer(revoked) :
+		    json_null(), "signer", json_string_value(json_object_get(j,
+		    "signer")));
+		if (out == NULL)
+			out = json_null();
+	}
+	json_decref(j);
+	free(leaf);
+	return out;
+}
+
+/* Whether any PCR of the release leaf equals hex. */
+static bool
+has_pcr(struct gb_registry *r, uint64_t index, const char *hex)
+{
+	struct gb_reg_error e;
+	char *leaf;
+	const char *k;
+	json_t *j, *v;
+	bool found = false;
+
+	if (gb_registry_leaf(r, index, &leaf, &e) != 0)
+		return false;
+	j = json_loads(leaf, 0, NULL);
+	json_object_foreach(json_object_get(json_object_get(j, "release"),
+	    "pcrs"), k, v)
+		found |= json_is_string(v) &&
+		    strcasecmp(json_string_value(v), hex) == 0;
+	json_decref(j);
+	free(leaf);
+	return found;
+}
+
+struct list_ctx {
+	struct gb_registry *r;
+	json_t *out;
+	const char *name, *pcr0, *pcr;
+};
+
+static int
+list_one(void *arg, const struct gb_reg_release *rel)
+{
+	struct list_ctx *c = arg;
+
+	if ((c->name != NULL && strcmp(c->name, rel->name) != 0) ||
+	    (c->pcr0 != NULL && strcasecmp(c->pcr0, rel->pcr0) != 0) ||
+	    (c->pcr != NULL && !has_pcr(c->r, rel->index, c->pcr)))
+		return 0;
+	json_array_append_new(c->out, vs_release_json(c->r, rel->index));
+	return 0;
+}
+
+/* Bearer token, compared in constant time (over SHA-256 of both, so the
+ * length does not show either). */
+static bool
+authorized(struct vs_req *q)
+{
+	const char *h = mg_get_header(q->conn, "Authorization");
+	uint8_t a[32], b[32];
+
+	if (q->vs->token == NULL || h == NULL || strncmp(h, "Bearer ", 7) != 0)
+		return false;
+	SHA256((const uint8_t *)h + 7, strlen(h + 7), a);
+	SHA256((const uint8_t *)q->vs->token, strlen(q->vs->token), b);
+	return CRYPTO_memcmp(a, b, sizeof a) == 0;
+}
+
+/* POST bodies: {"statement": base64 of the signed bytes, "signature":
+ * the armored detached signature}. */
+static int
+write_op(struct vs_req *q, const char *revoke_id)
+{
+	struct gb_registry *w = NULL;
+	struct gb_reg_entry en;
+	struct gb_reg_error e = { "", "" };
+	uint8_t *stmt = NULL;
+	size_t body_len, stmt_len;
+	const char *sig, *b64;
+	uint64_t relidx;
+	char *body;
+	json_t *j;
+	int rc;
+
+	if (!authorized(q))
+		return vs_problem(q, 401, "unauthorized", "writes need "
+		    "\"Authorization: Bearer TOKEN\" with the service's token");
+	if ((rc = vs_read_body(q, &body, &body_len)) != 0)
+		return rc;
+	j = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, NULL);
+	free(body);
+	b64 = json_string_value(json_object_get(j, "statement"));
+	sig = json_string_value(json_object_get(j, "signature"));
+	if (b64 == NULL || sig == NULL ||
+	    gb_base64_decode_alloc(b64, strlen(b64), GB_REG_STATEMENT_MAX,
+	    &stmt, &stmt_len) != 0) {
+		json_decref(j);
+		return vs_problem(q, 400, "bad_request", "send {\"statement\": "
+		    "BASE64, \"signature\": ARMORED}");
+	}
+	if (revoke_id != NULL) {
+		/* The statement must revoke the release the URL names. */
+		struct gb_registry *r = vs_registry(q);
+		json_t *s = json_loadb((const char *)stmt, stmt_len, 0, NULL);
+		const char *p0 = json_string_value(json_object_get(s, "pcr0"));
+		uint64_t idx, have;
+		int64_t revoked;
+		char id[17];
+		bool same = r != NULL && p0 != NULL &&
+		    gb_registry_find_release(r, revoke_id, &idx, &e) == 0 &&
+		    gb_registry_by_pcr0(r, p0, &have, id, &revoked, &e) == 0 &&
+		    have == idx;
+
+		json_decref(s);
+		if (!same) {
+			free(stmt);
+			json_decref(j);
+			return vs_problem(q, 400, "bad_request", "the statement "
+			    "does not revoke release %.16s", revoke_id);
+		}
+	}
+	pthread_mutex_lock(&q->vs->write_mu);
+	if (gb_registry_open(q->vs->cfg.db, true, &w, &e) == 0)
+		rc = revoke_id == NULL ?
+		    gb_registry_publish(w, (const char *)stmt, stmt_len, sig,
+		    strlen(sig), &en, &e) :
+		    gb_registry_revoke(w, (const char *)stmt, stmt_len, sig,
+		    strlen(sig), &en, &e);
+	else
+		rc = -1;
+	gb_registry_close(w);
+	pthread_mutex_unlock(&q->vs->write_mu);
+	free(stmt);
+	json_decref(j);
+	if (rc != 0)
+		return reg_problem(q, &e);
+	relidx = en.index;
+	if (revoke_id != NULL && gb_registry_find_release(vs_registry(q),
+	    revoke_id, &relidx, &e) != 0)
+		relidx = en.index;
+	return vs_reply_json(q, en.existed ? 200 : 201, json_pack("{s:{s:I, "
+	    "s:I, s:s, s:b}, s:o, s:o}", "entry", "index", (json_int_t)en.index,
+	    "size", (json_int_t)en.size, "release", en.id, "existed",
+	    en.existed, "release", vs_release_json(vs_registry(q), relidx),
+	    "proof", vs_proof_json(vs_registry(q), en.index)));
+}
+
+int
+vs_api_releases(struct vs_req *q)
+{
+	const char *uri = mg_get_request_info(q->conn)->local_uri;
+	const char *rest = uri + strlen("/api/v1/releases");
+	struct gb_registry *r = vs_registry(q);
+	struct gb_reg_error e;
+	char id[64], name[GB_REG_NAME_MAX + 1], pcr0[100], pcr[100];
+	uint64_t idx;
+
+	if (r == NULL)
+		return no_registry(q);
+	if (*rest == '\0' || strcmp(rest, "/") == 0) {
+		struct list_ctx c = { r, json_array(), NULL, NULL, NULL };
+
+		if (vs_method(q, "POST"))
+			return write_op(q, NULL);
+		if (!vs_method(q, "GET"))
+			return vs_problem(q, 405, "method_not_allowed", "use GET "
+			    "or POST");
+		c.name = vs_query(q, "name", name, sizeof name);
+		c.pcr0 = vs_query(q, "pcr0", pcr0, sizeof pcr0);
+		c.pcr = vs_query(q, "pcr", pcr, sizeof pcr);
+		if (gb_registry_releases(r, list_one, &c, &e) != 0) {
+			json_decref(c.out);
+			return reg_problem(q, &e);
+		}
+		return vs_reply_json(q, 200, json_pack("{s:o}", "releases",
+		    c.out));
+	}
+	if (sscanf(rest, "/%16[0-9a-f]", id) != 1)
+		return vs_problem(q, 404, "not_found", "no such release");
+	rest += 1 + strlen(id);
+	if (strcmp(rest, "/revoke") == 0) {
+		if (!vs_method(q, "POST"))
+			return vs_problem(q, 405, "method_not_allowed",
+			    "use POST");
+		return write_op(q, id);
+	}
+	if (*rest != '\0')
+		return vs_problem(q, 404, "not_found", "no such resource");
+	if (!vs_method(q, "GET"))
+		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	if (gb_registry_find_release(r, id, &idx, &e) != 0)
+		return reg_problem(q, &e);
+	return vs_reply_json(q, 200, json_pack("{s:o, s:o}", "release",
+	    vs_release_json(r, idx), "proof", vs_proof_json(r, idx)));
+}
+
+static int
+key_one(void *arg, const struct gb_reg_key *k)
+{
+	json_array_append_new(arg, json_pack("{s:s, s:I, s:o}", "fingerprint",
+	    k->fpr, "index", (json_int_t)k->index, "revoked", k->revoked >= 0 ?
+	    json_integer(k->revoked) : json_null()));
+	return 0;
+}
+
+int
+vs_api_keys(struct vs_req *q)
+{
+	struct gb_registry *r = vs_registry(q);
+	struct gb_reg_error e;
+	json_t *a;
+
+	if (!vs_method(q, "GET"))
+		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	if (r == NULL)
+		return no_registry(q);
+	a = json_array();
+	if (gb_registry_keys(r, key_one, a, &e) != 0) {
+		json_decref(a);
+		return reg_problem(q, &e);
+	}
+	return vs_reply_json(q, 200, json_pack("{s:o}", "keys", a));
+}
+
+int
+vs_api_log(struct vs_req *q)
+{
+	const char *what = mg_get_request_info(q->conn)->local_uri +
+	    strlen("/api/v1/log");
+	uint8_t p[GB_MERKLE_MAX_PROOF][GB_HASH_BYTES];
+	struct gb_registry *r = vs_registry(q);
+	struct gb_reg_error e;
+	uint64_t a = 0, b = 0, size;
+	size_t n;
+	char *note;
+
+	if (!vs_method(q, "GET"))
+		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	if (r == NULL || gb_registry_size(r, &size) != 0)
+		return no_registry(q);
+	if (strcmp(what, "/checkpoint") == 0) {
+		int rc;
+
+		if (gb_registry_checkpoint(r, &note, &e) != 0)
+			return reg_problem(q, &e);
+		rc = vs_reply_text(q, 200, "text/plain; charset=utf-8", note,
+		    strlen(note));
+		free(note);
+		return rc;
+	}
+	if (strcmp(what, "/entries") == 0) {
+		json_t *arr;
+
+		if (query_u64(q, "start", &a) == -2 ||
+		    query_u64(q, "end", &b) == -2)
+			return vs_problem(q, 400, "bad_request", "start and end "
+			    "are decimal numbers");
+		if (query_u64(q, "end", &b) == -1)
+			b = size;
+		if (b > size)
+			b = size;
+		if (a > b || b - a > ENTRIES_MAX)
+			return vs_problem(q, 400, "out_of_range", "entries "
+			    "[start, end) within [0, %" PRIu64 "], at most %d "
+			    "at a time", size, ENTRIES_MAX);
+		arr = json_array();
+		for (uint64_t i = a; i < b; i++) {
+			char *leaf;
+
+			if (gb_registry_leaf(r, i, &leaf, &e) != 0)
+				break;
+			json_array_append_new(arr, json_pack("{s:I, s:o}",
+			    "index", (json_int_t)i, "leaf", json_loads(leaf, 0,
+			    NULL)));
+			free(leaf);
+		}
+		return vs_reply_json(q, 200, json_pack("{s:I, s:I, s:I, s:o}",
+		    "start", (json_int_t)a, "end", (json_int_t)b, "size",
+		    (json_int_t)size, "entries", arr));
+	}
+	if (strcmp(what, "/proof/inclusion") == 0) {
+		if (query_u64(q, "index", &a) != 0 ||
+		    query_u64(q, "size", &b) == -2)
+			return vs_problem(q, 400, "bad_request", "index (and "
+			    "size) are decimal numbers");
+		if (query_u64(q, "size", &b) == -1)
+			b = size;
+		if (gb_registry_prove_inclusion(r, a, b, p, &n, &e) != 0)
+			return reg_problem(q, &e);
+		return vs_reply_json(q, 200, json_pack("{s:I, s:I, s:o}",
+		    "index", (json_int_t)a, "size", (json_int_t)b, "inclusion",
+		    proof_array(p, n)));
+	}
+	if (strcmp(what, "/proof/consistency") == 0) {
+		if (query_u64(q, "from", &a) != 0 ||
+		    query_u64(q, "to", &b) == -2)
+			return vs_problem(q, 400, "bad_request", "from (and to) "
+			    "are decimal numbers");
+		if (query_u64(q, "to", &b) == -1)
+			b = size;
+		if (gb_registry_prove_consistency(r, a, b, p, &n, &e) != 0)
+			return reg_problem(q, &e);
+		return vs_reply_json(q, 200, json_pack("{s:I, s:I, s:o}",
+		    "from", (json_int_t)a, "to", (json_int_t)b, "consistency",
+		    proof_array(p, n)));
+	}
+	return vs_problem(q, 404, "not_found", "no such log resource");
+}

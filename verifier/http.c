@@ -1,0 +1,318 @@
+/*
+ * HTTP plumbing of glassbox-verifier: replies, problem details (RFC 9457),
+ * bodies under a limit, the per-request log line, metrics.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gb/timefmt.h"
+#include "server.h"
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
+	case 415: return "Unsupported Media Type";
+	case 422: return "Unprocessable Content";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "Status";
+	}
+}
+
+int
+vs_reply_text(struct vs_req *q, int status, const char *type,
+    const char *body, size_t len)
+{
+	mg_printf(q->conn, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: %s\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "%s"
+	    "\r\n", status, status_text(status), type, len,
+	    status == 413 ? "Connection: close\r\n" : "");
+	if (len > 0)
+		mg_write(q->conn, body, len);
+	q->status = status;
+	return status;
+}
+
+int
+vs_reply_json(struct vs_req *q, int status, json_t *body)
+{
+	char *s = json_dumps(body, JSON_COMPACT);
+	int rc;
+
+	json_decref(body);
+	if (s == NULL)
+		return vs_reply_text(q, 500, "text/plain", "out of memory\n",
+		    14);
+	rc = vs_reply_text(q, status, "application/json", s, strlen(s));
+	free(s);
+	return rc;
+}
+
+int
+vs_problem(struct vs_req *q, int status, const char *code, const char *fmt,
+    ...)
+{
+	char detail[600];
+	json_t *j;
+	char *s;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	q->reason = code;
+	j = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type",
+	    "https://glassbox.dev/problems/", "title", status_text(status),
+	    "status", status, "reason", code, "detail", detail);
+	/* type names the code: problems are told apart by it. */
+	if (j != NULL) {
+		char type[128];
+
+		snprintf(type, sizeof type, "https://glassbox.dev/problems/%s",
+		    code);
+		json_object_set_new(j, "type", json_string(type));
+	}
+	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (s == NULL)
+		return vs_reply_text(q, 500, "text/plain", "out of memory\n",
+		    14);
+	rc = vs_reply_text(q, status, "application/problem+json", s,
+	    strlen(s));
+	free(s);
+	return rc;
+}
+
+bool
+vs_method(struct vs_req *q, const char *method)
+{
+	return strcmp(mg_get_request_info(q->conn)->request_method, method) ==
+	    0;
+}
+
+/*
+ * Reads the whole body, refusing one over the limit with 413 (the
+ * connection then closes, as the rest of the body is never read). Returns
+ * 0, or the status already sent.
+ */
+int
+vs_read_body(struct vs_req *q, char **out, size_t *len)
+{
+	const struct mg_request_info *ri = mg_get_request_info(q->conn);
+	size_t max = q->vs->cfg.max_body, n = 0;
+	char *buf;
+	int got;
+
+	*out = NULL;
+	*len = 0;
+	if (ri->content_length > (long long)max)
+		return vs_problem(q, 413, "too_large", "the body is larger than "
+		    "%zu bytes", max);
+	if ((buf = malloc(max + 1)) == NULL)
+		return vs_problem(q, 500, "no_memory", "out of memory");
+	while ((got = mg_read(q->conn, buf + n, max + 1 - n)) > 0) {
+		n += (size_t)got;
+		if (n > max) {
+			free(buf);
+			return vs_problem(q, 413, "too_large", "the body is "
+			    "larger than %zu bytes", max);
+		}
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+/* A query parameter (URL-decoded) into buf, or NULL if absent/too long. */
+const char *
+vs_query(struct vs_req *q, const char *name, char *buf, size_t len)
+{
+	const char *qs = mg_get_request_info(q->conn)->query_string;
+
+	if (qs == NULL || mg_get_var(qs, strlen(qs), name, buf, len) < 0)
+		return NULL;
+	return buf;
+}
+
+/* This worker thread's read-only registry handle, opened on first use. */
+struct gb_registry *
+vs_registry(struct vs_req *q)
+{
+	struct gb_registry *r = pthread_getspecific(q->vs->reg_key);
+	struct gb_reg_error e;
+
+	if (r == NULL && q->vs->cfg.db != NULL &&
+	    gb_registry_open(q->vs->cfg.db, false, &r, &e) == 0)
+		pthread_setspecific(q->vs->reg_key, r);
+	return r;
+}
+
+void
+vs_log_request(struct vs_req *q, double seconds)
+{
+	const struct mg_request_info *ri = mg_get_request_info(q->conn);
+	char ts[40];
+	json_t *j;
+	char *s;
+
+	gb_time_format_rfc3339(gb_time_now_ms(), ts, sizeof ts);
+	j = json_pack("{s:s, s:s, s:s, s:i, s:f, s:s}", "time", ts, "method",
+	    ri->request_method, "route", q->route, "status", q->status, "ms",
+	    seconds * 1e3, "remote", ri->remote_addr);
+	if (j != NULL && q->reason != NULL)
+		json_object_set_new(j, "reason", json_string(q->reason));
+	if (j != NULL && (s = json_dumps(j, JSON_COMPACT |
+	    JSON_REAL_PRECISION(4))) != NULL) {
+		fprintf(stderr, "%s\n", s);
+		free(s);
+	}
+	json_decref(j);
+}
+
+static const double lat_bounds[VS_LAT_BUCKETS] = { 0.0005, 0.001, 0.0025,
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5 };
+
+void
+vs_metrics_init(struct vs_metrics *m)
+{
+	memset(m, 0, sizeof *m);
+	pthread_mutex_init(&m->mu, NULL);
+	m->requests = json_object();
+}
+
+void
+vs_metrics_fini(struct vs_metrics *m)
+{
+	json_decref(m->requests);
+	pthread_mutex_destroy(&m->mu);
+}
+
+void
+vs_metrics_count(struct vs *vs, const char *route, int status,
+    double seconds)
+{
+	struct vs_metrics *m = &vs->metrics;
+	char key[128];
+	json_t *v;
+	int b;
+
+	snprintf(key, sizeof key, "%s %d", route, status);
+	for (b = 0; b < VS_LAT_BUCKETS && seconds > lat_bounds[b]; b++)
+		;
+	pthread_mutex_lock(&m->mu);
+	v = json_object_get(m->requests, key);
+	if (v == NULL)
+		json_object_set_new(m->requests, key, json_integer(1));
+	else
+		json_integer_set(v, json_integer_value(v) + 1);
+	m->lat_le[b]++;
+	m->lat_sum += seconds;
+	m->lat_count++;
+	pthread_mutex_unlock(&m->mu);
+}
+
+void
+vs_metrics_verdict(struct vs *vs, enum gb_reason r)
+{
+	pthread_mutex_lock(&vs->metrics.mu);
+	if (r < GB_R__COUNT)
+		vs->metrics.verdicts[r]++;
+	pthread_mutex_unlock(&vs->metrics.mu);
+}
+
+/* Appends printf output to a growing string. */
+static void
+cat(char **s, size_t *len, size_t *cap, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(*s ? *s + *len : NULL, *s ? *cap - *len : 0, fmt,
+		    ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (*s != NULL && *len + (size_t)n < *cap) {
+			*len += (size_t)n;
+			return;
+		}
+		*cap = (*cap + (size_t)n + 1) * 2;
+		if ((*s = realloc(*s, *cap)) == NULL)
+			return;
+	}
+}
+
+char *
+vs_metrics_text(struct vs *vs)
+{
+	struct vs_metrics *m = &vs->metrics;
+	struct gb_cache_stats cs;
+	char *s = NULL;
+	size_t len = 0, cap = 0;
+	const char *key;
+	uint64_t cum = 0;
+	json_t *v;
+
+	gb_verifier_stats(vs->verifier, &cs);
+	pthread_mutex_lock(&m->mu);
+	cat(&s, &len, &cap, "# HELP glassbox_requests_total HTTP requests by "
+	    "route and status.\n# TYPE glassbox_requests_total counter\n");
+	json_object_foreach(m->requests, key, v) {
+		const char *sp = strrchr(key, ' ');
+
+		cat(&s, &len, &cap, "glassbox_requests_total{route=\"%.*s\","
+		    "status=\"%s\"} %lld\n", (int)(sp - key), key, sp + 1,
+		    (long long)json_integer_value(v));
+	}
+	cat(&s, &len, &cap, "# HELP glassbox_verdicts_total Verdicts by "
+	    "reason code.\n# TYPE glassbox_verdicts_total counter\n");
+	for (int r = 0; r < GB_R__COUNT; r++)
+		cat(&s, &len, &cap, "glassbox_verdicts_total{reason=\"%s\"} "
+		    "%llu\n", gb_reason_code((enum gb_reason)r),
+		    (unsigned long long)m->verdicts[r]);
+	cat(&s, &len, &cap, "# HELP glassbox_request_seconds Request latency."
+	    "\n# TYPE glassbox_request_seconds histogram\n");
+	for (int b = 0; b <= VS_LAT_BUCKETS; b++) {
+		cum += m->lat_le[b];
+		if (b < VS_LAT_BUCKETS)
+			cat(&s, &len, &cap, "glassbox_request_seconds_bucket"
+			    "{le=\"%g\"} %llu\n", lat_bounds[b],
+			    (unsigned long long)cum);
+		else
+			cat(&s, &len, &cap, "glassbox_request_seconds_bucket"
+			    "{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+	}
+	cat(&s, &len, &cap, "glassbox_request_seconds_sum %g\n"
+	    "glassbox_request_seconds_count %llu\n", m->lat_sum,
+	    (unsigned long long)m->lat_count);
+	pthread_mutex_unlock(&m->mu);
+	cat(&s, &len, &cap, "# HELP glassbox_cache_hits_total Verification "
+	    "cache hits.\n# TYPE glassbox_cache_hits_total counter\n");
+	static const char *const names[3] = { "chain", "leaf", "document" };
+	for (int i = 0; i < 3; i++)
+		cat(&s, &len, &cap, "glassbox_cache_hits_total{cache=\"%s\"} "
+		    "%llu\nglassbox_cache_misses_total{cache=\"%s\"} %llu\n",
+		    names[i], (unsigned long long)cs.hits[i], names[i],
+		    (unsigned long long)cs.misses[i]);
+	return s;
+}

@@ -1,0 +1,129 @@
+/*
+ * glassbox-verifier: shared state of the HTTP service.
+ */
+#ifndef GB_VSERVER_H
+#define GB_VSERVER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <civetweb.h>
+#include <jansson.h>
+
+#include "gb/attest.h"
+#include "gb/ed25519.h"
+#include "gb/err.h"
+#include "gb/registry.h"
+
+#define VS_VERSION "0.1.0"
+#define VS_NONCE_BYTES 32
+#define VS_NONCE_MAX 65536          /* outstanding challenges */
+
+struct vs_config {
+	const char *listen;         /* ADDR:PORT; port 0 picks one */
+	const char *db;             /* registry database */
+	const char *root;           /* PEM/DER root instead of AWS G1 */
+	const char *verdict_key;    /* Ed25519 seed file (hex), made if absent */
+	const char *token_file;     /* bearer token for writes */
+	int64_t max_age_ms, skew_ms, nonce_ttl_ms;
+	unsigned threads;
+	size_t max_body;
+	unsigned request_timeout_ms;
+};
+
+/* One-time nonces handed out by POST /api/v1/challenge. */
+struct vs_nonces {
+	pthread_mutex_t mu;
+	struct vs_nonce {
+		uint8_t n[VS_NONCE_BYTES];
+		int64_t expires_ms;     /* 0: free slot */
+	} *slot;
+	size_t cap, used;
+};
+
+/* Prometheus counters. */
+#define VS_LAT_BUCKETS 12
+struct vs_metrics {
+	pthread_mutex_t mu;
+	json_t *requests;           /* "route status" -> count */
+	uint64_t verdicts[GB_R__COUNT];
+	uint64_t lat_le[VS_LAT_BUCKETS + 1];   /* cumulative at output */
+	double lat_sum;
+	uint64_t lat_count;
+};
+
+struct vs {
+	struct vs_config cfg;
+	struct gb_verifier *verifier;
+	uint8_t verdict_seed[GB_ED25519_SEED_BYTES];
+	uint8_t verdict_pub[GB_ED25519_PUB_BYTES];
+	char verdict_kid[17];
+	char *token;                /* NULL: writes disabled */
+	char log_vkey[512];
+	pthread_mutex_t write_mu;   /* one registry writer at a time */
+	struct vs_nonces nonces;
+	struct vs_metrics metrics;
+	pthread_key_t reg_key;      /* per-thread read-only registry handle */
+};
+
+/* What a handler says about its request, for the log line and metrics. */
+struct vs_req {
+	struct mg_connection *conn;
+	struct vs *vs;
+	const char *route;
+	int status;
+	const char *reason;         /* reason code of a verdict or error */
+};
+
+/* http.c */
+int vs_reply_json(struct vs_req *q, int status, json_t *body);
+int vs_reply_text(struct vs_req *q, int status, const char *type,
+    const char *body, size_t len);
+int vs_problem(struct vs_req *q, int status, const char *code,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int vs_read_body(struct vs_req *q, char **out, size_t *len);
+bool vs_method(struct vs_req *q, const char *method);
+const char *vs_query(struct vs_req *q, const char *name, char *buf,
+    size_t len);
+struct gb_registry *vs_registry(struct vs_req *q);
+void vs_log_request(struct vs_req *q, double seconds);
+void vs_metrics_init(struct vs_metrics *m);
+void vs_metrics_fini(struct vs_metrics *m);
+void vs_metrics_count(struct vs *vs, const char *route, int status,
+    double seconds);
+void vs_metrics_verdict(struct vs *vs, enum gb_reason r);
+char *vs_metrics_text(struct vs *vs);
+
+/* nonce.c */
+int vs_nonces_init(struct vs_nonces *s, size_t cap);
+void vs_nonces_fini(struct vs_nonces *s);
+int vs_nonce_issue(struct vs_nonces *s, int64_t now_ms, int64_t ttl_ms,
+    uint8_t out[VS_NONCE_BYTES]);
+bool vs_nonce_take(struct vs_nonces *s, const uint8_t *n, size_t len,
+    int64_t now_ms);
+
+/* jws.c */
+char *vs_jws_sign(const struct vs *vs, json_t *claims);
+char *vs_b64url(const uint8_t *p, size_t n);
+
+/* api_*.c: request handlers, registered in main.c */
+int vs_api_challenge(struct vs_req *q);
+int vs_api_verify(struct vs_req *q);
+int vs_api_releases(struct vs_req *q);
+int vs_api_keys(struct vs_req *q);
+int vs_api_log(struct vs_req *q);
+int vs_api_wellknown(struct vs_req *q);
+int vs_api_health(struct vs_req *q);
+int vs_api_ready(struct vs_req *q);
+int vs_api_metrics(struct vs_req *q);
+int vs_api_openapi(struct vs_req *q);
+
+/* Release info for a verdict: the matching release's JSON and proof. */
+json_t *vs_release_json(struct gb_registry *r, uint64_t index);
+json_t *vs_proof_json(struct gb_registry *r, uint64_t index);
+
+extern const char vs_openapi_json[];
+
+#endif /* GB_VSERVER_H */
