@@ -304,13 +304,14 @@ vs_api_releases(struct vs_req *q)
 	if (r == NULL)
 		return no_registry(q);
 	if (*rest == '\0' || strcmp(rest, "/") == 0) {
-		struct list_ctx c = { r, json_array(), NULL, NULL, NULL };
+		struct list_ctx c = { r, NULL, NULL, NULL, NULL };
 
 		if (vs_method(q, "POST"))
 			return write_op(q, NULL);
 		if (!vs_method(q, "GET"))
 			return vs_problem(q, 405, "method_not_allowed", "use GET "
 			    "or POST");
+		c.out = json_array();
 		c.name = vs_query(q, "name", name, sizeof name);
 		c.pcr0 = vs_query(q, "pcr0", pcr0, sizeof pcr0);
 		c.pcr = vs_query(q, "pcr", pcr, sizeof pcr);

@@ -1,0 +1,438 @@
+#!/usr/bin/env python3
+"""End-to-end tests of glassbox-verifier over HTTP on 127.0.0.1.
+
+A real registry is made with the glassbox CLI and real gpg keys (made here,
+in a temporary GNUPGHOME). Two verifiers share it: one trusts the AWS root
+(for the 26 real documents, at their own time), one trusts a simulated
+chain whose documents tests/e2e/mintdoc makes on demand, "now".
+
+usage: test_verifier.py GLASSBOX VERIFIER MINTDOC VECTORS_DIR
+"""
+import base64
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey, Ed25519PublicKey)
+from cryptography.hazmat.primitives import serialization
+
+GB, VERIFIER, MINTDOC, VECTORS = sys.argv[1:5]
+TMP = tempfile.mkdtemp(prefix="glassbox-e2e-")
+os.environ["GNUPGHOME"] = os.path.join(TMP, "gnupg")
+os.mkdir(os.environ["GNUPGHOME"], 0o700)
+DB = os.path.join(TMP, "reg.db")
+TOKEN = base64.b16encode(os.urandom(16)).decode()
+passed = failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name} {detail}", flush=True)
+
+
+def run(*args, input=None):
+    return subprocess.run(args, input=input, capture_output=True, check=False)
+
+
+def gpg(*args, input=None):
+    r = run("gpg", "--batch", "--yes", *args, input=input)
+    if r.returncode != 0:
+        raise SystemExit(f"gpg {args}: {r.stderr.decode()}")
+    return r.stdout
+
+
+def sign(path, uid="rm@example.com"):
+    gpg("--armor", "--local-user", uid, "--detach-sign", path)
+    return path + ".asc"
+
+
+def reg(*args):
+    return run(GB, "registry", "--db", DB, *args)
+
+
+def hex96(h):
+    return h * 48
+
+
+def publish(name, version, pcrs):
+    path = os.path.join(TMP, f"{name}-{version}.json")
+    with open(path, "w") as f:
+        json.dump({"version": version, "pcrs": {str(k): v for k, v in pcrs.items()},
+                   "docker_image": {"name": name, "tag": "x", "digest": "sha256:0"}}, f)
+    r = reg("publish", path, sign(path))
+    if r.returncode != 0:
+        raise SystemExit(f"publish: {r.stderr.decode()}")
+
+
+class Verifier:
+    def __init__(self, *extra):
+        self.log = open(os.path.join(TMP, f"verifier-{len(extra)}.log"), "w+")
+        self.proc = subprocess.Popen(
+            [VERIFIER, "--db", DB, "--listen", "127.0.0.1:0", "--threads", "2",
+             "--token-file", os.path.join(TMP, "token"), "--max-body", "65536",
+             "--request-timeout", "1500", *extra],
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        if "listening on" not in line:
+            raise SystemExit(f"verifier did not start: {line}")
+        self.url = line.split("listening on ")[1].strip().rstrip("/")
+        self.port = int(self.url.rsplit(":", 1)[1])
+
+    def req(self, method, path, body=None, ctype="application/json", headers=None):
+        data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+        h = {"Content-Type": ctype} if data is not None else {}
+        h.update(headers or {})
+        r = urllib.request.Request(self.url + path, data=data, method=method, headers=h)
+        try:
+            with urllib.request.urlopen(r, timeout=30) as resp:
+                return resp.status, resp.headers.get("Content-Type"), resp.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers.get("Content-Type"), e.read()
+
+    def json(self, method, path, body=None, **kw):
+        status, ctype, raw = self.req(method, path, body, **kw)
+        return status, ctype, json.loads(raw) if raw else None
+
+    def verify(self, doc, **fields):
+        body = {"document": base64.b64encode(doc).decode(), **fields}
+        return self.json("POST", "/api/v1/verify", body)[2]
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+
+# --- the registry: a release manager's key, real releases ----------------
+with open(os.path.join(TMP, "token"), "w") as f:
+    f.write(TOKEN + "\n")
+os.chmod(os.path.join(TMP, "token"), 0o600)
+for uid in ("rm@example.com", "stranger@example.com"):
+    gpg("--passphrase", "", "--quick-gen-key", f"Test <{uid}>", "ed25519", "sign", "1y")
+with open(os.path.join(TMP, "rm.asc"), "wb") as f:
+    f.write(gpg("--armor", "--export", "rm@example.com"))
+assert reg("init", "--origin", "e2e.glassbox/log").returncode == 0
+assert reg("key", "add", os.path.join(TMP, "rm.asc")).returncode == 0
+
+manifest = json.load(open(os.path.join(VECTORS, "aws-nitro", "vectors.json")))
+real = [v for v in manifest["vectors"] if v["expected"] == "valid"]
+registered = set()
+for i, v in enumerate(real):
+    pcrs = v["pcrs"]
+    zero = all(set(pcrs[k]) == {"0"} for k in ("0", "1", "2"))
+    if i % 2 == 0 and not zero and pcrs["0"] not in registered:
+        publish(f"real-{i}", "1", {k: pcrs[k] for k in ("0", "1", "2")})
+        registered.add(pcrs["0"])
+
+# --- the simulated chain, and releases of its measurements ----------------
+mint = subprocess.Popen([MINTDOC], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+root = base64.b64decode(mint.stdout.readline())
+with open(os.path.join(TMP, "sim-root.der"), "wb") as f:
+    f.write(root)
+
+
+def minted(**req):
+    mint.stdin.write(json.dumps(req) + "\n")
+    mint.stdin.flush()
+    line = mint.stdout.readline().strip()
+    assert not line.startswith("error"), line
+    return base64.b64decode(line)
+
+
+GOOD = {"0": hex96("a1"), "1": hex96("b2"), "2": hex96("c3")}
+DOOMED = {"0": hex96("d4"), "1": hex96("b2"), "2": hex96("c3")}
+publish("sim-app", "1.0", GOOD)
+publish("sim-app", "0.9", DOOMED)
+
+aws = Verifier()
+sim = Verifier("--root", os.path.join(TMP, "sim-root.der"), "--nonce-ttl", "2")
+
+# --- 1. every real document, at its own time --------------------------------
+for v in real:
+    doc = open(os.path.join(VECTORS, "aws-nitro", v["file"]), "rb").read()
+    out = aws.verify(doc, at="document")
+    pcrs = v["pcrs"]
+    debug = all(set(pcrs[k]) == {"0"} for k in ("0", "1", "2"))
+    want = "debug_mode" if debug else ("ok" if pcrs["0"] in registered else "unknown_measurement")
+    check(f"real {v['file']}", out["reason"] == want and out["trusted"] == (want == "ok"),
+          f"{out['reason']} != {want}: {out['message']}")
+    check(f"real {v['file']} pcrs", out["document"]["pcrs"]["0"] == pcrs["0"])
+    if want == "ok":
+        check(f"real {v['file']} release", out["release"]["pcrs"]["0"] == pcrs["0"]
+              and out["proof"]["inclusion"] is not None)
+out = aws.verify(open(os.path.join(VECTORS, "aws-nitro", real[0]["file"]), "rb").read())
+check("real now expired", out["reason"] == "cert_expired", out["reason"])
+for v in manifest["vectors"]:
+    if v["file"].startswith("NEG-"):
+        doc = open(os.path.join(VECTORS, "aws-nitro", v["file"]), "rb").read()
+        out = aws.verify(doc, at="document")
+        check(f"negative {v['file']}", out["trusted"] is False, out["reason"])
+
+# The raw CBOR form, with at in the query.
+doc0 = open(os.path.join(VECTORS, "aws-nitro", real[0]["file"]), "rb").read()
+st, _, out = aws.json("POST", "/api/v1/verify?at=document", doc0, ctype="application/cbor")
+check("cbor body", st == 200 and out["document"]["pcrs"]["0"] == real[0]["pcrs"]["0"], out)
+
+# --- 2. minted documents, now ------------------------------------------------
+now = int(time.time() * 1000)
+out = sim.verify(minted(pcrs=GOOD))
+check("minted now", out["trusted"] and out["release"]["name"] == "sim-app", out)
+stale = minted(pcrs=GOOD, timestamp=now - 11 * 60 * 1000)
+check("stale", sim.verify(stale)["reason"] == "stale")
+out = sim.verify(stale, at="document")
+check("stale at document", out["trusted"] and out["at"] == "document", out["reason"])
+check("future", sim.verify(minted(pcrs=GOOD, timestamp=now + 5 * 60 * 1000))["reason"] == "future")
+check("debug", sim.verify(minted())["reason"] == "debug_mode")
+check("unregistered", sim.verify(minted(pcrs={"0": hex96("ee")}))["reason"] == "unknown_measurement")
+out = sim.verify(minted(pcrs=dict(GOOD, **{"1": hex96("99")})))
+check("pcr1 differs", out["reason"] == "unknown_measurement" and "PCR1" in out["message"], out["message"])
+
+# Nonces: issued and used once; never issued; expired; not in the document.
+n1 = sim.json("POST", "/api/v1/challenge")[2]["nonce"]
+d1 = minted(pcrs=GOOD, nonce=n1)
+check("nonce good", sim.verify(d1, nonce=n1)["trusted"])
+check("nonce reused", sim.verify(d1, nonce=n1)["reason"] == "nonce_unknown")
+fake = os.urandom(32).hex()
+check("nonce never issued", sim.verify(minted(pcrs=GOOD, nonce=fake), nonce=fake)["reason"] == "nonce_unknown")
+n2 = sim.json("POST", "/api/v1/challenge")[2]["nonce"]
+check("nonce missing from document", sim.verify(minted(pcrs=GOOD), nonce=n2)["reason"] == "nonce_mismatch")
+n3 = sim.json("POST", "/api/v1/challenge")[2]["nonce"]
+d3 = minted(pcrs=GOOD, nonce=n3)
+time.sleep(2.5)
+check("nonce expired", sim.verify(d3, nonce=n3)["reason"] == "nonce_unknown")
+st, _, out = sim.json("POST", "/api/v1/verify", {"document": base64.b64encode(d1).decode(), "nonce": "zz"})
+check("nonce not hex", st == 400 and out["reason"] == "bad_request")
+
+# Results signed in the enclave.
+key = Ed25519PrivateKey.generate()
+pub = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+payload = b'{"answer":42}'
+sig = key.sign(b"glassbox-result-v1\x00" + payload)
+b64 = lambda b: base64.b64encode(b).decode()
+bound = minted(pcrs=GOOD, public_key=pub.hex(), user_data=hashlib.sha256(payload).hexdigest())
+check("result good", sim.verify(bound, result=b64(payload), signature=b64(sig))["trusted"])
+bad = bytearray(sig)
+bad[5] ^= 1
+check("result bad signature", sim.verify(bound, result=b64(payload), signature=b64(bytes(bad)))["reason"] == "bad_result_signature")
+other = Ed25519PrivateKey.generate().sign(b"glassbox-result-v1\x00" + payload)
+check("result wrong key", sim.verify(bound, result=b64(payload), signature=b64(other))["reason"] == "bad_result_signature")
+out = sim.verify(bound, result=b64(b'{"answer":43}'), signature=b64(key.sign(b"glassbox-result-v1\x00" + b'{"answer":43}')))
+check("result user_data mismatch", out["reason"] == "bad_result_signature" and "user_data" in out["message"], out["message"])
+check("result no key", sim.verify(minted(pcrs=GOOD), result=b64(payload), signature=b64(sig))["reason"] == "no_public_key")
+st, _, out = sim.json("POST", "/api/v1/verify", {"document": b64(bound), "result": b64(payload)})
+check("result without signature", st == 400)
+
+# The verdict is a JWS signed with the published key.
+wk = sim.json("GET", "/.well-known/glassbox")[2]
+x = wk["verdict_key"]["x"]
+vkey = Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)))
+out = sim.verify(bound, result=b64(payload), signature=b64(sig))
+h, c, s = out["verdict"].split(".")
+unb = lambda t: base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))
+try:
+    vkey.verify(unb(s), (h + "." + c).encode())
+    good_jws = True
+except Exception:
+    good_jws = False
+claims = json.loads(unb(c))
+check("verdict jws verifies", good_jws)
+check("verdict claims", json.loads(unb(h))["alg"] == "EdDSA"
+      and claims["submods"]["glassbox"]["ear.status"] == "affirming"
+      and claims["submods"]["glassbox"]["glassbox.reason"] == "ok", claims)
+forged = h + "." + base64.urlsafe_b64encode(c.encode()[::-1]).decode().rstrip("=") + "." + s
+try:
+    vkey.verify(unb(forged.split(".")[2]), (forged.split(".")[0] + "." + forged.split(".")[1]).encode())
+    forged_ok = True
+except Exception:
+    forged_ok = False
+check("forged verdict refused", not forged_ok)
+check("well-known log key", wk["log_key"].startswith("e2e.glassbox/log+"))
+
+
+# An inclusion proof in an answer verifies against its checkpoint.
+def verify_inclusion(index, size, leaf_hash, proof, root):
+    fn, sn, r = index, size - 1, leaf_hash
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = hashlib.sha256(b"\x01" + p + r).digest()
+            while not fn & 1 and fn:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = hashlib.sha256(b"\x01" + r + p).digest()
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+rel = out["release"]
+leaf = sim.json("GET", f"/api/v1/log/entries?start={rel['index']}&end={rel['index'] + 1}")[2]["entries"][0]["leaf"]
+leaf_bytes = json.dumps(leaf, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+pf = out["proof"]
+check("inclusion proof verifies", verify_inclusion(
+    pf["index"], pf["checkpoint"]["size"], hashlib.sha256(b"\x00" + leaf_bytes).digest(),
+    [bytes.fromhex(p) for p in pf["inclusion"]], bytes.fromhex(pf["checkpoint"]["root"])))
+
+# --- 3. writes: token, signature, then revocation flips the verdict --------
+stmt_path = os.path.join(TMP, "new.json")
+with open(stmt_path, "w") as f:
+    json.dump({"version": "2.0", "pcrs": {"0": hex96("f7")}, "docker_image": {"name": "sim-app"}}, f)
+sig_text = open(sign(stmt_path)).read()
+body = {"statement": b64(open(stmt_path, "rb").read()), "signature": sig_text}
+auth = {"Authorization": "Bearer " + TOKEN}
+st, ct, out = sim.json("POST", "/api/v1/releases", body)
+check("publish without token", st == 401 and ct == "application/problem+json" and out["reason"] == "unauthorized")
+st, _, out = sim.json("POST", "/api/v1/releases", body, headers={"Authorization": "Bearer " + TOKEN[:-1] + ("1" if TOKEN[-1] == "0" else "0")})
+check("publish bad token", st == 401)
+other_stmt = open(stmt_path, "rb").read().replace(b"2.0", b"2.1")
+st, _, out = sim.json("POST", "/api/v1/releases", dict(body, statement=b64(other_stmt)), headers=auth)
+check("publish bad signature", st == 422 and out["reason"] == "bad_signature", out)
+stranger_sig = open(sign(stmt_path, "stranger@example.com")).read()
+st, _, out = sim.json("POST", "/api/v1/releases", dict(body, signature=stranger_sig), headers=auth)
+check("publish unknown key", st == 422 and out["reason"] == "unknown_key", out)
+sign(stmt_path)
+st, _, out = sim.json("POST", "/api/v1/releases", body, headers=auth)
+check("publish", st == 201 and out["release"]["version"] == "2.0" and out["proof"]["inclusion"] is not None, out)
+st, _, out = sim.json("POST", "/api/v1/releases", body, headers=auth)
+check("publish again", st == 200 and out["entry"]["existed"] is True, out)
+
+doomed_doc = minted(pcrs=DOOMED)
+check("before revocation", sim.verify(doomed_doc)["trusted"])
+doomed_id = sim.json("GET", f"/api/v1/releases?pcr0={DOOMED['0']}")[2]["releases"][0]["id"]
+rev_path = os.path.join(TMP, "rev.json")
+with open(rev_path, "w") as f:
+    json.dump({"action": "revoke", "pcr0": DOOMED["0"], "reason": "CVE-2026-0002"}, f)
+rev = {"statement": b64(open(rev_path, "rb").read()), "signature": open(sign(rev_path)).read()}
+good_id = sim.json("GET", f"/api/v1/releases?pcr0={GOOD['0']}")[2]["releases"][0]["id"]
+st, _, out = sim.json("POST", f"/api/v1/releases/{good_id}/revoke", rev, headers=auth)
+check("revoke wrong release", st == 400, out)
+st, _, out = sim.json("POST", f"/api/v1/releases/{doomed_id}/revoke", rev)
+check("revoke without token", st == 401)
+st, _, out = sim.json("POST", f"/api/v1/releases/{doomed_id}/revoke", rev, headers=auth)
+check("revoke", st == 201 and out["release"]["revoked"] is not None, out)
+out = sim.verify(doomed_doc)
+check("revocation flips the verdict", out["reason"] == "revoked" and out["release"]["id"] == doomed_id, out["reason"])
+check("revoked release listed", sim.json("GET", f"/api/v1/releases/{doomed_id}")[2]["release"]["revoked"] is not None)
+
+# --- 4. registry reads ---------------------------------------------------------
+st, _, out = sim.json("GET", "/api/v1/releases?pcr=" + hex96("b2"))
+check("search by any pcr", st == 200 and len(out["releases"]) == 2, out)
+st, _, out = sim.json("GET", "/api/v1/releases?name=sim-app")
+check("search by name", len(out["releases"]) == 3)
+check("keys", len(sim.json("GET", "/api/v1/keys")[2]["keys"]) == 1)
+st, ct, raw = sim.req("GET", "/api/v1/log/checkpoint")
+check("checkpoint text", st == 200 and ct.startswith("text/plain") and raw.startswith(b"e2e.glassbox/log\n"))
+size = int(raw.split(b"\n")[1])
+st, _, out = sim.json("GET", f"/api/v1/log/proof/consistency?from=2&to={size}")
+check("consistency proof", st == 200 and len(out["consistency"]) > 0, out)
+st, _, out = sim.json("GET", f"/api/v1/log/proof/inclusion?index={size}")
+check("inclusion out of range", st == 400 and out["reason"] == "out_of_range", out)
+st, _, out = sim.json("GET", "/api/v1/log/entries?start=5&end=2")
+check("entries bad range", st == 400 and out["reason"] == "out_of_range")
+st, _, out = sim.json("GET", "/api/v1/log/entries?start=0&end=5000")
+check("entries clamped to the log", st == 200 and out["end"] == size and len(out["entries"]) == size)
+st, _, out = sim.json("GET", "/api/v1/releases/0123456789abcdef")
+check("release not found", st == 404)
+
+# --- 5. bad requests -------------------------------------------------------------
+st, ct, out = sim.json("POST", "/api/v1/verify", b"x" * 70000)
+check("oversized body 413", st == 413 and out["reason"] == "too_large")
+st, _, out = sim.json("POST", "/api/v1/verify", b"{not json")
+check("malformed json 400", st == 400 and out["reason"] == "bad_request")
+st, _, out = sim.json("POST", "/api/v1/verify", {"document": "!!!"})
+check("document not base64", st == 400)
+st, _, out = sim.json("POST", "/api/v1/verify", b"abc", ctype="text/plain")
+check("wrong content type 415", st == 415)
+out = sim.verify(b"\xff\x00garbage")
+check("garbage document is a verdict", out["reason"] == "malformed" and out["document"] is None)
+check("unknown route 404", sim.req("GET", "/api/v2/nothing")[0] == 404)
+check("wrong method 405", sim.req("GET", "/api/v1/verify")[0] == 405)
+check("wrong method 405 challenge", sim.req("DELETE", "/api/v1/challenge")[0] == 405)
+
+# An oversized body closes the connection.
+c = http.client.HTTPConnection("127.0.0.1", sim.port, timeout=10)
+c.request("POST", "/api/v1/verify", body=b"x" * 200000, headers={"Content-Type": "application/json"})
+resp = c.getresponse()
+check("413 says close", resp.status == 413 and resp.getheader("Connection", "").lower() == "close")
+resp.read()
+c.close()
+
+# A stuck client is cut off.
+s = socket.create_connection(("127.0.0.1", sim.port), timeout=10)
+s.sendall(b"POST /api/v1/verify HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+t0 = time.time()
+try:
+    data = s.recv(4096)
+    while data and b"\r\n\r\n" not in data:
+        data += s.recv(4096)
+    rest = s.recv(4096)
+    while rest:
+        rest = s.recv(4096)
+    cut = True
+except socket.timeout:
+    cut = False
+s.close()
+check("stuck client cut off", cut and time.time() - t0 < 9, time.time() - t0)
+
+# --- 6. service endpoints ---------------------------------------------------------
+check("healthz", sim.json("GET", "/healthz")[2]["status"] == "ok")
+check("readyz", sim.json("GET", "/readyz")[2]["status"] == "ready")
+st, ct, raw = sim.req("GET", "/metrics")
+text = raw.decode()
+check("metrics", st == 200 and 'glassbox_verdicts_total{reason="revoked"} 1' in text
+      and "glassbox_request_seconds_bucket" in text and 'route="verify",status="200"' in text
+      and "glassbox_cache_hits_total" in text, text[:300])
+st, _, spec = sim.json("GET", "/openapi.json")
+try:
+    from openapi_spec_validator import validate
+    validate(spec)
+    spec_ok = True
+except Exception as e:
+    spec_ok = False
+    print(e)
+check("openapi valid", st == 200 and spec_ok)
+check("openapi covers routes", all(p in spec["paths"] for p in (
+    "/api/v1/challenge", "/api/v1/verify", "/api/v1/releases", "/api/v1/releases/{id}",
+    "/api/v1/releases/{id}/revoke", "/api/v1/keys", "/api/v1/log/checkpoint",
+    "/api/v1/log/entries", "/api/v1/log/proof/inclusion", "/api/v1/log/proof/consistency",
+    "/.well-known/glassbox", "/healthz", "/readyz", "/metrics", "/openapi.json")))
+
+# --- 7. clean stop, and logs: JSON lines, no bodies, no token ------------------
+for v, name in ((aws, "aws"), (sim, "sim")):
+    check(f"{name} stops on SIGTERM", v.stop() == 0)
+    v.log.seek(0)
+    lines = v.log.read().splitlines()
+    if os.environ.get("GB_E2E_SHOW_LOG"):
+        print("\n".join(l for l in lines if not l.startswith("{")))
+    try:
+        parsed = [json.loads(line) for line in lines]
+        all_json = True
+    except ValueError:
+        all_json = False
+        print("\n".join(lines[:20]))
+    text = "\n".join(lines)
+    check(f"{name} log is JSON lines", all_json and len(lines) > 5)
+    check(f"{name} log has no secrets or bodies", TOKEN not in text and b64(bound)[:40] not in text
+          and "BEGIN PGP" not in text)
+mint.stdin.close()
+mint.wait()
+subprocess.run(["gpgconf", "--homedir", os.environ["GNUPGHOME"], "--kill", "gpg-agent"], capture_output=True)
+shutil.rmtree(TMP, ignore_errors=True)
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
