@@ -31,11 +31,17 @@ status_text(int status)
 	}
 }
 
+/* Headers and body go out in one write: two small writes would meet
+ * Nagle's algorithm and the client's delayed ACK (40 ms a response). */
 int
 vs_reply_text(struct vs_req *q, int status, const char *type,
     const char *body, size_t len)
 {
-	mg_printf(q->conn, "HTTP/1.1 %d %s\r\n"
+	char head[512];
+	char *buf;
+	int n;
+
+	n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
@@ -43,9 +49,19 @@ vs_reply_text(struct vs_req *q, int status, const char *type,
 	    "%s"
 	    "\r\n", status, status_text(status), type, len,
 	    status == 413 ? "Connection: close\r\n" : "");
-	if (len > 0)
-		mg_write(q->conn, body, len);
 	q->status = status;
+	if (n < 0 || (size_t)n >= sizeof head ||
+	    (buf = malloc((size_t)n + len)) == NULL) {
+		mg_write(q->conn, head, n > 0 && (size_t)n < sizeof head ?
+		    (size_t)n : 0);
+		mg_write(q->conn, body, len);
+		return status;
+	}
+	memcpy(buf, head, (size_t)n);
+	if (len > 0)
+		memcpy(buf + n, body, len);
+	mg_write(q->conn, buf, (size_t)n + len);
+	free(buf);
 	return status;
 }
 

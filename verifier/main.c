@@ -40,6 +40,8 @@ static const char usage_text[] =
 "  --threads N          worker threads (default 4)\n"
 "  --max-body BYTES     largest request body (default 65536)\n"
 "  --request-timeout MS slow or stuck clients are cut off (default 10000)\n"
+"  --cache on|off       verification caches (default on; off for\n"
+"                       measuring the cost of cold documents)\n"
 "\n"
 "Logs one JSON line per request on standard error. SIGTERM or SIGINT stops\n"
 "it cleanly.\n";
@@ -165,7 +167,7 @@ verdict_key(struct vs *vs, const char *path)
 }
 
 enum { O_CONFIG = 1, O_LISTEN, O_DB, O_ROOT, O_MAXAGE, O_SKEW, O_NONCE,
-    O_VKEY, O_TOKEN, O_THREADS, O_MAXBODY, O_TIMEOUT, O_HELP };
+    O_VKEY, O_TOKEN, O_THREADS, O_MAXBODY, O_TIMEOUT, O_CACHE, O_HELP };
 
 static const struct option longopts[] = {
 	{ "config", required_argument, NULL, O_CONFIG },
@@ -180,6 +182,7 @@ static const struct option longopts[] = {
 	{ "threads", required_argument, NULL, O_THREADS },
 	{ "max-body", required_argument, NULL, O_MAXBODY },
 	{ "request-timeout", required_argument, NULL, O_TIMEOUT },
+	{ "cache", required_argument, NULL, O_CACHE },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -192,7 +195,8 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 	char *end;
 	long long n = 0;
 
-	if (opt >= O_MAXAGE && opt != O_VKEY && opt != O_TOKEN) {
+	if (opt >= O_MAXAGE && opt != O_VKEY && opt != O_TOKEN &&
+	    opt != O_CACHE) {
 		n = strtoll(val, &end, 10);
 		if (*end != '\0' || n < 0 || n > 86400LL * 365 * 1000 ||
 		    end == val) {
@@ -226,6 +230,13 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 		c->max_body = (size_t)n;
 		break;
 	case O_TIMEOUT: c->request_timeout_ms = (unsigned)n; break;
+	case O_CACHE:
+		if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
+			fprintf(stderr, "glassbox-verifier: --cache on|off\n");
+			return -1;
+		}
+		c->no_cache = strcmp(val, "off") == 0;
+		break;
 	default:
 		fprintf(stderr, "glassbox-verifier: unknown option %s\n", name);
 		return -1;
@@ -334,6 +345,7 @@ start(struct vs *vs, struct mg_context **out)
 		"enable_keep_alive", "yes",
 		"keep_alive_timeout_ms", "5000",
 		"max_request_size", body,
+		"tcp_nodelay", "1",
 		NULL,
 	};
 	struct mg_callbacks cb;
@@ -380,6 +392,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	free(root);
+	if (vs->cfg.no_cache)
+		gb_verifier_set_caches(vs->verifier, 0);
 	if (gb_registry_open(vs->cfg.db, false, &r, &e) != 0) {
 		fprintf(stderr, "glassbox-verifier: %s: %s\n", e.code,
 		    e.message);

@@ -31,6 +31,7 @@ struct vs_config {
 	unsigned threads;
 	size_t max_body;
 	unsigned request_timeout_ms;
+	bool no_cache;              /* --cache off */
 };
 
 /* One-time nonces handed out by POST /api/v1/challenge. */
