@@ -413,7 +413,34 @@ check("openapi covers routes", all(p in spec["paths"] for p in (
     "/api/v1/log/entries", "/api/v1/log/proof/inclusion", "/api/v1/log/proof/consistency",
     "/.well-known/glassbox", "/healthz", "/readyz", "/metrics", "/openapi.json")))
 
-# --- 7. clean stop, and logs: JSON lines, no bodies, no token ------------------
+# --- 7. a config file: options from it, flags over it, mistakes refused -------
+conf = os.path.join(TMP, "verifier.conf")
+with open(conf, "w") as f:
+    f.write(f"# test\ndb = {DB}\nlisten = 127.0.0.1:1\nthreads = 3\nmax-age = 120  # seconds\n")
+p = subprocess.Popen([VERIFIER, "--config", conf, "--listen", "127.0.0.1:0"],
+                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+line = p.stdout.readline()
+check("config file", "listening on http://127.0.0.1:" in line and not line.strip().endswith(":1/"), line)
+if "listening on" in line:
+    url = line.split("listening on ")[1].strip()
+    with urllib.request.urlopen(url + "healthz", timeout=10) as resp:
+        check("config file serves", resp.status == 200)
+p.send_signal(signal.SIGTERM)
+check("config file stops", p.wait(timeout=30) == 0)
+with open(conf, "a") as f:
+    f.write("colour = blue\n")
+r = run(VERIFIER, "--config", conf)
+check("config unknown option", r.returncode == 2 and b"unknown option colour" in r.stderr, r.stderr)
+r = run(VERIFIER, "--db", DB, "--threads", "0")
+check("bad flag", r.returncode == 2 and b"--threads" in r.stderr)
+r = run(VERIFIER, "--db", os.path.join(TMP, "none.db"))
+check("no registry", r.returncode == 2 and b"no_registry" in r.stderr)
+os.chmod(os.path.join(TMP, "token"), 0o644)
+r = run(VERIFIER, "--db", DB, "--token-file", os.path.join(TMP, "token"))
+check("token file open to others", r.returncode == 2 and b"chmod 600" in r.stderr, r.stderr)
+os.chmod(os.path.join(TMP, "token"), 0o600)
+
+# --- 8. clean stop, and logs: JSON lines, no bodies, no token ------------------
 for v, name in ((aws, "aws"), (sim, "sim")):
     check(f"{name} stops on SIGTERM", v.stop() == 0)
     v.log.seek(0)
