@@ -5,17 +5,23 @@
  * integers, definite strings, all nine keys present, null for absent values).
  */
 #include <stdlib.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cbor.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "gb/codec.h"
 #include "gb/err.h"
 #include "gb/mint.h"
 #include "gb/timefmt.h"
@@ -272,6 +278,154 @@ out:
 	gb_mint_chain_free(c);
 	ERR_clear_error();
 	return err;
+}
+
+const char *
+gb_mint_chain_module_id(const struct gb_mint_chain *c)
+{
+	return c->module_id;
+}
+
+static int
+write_file(const char *path, const void *p, size_t n, mode_t mode)
+{
+	char tmp[4200];
+	int fd, ok;
+
+	/* Written aside and renamed: a crash leaves the old file or the new. */
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
+		return GB_EINVAL;
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode)) < 0)
+		return GB_EIO;
+	ok = write(fd, p, n) == (ssize_t)n && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok && rename(tmp, path) == 0;
+	if (!ok)
+		unlink(tmp);
+	return ok ? 0 : GB_EIO;
+}
+
+int
+gb_mint_chain_save(const struct gb_mint_chain *c, const char *dir)
+{
+	char path[4096];
+	int err = 0;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return GB_EIO;
+	for (int i = 0; i < LEVELS && err == 0; i++) {
+		BIO *b = BIO_new(BIO_s_mem());
+		char *pem;
+		long n;
+
+		if (b == NULL || !PEM_write_bio_PrivateKey(b, c->key[i], NULL,
+		    NULL, 0, NULL, NULL) || (n = BIO_get_mem_data(b, &pem)) <= 0)
+			err = GB_ECRYPTO;
+		snprintf(path, sizeof path, "%s/level%d.key", dir, i);
+		if (err == 0)
+			err = write_file(path, pem, (size_t)n, 0600);
+		BIO_free(b);
+		snprintf(path, sizeof path, "%s/level%d.der", dir, i);
+		if (err == 0)
+			err = write_file(path, c->der[i], c->der_len[i], 0644);
+	}
+	snprintf(path, sizeof path, "%s/module_id", dir);
+	if (err == 0)
+		err = write_file(path, c->module_id, strlen(c->module_id), 0644);
+	ERR_clear_error();
+	return err;
+}
+
+/* Seconds from now to the certificate's notAfter (negative if past). */
+static int64_t
+secs_left(X509 *x)
+{
+	int days = 0, secs = 0;
+
+	if (!ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(x)))
+		return -1;
+	return (int64_t)days * 86400 + secs;
+}
+
+static int
+load_level(struct gb_mint_chain *c, const char *dir, int i)
+{
+	char path[4096];
+	const unsigned char *p;
+	uint8_t *der;
+	size_t len;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/level%d.key", dir, i);
+	if ((f = fopen(path, "r")) == NULL)
+		return GB_ENOENT;
+	c->key[i] = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/level%d.der", dir, i);
+	if (c->key[i] == NULL || gb_read_file(path, 4096, &der, &len) != 0)
+		return GB_EINVAL;
+	p = der;
+	c->cert[i] = d2i_X509(NULL, &p, (long)len);
+	if (c->cert[i] == NULL || (c->der[i] = OPENSSL_malloc(len)) == NULL) {
+		free(der);
+		return GB_EINVAL;
+	}
+	memcpy(c->der[i], der, len);
+	c->der_len[i] = len;
+	free(der);
+	return 0;
+}
+
+int
+gb_mint_chain_load(const char *dir, struct gb_mint_chain **out, bool *renewed)
+{
+	struct gb_mint_chain *c = calloc(1, sizeof *c);
+	char path[4096];
+	uint8_t *id = NULL;
+	size_t len;
+	int err = 0;
+
+	*out = NULL;
+	*renewed = false;
+	if (c == NULL)
+		return GB_ENOMEM;
+	for (int i = 0; i < LEVELS && err == 0; i++)
+		err = load_level(c, dir, i);
+	snprintf(path, sizeof path, "%s/module_id", dir);
+	if (err == 0 && gb_read_file(path, sizeof c->module_id - 1, &id,
+	    &len) == 0) {
+		memcpy(c->module_id, id, len);
+		c->module_id[len] = '\0';
+		free(id);
+	} else if (err == 0) {
+		err = GB_EINVAL;
+	}
+	for (int i = 0; i < LEVELS - 1 && err == 0; i++)
+		if (secs_left(c->cert[i]) < 3600)
+			err = GB_ENOENT;        /* a CA is about to expire */
+	if (err == GB_ENOENT) {
+		/* Nothing usable here: a new chain, and a new root. */
+		gb_mint_chain_free(c);
+		if ((err = gb_mint_chain_new(NULL, &c)) != 0)
+			return err;
+		*renewed = true;
+	} else if (err != 0) {
+		gb_mint_chain_free(c);
+		ERR_clear_error();
+		return err;
+	} else if (secs_left(c->cert[4]) < 600) {
+		c->now_ms = gb_time_now_ms();
+		if ((err = gb_mint_chain_new_leaf(c, NULL)) != 0) {
+			gb_mint_chain_free(c);
+			return err;
+		}
+	}
+	if ((err = gb_mint_chain_save(c, dir)) != 0) {
+		gb_mint_chain_free(c);
+		return err;
+	}
+	ERR_clear_error();
+	*out = c;
+	return 0;
 }
 
 struct gb_span

@@ -11,6 +11,7 @@
 
 #include "cbor_int.h"
 #include "gb/nsm.h"
+#include "nsm_int.h"
 
 static const struct {
 	const char *name, *text;
@@ -108,15 +109,9 @@ gb_nsm_close_dev(struct gb_nsm *n)
 
 /* --- requests ---------------------------------------------------------- */
 
-struct w {
-	uint8_t *p;
-	size_t len;
-	bool bad;
-};
-
 /* A CBOR head: major type and argument, shortest form. */
-static void
-head(struct w *w, unsigned major, uint64_t v)
+void
+gb__nsm_head(struct gb__nsm_w *w, unsigned major, uint64_t v)
 {
 	uint8_t b[9];
 	size_t n;
@@ -144,7 +139,7 @@ head(struct w *w, unsigned major, uint64_t v)
 			b[1 + i] = (uint8_t)(v >> (56 - 8 * i));
 		n = 9;
 	}
-	if (w->len + n > GB_NSM_REQUEST_MAX) {
+	if (w->len + n > w->cap) {
 		w->bad = true;
 		return;
 	}
@@ -152,10 +147,10 @@ head(struct w *w, unsigned major, uint64_t v)
 	w->len += n;
 }
 
-static void
-raw(struct w *w, const void *p, size_t n)
+void
+gb__nsm_raw(struct gb__nsm_w *w, const void *p, size_t n)
 {
-	if (w->bad || w->len + n > GB_NSM_REQUEST_MAX) {
+	if (w->bad || w->len + n > w->cap) {
 		w->bad = true;
 		return;
 	}
@@ -164,38 +159,38 @@ raw(struct w *w, const void *p, size_t n)
 	w->len += n;
 }
 
-static void
-text(struct w *w, const char *s)
+void
+gb__nsm_text(struct gb__nsm_w *w, const char *s)
 {
-	head(w, 3, strlen(s));
-	raw(w, s, strlen(s));
+	gb__nsm_head(w, 3, strlen(s));
+	gb__nsm_raw(w, s, strlen(s));
 }
 
 /* A bstr, or null when p is NULL. */
-static void
-bytes_or_null(struct w *w, const uint8_t *p, size_t n)
+void
+gb__nsm_bytes(struct gb__nsm_w *w, const uint8_t *p, size_t n)
 {
 	static const uint8_t null = 0xf6;
 
 	if (p == NULL) {
-		raw(w, &null, 1);
+		gb__nsm_raw(w, &null, 1);
 		return;
 	}
-	head(w, 2, n);
-	raw(w, p, n);
+	gb__nsm_head(w, 2, n);
+	gb__nsm_raw(w, p, n);
 }
 
 /* {name: {...}} with `pairs` pairs to follow. */
-static void
-variant(struct w *w, const char *name, unsigned pairs)
+void
+gb__nsm_variant(struct gb__nsm_w *w, const char *name, unsigned pairs)
 {
-	head(w, 5, 1);
-	text(w, name);
-	head(w, 5, pairs);
+	gb__nsm_head(w, 5, 1);
+	gb__nsm_text(w, name);
+	gb__nsm_head(w, 5, pairs);
 }
 
-static size_t
-done(struct w *w)
+size_t
+gb__nsm_done(struct gb__nsm_w *w)
 {
 	return w->bad ? 0 : w->len;
 }
@@ -205,31 +200,31 @@ gb_nsm_enc_attestation(uint8_t *out, const uint8_t *user_data, size_t ud_len,
     const uint8_t *nonce, size_t nonce_len, const uint8_t *public_key,
     size_t pk_len)
 {
-	struct w w = { out, 0, false };
+	struct gb__nsm_w w = { out, 0, false, GB_NSM_REQUEST_MAX };
 
 	if ((user_data && ud_len > GB_NSM_USER_FIELD_MAX) ||
 	    (nonce && nonce_len > GB_NSM_USER_FIELD_MAX) ||
 	    (public_key && pk_len > GB_NSM_USER_FIELD_MAX))
 		return 0;
-	variant(&w, "Attestation", 3);
-	text(&w, "user_data");
-	bytes_or_null(&w, user_data, ud_len);
-	text(&w, "nonce");
-	bytes_or_null(&w, nonce, nonce_len);
-	text(&w, "public_key");
-	bytes_or_null(&w, public_key, pk_len);
-	return done(&w);
+	gb__nsm_variant(&w, "Attestation", 3);
+	gb__nsm_text(&w, "user_data");
+	gb__nsm_bytes(&w, user_data, ud_len);
+	gb__nsm_text(&w, "nonce");
+	gb__nsm_bytes(&w, nonce, nonce_len);
+	gb__nsm_text(&w, "public_key");
+	gb__nsm_bytes(&w, public_key, pk_len);
+	return gb__nsm_done(&w);
 }
 
 static size_t
 index_request(uint8_t *out, const char *name, const char *field, unsigned v)
 {
-	struct w w = { out, 0, false };
+	struct gb__nsm_w w = { out, 0, false, GB_NSM_REQUEST_MAX };
 
-	variant(&w, name, 1);
-	text(&w, field);
-	head(&w, 0, v);
-	return done(&w);
+	gb__nsm_variant(&w, name, 1);
+	gb__nsm_text(&w, field);
+	gb__nsm_head(&w, 0, v);
+	return gb__nsm_done(&w);
 }
 
 size_t
@@ -254,25 +249,25 @@ size_t
 gb_nsm_enc_extend_pcr(uint8_t *out, unsigned index, const uint8_t *data,
     size_t len)
 {
-	struct w w = { out, 0, false };
+	struct gb__nsm_w w = { out, 0, false, GB_NSM_REQUEST_MAX };
 
-	variant(&w, "ExtendPCR", 2);
-	text(&w, "index");
-	head(&w, 0, index);
-	text(&w, "data");
-	bytes_or_null(&w, data != NULL ? data : (const uint8_t *)"", len);
-	return done(&w);
+	gb__nsm_variant(&w, "ExtendPCR", 2);
+	gb__nsm_text(&w, "index");
+	gb__nsm_head(&w, 0, index);
+	gb__nsm_text(&w, "data");
+	gb__nsm_bytes(&w, data != NULL ? data : (const uint8_t *)"", len);
+	return gb__nsm_done(&w);
 }
 
 size_t
 gb_nsm_enc_simple(uint8_t *out, const char *name)
 {
-	struct w w = { out, 0, false };
+	struct gb__nsm_w w = { out, 0, false, GB_NSM_REQUEST_MAX };
 
 	if (strcmp(name, "DescribeNSM") != 0 && strcmp(name, "GetRandom") != 0)
 		return 0;
-	text(&w, name);
-	return done(&w);
+	gb__nsm_text(&w, name);
+	return gb__nsm_done(&w);
 }
 
 /* --- responses ---------------------------------------------------------- */

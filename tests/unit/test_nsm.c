@@ -6,8 +6,15 @@
  */
 #include <errno.h>
 
+#include <nettle/sha2.h>
+
+#include "gb/attest.h"
+#include "gb/codec.h"
 #include "gb/nsm.h"
+#include "gb/nsm_sim.h"
 #include "test.h"
+
+static const uint8_t big513[513];
 
 /* A tiny CBOR writer for canned responses. */
 struct buf {
@@ -273,10 +280,127 @@ TEST(device_transport_errors)
 	gb_nsm_close_dev(&n);
 }
 
+/* The simulator through the client, as the enclave uses it: every
+ * operation, and documents that lib's verifier accepts with its root. */
+TEST(simulator)
+{
+	static uint8_t buf[GB_NSM_RESPONSE_MAX], req[GB_NSM_REQUEST_MAX];
+	static const uint8_t boot[3][48] = { { 0xa1 }, { 0xb2 }, { 0xc3 } };
+	struct gb_nsm_sim_opts o = { .boot_pcrs = boot };
+	struct gb_nsm_sim *s;
+	struct gb_nsm n;
+	struct gb_nsm_response r;
+	struct gb_verifier *v;
+	struct gb_result res;
+	struct gb_doc doc;
+	struct gb_span root;
+	char dir[] = "/tmp/gb-nsm-sim-XXXXXX", root_hex[17];
+	uint8_t pub[32] = { 9 }, pcr16[48], h[48], nonce[32] = { 1 };
+	struct sha384_ctx ctx;
+	bool renewed;
+	size_t len;
+
+	ASSERT(mkdtemp(dir) != NULL);
+	ASSERT_EQ(gb_nsm_sim_open(dir, &o, &s, &renewed), 0);
+	ASSERT(renewed);                /* an empty state directory */
+	n = gb_nsm_sim_transport(s);
+
+	len = gb_nsm_enc_simple(req, "DescribeNSM");
+	ASSERT_EQ(gb_nsm_call(&n, req, len, "DescribeNSM", buf, &r),
+	    GB_NSM_SUCCESS);
+	ASSERT_EQ(r.nsm.max_pcrs, 32);
+	ASSERT_EQ(r.nsm.nlocked, 16);
+	ASSERT_STR_EQ(r.nsm.module_id, gb_nsm_sim_module_id(s));
+	len = gb_nsm_enc_simple(req, "GetRandom");
+	ASSERT_EQ(gb_nsm_call(&n, req, len, "GetRandom", buf, &r),
+	    GB_NSM_SUCCESS);
+	ASSERT_EQ(r.random_len, 256);
+
+	/* PCR0 as booted, locked; PCR16 extends, then locks. */
+	len = gb_nsm_enc_describe_pcr(req, 0);
+	ASSERT_EQ(gb_nsm_call(&n, req, len, "DescribePCR", buf, &r),
+	    GB_NSM_SUCCESS);
+	ASSERT(r.lock && r.data[0] == 0xa1);
+	len = gb_nsm_enc_extend_pcr(req, 0, (const uint8_t *)"x", 1);
+	ASSERT_EQ(gb_nsm_call(&n, req, len, "ExtendPCR", buf, &r),
+	    GB_NSM_READ_ONLY_INDEX);
+	len = gb_nsm_enc_extend_pcr(req, 16, (const uint8_t *)"app", 3);
+	ASSERT_EQ(gb_nsm_call(&n, req, len, "ExtendPCR", buf, &r),
+	    GB_NSM_SUCCESS);
+	memset(h, 0, 48);
+	sha384_init(&ctx);
+	sha384_update(&ctx, 48, h);
+	sha384_update(&ctx, 3, (const uint8_t *)"app");
+	sha384_digest(&ctx, 48, pcr16);
+	ASSERT(r.data_len == 48 && memcmp(r.data, pcr16, 48) == 0);
+	len = gb_nsm_enc_lock_pcr(req, 16);
+	ASSERT_EQ(gb_nsm_call(&n, req, len, "LockPCR", buf, &r),
+	    GB_NSM_SUCCESS);
+	len = gb_nsm_enc_extend_pcr(req, 16, (const uint8_t *)"more", 4);
+	ASSERT_EQ(gb_nsm_call(&n, req, len, "ExtendPCR", buf, &r),
+	    GB_NSM_READ_ONLY_INDEX);
+	len = gb_nsm_enc_describe_pcr(req, 32);
+	ASSERT_EQ(gb_nsm_call(&n, req, len, "DescribePCR", buf, &r),
+	    GB_NSM_INVALID_INDEX);
+	len = gb_nsm_enc_lock_pcrs(req, 33);
+	ASSERT_EQ(gb_nsm_call(&n, req, len, "LockPCRs", buf, &r),
+	    GB_NSM_INVALID_INDEX);
+	ASSERT_EQ(gb_nsm_call(&n, (const uint8_t *)"\x61x", 2, "LockPCR", buf,
+	    &r), GB_NSM_INVALID_ARGUMENT);
+
+	/* An attestation the verifier accepts, carrying what was asked. */
+	ASSERT_EQ(gb_nsm_attestation(&n, NULL, 0, nonce, 32, pub, 32, buf, &r),
+	    GB_NSM_SUCCESS);
+	root = gb_nsm_sim_root(s);
+	ASSERT_EQ(gb_verifier_new(root.ptr, root.len, &v), 0);
+	ASSERT_REASON(gb_verifier_verify(v, r.document, r.document_len,
+	    GB_AT_DOCUMENT, &doc, &res), GB_R_OK);
+	ASSERT(doc.nonce.len == 32 && doc.nonce.ptr[0] == 1);
+	ASSERT(doc.public_key.len == 32 && doc.public_key.ptr[0] == 9);
+	ASSERT(doc.user_data.ptr == NULL);
+	ASSERT_EQ(doc.pcr_count, 17);
+	ASSERT(memcmp(doc.pcrs[16].ptr, pcr16, 48) == 0);
+	ASSERT_EQ(doc.pcrs[0].ptr[0], 0xa1);
+	ASSERT(!gb_doc_is_debug(&doc));
+	ASSERT_EQ(gb_nsm_attestation(&n, NULL, 0, big513, 513, NULL, 0, buf,
+	    &r), GB_NSM_INPUT_TOO_LARGE);
+	gb_verifier_free(v);
+	gb_hex_encode(root_hex, root.ptr + root.len - 8, 8);
+	gb_nsm_sim_close(s);
+
+	/* The state directory keeps the chain; debug mode zeroes PCR0..2. */
+	o.debug_mode = true;
+	ASSERT_EQ(gb_nsm_sim_open(dir, &o, &s, &renewed), 0);
+	ASSERT(!renewed);
+	root = gb_nsm_sim_root(s);
+	{
+		char again[17];
+
+		gb_hex_encode(again, root.ptr + root.len - 8, 8);
+		ASSERT_STR_EQ(again, root_hex);
+	}
+	n = gb_nsm_sim_transport(s);
+	ASSERT_EQ(gb_nsm_attestation(&n, NULL, 0, NULL, 0, NULL, 0, buf, &r),
+	    GB_NSM_SUCCESS);
+	ASSERT_EQ(gb_verifier_new(root.ptr, root.len, &v), 0);
+	ASSERT_REASON(gb_verifier_verify(v, r.document, r.document_len,
+	    GB_AT_DOCUMENT, &doc, &res), GB_R_OK);
+	ASSERT(gb_doc_is_debug(&doc));
+	gb_verifier_free(v);
+	gb_nsm_sim_close(s);
+	{
+		char cmd[128];
+
+		snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+		ASSERT_EQ(system(cmd), 0);
+	}
+}
+
 TEST_MAIN(
 	T(requests_are_byte_exact),
 	T(responses_in_any_order_and_form),
 	T(every_error_code),
 	T(calls_through_a_transport),
 	T(device_transport_errors),
+	T(simulator),
 )

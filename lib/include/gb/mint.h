@@ -49,6 +49,20 @@ void gb_mint_chain_free(struct gb_mint_chain *c);
 int gb_mint_chain_new_leaf(struct gb_mint_chain *c,
     const struct gb_mint_chain_opts *o);
 
+/*
+ * Keeps a chain in a directory (created mode 0700): level0..4.key (PEM,
+ * mode 0600), level0..4.der, module_id. Loading re-issues the leaf when it
+ * has less than 10 minutes left, and makes a whole new chain (a new root)
+ * if a CA would expire within an hour or the directory holds none.
+ * *renewed says a new root was made. Return 0 or a negative enum gb_err.
+ */
+int gb_mint_chain_save(const struct gb_mint_chain *c, const char *dir);
+int gb_mint_chain_load(const char *dir, struct gb_mint_chain **out,
+    bool *renewed);
+
+/* The module id documents of this chain carry. Borrowed. */
+const char *gb_mint_chain_module_id(const struct gb_mint_chain *c);
+
 /* DER of level 0 (root) .. 3 (instance CA), 4 (leaf). Borrowed. */
 struct gb_span gb_mint_chain_cert(const struct gb_mint_chain *c, int level);
 
