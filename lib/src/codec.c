@@ -28,8 +28,8 @@ gb_hex_encode(char *out, const uint8_t *in, size_t n)
 	out[2 * n] = '\0';
 }
 
-static int
-hexval(int c)
+int
+gb_hex_value(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -46,8 +46,8 @@ gb_hex_decode(const char *s, size_t slen, uint8_t *out, size_t out_len)
 	if (slen != 2 * out_len)
 		return GB_EINVAL;
 	for (size_t i = 0; i < out_len; i++) {
-		int hi = hexval((unsigned char)s[2 * i]);
-		int lo = hexval((unsigned char)s[2 * i + 1]);
+		int hi = gb_hex_value((unsigned char)s[2 * i]);
+		int lo = gb_hex_value((unsigned char)s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return GB_EINVAL;

@@ -12,6 +12,9 @@
 /* Writes 2n lower-case hex digits and a NUL to out (2n + 1 bytes). */
 void gb_hex_encode(char *out, const uint8_t *in, size_t n);
 
+/* The value of one hex digit (either case), or -1. */
+int gb_hex_value(int c);
+
 /* Decodes exactly 2 * out_len hex digits (either case) from s[0..slen).
  * Returns 0, or GB_EINVAL (odd length, bad digit, wrong size). */
 int gb_hex_decode(const char *s, size_t slen, uint8_t *out, size_t out_len);

@@ -1,0 +1,409 @@
+/*
+ * glassbox-enclave: the signer inside the enclave. At start it makes an
+ * Ed25519 key that never leaves memory (wiped on exit), and serves:
+ *   GET  /health                  {status, public_key, nsm, module_id}
+ *   GET  /attestation?nonce=HEX   {document, public_key}
+ *   POST /sign {payload, nonce?}  {signature, public_key, document?}
+ * The NSM is /dev/nsm (--nsm dev) or the simulator (--nsm sim), behind the
+ * same protocol code (gb/nsm.h); calls to it are serialised.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <nettle/sha2.h>
+#include <openssl/crypto.h>
+
+#include "gb/codec.h"
+#include "gb/ed25519.h"
+#include "gb/httpd.h"
+#include "gb/nsm.h"
+#include "gb/nsm_sim.h"
+#include "gb/result.h"
+
+static const char usage_text[] =
+"usage: glassbox-enclave [--nsm dev|sim] [--listen ADDR] [options]\n"
+"\n"
+"  --nsm dev|sim        the NSM: /dev/nsm (default), or the simulator\n"
+"  --listen ADDR        vsock:PORT (default vsock:5000), vsock:CID:PORT,\n"
+"                       unix:/path, or tcp:HOST:PORT (port 0 picks one)\n"
+"  --state DIR          simulator: where its chain is kept (default\n"
+"                       ./glassbox-nsm-sim); its root is DIR/level0.der\n"
+"  --pcrs FILE          simulator: PCR0..2 from pcr-values.json or\n"
+"                       nitro-cli's describe-eif/build-enclave JSON\n"
+"  --debug-mode         simulator: PCR0..2 read as zeros\n"
+"  --threads N          connections served at once (default 4)\n"
+"  --max-body BYTES     largest request body (default 65536)\n"
+"  --timeout MS         per read and write on a connection (default 10000)\n"
+"\n"
+"Prints the listening address (and the simulator's root) on standard\n"
+"output. SIGTERM or SIGINT stops it and wipes the key.\n";
+
+struct enclave {
+	struct gb_nsm nsm;
+	struct gb_nsm_sim *sim;
+	pthread_mutex_t nsm_mu;         /* one NSM request at a time */
+	uint8_t *seed;                  /* locked page, wiped on exit */
+	uint8_t pub[GB_ED25519_PUB_BYTES];
+	char pub_hex[2 * GB_ED25519_PUB_BYTES + 1];
+	char module_id[129];
+	const char *nsm_kind;
+};
+
+static void
+reply_json(struct gb_http_resp *r, int status, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	gb_http_reply(r, status, "application/json", s ? s : "{}");
+	if (s == NULL)
+		r->status = 500;
+	free(s);
+}
+
+static void
+problem(struct gb_http_resp *r, int status, const char *code,
+    const char *detail)
+{
+	reply_json(r, status, json_pack("{s:i, s:s, s:s}", "status", status,
+	    "reason", code, "detail", detail));
+	r->type = "application/problem+json";
+}
+
+/* An attestation from the NSM, as base64; NULL and a problem set on
+ * failure. */
+static char *
+attest(struct enclave *e, const uint8_t *nonce, size_t nonce_len,
+    const uint8_t *user_data, size_t ud_len, struct gb_http_resp *r)
+{
+	static uint8_t buf[GB_NSM_RESPONSE_MAX];    /* under nsm_mu */
+	struct gb_nsm_response resp;
+	enum gb_nsm_status st;
+	char *b64 = NULL;
+
+	pthread_mutex_lock(&e->nsm_mu);
+	st = gb_nsm_attestation(&e->nsm, user_data, ud_len, nonce, nonce_len,
+	    e->pub, sizeof e->pub, buf, &resp);
+	if (st == GB_NSM_SUCCESS &&
+	    gb_base64_encode_alloc(resp.document, resp.document_len, &b64) != 0)
+		st = GB_NSM_INTERNAL_ERROR;
+	pthread_mutex_unlock(&e->nsm_mu);
+	if (st != GB_NSM_SUCCESS) {
+		char msg[160];
+
+		snprintf(msg, sizeof msg, "the NSM refused the attestation: "
+		    "%s (%s)", gb_nsm_status_name(st), gb_nsm_status_text(st));
+		problem(r, st >= GB_NSM_E_TRANSPORT ? 502 : 500, "nsm_error",
+		    msg);
+		return NULL;
+	}
+	return b64;
+}
+
+static void
+health(struct enclave *e, struct gb_http_resp *r)
+{
+	reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:s}", "status", "ok",
+	    "public_key", e->pub_hex, "nsm", e->nsm_kind, "module_id",
+	    e->module_id));
+}
+
+static void
+attestation(struct enclave *e, const struct gb_http_req *q,
+    struct gb_http_resp *r)
+{
+	char hex[2 * GB_NSM_USER_FIELD_MAX + 2], *doc;
+	uint8_t *nonce = NULL;
+	size_t nonce_len = 0;
+
+	if (gb_http_query(q, "nonce", hex, sizeof hex) != NULL &&
+	    gb_hex_decode_alloc(hex, strlen(hex), GB_NSM_USER_FIELD_MAX,
+	    &nonce, &nonce_len) != 0) {
+		problem(r, 400, "bad_request", "nonce must be hex, at most 512 "
+		    "bytes");
+		return;
+	}
+	if (gb_http_query(q, "nonce", hex, sizeof hex) == NULL &&
+	    strstr(q->query, "nonce=") != NULL) {
+		problem(r, 400, "bad_request", "nonce is longer than 512 bytes");
+		return;
+	}
+	if ((doc = attest(e, nonce ? nonce : (const uint8_t *)"", nonce_len,
+	    NULL, 0, r)) != NULL)
+		reply_json(r, 200, json_pack("{s:s, s:s}", "document", doc,
+		    "public_key", e->pub_hex));
+	free(doc);
+	free(nonce);
+}
+
+static void
+sign(struct enclave *e, const struct gb_http_req *q, struct gb_http_resp *r)
+{
+	uint8_t sig[GB_ED25519_SIG_BYTES], md[32], *payload = NULL;
+	uint8_t *nonce = NULL;
+	size_t plen = 0, nlen = 0;
+	const char *p64, *nhex;
+	char *s64 = NULL, *doc = NULL;
+	struct sha256_ctx h;
+	json_t *j;
+
+	j = json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, NULL);
+	p64 = json_string_value(json_object_get(j, "payload"));
+	nhex = json_string_value(json_object_get(j, "nonce"));
+	if (!json_is_object(j) || p64 == NULL ||
+	    gb_base64_decode_alloc(p64, strlen(p64), q->body_len, &payload,
+	    &plen) != 0) {
+		problem(r, 400, "bad_request", "send {\"payload\": BASE64, "
+		    "\"nonce\": HEX (optional)}");
+		goto out;
+	}
+	if ((json_object_get(j, "nonce") != NULL && nhex == NULL) ||
+	    (nhex != NULL && gb_hex_decode_alloc(nhex, strlen(nhex),
+	    GB_NSM_USER_FIELD_MAX, &nonce, &nlen) != 0)) {
+		problem(r, 400, "bad_request", "nonce must be hex, at most 512 "
+		    "bytes");
+		goto out;
+	}
+	if (gb_result_sign(e->seed, payload, plen, sig) != 0 ||
+	    gb_base64_encode_alloc(sig, sizeof sig, &s64) != 0) {
+		problem(r, 500, "internal", "cannot sign");
+		goto out;
+	}
+	if (nhex != NULL) {
+		/* A fresh document bound to this result. */
+		sha256_init(&h);
+		sha256_update(&h, plen, payload);
+		sha256_digest(&h, sizeof md, md);
+		if ((doc = attest(e, nonce ? nonce : (const uint8_t *)"", nlen,
+		    md, sizeof md, r)) == NULL)
+			goto out;
+	}
+	{
+		json_t *out = json_pack("{s:s, s:s}", "signature", s64,
+		    "public_key", e->pub_hex);
+
+		if (out != NULL && doc != NULL)
+			json_object_set_new(out, "document", json_string(doc));
+		reply_json(r, 200, out);
+	}
+out:
+	json_decref(j);
+	free(payload);
+	free(nonce);
+	free(s64);
+	free(doc);
+}
+
+static void
+handle(void *arg, const struct gb_http_req *q, struct gb_http_resp *r)
+{
+	struct enclave *e = arg;
+	bool get = strcmp(q->method, "GET") == 0;
+	bool post = strcmp(q->method, "POST") == 0;
+
+	if (strcmp(q->path, "/health") == 0) {
+		if (get)
+			health(e, r);
+		else
+			problem(r, 405, "method_not_allowed", "use GET");
+	} else if (strcmp(q->path, "/attestation") == 0) {
+		if (get)
+			attestation(e, q, r);
+		else
+			problem(r, 405, "method_not_allowed", "use GET");
+	} else if (strcmp(q->path, "/sign") == 0) {
+		if (post)
+			sign(e, q, r);
+		else
+			problem(r, 405, "method_not_allowed", "use POST");
+	} else {
+		problem(r, 404, "not_found", "no such resource");
+	}
+}
+
+/* PCR0..2 from pcr-values.json ("pcrs") or nitro-cli JSON
+ * ("Measurements"). */
+static int
+read_pcrs(const char *path, uint8_t pcrs[3][48])
+{
+	json_t *j = json_load_file(path, 0, NULL), *m;
+	int rc = 0;
+
+	if (j == NULL)
+		return -1;
+	m = json_object_get(j, "Measurements");
+	for (int i = 0; i < 3 && rc == 0; i++) {
+		char k[8];
+		const char *hex;
+
+		snprintf(k, sizeof k, m ? "PCR%d" : "%d", i);
+		hex = json_string_value(json_object_get(m ? m :
+		    json_object_get(j, "pcrs"), k));
+		if (hex == NULL || gb_hex_decode(hex, strlen(hex), pcrs[i], 48))
+			rc = -1;
+	}
+	json_decref(j);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "nsm", required_argument, NULL, 'n' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "state", required_argument, NULL, 's' },
+		{ "pcrs", required_argument, NULL, 'p' },
+		{ "eif", required_argument, NULL, 'e' },
+		{ "debug-mode", no_argument, NULL, 'd' },
+		{ "threads", required_argument, NULL, 't' },
+		{ "max-body", required_argument, NULL, 'b' },
+		{ "timeout", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct enclave e = { .nsm_mu = PTHREAD_MUTEX_INITIALIZER };
+	const char *nsm = "dev", *listen = "vsock:5000", *state =
+	    "glassbox-nsm-sim", *pcrs_file = NULL, *why;
+	struct gb_httpd_opts ho = { 4, 65536, 10000, handle, &e };
+	struct gb_nsm_sim_opts so = { NULL, false };
+	static uint8_t pcrs[3][48], buf[GB_NSM_RESPONSE_MAX],
+	    req[GB_NSM_REQUEST_MAX];
+	struct gb_nsm_response resp;
+	struct gb_listen_addr addr;
+	struct gb_httpd *httpd;
+	sigset_t set;
+	bool renewed;
+	int c, fd, sig;
+	size_t len;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n': nsm = optarg; break;
+		case 'l': listen = optarg; break;
+		case 's': state = optarg; break;
+		case 'p': pcrs_file = optarg; break;
+		case 'd': so.debug_mode = true; break;
+		case 't': ho.workers = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'b': ho.max_body = strtoul(optarg, NULL, 10); break;
+		case 'o': ho.timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'e':
+			fprintf(stderr, "glassbox-enclave: --eif needs the EIF "
+			    "measuring code (not built yet); give the "
+			    "measurements with --pcrs\n");
+			return 2;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			fputs(usage_text, stderr);
+			return 2;
+		}
+	}
+	if (optind != argc || ho.workers < 1 ||
+	    ho.workers > GB_HTTPD_WORKERS_MAX || ho.max_body < 1024 ||
+	    ho.timeout_ms < 100) {
+		fprintf(stderr, "glassbox-enclave: bad arguments (threads "
+		    "1..%d, max-body >= 1024, timeout >= 100)\n%s",
+		    GB_HTTPD_WORKERS_MAX, usage_text);
+		return 2;
+	}
+	if (gb_listen_parse(listen, &addr, &why) != 0) {
+		fprintf(stderr, "glassbox-enclave: --listen %s: %s\n", listen,
+		    why);
+		return 2;
+	}
+
+	/* The NSM. */
+	if (strcmp(nsm, "sim") == 0) {
+		if (pcrs_file != NULL) {
+			if (read_pcrs(pcrs_file, pcrs) != 0) {
+				fprintf(stderr, "glassbox-enclave: %s has no "
+				    "PCR0..2 of 96 hex digits\n", pcrs_file);
+				return 2;
+			}
+			so.boot_pcrs = (const uint8_t (*)[48])pcrs;
+		}
+		if (gb_nsm_sim_open(state, &so, &e.sim, &renewed) != 0) {
+			fprintf(stderr, "glassbox-enclave: cannot use the "
+			    "simulator state in %s\n", state);
+			return 2;
+		}
+		e.nsm = gb_nsm_sim_transport(e.sim);
+		e.nsm_kind = "sim";
+		printf("simulated NSM: root %s/level0.der%s\n", state,
+		    renewed ? " (new)" : "");
+	} else if (strcmp(nsm, "dev") == 0) {
+		if (pcrs_file != NULL || so.debug_mode) {
+			fprintf(stderr, "glassbox-enclave: --pcrs and "
+			    "--debug-mode are for --nsm sim\n");
+			return 2;
+		}
+		if (gb_nsm_open_dev(NULL, &e.nsm) != 0) {
+			perror("glassbox-enclave: /dev/nsm");
+			return 2;
+		}
+		e.nsm_kind = "dev";
+	} else {
+		fprintf(stderr, "glassbox-enclave: --nsm dev or sim\n");
+		return 2;
+	}
+	len = gb_nsm_enc_simple(req, "DescribeNSM");
+	if (gb_nsm_call(&e.nsm, req, len, "DescribeNSM", buf, &resp) !=
+	    GB_NSM_SUCCESS) {
+		fprintf(stderr, "glassbox-enclave: the NSM does not answer: "
+		    "%s\n", gb_nsm_status_text(resp.status));
+		return 2;
+	}
+	snprintf(e.module_id, sizeof e.module_id, "%s", resp.nsm.module_id);
+
+	/* The key: on a locked page, never written anywhere. */
+	e.seed = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (e.seed == MAP_FAILED)
+		return 2;
+	(void)mlock(e.seed, 4096);
+	(void)madvise(e.seed, 4096, MADV_DONTDUMP);
+	if (gb_ed25519_generate(e.seed) != 0 ||
+	    gb_ed25519_public(e.seed, e.pub) != 0)
+		return 2;
+	gb_hex_encode(e.pub_hex, e.pub, sizeof e.pub);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if ((fd = gb_listen_open(&addr, &why)) < 0) {
+		fprintf(stderr, "glassbox-enclave: --listen %s: %s: %s\n",
+		    listen, why, strerror(errno));
+		return 2;
+	}
+	if (addr.kind == GB_LISTEN_TCP)
+		printf("listening on tcp:%s:%d\n", addr.host, gb_listen_port(fd));
+	else
+		printf("listening on %s\n", listen);
+	fflush(stdout);
+	if (gb_httpd_start(fd, &ho, &httpd) != 0)
+		return 2;
+	sigwait(&set, &sig);
+	gb_httpd_stop(httpd);
+	if (addr.kind == GB_LISTEN_UNIX)
+		unlink(addr.path);
+	OPENSSL_cleanse(e.seed, GB_ED25519_SEED_BYTES);
+	munmap(e.seed, 4096);
+	if (e.sim != NULL)
+		gb_nsm_sim_close(e.sim);
+	else
+		gb_nsm_close_dev(&e.nsm);
+	return 0;
+}

@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""End-to-end tests of glassbox-enclave with the simulated NSM, over a Unix
+socket and loopback TCP. Every document is checked by `glassbox verify`
+against the simulator's root; every signature with an independent Ed25519
+implementation (python cryptography).
+
+usage: test_enclave.py ENCLAVE GLASSBOX
+"""
+import base64
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+ENCLAVE, GB = sys.argv[1:3]
+TMP = tempfile.mkdtemp(prefix="glassbox-enclave-")
+STATE = os.path.join(TMP, "state")
+passed = failed = 0
+lock = threading.Lock()
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    with lock:
+        if cond:
+            passed += 1
+        else:
+            failed += 1
+            print(f"FAIL {name} {detail}", flush=True)
+
+
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=30)
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(30)
+        self.sock.connect(self.path)
+
+
+class Enclave:
+    def __init__(self, listen, *extra):
+        self.proc = subprocess.Popen(
+            [ENCLAVE, "--nsm", "sim", "--state", STATE, "--listen", listen,
+             "--pcrs", os.path.join(TMP, "pcr-values.json"), *extra],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.root = None
+        while True:
+            line = self.proc.stdout.readline()
+            if line.startswith("simulated NSM: root "):
+                self.root = line.split()[3]
+            elif line.startswith("listening on "):
+                self.addr = line.split()[2]
+                break
+            elif not line:
+                raise SystemExit("enclave did not start: " + self.proc.stderr.read())
+
+    def conn(self):
+        if self.addr.startswith("unix:"):
+            return UnixConnection(self.addr[5:])
+        host, port = self.addr[4:].rsplit(":", 1)
+        return http.client.HTTPConnection(host, int(port), timeout=30)
+
+    def req(self, method, path, body=None):
+        c = self.conn()
+        c.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+        r = c.getresponse()
+        raw = r.read()
+        c.close()
+        try:
+            return r.status, json.loads(raw)
+        except ValueError:
+            return r.status, raw
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+
+def verify(doc_b64, nonce=None):
+    path = os.path.join(TMP, f"doc-{threading.get_ident()}")
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(doc_b64))
+    args = [GB, "verify", "--json", "--root", os.path.join(STATE, "level0.der")]
+    if nonce:
+        args += ["--nonce", nonce]
+    r = subprocess.run(args + [path], capture_output=True, text=True)
+    return r.returncode, json.loads(r.stdout) if r.stdout else {}
+
+
+def good_sig(pub_hex, payload, sig_b64):
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(pub_hex)).verify(
+            base64.b64decode(sig_b64), b"glassbox-result-v1\x00" + payload)
+        return True
+    except Exception:
+        return False
+
+
+with open(os.path.join(TMP, "pcr-values.json"), "w") as f:
+    json.dump({"version": "1", "pcrs": {"0": "a1" * 48, "1": "b2" * 48, "2": "c3" * 48},
+               "docker_image": {"name": "app"}}, f)
+
+sock = os.path.join(TMP, "enclave.sock")
+for listen in ("unix:" + sock, "tcp:127.0.0.1:0"):
+    e = Enclave(listen)
+    kind = listen.split(":")[0]
+    st, h = e.req("GET", "/health")
+    check(f"{kind} health", st == 200 and h["status"] == "ok" and h["nsm"] == "sim"
+          and len(h["public_key"]) == 64 and h["module_id"].startswith("i-"), h)
+    pub = h["public_key"]
+
+    nonce = os.urandom(32).hex()
+    st, a = e.req("GET", "/attestation?nonce=" + nonce)
+    rc, v = verify(a["document"], nonce)
+    check(f"{kind} attestation verifies", st == 200 and rc == 0 and v["valid"], v)
+    check(f"{kind} attestation binds the key", v.get("public_key") == pub and a["public_key"] == pub)
+    check(f"{kind} attestation pcrs", v.get("pcrs", {}).get("0") == "a1" * 48
+          and v.get("module_id") == h["module_id"])
+
+    payload = b'{"answer":42}'
+    st, s = e.req("POST", "/sign", json.dumps({"payload": base64.b64encode(payload).decode()}))
+    check(f"{kind} sign", st == 200 and "document" not in s and s["public_key"] == pub, s)
+    check(f"{kind} signature verifies", good_sig(pub, payload, s["signature"]))
+    check(f"{kind} signature is over this payload", not good_sig(pub, b"other", s["signature"]))
+
+    nonce = os.urandom(16).hex()
+    st, s = e.req("POST", "/sign", json.dumps({"payload": base64.b64encode(payload).decode(), "nonce": nonce}))
+    rc, v = verify(s["document"], nonce)
+    check(f"{kind} sign with nonce", st == 200 and rc == 0 and good_sig(pub, payload, s["signature"]), v)
+    check(f"{kind} user_data is SHA-256(payload)", v.get("user_data") == hashlib.sha256(payload).hexdigest()
+          and v.get("nonce") == nonce and v.get("public_key") == pub, v)
+
+    # Malformed requests get clear 4xx answers.
+    check(f"{kind} bad hex", e.req("GET", "/attestation?nonce=xyz")[0] == 400)
+    check(f"{kind} nonce too long", e.req("GET", "/attestation?nonce=" + "00" * 513)[0] == 400)
+    check(f"{kind} nonce 512 bytes", e.req("GET", "/attestation?nonce=" + "00" * 512)[0] == 200)
+    st, p = e.req("POST", "/sign", "not json")
+    check(f"{kind} sign not json", st == 400 and p["reason"] == "bad_request", p)
+    check(f"{kind} sign bad payload", e.req("POST", "/sign", '{"payload": "!!"}')[0] == 400)
+    check(f"{kind} sign bad nonce", e.req("POST", "/sign", '{"payload": "", "nonce": 5}')[0] == 400)
+    check(f"{kind} oversized", e.req("POST", "/sign", "x" * 70000)[0] == 413)
+    check(f"{kind} wrong method", e.req("POST", "/health")[0] == 405 and e.req("GET", "/sign")[0] == 405)
+    check(f"{kind} unknown path", e.req("GET", "/nope")[0] == 404)
+
+    # Concurrent clients each get their own, correct answer.
+    def client(i):
+        for j in range(5):
+            pl = f"payload {i} {j}".encode()
+            n = os.urandom(8).hex()
+            st, s = e.req("POST", "/sign", json.dumps({"payload": base64.b64encode(pl).decode(), "nonce": n}))
+            rc, v = verify(s["document"], n)
+            check(f"{kind} concurrent {i}.{j}", st == 200 and rc == 0 and good_sig(pub, pl, s["signature"])
+                  and v.get("user_data") == hashlib.sha256(pl).hexdigest(), v)
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    check(f"{kind} stops on SIGTERM", e.stop() == 0)
+    err = e.proc.stderr.read()
+    check(f"{kind} nothing on stderr", err == "", err[:500])
+check("unix socket removed", not os.path.exists(sock))
+
+# The chain is kept: a restart uses the same root; and a new key each time.
+e1 = Enclave("tcp:127.0.0.1:0")
+k1 = e1.req("GET", "/health")[1]["public_key"]
+e1.stop()
+e2 = Enclave("tcp:127.0.0.1:0", "--debug-mode")
+k2 = e2.req("GET", "/health")[1]["public_key"]
+rc, v = verify(e2.req("GET", "/attestation")[1]["document"])
+check("state kept, debug mode", rc == 1 and v["reason"] == "debug_mode" and v["debug"] is True, v)
+check("a new key each start", k1 != k2)
+e2.stop()
+
+for args, words in ((["--listen", "bogus:1"], "must start with"),
+                    (["--listen", "vsock:abc"], "vsock port"),
+                    (["--nsm", "sim", "--listen", "tcp:localhost:80"], "numeric"),
+                    (["--eif", "x.eif"], "--eif"),
+                    (["--nsm", "dev", "--listen", "tcp:127.0.0.1:0"], "/dev/nsm"),
+                    (["--nsm", "sim", "--threads", "0"], "bad arguments")):
+    r = subprocess.run([ENCLAVE, "--state", STATE, *args], capture_output=True, text=True, timeout=30)
+    check(f"refused {args}", r.returncode == 2 and words in r.stderr, r.stderr)
+
+shutil.rmtree(TMP, ignore_errors=True)
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
