@@ -20,6 +20,7 @@
 #include "gb/codec.h"
 #include "gb/err.h"
 #include "gb/httpd.h"
+#include "httpd_int.h"
 
 #define QUEUE_MAX 256           /* accepted connections waiting */
 
@@ -349,12 +350,12 @@ linger_close(int fd)
 }
 
 /* Reads and answers one request on fd. */
-static void
-serve(struct gb_httpd *h, int fd)
+void
+gb__httpd_serve(const struct gb_httpd_opts *o, int fd)
 {
 	char head[GB_HTTPD_HEAD_MAX + 1], *end = NULL, *line, *save, *body;
-	struct timeval tv = { h->o.timeout_ms / 1000,
-	    (h->o.timeout_ms % 1000) * 1000 };
+	struct timeval tv = { o->timeout_ms / 1000,
+	    (o->timeout_ms % 1000) * 1000 };
 	struct gb_http_req req;
 	struct gb_http_resp resp = { 0 };
 	char *buf;                      /* the body, then req.body */
@@ -445,7 +446,7 @@ serve(struct gb_httpd *h, int fd)
 	}
 	if (!has_len)
 		clen = 0;
-	if (clen > h->o.max_body) {
+	if (clen > o->max_body) {
 		problem(fd, 413, "too_large", "the body is over the limit");
 		linger_close(fd);
 		return;
@@ -473,7 +474,7 @@ serve(struct gb_httpd *h, int fd)
 	req.body = buf;
 	req.body_len = clen;
 	resp.status = 500;
-	h->o.handler(h->o.arg, &req, &resp);
+	o->handler(o->arg, &req, &resp);
 	if (resp.body == NULL)
 		gb_http_reply(&resp, resp.status, "application/json", "{}");
 	respond(fd, &resp);
@@ -500,7 +501,7 @@ worker(void *arg)
 		h->head = (h->head + 1) % QUEUE_MAX;
 		h->count--;
 		pthread_mutex_unlock(&h->mu);
-		serve(h, fd);
+		gb__httpd_serve(&h->o, fd);
 		close(fd);
 	}
 }
