@@ -23,6 +23,7 @@
 
 #include "gb/codec.h"
 #include "gb/ed25519.h"
+#include "gb/eif.h"
 #include "gb/httpd.h"
 #include "gb/nsm.h"
 #include "gb/nsm_sim.h"
@@ -38,6 +39,7 @@ static const char usage_text[] =
 "                       ./glassbox-nsm-sim); its root is DIR/level0.der\n"
 "  --pcrs FILE          simulator: PCR0..2 from pcr-values.json or\n"
 "                       nitro-cli's describe-eif/build-enclave JSON\n"
+"  --eif FILE           simulator: PCR0..2 measured from an enclave image\n"
 "  --debug-mode         simulator: PCR0..2 read as zeros\n"
 "  --threads N          connections served at once (default 4)\n"
 "  --max-body BYTES     largest request body (default 65536)\n"
@@ -272,7 +274,7 @@ main(int argc, char **argv)
 	};
 	static struct enclave e = { .nsm_mu = PTHREAD_MUTEX_INITIALIZER };
 	const char *nsm = "dev", *listen = "vsock:5000", *state =
-	    "glassbox-nsm-sim", *pcrs_file = NULL, *why;
+	    "glassbox-nsm-sim", *pcrs_file = NULL, *eif_file = NULL, *why;
 	struct gb_httpd_opts ho = { 4, 65536, 10000, handle, &e };
 	struct gb_nsm_sim_opts so = { NULL, false };
 	static uint8_t pcrs[3][48], buf[GB_NSM_RESPONSE_MAX],
@@ -296,11 +298,7 @@ main(int argc, char **argv)
 		case 'b': ho.max_body = strtoul(optarg, NULL, 10); break;
 		case 'o': ho.timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
 			break;
-		case 'e':
-			fprintf(stderr, "glassbox-enclave: --eif needs the EIF "
-			    "measuring code (not built yet); give the "
-			    "measurements with --pcrs\n");
-			return 2;
+		case 'e': eif_file = optarg; break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -325,6 +323,27 @@ main(int argc, char **argv)
 
 	/* The NSM. */
 	if (strcmp(nsm, "sim") == 0) {
+		if (eif_file != NULL && pcrs_file != NULL) {
+			fprintf(stderr, "glassbox-enclave: --eif or --pcrs, not "
+			    "both\n");
+			return 2;
+		}
+		if (eif_file != NULL) {
+			struct gb_eif img;
+
+			if (gb_eif_measure_file(eif_file, &img) != 0 ||
+			    !img.crc_ok) {
+				fprintf(stderr, "glassbox-enclave: %s: %s\n",
+				    eif_file, img.error[0] ? img.error :
+				    "CRC mismatch");
+				return 2;
+			}
+			memcpy(pcrs[0], img.pcr0, 48);
+			memcpy(pcrs[1], img.pcr1, 48);
+			memcpy(pcrs[2], img.pcr2, 48);
+			gb_eif_free(&img);
+			so.boot_pcrs = (const uint8_t (*)[48])pcrs;
+		}
 		if (pcrs_file != NULL) {
 			if (read_pcrs(pcrs_file, pcrs) != 0) {
 				fprintf(stderr, "glassbox-enclave: %s has no "
@@ -343,8 +362,8 @@ main(int argc, char **argv)
 		printf("simulated NSM: root %s/level0.der%s\n", state,
 		    renewed ? " (new)" : "");
 	} else if (strcmp(nsm, "dev") == 0) {
-		if (pcrs_file != NULL || so.debug_mode) {
-			fprintf(stderr, "glassbox-enclave: --pcrs and "
+		if (pcrs_file != NULL || eif_file != NULL || so.debug_mode) {
+			fprintf(stderr, "glassbox-enclave: --pcrs, --eif and "
 			    "--debug-mode are for --nsm sim\n");
 			return 2;
 		}

@@ -10,5 +10,6 @@
 
 int cmd_verify(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
+int cmd_eif(int argc, char **argv);
 
 #endif /* GB_CLI_H */

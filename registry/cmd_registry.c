@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "gb/codec.h"
+#include "gb/eif.h"
 #include "gb/registry.h"
 
 static const char usage_text[] =
@@ -21,10 +22,12 @@ static const char usage_text[] =
 "  key add FILE.asc              add a release manager's public key\n"
 "  key revoke FPR --reason TEXT  revoke a key (its past entries stay)\n"
 "  key list                      keys of the log, active and revoked\n"
-"  publish STATEMENT SIG         publish a release: pcr-values.json or\n"
+"  publish STATEMENT SIG [--eif FILE.eif]\n"
+"                                publish a release: pcr-values.json or\n"
 "                                nitro-cli describe-eif JSON, and its\n"
 "                                detached armored signature (gpg --armor\n"
-"                                --detach-sign)\n"
+"                                --detach-sign); with --eif, refused unless\n"
+"                                its PCR0/1/2/8 equal the image's\n"
 "  revoke STATEMENT SIG          revoke a release: a signed JSON statement\n"
 "                                {\"action\":\"revoke\",\"pcr0\":HEX,\"reason\":TEXT}\n"
 "  list                          releases, in log order\n"
@@ -47,7 +50,7 @@ static const char usage_text[] =
 "error, or in the JSON), 2 usage or I/O error.\n";
 
 struct opts {
-	const char *db, *origin, *reason, *since;
+	const char *db, *origin, *reason, *since, *eif;
 	uint64_t size;
 	bool json, has_size;
 };
@@ -202,6 +205,49 @@ print_proof(const struct opts *o, const char *kind, uint64_t a, uint64_t b,
 	return 0;
 }
 
+/* The statement's PCR0/1/2/8 must be the image's (those it declares;
+ * PCR8 only exists for a signed image). */
+static int
+eif_matches(const char *path, const char *stmt, size_t len,
+    struct gb_reg_error *e)
+{
+	struct gb_release rel;
+	struct gb_eif img;
+	int rc = 0;
+
+	if (gb_release_parse(stmt, len, &rel, e) != 0)
+		return -1;
+	if (gb_eif_measure_file(path, &img) != 0) {
+		e->code = "bad_eif";
+		snprintf(e->message, sizeof e->message, "%s: %s", path,
+		    img.error[0] ? img.error : "cannot read it");
+		return -1;
+	}
+	if (!img.crc_ok) {
+		e->code = "bad_eif";
+		snprintf(e->message, sizeof e->message, "%s: CRC mismatch: the "
+		    "image is damaged", path);
+		rc = -1;
+	}
+	for (unsigned i = 0; i < rel.npcrs && rc == 0; i++) {
+		unsigned k = rel.pcrs[i].index;
+		const uint8_t *have = k == 0 ? img.pcr0 : k == 1 ? img.pcr1 :
+		    k == 2 ? img.pcr2 : k == 8 && img.is_signed ? img.pcr8 :
+		    NULL;
+
+		if (k != 0 && k != 1 && k != 2 && k != 8)
+			continue;       /* not measured from the image */
+		if (have == NULL || memcmp(have, rel.pcrs[i].value, 48) != 0) {
+			e->code = "eif_mismatch";
+			snprintf(e->message, sizeof e->message, "PCR%u of the "
+			    "statement is not %s's", k, path);
+			rc = -1;
+		}
+	}
+	gb_eif_free(&img);
+	return rc;
+}
+
 static int
 run(const struct opts *o, int argc, char **argv)
 {
@@ -264,7 +310,10 @@ run(const struct opts *o, int argc, char **argv)
 		    &alen)) != 0 || (status = read_arg_file(argv[2],
 		    GB_REG_SIGNATURE_MAX, &b, &blen)) != 0)
 			goto out;
-		if (cmd[0] == 'p')
+		if (cmd[0] == 'p' && o->eif != NULL &&
+		    eif_matches(o->eif, a, alen, &e) != 0)
+			status = refused(o, &e);
+		else if (cmd[0] == 'p')
 			status = gb_registry_publish(r, a, alen, b, blen, &en,
 			    &e) == 0 ? entry_done(o, "published", &en) :
 			    refused(o, &e);
@@ -372,6 +421,7 @@ cmd_registry(int argc, char **argv)
 		{ "reason", required_argument, NULL, 'r' },
 		{ "since", required_argument, NULL, 's' },
 		{ "size", required_argument, NULL, 'n' },
+		{ "eif", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -399,6 +449,9 @@ cmd_registry(int argc, char **argv)
 			break;
 		case 's':
 			o.since = optarg;
+			break;
+		case 'e':
+			o.eif = optarg;
 			break;
 		case 'n':
 			o.size = strtoull(optarg, &end, 10);

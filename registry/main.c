@@ -15,6 +15,7 @@ static const struct {
 } commands[] = {
 	{ "verify", cmd_verify, "verify a Nitro attestation document" },
 	{ "registry", cmd_registry, "the release registry and its log" },
+	{ "eif", cmd_eif, "measure (or build) an enclave image file" },
 };
 
 static void

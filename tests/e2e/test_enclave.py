@@ -185,10 +185,34 @@ check("state kept, debug mode", rc == 1 and v["reason"] == "debug_mode" and v["d
 check("a new key each start", k1 != k2)
 e2.stop()
 
+# Boot PCRs measured from an enclave image.
+for name, data in (("k", b"KERNEL"), ("r1", b"BOOTRAMDISK"), ("r2", b"APPRAMDISK")):
+    with open(os.path.join(TMP, name), "wb") as f:
+        f.write(data)
+img = os.path.join(TMP, "app.eif")
+subprocess.run([GB, "eif", "build", "--kernel", os.path.join(TMP, "k"), "--cmdline", "console=ttyS0",
+                "--ramdisk", os.path.join(TMP, "r1"), "--ramdisk", os.path.join(TMP, "r2"),
+                "--output", img], check=True, capture_output=True)
+measured = json.loads(subprocess.run([GB, "eif", "measure", "--json", img], check=True,
+                                     capture_output=True, text=True).stdout)["Measurements"]
+p = subprocess.Popen([ENCLAVE, "--nsm", "sim", "--state", STATE, "--eif", img,
+                      "--listen", "tcp:127.0.0.1:0"], stdout=subprocess.PIPE, text=True)
+line = p.stdout.readline()
+while line and not line.startswith("listening on "):
+    line = p.stdout.readline()
+host, port = line.split()[2][4:].rsplit(":", 1)
+c = http.client.HTTPConnection(host, int(port), timeout=30)
+c.request("GET", "/attestation")
+rc, v = verify(json.loads(c.getresponse().read())["document"])
+check("pcrs from --eif", rc == 0 and all(v["pcrs"][str(i)] == measured[f"PCR{i}"] for i in range(3)), v)
+p.send_signal(signal.SIGTERM)
+check("eif enclave stops", p.wait(timeout=30) == 0)
+
 for args, words in ((["--listen", "bogus:1"], "must start with"),
                     (["--listen", "vsock:abc"], "vsock port"),
                     (["--nsm", "sim", "--listen", "tcp:localhost:80"], "numeric"),
-                    (["--eif", "x.eif"], "--eif"),
+                    (["--nsm", "sim", "--eif", "/nonexistent.eif"], "cannot open"),
+                    (["--nsm", "sim", "--eif", img, "--pcrs", img], "not both"),
                     (["--nsm", "dev", "--listen", "tcp:127.0.0.1:0"], "/dev/nsm"),
                     (["--nsm", "sim", "--threads", "0"], "bad arguments")):
     r = subprocess.run([ENCLAVE, "--state", STATE, *args], capture_output=True, text=True, timeout=30)
