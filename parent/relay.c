@@ -1,0 +1,455 @@
+/*
+ * The relay (relay.h). Each connection is a pair of non-blocking sockets
+ * and two buffers; data read from one side is written to the other before
+ * more is read, so nothing is lost or reordered and memory is bounded. An
+ * end of input on one side is passed on as a half-close (shutdown(SHUT_WR))
+ * once its buffer is drained; the pair is closed when both directions have
+ * ended, on an error, or after the idle timeout.
+ */
+#define _GNU_SOURCE             /* accept4, pipe2 */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vm_sockets.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gb/timefmt.h"
+#include "relay.h"
+
+struct half {
+	uint8_t buf[RELAY_BUF];
+	size_t off, len;
+	bool eof;                       /* the reading side ended */
+	bool shut;                      /* passed on to the writing side */
+};
+
+struct conn {
+	struct forwarder *f;
+	int a, b;                       /* client, enclave */
+	bool connecting;
+	int64_t start_ms, last_ms;
+	struct half ab, ba;             /* client->enclave, enclave->client */
+	struct conn *prev, *next;
+	bool dead;
+};
+
+/* What an epoll event points at: a listener or one side of a conn. */
+struct tag {
+	int kind;                       /* 0 listener, 1 side a, 2 side b */
+	void *p;
+};
+
+struct relay {
+	struct forwarder *f;
+	unsigned n;
+	struct relay_opts o;
+	int ep, wake[2];
+	pthread_t thread;
+	atomic_bool stopping;
+	unsigned drain_ms;
+	struct conn *conns;
+	struct conn *grave;             /* closed, freed after the events */
+	struct tag ltags[RELAY_MAX_FORWARDERS];
+};
+
+void
+relay_log(const char *event, const struct forwarder *f, const char *detail)
+{
+	char ts[40];
+
+	gb_time_format_rfc3339(gb_time_now_ms(), ts, sizeof ts);
+	fprintf(stderr, "{\"time\":\"%s\",\"event\":\"%s\"", ts, event);
+	if (f != NULL)
+		fprintf(stderr, ",\"listen\":\"%s\",\"target\":\"%s\"",
+		    f->listen_text, f->target_text);
+	if (detail != NULL)
+		fprintf(stderr, ",\"detail\":\"%s\"", detail);
+	fprintf(stderr, "}\n");
+}
+
+/* A non-blocking socket connecting to target; -1 on immediate failure. */
+static int
+connect_to(const struct gb_listen_addr *t)
+{
+	int fd = -1, rc;
+
+	if (t->kind == GB_LISTEN_VSOCK) {
+		struct sockaddr_vm vm = { .svm_family = AF_VSOCK,
+		    .svm_cid = t->cid, .svm_port = t->port };
+
+		fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		rc = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&vm,
+		    sizeof vm);
+	} else if (t->kind == GB_LISTEN_UNIX) {
+		struct sockaddr_un un = { .sun_family = AF_UNIX };
+
+		strcpy(un.sun_path, t->path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		rc = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&un,
+		    sizeof un);
+	} else {
+		struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+		    .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };
+		struct addrinfo *ai = NULL;
+		char port[8];
+		int one = 1;
+
+		snprintf(port, sizeof port, "%u", t->port);
+		if (getaddrinfo(t->host, port, &hints, &ai) != 0)
+			return -1;
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (fd >= 0)
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+			    sizeof one);
+		rc = fd < 0 ? -1 : connect(fd, ai->ai_addr, ai->ai_addrlen);
+		freeaddrinfo(ai);
+	}
+	if (fd >= 0 && rc != 0 && errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+bool
+relay_reachable(const struct gb_listen_addr *target, unsigned timeout_ms)
+{
+	int fd = connect_to(target), err = 0;
+	socklen_t len = sizeof err;
+	struct pollfd p = { fd, POLLOUT, 0 };
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = poll(&p, 1, (int)timeout_ms) == 1 &&
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0;
+	close(fd);
+	return ok;
+}
+
+int
+relay_listen(struct forwarder *f, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const char *why;
+
+		if ((f[i].fd = gb_listen_open(&f[i].listen, &why)) < 0) {
+			fprintf(stderr, "glassbox-parent: %s: %s: %s\n",
+			    f[i].listen_text, why, strerror(errno));
+			return -1;
+		}
+		(void)fcntl(f[i].fd, F_SETFL, O_NONBLOCK);
+	}
+	return 0;
+}
+
+static void
+watch(struct relay *r, int op, int fd, uint32_t events, struct tag *t)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = t };
+
+	(void)epoll_ctl(r->ep, op, fd, &ev);
+}
+
+/* Each conn carries its two tags right after it. */
+struct conn_box {
+	struct conn c;
+	struct tag ta, tb;
+};
+
+static void
+conn_close(struct relay *r, struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	close(c->a);                    /* also leaves the epoll set */
+	close(c->b);
+	atomic_fetch_sub(&c->f->active, 1);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		r->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->next = r->grave;
+	r->grave = c;
+}
+
+/* Frees the conns closed since the last call (each is the first member of
+ * its conn_box). */
+static void
+reap(struct relay *r)
+{
+	while (r->grave != NULL) {
+		struct conn *c = r->grave;
+
+		r->grave = c->next;
+		free(c);
+	}
+}
+
+/* Moves what can be moved from `from` to `to` through h. Returns -1 on an
+ * error of either socket. */
+static int
+pump(int from, int to, struct half *h, atomic_uint_fast64_t *count,
+    bool can_write)
+{
+	for (;;) {
+		bool moved = false;
+
+		if (!h->eof && h->len < RELAY_BUF) {
+			ssize_t n = recv(from, h->buf + h->len,
+			    RELAY_BUF - h->len, 0);
+
+			if (n > 0) {
+				h->len += (size_t)n;
+				atomic_fetch_add(count, (uint64_t)n);
+				moved = true;
+			} else if (n == 0) {
+				h->eof = true;
+			} else if (errno != EAGAIN && errno != EINTR) {
+				return -1;
+			}
+		}
+		if (can_write && h->off < h->len) {
+			ssize_t n = send(to, h->buf + h->off, h->len - h->off,
+			    MSG_NOSIGNAL);
+
+			if (n > 0) {
+				h->off += (size_t)n;
+				moved = true;
+			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				return -1;
+			}
+		}
+		if (h->off == h->len)
+			h->off = h->len = 0;
+		if (h->eof && h->len == 0 && !h->shut && can_write) {
+			shutdown(to, SHUT_WR);
+			h->shut = true;
+		}
+		if (!moved)
+			return 0;
+	}
+}
+
+static void
+update(struct relay *r, struct conn_box *x)
+{
+	struct conn *c = &x->c;
+	uint32_t ea = 0, eb = 0;
+
+	if (!c->connecting) {
+		if (!c->ab.eof && c->ab.len < RELAY_BUF)
+			ea |= EPOLLIN;
+		if (c->ba.len > c->ba.off)
+			ea |= EPOLLOUT;
+		if (!c->ba.eof && c->ba.len < RELAY_BUF)
+			eb |= EPOLLIN;
+		if (c->ab.len > c->ab.off)
+			eb |= EPOLLOUT;
+	} else {
+		eb = EPOLLOUT;
+	}
+	watch(r, EPOLL_CTL_MOD, c->a, ea | EPOLLRDHUP, &x->ta);
+	watch(r, EPOLL_CTL_MOD, c->b, eb | EPOLLRDHUP, &x->tb);
+}
+
+static void
+service(struct relay *r, struct conn_box *x)
+{
+	struct conn *c = &x->c;
+
+	if (c->connecting) {
+		int err = 0;
+		socklen_t len = sizeof err;
+
+		if (getsockopt(c->b, SOL_SOCKET, SO_ERROR, &err, &len) != 0 ||
+		    err == EINPROGRESS)
+			return;
+		if (err != 0) {
+			atomic_fetch_add(&c->f->failed, 1);
+			relay_log("connect_failed", c->f, strerror(err));
+			conn_close(r, c);
+			return;
+		}
+		c->connecting = false;
+	}
+	if (pump(c->a, c->b, &c->ab, &c->f->bytes_in, true) != 0 ||
+	    pump(c->b, c->a, &c->ba, &c->f->bytes_out, true) != 0) {
+		conn_close(r, c);
+		return;
+	}
+	c->last_ms = gb_time_now_ms();
+	if (c->ab.shut && c->ba.shut) {
+		conn_close(r, c);
+		return;
+	}
+	update(r, x);
+}
+
+static void
+accept_on(struct relay *r, struct forwarder *f)
+{
+	for (;;) {
+		int a = accept4(f->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct conn_box *x;
+		int one = 1;
+
+		if (a < 0)
+			return;
+		if (atomic_load(&r->stopping) ||
+		    atomic_load(&f->active) >= f->max_conns) {
+			/* Refused at once, never left to stall. */
+			close(a);
+			atomic_fetch_add(&f->refused, 1);
+			relay_log("refused", f, "connection limit");
+			continue;
+		}
+		(void)setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		if ((x = calloc(1, sizeof *x)) == NULL) {
+			close(a);
+			atomic_fetch_add(&f->refused, 1);
+			continue;
+		}
+		x->c.f = f;
+		x->c.a = a;
+		if ((x->c.b = connect_to(&f->target)) < 0) {
+			close(a);
+			free(x);
+			atomic_fetch_add(&f->failed, 1);
+			relay_log("connect_failed", f, strerror(errno));
+			continue;
+		}
+		atomic_fetch_add(&f->active, 1);
+		atomic_fetch_add(&f->accepted, 1);
+		x->c.connecting = true;
+		x->c.start_ms = x->c.last_ms = gb_time_now_ms();
+		x->ta = (struct tag){ 1, x };
+		x->tb = (struct tag){ 2, x };
+		x->c.next = r->conns;
+		if (r->conns)
+			r->conns->prev = &x->c;
+		r->conns = &x->c;
+		watch(r, EPOLL_CTL_ADD, a, EPOLLRDHUP, &x->ta);
+		watch(r, EPOLL_CTL_ADD, x->c.b, EPOLLOUT | EPOLLRDHUP, &x->tb);
+	}
+}
+
+static void *
+loop(void *arg)
+{
+	struct relay *r = arg;
+	struct epoll_event ev[64];
+	int64_t stop_at = 0;
+
+	for (;;) {
+		int n = epoll_wait(r->ep, ev, 64, 200);
+		int64_t now = gb_time_now_ms();
+
+		for (int i = 0; i < n; i++) {
+			struct tag *t = ev[i].data.ptr;
+
+			if (t == NULL)
+				continue;               /* the wake pipe */
+			if (t->kind == 0) {
+				if (!atomic_load(&r->stopping))
+					accept_on(r, t->p);
+			} else if (!((struct conn_box *)t->p)->c.dead) {
+				service(r, t->p);
+			}
+		}
+		for (struct conn *c = r->conns, *next; c != NULL; c = next) {
+			next = c->next;
+			if (c->connecting && now - c->start_ms >
+			    r->o.connect_timeout_ms) {
+				atomic_fetch_add(&c->f->failed, 1);
+				relay_log("connect_timeout", c->f, NULL);
+				conn_close(r, c);
+			} else if (!c->connecting && now - c->last_ms >
+			    r->o.idle_timeout_ms) {
+				relay_log("idle_timeout", c->f, NULL);
+				conn_close(r, c);
+			}
+		}
+		reap(r);
+		if (atomic_load(&r->stopping)) {
+			if (stop_at == 0) {
+				/* Stop accepting; let open connections end. */
+				for (unsigned i = 0; i < r->n; i++) {
+					(void)epoll_ctl(r->ep, EPOLL_CTL_DEL,
+					    r->f[i].fd, NULL);
+					close(r->f[i].fd);
+				}
+				stop_at = now + r->drain_ms;
+			}
+			if (r->conns == NULL || now >= stop_at)
+				break;
+		}
+	}
+	while (r->conns != NULL)
+		conn_close(r, r->conns);
+	reap(r);
+	return NULL;
+}
+
+int
+relay_start(struct forwarder *f, unsigned n, const struct relay_opts *o,
+    struct relay **out)
+{
+	struct relay *r = calloc(1, sizeof *r);
+
+	*out = NULL;
+	if (r == NULL || n > RELAY_MAX_FORWARDERS)
+		return -1;
+	r->f = f;
+	r->n = n;
+	r->o = *o;
+	if ((r->ep = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+	    pipe2(r->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+		free(r);
+		return -1;
+	}
+	watch(r, EPOLL_CTL_ADD, r->wake[0], EPOLLIN, NULL);
+	for (unsigned i = 0; i < n; i++) {
+		r->ltags[i] = (struct tag){ 0, &f[i] };
+		watch(r, EPOLL_CTL_ADD, f[i].fd, EPOLLIN, &r->ltags[i]);
+	}
+	if (pthread_create(&r->thread, NULL, loop, r) != 0) {
+		close(r->ep);
+		free(r);
+		return -1;
+	}
+	*out = r;
+	return 0;
+}
+
+void
+relay_stop(struct relay *r, unsigned drain_ms)
+{
+	r->drain_ms = drain_ms;
+	atomic_store(&r->stopping, true);
+	if (write(r->wake[1], "x", 1) < 0) {
+		/* The loop wakes every 200 ms anyway. */
+	}
+	pthread_join(r->thread, NULL);
+	close(r->wake[0]);
+	close(r->wake[1]);
+	close(r->ep);
+	free(r);
+}

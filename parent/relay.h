@@ -1,0 +1,52 @@
+/*
+ * The parent's relay: TCP listeners whose connections are carried, byte for
+ * byte and both ways, to the enclave (vsock, or unix/tcp in development).
+ * One thread, epoll, a fixed buffer per direction.
+ */
+#ifndef GB_PARENT_RELAY_H
+#define GB_PARENT_RELAY_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gb/httpd.h"               /* struct gb_listen_addr */
+
+#define RELAY_BUF (64 * 1024)       /* per direction and connection */
+#define RELAY_MAX_FORWARDERS 16
+
+struct forwarder {
+	char listen_text[160], target_text[160];
+	struct gb_listen_addr listen, target;
+	int fd;                         /* listening */
+	unsigned max_conns;
+	atomic_uint_fast64_t active, accepted, refused, failed;
+	atomic_uint_fast64_t bytes_in, bytes_out;   /* to / from the enclave */
+};
+
+struct relay_opts {
+	unsigned connect_timeout_ms, idle_timeout_ms;
+};
+
+struct relay;
+
+/* Opens the forwarders' listeners. Returns 0 or -1 (message printed). */
+int relay_listen(struct forwarder *f, unsigned n);
+
+/* Starts the relay thread over forwarders f[0..n). */
+int relay_start(struct forwarder *f, unsigned n, const struct relay_opts *o,
+    struct relay **out);
+
+/* Stops accepting, lets open connections finish for up to drain_ms, then
+ * closes everything. */
+void relay_stop(struct relay *r, unsigned drain_ms);
+
+/* Whether a target accepts a connection within timeout_ms. */
+bool relay_reachable(const struct gb_listen_addr *target,
+    unsigned timeout_ms);
+
+/* JSON line logging (stderr). */
+void relay_log(const char *event, const struct forwarder *f,
+    const char *detail);
+
+#endif /* GB_PARENT_RELAY_H */

@@ -1,0 +1,289 @@
+#!/usr/bin/env python3
+"""glassbox-parent with real sockets on 127.0.0.1: byte-exact transfer of
+1 GiB both ways (hashes compared), half-close, many concurrent connections,
+refusal over the limit, idle timeout, and the health states from a describe
+command that prints real-shaped `nitro-cli describe-enclaves` JSON.
+
+usage: test_parent.py PARENT [MiB]
+"""
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+PARENT = sys.argv[1]
+MIB = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
+TMP = tempfile.mkdtemp(prefix="glassbox-parent-")
+passed = failed = 0
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL {name} {detail}", flush=True)
+
+
+class Echo:
+    """The 'enclave': echoes every byte, and after the client's half-close
+    sends b'bye' before closing."""
+
+    def __init__(self):
+        self.s = socket.socket()
+        self.s.bind(("127.0.0.1", 0))
+        self.s.listen(256)
+        self.port = self.s.getsockname()[1]
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.s.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.one, args=(c,), daemon=True).start()
+
+    def one(self, c):
+        try:
+            while True:
+                d = c.recv(1 << 20)
+                if not d:
+                    break
+                c.sendall(d)
+            c.sendall(b"bye")
+        except OSError:
+            pass
+        c.close()
+
+    def close(self):
+        # shutdown() first: a thread blocked in accept() keeps the socket
+        # listening after a mere close().
+        try:
+            self.s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.s.close()
+
+
+DESCRIBE = os.path.join(TMP, "describe.json")
+SCRIPT = os.path.join(TMP, "describe.sh")
+with open(SCRIPT, "w") as f:
+    f.write(f"#!/bin/sh\n[ -f {DESCRIBE}.fail ] && exit 1\ncat {DESCRIBE}\n")
+os.chmod(SCRIPT, 0o755)
+
+
+def describe(state="RUNNING", flags="NONE", raw=None, fail=False):
+    with open(DESCRIBE, "w") as f:
+        f.write(raw if raw is not None else json.dumps([{
+            "EnclaveName": "app", "EnclaveID": "i-0123456789abcdef0-enc0123456789abcdef",
+            "ProcessID": 4242, "EnclaveCID": 16, "NumberOfCPUs": 2, "CPUIDs": [1, 3],
+            "MemoryMiB": 1024, "State": state, "Flags": flags,
+            "Measurements": {"HashAlgorithm": "Sha384 { ... }", "PCR0": "00" * 48}}]))
+    if fail:
+        open(DESCRIBE + ".fail", "w").close()
+    elif os.path.exists(DESCRIBE + ".fail"):
+        os.remove(DESCRIBE + ".fail")
+
+
+class Parent:
+    def __init__(self, target_port, *extra):
+        self.log = open(os.path.join(TMP, f"parent-{time.time()}.log"), "w+")
+        self.proc = subprocess.Popen(
+            [PARENT, "--forward", f"tcp:127.0.0.1:0=tcp:127.0.0.1:{target_port}",
+             "--health", "127.0.0.1:0", "--describe-cmd", SCRIPT, *extra],
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
+        fwd = self.proc.stdout.readline()
+        health = self.proc.stdout.readline()
+        if "forwarding" not in fwd or "health on" not in health:
+            raise SystemExit(f"parent did not start: {fwd} {health}")
+        self.port = int(fwd.split()[1].rsplit(":", 1)[1])
+        self.health_url = health.split()[2]
+
+    def connect(self):
+        return socket.create_connection(("127.0.0.1", self.port), timeout=30)
+
+    def health(self):
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=60)
+
+
+describe()
+echo = Echo()
+p = Parent(echo.port, "--max-conns", "300")
+
+# 1. MIB MiB each way, byte for byte: send a pseudo-random stream while
+#    reading the echo, compare SHA-256 of both.
+block = hashlib.sha256(b"seed").digest() * (1 << 15)        # 1 MiB
+sent, got = hashlib.sha256(), hashlib.sha256()
+s = p.connect()
+received = [0]
+
+
+def reader():
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            return
+        got.update(d)
+        received[0] += len(d)
+
+
+t = threading.Thread(target=reader)
+t.start()
+t0 = time.time()
+for i in range(MIB):
+    chunk = block[i % 7:] + block[:i % 7]       # no two chunks alike
+    sent.update(chunk)
+    s.sendall(chunk)
+s.shutdown(socket.SHUT_WR)                      # half-close
+t.join()
+s.close()
+sent.update(b"bye")
+check(f"{MIB} MiB both ways, byte-exact", sent.digest() == got.digest() and
+      received[0] == MIB * (1 << 20) + 3, f"{received[0]} bytes")
+print(f"({MIB} MiB each way in {time.time() - t0:.1f} s)")
+
+# 2. Half-close: the enclave still answers after the client stopped sending.
+s = p.connect()
+s.sendall(b"hello")
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    d = s.recv(100)
+    if not d:
+        break
+    data += d
+s.close()
+check("half-close", data == b"hellobye", data)
+
+# 3. Many concurrent connections, each its own bytes back.
+errors = []
+
+
+def client(i):
+    try:
+        c = p.connect()
+        payload = hashlib.sha256(str(i).encode()).digest() * 3000    # 96 KB
+        c.sendall(payload)
+        c.shutdown(socket.SHUT_WR)
+        back = b""
+        while True:
+            d = c.recv(1 << 16)
+            if not d:
+                break
+            back += d
+        c.close()
+        if back != payload + b"bye":
+            errors.append(i)
+    except OSError as e:
+        errors.append((i, e))
+
+
+threads = [threading.Thread(target=client, args=(i,)) for i in range(200)]
+for th in threads:
+    th.start()
+for th in threads:
+    th.join()
+check("200 concurrent connections", not errors, errors[:5])
+st, h = p.health()
+check("health running", st == 200 and h["enclave"]["State"] == "RUNNING"
+      and h["enclave"]["EnclaveCID"] == 16 and h["forwarders"][0]["reachable"], h)
+check("health counts bytes", h["forwarders"][0]["bytes_in"] >= MIB << 20, h)
+
+# 4. Health states.
+describe(flags="DEBUG_MODE")
+st, h = p.health()
+check("health debug", st == 503 and "DEBUG_MODE" in h["reason"], h)
+describe(state="TERMINATING")
+st, h = p.health()
+check("health terminating", st == 503 and "RUNNING" in h["reason"], h)
+describe(fail=True)
+st, h = p.health()
+check("health describe fails", st == 503 and "failed" in h["reason"], h)
+describe(raw="{not json")
+st, h = p.health()
+check("health garbage", st == 503 and "JSON" in h["reason"], h)
+describe(raw="[]")
+st, h = p.health()
+check("health no enclave", st == 503, h)
+describe()
+with urllib.request.urlopen(p.health_url.replace("/health", "/metrics"), timeout=30) as r:
+    text = r.read().decode()
+check("metrics", "glassbox_parent_accepted" in text and "glassbox_parent_bytes_in" in text, text[:200])
+check("stops on SIGTERM", p.stop() == 0)
+
+# 5. Over the limit: refused at once, counted; idle connections closed.
+p = Parent(echo.port, "--max-conns", "2", "--idle-timeout", "700")
+held = [p.connect(), p.connect()]
+for c in held:
+    c.sendall(b"x")
+    c.recv(1)
+time.sleep(0.2)
+c3 = p.connect()
+t0 = time.time()
+try:
+    c3.settimeout(5)
+    refused = c3.recv(10) == b""
+except OSError:
+    refused = True
+check("over the limit refused at once", refused and time.time() - t0 < 2)
+st, h = p.health()
+check("refusal counted", h["forwarders"][0]["refused"] >= 1, h)
+t0 = time.time()
+held[0].settimeout(10)
+try:
+    closed = held[0].recv(10) == b""
+except OSError:
+    closed = True
+check("idle timeout", closed and 0.4 < time.time() - t0 < 5, time.time() - t0)
+for c in held + [c3]:
+    c.close()
+
+# 6. The enclave gone: unreachable, 503.
+echo.close()
+time.sleep(0.2)
+st, h = p.health()
+check("health unreachable", st == 503 and h["forwarders"][0]["reachable"] is False, h)
+c = p.connect()
+c.settimeout(10)
+try:
+    gone = c.recv(10) == b""
+except OSError:
+    gone = True
+check("connection to a dead target closed", gone)
+check("stops on SIGTERM (2)", p.stop() == 0)
+p.log.seek(0)
+lines = p.log.read().splitlines()
+try:
+    [json.loads(l) for l in lines]
+    logs_ok = any('"refused"' in l for l in lines) and any("idle_timeout" in l for l in lines)
+except ValueError:
+    logs_ok = False
+check("logs are JSON lines with refusals and timeouts", logs_ok, lines[:10])
+
+r = subprocess.run([PARENT], capture_output=True, text=True)
+check("usage", r.returncode == 2 and "--forward" in r.stderr)
+r = subprocess.run([PARENT, "--forward", "tcp:127.0.0.1:0=bogus"], capture_output=True, text=True)
+check("bad target", r.returncode == 2 and "must start with" in r.stderr, r.stderr)
+
+shutil.rmtree(TMP, ignore_errors=True)
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
