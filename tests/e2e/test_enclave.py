@@ -21,21 +21,14 @@ import threading
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, finish  # noqa: E402
+
 ENCLAVE, GB = sys.argv[1:3]
 TMP = tempfile.mkdtemp(prefix="glassbox-enclave-")
 STATE = os.path.join(TMP, "state")
-passed = failed = 0
-lock = threading.Lock()
 
 
-def check(name, cond, detail=""):
-    global passed, failed
-    with lock:
-        if cond:
-            passed += 1
-        else:
-            failed += 1
-            print(f"FAIL {name} {detail}", flush=True)
 
 
 class UnixConnection(http.client.HTTPConnection):
@@ -219,5 +212,4 @@ for args, words in ((["--listen", "bogus:1"], "must start with"),
     check(f"refused {args}", r.returncode == 2 and words in r.stderr, r.stderr)
 
 shutil.rmtree(TMP, ignore_errors=True)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

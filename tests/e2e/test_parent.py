@@ -20,19 +20,14 @@ import time
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, finish  # noqa: E402
+
 PARENT = sys.argv[1]
 MIB = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
 TMP = tempfile.mkdtemp(prefix="glassbox-parent-")
-passed = failed = 0
 
 
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}", flush=True)
 
 
 class Echo:
@@ -285,5 +280,4 @@ r = subprocess.run([PARENT, "--forward", "tcp:127.0.0.1:0=bogus"], capture_outpu
 check("bad target", r.returncode == 2 and "must start with" in r.stderr, r.stderr)
 
 shutil.rmtree(TMP, ignore_errors=True)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -27,22 +27,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey, Ed25519PublicKey)
 from cryptography.hazmat.primitives import serialization
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import check, finish  # noqa: E402
+
 GB, VERIFIER, MINTDOC, VECTORS = sys.argv[1:5]
 TMP = tempfile.mkdtemp(prefix="glassbox-e2e-")
 os.environ["GNUPGHOME"] = os.path.join(TMP, "gnupg")
 os.mkdir(os.environ["GNUPGHOME"], 0o700)
 DB = os.path.join(TMP, "reg.db")
 TOKEN = base64.b16encode(os.urandom(16)).decode()
-passed = failed = 0
 
 
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name} {detail}", flush=True)
 
 
 def run(*args, input=None):
@@ -461,5 +456,4 @@ mint.stdin.close()
 mint.wait()
 subprocess.run(["gpgconf", "--homedir", os.environ["GNUPGHOME"], "--kill", "gpg-agent"], capture_output=True)
 shutil.rmtree(TMP, ignore_errors=True)
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()
