@@ -13,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <civetweb.h>
 #include <jansson.h>
 
+#include "allowlist.h"
 #include "relay.h"
 
 static const char usage_text[] =
@@ -39,13 +41,20 @@ static const char usage_text[] =
 "  --allow-debug        a DEBUG_MODE enclave is healthy too\n"
 "  --drain MS           on SIGTERM, time given to open connections\n"
 "                       (default 10000)\n"
+"  --outbound LISTEN=HOST:PORT  the enclave's way out (vsock-proxy's job):\n"
+"                       connections on LISTEN (vsock:PORT in production)\n"
+"                       go to HOST:PORT, which must be on the allowlist\n"
+"  --allowlist FILE     vsock-proxy's YAML: allowlist: [{address, port}];\n"
+"                       SIGHUP reads it again (open connections stay)\n"
+"  --resolve-interval S outbound names are resolved again this often\n"
+"                       (default 60; getaddrinfo does not give TTLs)\n"
 "\n"
 "Logs JSON lines on standard error.\n";
 
 static struct {
 	struct forwarder f[RELAY_MAX_FORWARDERS];
 	unsigned n;
-	const char *describe, *name;
+	const char *describe, *name, *allowlist;
 	bool allow_debug;
 } P;
 
@@ -111,16 +120,21 @@ forwarders_json(bool probe, bool *all_reachable)
 	*all_reachable = true;
 	for (unsigned i = 0; i < P.n; i++) {
 		struct forwarder *f = &P.f[i];
-		bool up = !probe || relay_reachable(&f->target, 1000);
+		/* Outbound targets are outside services: their allowlisting
+		 * is reported, not their reachability. */
+		bool up = f->outbound ? atomic_load(&f->allowed) :
+		    !probe || relay_reachable(&f->target, 1000);
 
-		*all_reachable &= up;
+		if (!f->outbound)
+			*all_reachable &= up;
 		json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:I, s:I, "
 		    "s:I, s:I, s:b}", "listen", f->listen_text, "target",
 		    f->target_text, "active", (json_int_t)atomic_load(&f->active),
 		    "refused", (json_int_t)atomic_load(&f->refused), "bytes_in",
 		    (json_int_t)atomic_load(&f->bytes_in), "bytes_out",
 		    (json_int_t)atomic_load(&f->bytes_out), "failed",
-		    (json_int_t)atomic_load(&f->failed), "reachable", up));
+		    (json_int_t)atomic_load(&f->failed), f->outbound ?
+		    "allowed" : "reachable", up));
 	}
 	return a;
 }
@@ -228,6 +242,85 @@ metrics(struct mg_connection *c, void *unused)
 	return 200;
 }
 
+/* LISTEN=HOST:PORT for the enclave's outbound connections. */
+static int
+add_outbound(const char *arg, unsigned max_conns)
+{
+	const char *eq = strchr(arg, '='), *colon, *why;
+	struct forwarder *f = &P.f[P.n];
+	char *end;
+
+	if (P.n == RELAY_MAX_FORWARDERS || eq == NULL ||
+	    (size_t)(eq - arg) >= sizeof f->listen_text ||
+	    (colon = strrchr(eq + 1, ':')) == NULL || colon == eq + 1 ||
+	    (size_t)(colon - eq - 1) >= sizeof f->target.host) {
+		fprintf(stderr, "glassbox-parent: --outbound LISTEN=HOST:PORT: "
+		    "%s\n", arg);
+		return -1;
+	}
+	memcpy(f->listen_text, arg, (size_t)(eq - arg));
+	snprintf(f->target_text, sizeof f->target_text, "%s", eq + 1);
+	if (gb_listen_parse(f->listen_text, &f->listen, &why) != 0) {
+		fprintf(stderr, "glassbox-parent: %s: %s\n", f->listen_text, why);
+		return -1;
+	}
+	f->target.kind = GB_LISTEN_TCP;
+	memcpy(f->target.host, eq + 1, (size_t)(colon - eq - 1));
+	f->target.port = (unsigned)strtoul(colon + 1, &end, 10);
+	if (*end != '\0' || f->target.port == 0 || f->target.port > 65535) {
+		fprintf(stderr, "glassbox-parent: %s: bad port\n", arg);
+		return -1;
+	}
+	f->outbound = true;
+	f->max_conns = max_conns;
+	pthread_mutex_init(&f->mu, NULL);
+	P.n++;
+	return 0;
+}
+
+/* (Re)reads the allowlist and allows or withdraws each outbound target. */
+static int
+apply_allowlist(bool at_start)
+{
+	struct allowlist l;
+	char err[300];
+	int rc = 0;
+
+	if (P.allowlist == NULL) {
+		for (unsigned i = 0; i < P.n; i++)
+			if (P.f[i].outbound) {
+				fprintf(stderr, "glassbox-parent: --outbound "
+				    "needs --allowlist\n");
+				return -1;
+			}
+		return 0;
+	}
+	if (allowlist_load(P.allowlist, &l, err, sizeof err) != 0) {
+		relay_log("allowlist_error", NULL, err);
+		if (at_start)
+			fprintf(stderr, "glassbox-parent: %s\n", err);
+		return -1;              /* a reload keeps the old list */
+	}
+	for (unsigned i = 0; i < P.n; i++) {
+		struct forwarder *f = &P.f[i];
+		bool ok;
+
+		if (!f->outbound)
+			continue;
+		ok = allowlist_has(&l, f->target.host, f->target.port);
+		if (ok != atomic_load(&f->allowed) || !ok)
+			relay_log(ok ? "allowed" : "denied", f,
+			    ok ? "on the allowlist" : "not on the allowlist");
+		atomic_store(&f->allowed, ok);
+		if (!ok && at_start) {
+			fprintf(stderr, "glassbox-parent: %s is not on the "
+			    "allowlist %s\n", f->target_text, P.allowlist);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
 static int
 add_forward(const char *arg, unsigned max_conns)
 {
@@ -272,13 +365,17 @@ main(int argc, char **argv)
 		{ "enclave-name", required_argument, NULL, 'n' },
 		{ "allow-debug", no_argument, NULL, 'a' },
 		{ "drain", required_argument, NULL, 'D' },
+		{ "outbound", required_argument, NULL, 'o' },
+		{ "allowlist", required_argument, NULL, 'L' },
+		{ "resolve-interval", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct relay_opts ro = { 5000, 300000 };
 	const char *fwd[RELAY_MAX_FORWARDERS + 1], *health_addr =
-	    "127.0.0.1:8080";
-	unsigned nfwd = 0, max_conns = 256, drain = 10000;
+	    "127.0.0.1:8080", *outb[RELAY_MAX_FORWARDERS + 1];
+	unsigned nfwd = 0, nout = 0, max_conns = 256, drain = 10000;
+	unsigned resolve_s = 60;
 	const char *opts[] = { "listening_ports", NULL, "num_threads", "2",
 	    "request_timeout_ms", "10000", NULL };
 	struct mg_callbacks cb;
@@ -309,6 +406,16 @@ main(int argc, char **argv)
 		case 'n': P.name = optarg; break;
 		case 'a': P.allow_debug = true; break;
 		case 'D': drain = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'o':
+			if (nout == RELAY_MAX_FORWARDERS + 1) {
+				fprintf(stderr, "glassbox-parent: at most 16 "
+				    "forwarders\n");
+				return 2;
+			}
+			outb[nout++] = optarg;
+			break;
+		case 'L': P.allowlist = optarg; break;
+		case 'R': resolve_s = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -317,8 +424,8 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || nfwd == 0 || max_conns == 0 ||
-	    strrchr(health_addr, ':') == NULL ||
+	if (optind != argc || nfwd + nout == 0 || max_conns == 0 ||
+	    resolve_s == 0 || strrchr(health_addr, ':') == NULL ||
 	    ro.connect_timeout_ms == 0 || ro.idle_timeout_ms == 0) {
 		fprintf(stderr, "glassbox-parent: at least one --forward; "
 		    "limits and timeouts above 0\n%s", usage_text);
@@ -327,10 +434,17 @@ main(int argc, char **argv)
 	for (unsigned i = 0; i < nfwd; i++)
 		if (add_forward(fwd[i], max_conns) != 0)
 			return 2;
+	for (unsigned i = 0; i < nout; i++)
+		if (add_outbound(outb[i], max_conns) != 0)
+			return 2;
+	if (apply_allowlist(true) != 0)
+		return 2;
+	(void)relay_resolve(P.f, P.n);  /* failures are logged, retried */
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (relay_listen(P.f, P.n) != 0 || relay_start(P.f, P.n, &ro, &r) != 0)
@@ -347,16 +461,35 @@ main(int argc, char **argv)
 	}
 	mg_set_request_handler(ctx, "/health", health, NULL);
 	mg_set_request_handler(ctx, "/metrics", metrics, NULL);
-	for (unsigned i = 0; i < P.n; i++)
-		printf("forwarding tcp:%s:%d -> %s\n", P.f[i].listen.host,
-		    gb_listen_port(P.f[i].fd), P.f[i].target_text);
+	for (unsigned i = 0; i < P.n; i++) {
+		if (P.f[i].listen.kind == GB_LISTEN_TCP)
+			printf("%s tcp:%s:%d -> %s\n", P.f[i].outbound ?
+			    "outbound" : "forwarding", P.f[i].listen.host,
+			    gb_listen_port(P.f[i].fd), P.f[i].target_text);
+		else
+			printf("%s %s -> %s\n", P.f[i].outbound ? "outbound" :
+			    "forwarding", P.f[i].listen_text,
+			    P.f[i].target_text);
+	}
 	printf("health on http://%.*s:%d/health\n",
 	    (int)(strrchr(health_addr, ':') - health_addr), health_addr,
 	    port.port);
 	fflush(stdout);
 	relay_log("started", NULL, NULL);
 
-	sigwait(&set, &sig);
+	for (;;) {
+		struct timespec ts = { (time_t)resolve_s, 0 };
+
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGHUP) {
+			relay_log("reload", NULL, P.allowlist);
+			(void)apply_allowlist(false);
+		} else if (sig < 0 && errno == EAGAIN) {
+			(void)relay_resolve(P.f, P.n);
+		} else if (sig == SIGTERM || sig == SIGINT) {
+			break;
+		}
+	}
 	relay_log("stopping", NULL, "draining open connections");
 	mg_stop(ctx);
 	relay_stop(r, drain);

@@ -78,6 +78,65 @@ relay_log(const char *event, const struct forwarder *f, const char *detail)
 	fprintf(stderr, "}\n");
 }
 
+/* A non-blocking socket connecting to an outbound forwarder's last
+ * resolved address. */
+static int
+connect_resolved(struct forwarder *f)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, rc, one = 1;
+
+	pthread_mutex_lock(&f->mu);
+	ss = f->addr;
+	len = f->addrlen;
+	pthread_mutex_unlock(&f->mu);
+	if (len == 0) {
+		errno = EHOSTUNREACH;
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0)
+		return -1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	rc = connect(fd, (struct sockaddr *)&ss, len);
+	if (rc != 0 && errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+relay_resolve(struct forwarder *f, unsigned n)
+{
+	int rc = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+		    .ai_flags = AI_NUMERICSERV };
+		struct addrinfo *ai = NULL;
+		char port[8];
+		int e;
+
+		if (!f[i].outbound)
+			continue;
+		snprintf(port, sizeof port, "%u", f[i].target.port);
+		if ((e = getaddrinfo(f[i].target.host, port, &hints, &ai)) != 0) {
+			relay_log("resolve_failed", &f[i], gai_strerror(e));
+			rc = -1;        /* the last address is kept */
+			continue;
+		}
+		pthread_mutex_lock(&f[i].mu);
+		memcpy(&f[i].addr, ai->ai_addr, ai->ai_addrlen);
+		f[i].addrlen = ai->ai_addrlen;
+		pthread_mutex_unlock(&f[i].mu);
+		freeaddrinfo(ai);
+	}
+	return rc;
+}
+
 /* A non-blocking socket connecting to target; -1 on immediate failure. */
 static int
 connect_to(const struct gb_listen_addr *t)
@@ -321,6 +380,12 @@ accept_on(struct relay *r, struct forwarder *f)
 			relay_log("refused", f, "connection limit");
 			continue;
 		}
+		if (f->outbound && !atomic_load(&f->allowed)) {
+			close(a);
+			atomic_fetch_add(&f->refused, 1);
+			relay_log("denied", f, "not on the allowlist");
+			continue;
+		}
 		(void)setsockopt(a, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		if ((x = calloc(1, sizeof *x)) == NULL) {
 			close(a);
@@ -329,7 +394,8 @@ accept_on(struct relay *r, struct forwarder *f)
 		}
 		x->c.f = f;
 		x->c.a = a;
-		if ((x->c.b = connect_to(&f->target)) < 0) {
+		if ((x->c.b = f->outbound ? connect_resolved(f) :
+		    connect_to(&f->target)) < 0) {
 			close(a);
 			free(x);
 			atomic_fetch_add(&f->failed, 1);

@@ -9,6 +9,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <sys/socket.h>
 
 #include "gb/httpd.h"               /* struct gb_listen_addr */
 
@@ -20,6 +22,14 @@ struct forwarder {
 	struct gb_listen_addr listen, target;
 	int fd;                         /* listening */
 	unsigned max_conns;
+	/* Outbound forwarders: the target is a name, resolved again every
+	 * resolve interval (resolved under mu), and allowed or not by the
+	 * allowlist (a reload can withdraw it). */
+	bool outbound;
+	pthread_mutex_t mu;
+	struct sockaddr_storage addr;
+	socklen_t addrlen;              /* 0: not resolved (yet) */
+	atomic_bool allowed;
 	atomic_uint_fast64_t active, accepted, refused, failed;
 	atomic_uint_fast64_t bytes_in, bytes_out;   /* to / from the enclave */
 };
@@ -44,6 +54,10 @@ void relay_stop(struct relay *r, unsigned drain_ms);
 /* Whether a target accepts a connection within timeout_ms. */
 bool relay_reachable(const struct gb_listen_addr *target,
     unsigned timeout_ms);
+
+/* Resolves every outbound forwarder's name now (0) or reports the first
+ * that fails (-1, message printed). */
+int relay_resolve(struct forwarder *f, unsigned n);
 
 /* JSON line logging (stderr). */
 void relay_log(const char *event, const struct forwarder *f,

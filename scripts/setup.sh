@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libcbor-dev libssl-dev nettle-dev libgmp-dev
   libsqlite3-dev libcivetweb-dev libjansson-dev libgpgme-dev zlib1g-dev
+  libyaml-dev
   gnupg sqlite3 openssl python3 python3-cryptography
 )
 

@@ -274,6 +274,72 @@ except ValueError:
     logs_ok = False
 check("logs are JSON lines with refusals and timeouts", logs_ok, lines[:10])
 
+# 7. The outbound proxy: only allowlisted destinations, reloaded on SIGHUP.
+echo2 = Echo()
+allow = os.path.join(TMP, "allow.yaml")
+with open(allow, "w") as f:
+    f.write(f"allowlist:\n- {{address: localhost, port: {echo2.port}}}\n"
+            "- {address: kms.us-east-1.amazonaws.com, port: 443}\n")
+out_sock = os.path.join(TMP, "out.sock")
+p = subprocess.Popen([PARENT, "--health", "127.0.0.1:0", "--describe-cmd", SCRIPT,
+                      "--outbound", f"unix:{out_sock}=localhost:{echo2.port}", "--allowlist", allow],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+line = p.stdout.readline()
+check("outbound starts", line.startswith("outbound unix:"), line)
+
+
+def via_outbound():
+    c = socket.socket(socket.AF_UNIX)
+    c.settimeout(10)
+    c.connect(out_sock)
+    try:
+        c.sendall(b"ping")
+        c.shutdown(socket.SHUT_WR)
+        data = b""
+        while True:
+            d = c.recv(100)
+            if not d:
+                return data
+            data += d
+    except OSError:
+        return b""
+    finally:
+        c.close()
+
+
+check("outbound allowed", via_outbound() == b"pingbye")
+with open(allow, "w") as f:
+    f.write("allowlist:\n- {address: kms.us-east-1.amazonaws.com, port: 443}\n")
+p.send_signal(signal.SIGHUP)
+time.sleep(0.5)
+check("outbound withdrawn on SIGHUP", via_outbound() == b"")
+with open(allow, "w") as f:
+    f.write("allowlist: [oops\n")
+p.send_signal(signal.SIGHUP)
+time.sleep(0.5)
+check("a broken allowlist keeps the old one", via_outbound() == b"")
+with open(allow, "w") as f:
+    f.write(f"allowlist:\n- {{address: localhost, port: {echo2.port}}}\n")
+p.send_signal(signal.SIGHUP)
+time.sleep(0.5)
+check("outbound allowed again", via_outbound() == b"pingbye")
+p.send_signal(signal.SIGTERM)
+check("outbound stops", p.wait(timeout=30) == 0)
+err = p.stderr.read()
+check("denials logged", '"denied"' in err and "allowlist_error" in err, err[-500:])
+with open(allow, "w") as f:
+    f.write("allowlist:\n- {address: kms.us-east-1.amazonaws.com, port: 443}\n")
+r = subprocess.run([PARENT, "--health", "127.0.0.1:0", "--outbound",
+                    f"unix:{out_sock}=localhost:{echo2.port}", "--allowlist", allow],
+                   capture_output=True, text=True, timeout=30)
+check("not on the allowlist: refused at start", r.returncode == 2 and "not on the allowlist" in r.stderr, r.stderr)
+with open(allow, "w") as f:
+    f.write("allowlist:\n- {address: x, port: 99999}\n")
+r = subprocess.run([PARENT, "--outbound", f"unix:{out_sock}=x:1", "--allowlist", allow],
+                   capture_output=True, text=True, timeout=30)
+check("bad allowlist refused", r.returncode == 2 and "bad or unknown field" in r.stderr, r.stderr)
+echo2.close()
+
 r = subprocess.run([PARENT], capture_output=True, text=True)
 check("usage", r.returncode == 2 and "--forward" in r.stderr)
 r = subprocess.run([PARENT, "--forward", "tcp:127.0.0.1:0=bogus"], capture_output=True, text=True)
