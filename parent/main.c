@@ -25,6 +25,10 @@
 static const char usage_text[] =
 "usage: glassbox-parent --forward LISTEN=TARGET [--forward ...] [options]\n"
 "\n"
+"  --config FILE        NAME = VALUE lines, NAME a long option below\n"
+"                       (forward and outbound may repeat); flags win.\n"
+"                       SIGHUP reads it again: forwarders are added and\n"
+"                       retired without dropping open connections\n"
 "  --forward LISTEN=TARGET  carry connections accepted on LISTEN\n"
 "                       (tcp:HOST:PORT) to TARGET (vsock:CID:PORT in\n"
 "                       production; unix:/path or tcp:HOST:PORT in tests);\n"
@@ -54,9 +58,10 @@ static const char usage_text[] =
 static struct {
 	struct forwarder f[RELAY_MAX_FORWARDERS];
 	unsigned n;
-	const char *describe, *name, *allowlist;
+	char *describe, *name, *allowlist;      /* under mu: reload changes */
 	bool allow_debug;
-} P;
+	pthread_mutex_t mu;
+} P = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 /* Runs cmd through sh with a deadline; its stdout (at most cap - 1 bytes)
  * into buf. Returns the exit status, or -1. */
@@ -120,6 +125,9 @@ forwarders_json(bool probe, bool *all_reachable)
 	*all_reachable = true;
 	for (unsigned i = 0; i < P.n; i++) {
 		struct forwarder *f = &P.f[i];
+
+		if (!f->in_use)
+			continue;
 		/* Outbound targets are outside services: their allowlisting
 		 * is reported, not their reachability. */
 		bool up = f->outbound ? atomic_load(&f->allowed) :
@@ -146,12 +154,16 @@ health(struct mg_connection *c, void *unused)
 {
 	static const char *const keep[] = { "EnclaveName", "EnclaveID",
 	    "EnclaveCID", "State", "Flags", "MemoryMiB", "NumberOfCPUs" };
-	char out[65536], *body;
+	enum { OUT_MAX = 65536 };       /* the describe command's output */
+	char *out = malloc(OUT_MAX), *body;
 	const char *why = NULL, *state, *flags;
 	json_t *list, *entry = NULL, *enclave = json_null(), *j;
 	bool reachable;
 	size_t i;
 	int rc;
+
+	char *cmd, *want;
+	bool allow_debug;
 
 	(void)unused;
 	if (strcmp(mg_get_request_info(c)->request_method, "GET") != 0) {
@@ -159,8 +171,15 @@ health(struct mg_connection *c, void *unused)
 		    "\"method_not_allowed\"}");
 		return 405;
 	}
-	rc = run_command(P.describe, out, sizeof out, 5000);
+	pthread_mutex_lock(&P.mu);
+	cmd = strdup(P.describe);
+	want = P.name ? strdup(P.name) : NULL;
+	allow_debug = P.allow_debug;
+	pthread_mutex_unlock(&P.mu);
+	rc = cmd && out ? run_command(cmd, out, OUT_MAX, 5000) : -1;
+	free(cmd);
 	list = rc == 0 ? json_loads(out, 0, NULL) : NULL;
+	free(out);
 	if (rc != 0)
 		why = "the describe command failed";
 	else if (!json_is_array(list))
@@ -170,8 +189,8 @@ health(struct mg_connection *c, void *unused)
 			const char *name = json_string_value(json_object_get(j,
 			    "EnclaveName"));
 
-			if (json_is_object(j) && (P.name == NULL ||
-			    (name != NULL && strcmp(name, P.name) == 0))) {
+			if (json_is_object(j) && (want == NULL ||
+			    (name != NULL && strcmp(name, want) == 0))) {
 				entry = j;
 				break;
 			}
@@ -189,7 +208,7 @@ health(struct mg_connection *c, void *unused)
 		flags = json_string_value(json_object_get(entry, "Flags"));
 		if (state == NULL || strcmp(state, "RUNNING") != 0)
 			why = "the enclave is not RUNNING";
-		else if (!P.allow_debug && flags != NULL &&
+		else if (!allow_debug && flags != NULL &&
 		    strcmp(flags, "DEBUG_MODE") == 0)
 			why = "the enclave runs in DEBUG_MODE";
 	}
@@ -201,6 +220,7 @@ health(struct mg_connection *c, void *unused)
 		json_object_set_new(j, "status", json_string("unhealthy"));
 		json_object_set_new(j, "reason", json_string(why));
 	}
+	free(want);
 	body = json_dumps(j, JSON_COMPACT);
 	reply(c, why ? 503 : 200, "application/json", body ? body : "{}");
 	free(body);
@@ -226,6 +246,8 @@ metrics(struct mg_connection *c, void *unused)
 		    k == 0 ? "gauge" : "counter");
 		for (unsigned i = 0; i < P.n; i++) {
 			struct forwarder *f = &P.f[i];
+			if (!f->in_use)
+				continue;
 			uint64_t v[] = { atomic_load(&f->active),
 			    atomic_load(&f->accepted), atomic_load(&f->refused),
 			    atomic_load(&f->failed), atomic_load(&f->bytes_in),
@@ -242,15 +264,36 @@ metrics(struct mg_connection *c, void *unused)
 	return 200;
 }
 
+/* A free forwarder slot: never used, or retired with no connection left
+ * (connections keep a pointer to their slot). */
+static struct forwarder *
+free_slot(void)
+{
+	for (unsigned i = 0; i < RELAY_MAX_FORWARDERS; i++) {
+		struct forwarder *f = &P.f[i];
+
+		if (!f->in_use && f->fd < 0 && atomic_load(&f->active) == 0) {
+			if (f->outbound)
+				pthread_mutex_destroy(&f->mu);
+			memset(f, 0, sizeof *f);
+			f->fd = -1;
+			if (i + 1 > P.n)
+				P.n = i + 1;
+			return f;
+		}
+	}
+	return NULL;
+}
+
 /* LISTEN=HOST:PORT for the enclave's outbound connections. */
 static int
 add_outbound(const char *arg, unsigned max_conns)
 {
 	const char *eq = strchr(arg, '='), *colon, *why;
-	struct forwarder *f = &P.f[P.n];
+	struct forwarder *f = free_slot();
 	char *end;
 
-	if (P.n == RELAY_MAX_FORWARDERS || eq == NULL ||
+	if (f == NULL || eq == NULL ||
 	    (size_t)(eq - arg) >= sizeof f->listen_text ||
 	    (colon = strrchr(eq + 1, ':')) == NULL || colon == eq + 1 ||
 	    (size_t)(colon - eq - 1) >= sizeof f->target.host) {
@@ -274,7 +317,7 @@ add_outbound(const char *arg, unsigned max_conns)
 	f->outbound = true;
 	f->max_conns = max_conns;
 	pthread_mutex_init(&f->mu, NULL);
-	P.n++;
+	f->in_use = true;
 	return 0;
 }
 
@@ -288,7 +331,7 @@ apply_allowlist(bool at_start)
 
 	if (P.allowlist == NULL) {
 		for (unsigned i = 0; i < P.n; i++)
-			if (P.f[i].outbound) {
+			if (P.f[i].outbound && P.f[i].in_use) {
 				fprintf(stderr, "glassbox-parent: --outbound "
 				    "needs --allowlist\n");
 				return -1;
@@ -305,7 +348,7 @@ apply_allowlist(bool at_start)
 		struct forwarder *f = &P.f[i];
 		bool ok;
 
-		if (!f->outbound)
+		if (!f->outbound || !f->in_use)
 			continue;
 		ok = allowlist_has(&l, f->target.host, f->target.port);
 		if (ok != atomic_load(&f->allowed) || !ok)
@@ -325,9 +368,9 @@ static int
 add_forward(const char *arg, unsigned max_conns)
 {
 	const char *eq = strchr(arg, '='), *why;
-	struct forwarder *f = &P.f[P.n];
+	struct forwarder *f = free_slot();
 
-	if (P.n == RELAY_MAX_FORWARDERS || eq == NULL ||
+	if (f == NULL || eq == NULL ||
 	    (size_t)(eq - arg) >= sizeof f->listen_text ||
 	    strlen(eq + 1) >= sizeof f->target_text) {
 		fprintf(stderr, "glassbox-parent: --forward LISTEN=TARGET, at "
@@ -348,15 +391,318 @@ add_forward(const char *arg, unsigned max_conns)
 		return -1;
 	}
 	f->max_conns = max_conns;
-	P.n++;
+	f->in_use = true;
 	return 0;
+}
+
+/*
+ * The configuration: flags, and NAME = VALUE lines of --config FILE, NAME
+ * a long option (forward and outbound may repeat). SIGHUP reads the file
+ * again: forwarders are added and retired (open connections go on), the
+ * allowlist, describe command, enclave name and allow-debug change; the
+ * health address, timeouts and drain need a restart.
+ */
+#define SPECS_MAX (2 * RELAY_MAX_FORWARDERS)
+struct config {
+	char *forward[SPECS_MAX], *outbound[SPECS_MAX];
+	unsigned nforward, noutbound;
+	char *allowlist, *describe, *name, *health;
+	unsigned max_conns, connect_ms, idle_ms, drain_ms, resolve_s;
+	int allow_debug;                /* -1: not said */
+};
+
+static void
+config_free(struct config *c)
+{
+	for (unsigned i = 0; i < c->nforward; i++)
+		free(c->forward[i]);
+	for (unsigned i = 0; i < c->noutbound; i++)
+		free(c->outbound[i]);
+	free(c->allowlist);
+	free(c->describe);
+	free(c->name);
+	free(c->health);
+	memset(c, 0, sizeof *c);
+}
+
+static char *
+trim(char *s)
+{
+	size_t n;
+
+	s += strspn(s, " \t");
+	n = strlen(s);
+	while (n > 0 && strchr(" \t\r", s[n - 1]) != NULL)
+		s[--n] = '\0';
+	return s;
+}
+
+/* Applies one NAME = VALUE; returns 0 or -1 (message in err). */
+static int
+config_set(struct config *c, const char *k, const char *v, char *err,
+    size_t errlen)
+{
+	char *end;
+	unsigned long n = strtoul(v, &end, 10);
+	bool num = *v >= '0' && *v <= '9' && *end == '\0';
+
+	if (strcmp(k, "forward") == 0 || strcmp(k, "outbound") == 0) {
+		bool fw = k[0] == 'f';
+		unsigned *cnt = fw ? &c->nforward : &c->noutbound;
+
+		if (*cnt == SPECS_MAX) {
+			snprintf(err, errlen, "too many %s lines", k);
+			return -1;
+		}
+		(fw ? c->forward : c->outbound)[(*cnt)++] = strdup(v);
+		return 0;
+	}
+#define STR(name, field) if (strcmp(k, name) == 0) { \
+		free(c->field); c->field = strdup(v); return 0; }
+	STR("allowlist", allowlist)
+	STR("describe-cmd", describe)
+	STR("enclave-name", name)
+	STR("health", health)
+#undef STR
+	if (strcmp(k, "allow-debug") == 0 && (strcmp(v, "true") == 0 ||
+	    strcmp(v, "false") == 0)) {
+		c->allow_debug = v[0] == 't';
+		return 0;
+	}
+#define NUM(name, field) if (strcmp(k, name) == 0 && num && n > 0 && \
+	    n < 100000000) { c->field = (unsigned)n; return 0; }
+	NUM("max-conns", max_conns)
+	NUM("connect-timeout", connect_ms)
+	NUM("idle-timeout", idle_ms)
+	NUM("drain", drain_ms)
+	NUM("resolve-interval", resolve_s)
+#undef NUM
+	snprintf(err, errlen, "unknown option or bad value: %.40s = %.40s", k,
+	    v);
+	return -1;
+}
+
+static int
+config_load(const char *path, struct config *c, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	unsigned no = 0;
+
+	memset(c, 0, sizeof *c);
+	c->allow_debug = -1;
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot read %s", path);
+		return -1;
+	}
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *eq, *k;
+
+		no++;
+		line[strcspn(line, "#\n")] = '\0';
+		if (*trim(line) == '\0')
+			continue;
+		if ((eq = strchr(line, '=')) == NULL) {
+			snprintf(err, errlen, "%s:%u: not NAME = VALUE", path,
+			    no);
+			goto bad;
+		}
+		*eq = '\0';
+		k = trim(line);
+		if (config_set(c, k, trim(eq + 1), err, errlen) != 0) {
+			size_t l = strlen(err);
+
+			snprintf(err + l, errlen - l, " (%s:%u)", path, no);
+			goto bad;
+		}
+	}
+	fclose(f);
+	return 0;
+bad:
+	fclose(f);
+	config_free(c);
+	return -1;
+}
+
+static bool
+same_spec(const struct forwarder *f, bool outbound, const char *spec)
+{
+	const char *eq = strchr(spec, '=');
+
+	return f->in_use && f->outbound == outbound && eq != NULL &&
+	    strlen(f->listen_text) == (size_t)(eq - spec) &&
+	    strncmp(f->listen_text, spec, (size_t)(eq - spec)) == 0 &&
+	    strcmp(f->target_text, eq + 1) == 0;
+}
+
+/* Whether a forward (LISTEN=TARGET, LISTEN on tcp) or outbound
+ * (LISTEN=HOST:PORT) spec is well formed, without using it. */
+static bool
+spec_ok(const char *spec, bool outbound, char *err, size_t errlen)
+{
+	const char *eq = strchr(spec, '='), *why = NULL, *colon;
+	struct gb_listen_addr a;
+	char listen[160];
+
+	if (eq == NULL || (size_t)(eq - spec) >= sizeof listen) {
+		snprintf(err, errlen, "not LISTEN=TARGET: %.80s", spec);
+		return false;
+	}
+	memcpy(listen, spec, (size_t)(eq - spec));
+	listen[eq - spec] = '\0';
+	if (gb_listen_parse(listen, &a, &why) != 0 ||
+	    (!outbound && a.kind != GB_LISTEN_TCP)) {
+		snprintf(err, errlen, "%s: %s", listen,
+		    why ? why : "forwarders listen on tcp:HOST:PORT");
+		return false;
+	}
+	if (outbound) {
+		colon = strrchr(eq + 1, ':');
+		if (colon == NULL || colon == eq + 1 || atoi(colon + 1) <= 0 ||
+		    atoi(colon + 1) > 65535) {
+			snprintf(err, errlen, "%.80s: not HOST:PORT", eq + 1);
+			return false;
+		}
+		return true;
+	}
+	if (gb_listen_parse(eq + 1, &a, &why) != 0) {
+		snprintf(err, errlen, "%.80s: %s", eq + 1, why);
+		return false;
+	}
+	return true;
+}
+
+/* Flags, kept to be merged with the config file at start and reload. */
+static struct config flags;
+static const char *config_path;
+
+/* Adds, retires and updates what the flags and the config file say. */
+static int
+reconfigure(struct relay *r, bool at_start)
+{
+	struct config file = { .allow_debug = -1 };
+	const char *fw[2 * SPECS_MAX], *ob[2 * SPECS_MAX];
+	unsigned nfw = 0, nob = 0, max_conns;
+	char err[400];
+	int rc = 0;
+
+	if (config_path != NULL &&
+	    config_load(config_path, &file, err, sizeof err) != 0) {
+		relay_log("config_error", NULL, err);
+		if (at_start)
+			fprintf(stderr, "glassbox-parent: %s\n", err);
+		return -1;              /* a reload keeps what runs */
+	}
+	for (unsigned i = 0; i < flags.nforward; i++)
+		fw[nfw++] = flags.forward[i];
+	for (unsigned i = 0; i < file.nforward; i++)
+		fw[nfw++] = file.forward[i];
+	for (unsigned i = 0; i < flags.noutbound; i++)
+		ob[nob++] = flags.outbound[i];
+	for (unsigned i = 0; i < file.noutbound; i++)
+		ob[nob++] = file.outbound[i];
+	max_conns = flags.max_conns ? flags.max_conns : file.max_conns ?
+	    file.max_conns : 256;
+	/* All or nothing: one bad line, and what runs stays as it is. */
+	for (unsigned k = 0; k < nfw + nob; k++) {
+		bool outbound = k >= nfw;
+		const char *spec = outbound ? ob[k - nfw] : fw[k];
+
+		if (!spec_ok(spec, outbound, err, sizeof err)) {
+			relay_log("config_error", NULL, err);
+			if (at_start)
+				fprintf(stderr, "glassbox-parent: %s\n", err);
+			config_free(&file);
+			return -1;
+		}
+	}
+
+	/* Retire what is no longer asked for. */
+	for (unsigned i = 0; i < P.n; i++) {
+		struct forwarder *f = &P.f[i];
+		bool keep = false;
+
+		for (unsigned k = 0; k < nfw && !keep; k++)
+			keep = same_spec(f, false, fw[k]);
+		for (unsigned k = 0; k < nob && !keep; k++)
+			keep = same_spec(f, true, ob[k]);
+		if (f->in_use && !keep) {
+			f->in_use = false;
+			if (r != NULL)
+				relay_retire(r, f);
+		}
+	}
+	/* Add what is new. */
+	for (unsigned k = 0; k < nfw + nob && rc == 0; k++) {
+		bool outbound = k >= nfw, have = false;
+		const char *spec = outbound ? ob[k - nfw] : fw[k];
+		struct forwarder *f;
+
+		for (unsigned i = 0; i < P.n && !have; i++)
+			have = same_spec(&P.f[i], outbound, spec);
+		if (have)
+			continue;
+		if ((outbound ? add_outbound(spec, max_conns) :
+		    add_forward(spec, max_conns)) != 0) {
+			rc = -1;
+			break;
+		}
+		f = NULL;
+		for (unsigned i = 0; i < P.n; i++)
+			if (same_spec(&P.f[i], outbound, spec))
+				f = &P.f[i];
+		if (r != NULL && f != NULL) {
+			if (relay_listen(f, 1) != 0 || relay_add(r, f) != 0) {
+				f->in_use = false;
+				rc = -1;
+			}
+		}
+	}
+	/* Settings that a reload may change (the health handler reads them
+	 * under P.mu). */
+	pthread_mutex_lock(&P.mu);
+	free(P.allowlist);
+	free(P.describe);
+	free(P.name);
+	P.allowlist = strdup(flags.allowlist ? flags.allowlist :
+	    file.allowlist ? file.allowlist : "");
+	if (P.allowlist != NULL && P.allowlist[0] == '\0') {
+		free(P.allowlist);
+		P.allowlist = NULL;
+	}
+	P.describe = strdup(flags.describe ? flags.describe : file.describe ?
+	    file.describe : "nitro-cli describe-enclaves");
+	P.name = flags.name ? strdup(flags.name) : file.name ?
+	    strdup(file.name) : NULL;
+	P.allow_debug = flags.allow_debug == 1 || (flags.allow_debug == -1 &&
+	    file.allow_debug == 1);
+	pthread_mutex_unlock(&P.mu);
+	if (at_start) {
+		/* Start-only settings, kept in flags for main(). */
+		if (!flags.health && file.health)
+			flags.health = strdup(file.health);
+		if (!flags.connect_ms)
+			flags.connect_ms = file.connect_ms;
+		if (!flags.idle_ms)
+			flags.idle_ms = file.idle_ms;
+		if (!flags.drain_ms)
+			flags.drain_ms = file.drain_ms;
+		if (!flags.resolve_s)
+			flags.resolve_s = file.resolve_s;
+	}
+	config_free(&file);
+	if (rc == 0)
+		rc = apply_allowlist(at_start);
+	return rc;
 }
 
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'C' },
 		{ "forward", required_argument, NULL, 'f' },
+		{ "outbound", required_argument, NULL, 'o' },
 		{ "max-conns", required_argument, NULL, 'm' },
 		{ "connect-timeout", required_argument, NULL, 'c' },
 		{ "idle-timeout", required_argument, NULL, 'i' },
@@ -365,80 +711,68 @@ main(int argc, char **argv)
 		{ "enclave-name", required_argument, NULL, 'n' },
 		{ "allow-debug", no_argument, NULL, 'a' },
 		{ "drain", required_argument, NULL, 'D' },
-		{ "outbound", required_argument, NULL, 'o' },
 		{ "allowlist", required_argument, NULL, 'L' },
 		{ "resolve-interval", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct relay_opts ro = { 5000, 300000 };
-	const char *fwd[RELAY_MAX_FORWARDERS + 1], *health_addr =
-	    "127.0.0.1:8080", *outb[RELAY_MAX_FORWARDERS + 1];
-	unsigned nfwd = 0, nout = 0, max_conns = 256, drain = 10000;
-	unsigned resolve_s = 60;
 	const char *opts[] = { "listening_ports", NULL, "num_threads", "2",
 	    "request_timeout_ms", "10000", NULL };
+	struct relay_opts ro;
 	struct mg_callbacks cb;
 	struct mg_context *ctx;
 	struct mg_server_port port;
 	struct relay *r;
+	char err[200];
 	sigset_t set;
-	int c, sig;
+	int c, sig, idx;
 
-	P.describe = "nitro-cli describe-enclaves";
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			if (nfwd == RELAY_MAX_FORWARDERS + 1) {
-				fprintf(stderr, "glassbox-parent: at most 16 "
-				    "forwarders\n");
-				return 2;
-			}
-			fwd[nfwd++] = optarg;
-			break;
-		case 'm': max_conns = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'c': ro.connect_timeout_ms = (unsigned)strtoul(optarg,
-		    NULL, 10); break;
-		case 'i': ro.idle_timeout_ms = (unsigned)strtoul(optarg, NULL,
-		    10); break;
-		case 'H': health_addr = optarg; break;
-		case 'd': P.describe = optarg; break;
-		case 'n': P.name = optarg; break;
-		case 'a': P.allow_debug = true; break;
-		case 'D': drain = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'o':
-			if (nout == RELAY_MAX_FORWARDERS + 1) {
-				fprintf(stderr, "glassbox-parent: at most 16 "
-				    "forwarders\n");
-				return 2;
-			}
-			outb[nout++] = optarg;
-			break;
-		case 'L': P.allowlist = optarg; break;
-		case 'R': resolve_s = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'h':
+	flags.allow_debug = -1;
+	for (unsigned i = 0; i < RELAY_MAX_FORWARDERS; i++)
+		P.f[i].fd = -1;
+	while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
+		if (c == 'h') {
 			fputs(usage_text, stdout);
 			return 0;
-		default:
+		}
+		if (c == '?') {
 			fputs(usage_text, stderr);
 			return 2;
 		}
+		if (c == 'C') {
+			config_path = optarg;
+			continue;
+		}
+		if (c == 'a') {
+			flags.allow_debug = 1;
+			continue;
+		}
+		if (config_set(&flags, longopts[idx].name, optarg, err,
+		    sizeof err) != 0) {
+			fprintf(stderr, "glassbox-parent: --%s\n%s", err,
+			    usage_text);
+			return 2;
+		}
 	}
-	if (optind != argc || nfwd + nout == 0 || max_conns == 0 ||
-	    resolve_s == 0 || strrchr(health_addr, ':') == NULL ||
-	    ro.connect_timeout_ms == 0 || ro.idle_timeout_ms == 0) {
-		fprintf(stderr, "glassbox-parent: at least one --forward; "
-		    "limits and timeouts above 0\n%s", usage_text);
+	if (optind != argc) {
+		fputs(usage_text, stderr);
 		return 2;
 	}
-	for (unsigned i = 0; i < nfwd; i++)
-		if (add_forward(fwd[i], max_conns) != 0)
-			return 2;
-	for (unsigned i = 0; i < nout; i++)
-		if (add_outbound(outb[i], max_conns) != 0)
-			return 2;
-	if (apply_allowlist(true) != 0)
+	if (reconfigure(NULL, true) != 0)
 		return 2;
+	if (P.n == 0 || (flags.health && strrchr(flags.health, ':') == NULL)) {
+		fprintf(stderr, "glassbox-parent: at least one --forward or "
+		    "--outbound; --health ADDR:PORT\n%s", usage_text);
+		return 2;
+	}
+	ro.connect_timeout_ms = flags.connect_ms ? flags.connect_ms : 5000;
+	ro.idle_timeout_ms = flags.idle_ms ? flags.idle_ms : 300000;
+	if (!flags.resolve_s)
+		flags.resolve_s = 60;
+	if (!flags.drain_ms)
+		flags.drain_ms = 10000;
+	if (!flags.health)
+		flags.health = strdup("127.0.0.1:8080");
 	(void)relay_resolve(P.f, P.n);  /* failures are logged, retried */
 
 	sigemptyset(&set);
@@ -447,21 +781,24 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (relay_listen(P.f, P.n) != 0 || relay_start(P.f, P.n, &ro, &r) != 0)
+	if (relay_listen(P.f, P.n) != 0 ||
+	    relay_start(P.f, P.n, &ro, &r) != 0)
 		return 2;
-	opts[1] = health_addr;
+	opts[1] = flags.health;
 	memset(&cb, 0, sizeof cb);
 	mg_init_library(0);
 	if ((ctx = mg_start(&cb, NULL, opts)) == NULL ||
 	    mg_get_server_ports(ctx, 1, &port) < 1) {
 		fprintf(stderr, "glassbox-parent: cannot serve health on %s\n",
-		    health_addr);
+		    flags.health);
 		relay_stop(r, 0);
 		return 2;
 	}
 	mg_set_request_handler(ctx, "/health", health, NULL);
 	mg_set_request_handler(ctx, "/metrics", metrics, NULL);
 	for (unsigned i = 0; i < P.n; i++) {
+		if (!P.f[i].in_use)
+			continue;
 		if (P.f[i].listen.kind == GB_LISTEN_TCP)
 			printf("%s tcp:%s:%d -> %s\n", P.f[i].outbound ?
 			    "outbound" : "forwarding", P.f[i].listen.host,
@@ -472,18 +809,19 @@ main(int argc, char **argv)
 			    P.f[i].target_text);
 	}
 	printf("health on http://%.*s:%d/health\n",
-	    (int)(strrchr(health_addr, ':') - health_addr), health_addr,
+	    (int)(strrchr(flags.health, ':') - flags.health), flags.health,
 	    port.port);
 	fflush(stdout);
 	relay_log("started", NULL, NULL);
 
 	for (;;) {
-		struct timespec ts = { (time_t)resolve_s, 0 };
+		struct timespec ts = { (time_t)flags.resolve_s, 0 };
 
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGHUP) {
-			relay_log("reload", NULL, P.allowlist);
-			(void)apply_allowlist(false);
+			relay_log("reload", NULL, config_path);
+			(void)reconfigure(r, false);
+			(void)relay_resolve(P.f, P.n);
 		} else if (sig < 0 && errno == EAGAIN) {
 			(void)relay_resolve(P.f, P.n);
 		} else if (sig == SIGTERM || sig == SIGINT) {
@@ -492,7 +830,11 @@ main(int argc, char **argv)
 	}
 	relay_log("stopping", NULL, "draining open connections");
 	mg_stop(ctx);
-	relay_stop(r, drain);
+	relay_stop(r, flags.drain_ms);
 	mg_exit_library();
+	config_free(&flags);
+	free(P.allowlist);
+	free(P.describe);
+	free(P.name);
 	return 0;
 }

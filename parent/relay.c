@@ -120,7 +120,7 @@ relay_resolve(struct forwarder *f, unsigned n)
 		char port[8];
 		int e;
 
-		if (!f[i].outbound)
+		if (!f[i].outbound || !f[i].in_use)
 			continue;
 		snprintf(port, sizeof port, "%u", f[i].target.port);
 		if ((e = getaddrinfo(f[i].target.host, port, &hints, &ai)) != 0) {
@@ -206,6 +206,8 @@ relay_listen(struct forwarder *f, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		const char *why;
 
+		if (!f[i].in_use || f[i].fd >= 0)
+			continue;
 		if ((f[i].fd = gb_listen_open(&f[i].listen, &why)) < 0) {
 			fprintf(stderr, "glassbox-parent: %s: %s: %s\n",
 			    f[i].listen_text, why, strerror(errno));
@@ -417,6 +419,56 @@ accept_on(struct relay *r, struct forwarder *f)
 	}
 }
 
+/* A command through the wake pipe: add or retire a forwarder slot. */
+struct command {
+	int op;                         /* 1 add, 2 retire, 0 wake only */
+	unsigned slot;
+};
+
+static void
+commands(struct relay *r)
+{
+	struct command c;
+
+	while (read(r->wake[0], &c, sizeof c) == (ssize_t)sizeof c) {
+		struct forwarder *f;
+
+		if (c.slot >= RELAY_MAX_FORWARDERS)
+			continue;
+		f = &r->f[c.slot];
+		if (c.op == 1 && f->fd >= 0 && !atomic_load(&r->stopping)) {
+			r->ltags[c.slot] = (struct tag){ 0, f };
+			watch(r, EPOLL_CTL_ADD, f->fd, EPOLLIN, &r->ltags[c.slot]);
+			relay_log("forwarder_added", f, NULL);
+		} else if (c.op == 2 && f->fd >= 0) {
+			(void)epoll_ctl(r->ep, EPOLL_CTL_DEL, f->fd, NULL);
+			close(f->fd);
+			f->fd = -1;
+			relay_log("forwarder_retired", f, "open connections go on");
+		}
+	}
+}
+
+static int
+command(struct relay *r, int op, struct forwarder *f)
+{
+	struct command c = { op, (unsigned)(f - r->f) };
+
+	return write(r->wake[1], &c, sizeof c) == (ssize_t)sizeof c ? 0 : -1;
+}
+
+int
+relay_add(struct relay *r, struct forwarder *f)
+{
+	return command(r, 1, f);
+}
+
+int
+relay_retire(struct relay *r, struct forwarder *f)
+{
+	return command(r, 2, f);
+}
+
 static void *
 loop(void *arg)
 {
@@ -431,8 +483,10 @@ loop(void *arg)
 		for (int i = 0; i < n; i++) {
 			struct tag *t = ev[i].data.ptr;
 
-			if (t == NULL)
-				continue;               /* the wake pipe */
+			if (t == NULL) {                /* the wake pipe */
+				commands(r);
+				continue;
+			}
 			if (t->kind == 0) {
 				if (!atomic_load(&r->stopping))
 					accept_on(r, t->p);
@@ -457,10 +511,14 @@ loop(void *arg)
 		if (atomic_load(&r->stopping)) {
 			if (stop_at == 0) {
 				/* Stop accepting; let open connections end. */
-				for (unsigned i = 0; i < r->n; i++) {
+				for (unsigned i = 0; i < RELAY_MAX_FORWARDERS;
+				    i++) {
+					if (r->f[i].fd < 0)
+						continue;
 					(void)epoll_ctl(r->ep, EPOLL_CTL_DEL,
 					    r->f[i].fd, NULL);
 					close(r->f[i].fd);
+					r->f[i].fd = -1;
 				}
 				stop_at = now + r->drain_ms;
 			}
@@ -493,6 +551,8 @@ relay_start(struct forwarder *f, unsigned n, const struct relay_opts *o,
 	}
 	watch(r, EPOLL_CTL_ADD, r->wake[0], EPOLLIN, NULL);
 	for (unsigned i = 0; i < n; i++) {
+		if (!f[i].in_use || f[i].fd < 0)
+			continue;
 		r->ltags[i] = (struct tag){ 0, &f[i] };
 		watch(r, EPOLL_CTL_ADD, f[i].fd, EPOLLIN, &r->ltags[i]);
 	}
@@ -510,9 +570,7 @@ relay_stop(struct relay *r, unsigned drain_ms)
 {
 	r->drain_ms = drain_ms;
 	atomic_store(&r->stopping, true);
-	if (write(r->wake[1], "x", 1) < 0) {
-		/* The loop wakes every 200 ms anyway. */
-	}
+	(void)command(r, 0, r->f);      /* the loop also wakes every 200 ms */
 	pthread_join(r->thread, NULL);
 	close(r->wake[0]);
 	close(r->wake[1]);

@@ -30,6 +30,7 @@ struct forwarder {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;              /* 0: not resolved (yet) */
 	atomic_bool allowed;
+	bool in_use;                    /* configured (main thread's view) */
 	atomic_uint_fast64_t active, accepted, refused, failed;
 	atomic_uint_fast64_t bytes_in, bytes_out;   /* to / from the enclave */
 };
@@ -43,9 +44,16 @@ struct relay;
 /* Opens the forwarders' listeners. Returns 0 or -1 (message printed). */
 int relay_listen(struct forwarder *f, unsigned n);
 
-/* Starts the relay thread over forwarders f[0..n). */
+/* Starts the relay thread over forwarders f[0..n) of an array of
+ * RELAY_MAX_FORWARDERS slots; slots without in_use are skipped. */
 int relay_start(struct forwarder *f, unsigned n, const struct relay_opts *o,
     struct relay **out);
+
+/* A forwarder slot f (of the array given to relay_start, its listener
+ * open) starts being served; or stops accepting, its open connections
+ * going on. Both are carried out by the relay thread. */
+int relay_add(struct relay *r, struct forwarder *f);
+int relay_retire(struct relay *r, struct forwarder *f);
 
 /* Stops accepting, lets open connections finish for up to drain_ms, then
  * closes everything. */

@@ -340,6 +340,76 @@ r = subprocess.run([PARENT, "--outbound", f"unix:{out_sock}=x:1", "--allowlist",
 check("bad allowlist refused", r.returncode == 2 and "bad or unknown field" in r.stderr, r.stderr)
 echo2.close()
 
+# 8. A config file; SIGHUP adds and retires forwarders, and a connection
+#    through a retired one goes on.
+echo3 = Echo()
+echo4 = Echo()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+pa, pb = free_port(), free_port()
+conf = os.path.join(TMP, "parent.conf")
+with open(conf, "w") as f:
+    f.write(f"# the bridge\nforward = tcp:127.0.0.1:{pa}=tcp:127.0.0.1:{echo3.port}\n"
+            f"describe-cmd = {SCRIPT}\nhealth = 127.0.0.1:0\nmax-conns = 50\n")
+p = subprocess.Popen([PARENT, "--config", conf], stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True)
+line = p.stdout.readline()
+check("config file", line.startswith(f"forwarding tcp:127.0.0.1:{pa} "), line)
+held = socket.create_connection(("127.0.0.1", pa), timeout=10)
+held.sendall(b"a")
+check("config forwarder works", held.recv(1) == b"a")
+with open(conf, "w") as f:
+    f.write(f"forward = tcp:127.0.0.1:{pb}=tcp:127.0.0.1:{echo4.port}\n"
+            f"describe-cmd = {SCRIPT}\nhealth = 127.0.0.1:0\n")
+p.send_signal(signal.SIGHUP)
+time.sleep(0.7)
+c = socket.create_connection(("127.0.0.1", pb), timeout=10)
+c.sendall(b"new")
+c.shutdown(socket.SHUT_WR)
+back = b""
+while True:
+    d = c.recv(10)
+    if not d:
+        break
+    back += d
+check("SIGHUP added a forwarder", back == b"newbye", back)
+c.close()
+try:
+    socket.create_connection(("127.0.0.1", pa), timeout=2).close()
+    retired = False
+except OSError:
+    retired = True
+check("SIGHUP retired a forwarder", retired)
+held.sendall(b"b")
+check("its open connection goes on", held.recv(1) == b"b")
+held.close()
+with open(conf, "w") as f:
+    f.write("forward = nonsense\n")
+p.send_signal(signal.SIGHUP)
+time.sleep(0.5)
+c = socket.create_connection(("127.0.0.1", pb), timeout=10)
+c.sendall(b"x")
+check("a broken config keeps what runs", c.recv(1) == b"x")
+c.close()
+p.send_signal(signal.SIGTERM)
+check("config parent stops", p.wait(timeout=30) == 0)
+err = p.stderr.read()
+check("reloads logged", "forwarder_added" in err and "forwarder_retired" in err, err[-400:])
+with open(conf, "w") as f:
+    f.write("colour = blue\n")
+r = subprocess.run([PARENT, "--config", conf], capture_output=True, text=True, timeout=30)
+check("unknown config option", r.returncode == 2 and "colour" in r.stderr, r.stderr)
+echo3.close()
+echo4.close()
+
 r = subprocess.run([PARENT], capture_output=True, text=True)
 check("usage", r.returncode == 2 and "--forward" in r.stderr)
 r = subprocess.run([PARENT, "--forward", "tcp:127.0.0.1:0=bogus"], capture_output=True, text=True)
