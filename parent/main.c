@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "allowlist.h"
+#include "gb/codec.h"
 #include "relay.h"
 
 static const char usage_text[] =
@@ -425,18 +426,6 @@ config_free(struct config *c)
 	memset(c, 0, sizeof *c);
 }
 
-static char *
-trim(char *s)
-{
-	size_t n;
-
-	s += strspn(s, " \t");
-	n = strlen(s);
-	while (n > 0 && strchr(" \t\r", s[n - 1]) != NULL)
-		s[--n] = '\0';
-	return s;
-}
-
 /* Applies one NAME = VALUE; returns 0 or -1 (message in err). */
 static int
 config_set(struct config *c, const char *k, const char *v, char *err,
@@ -500,7 +489,7 @@ config_load(const char *path, struct config *c, char *err, size_t errlen)
 
 		no++;
 		line[strcspn(line, "#\n")] = '\0';
-		if (*trim(line) == '\0')
+		if (*gb_str_trim(line) == '\0')
 			continue;
 		if ((eq = strchr(line, '=')) == NULL) {
 			snprintf(err, errlen, "%s:%u: not NAME = VALUE", path,
@@ -508,8 +497,8 @@ config_load(const char *path, struct config *c, char *err, size_t errlen)
 			goto bad;
 		}
 		*eq = '\0';
-		k = trim(line);
-		if (config_set(c, k, trim(eq + 1), err, errlen) != 0) {
+		k = gb_str_trim(line);
+		if (config_set(c, k, gb_str_trim(eq + 1), err, errlen) != 0) {
 			size_t l = strlen(err);
 
 			snprintf(err + l, errlen - l, " (%s:%u)", path, no);

@@ -244,19 +244,6 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 	return 0;
 }
 
-/* s without leading and trailing blanks (in place). */
-static char *
-trim(char *s)
-{
-	size_t n;
-
-	s += strspn(s, " \t");
-	n = strlen(s);
-	while (n > 0 && strchr(" \t\r", s[n - 1]) != NULL)
-		s[--n] = '\0';
-	return s;
-}
-
 static uint8_t *config_text;    /* options point into it while running */
 
 /* NAME = VALUE lines; '#' starts a comment. */
@@ -277,7 +264,7 @@ load_config(struct vs_config *c, const char *path)
 
 		line[strcspn(line, "#")] = '\0';
 		if ((eq = strchr(line, '=')) == NULL) {
-			if (*trim(line) != '\0') {
+			if (*gb_str_trim(line) != '\0') {
 				fprintf(stderr, "glassbox-verifier: %s: not NAME "
 				    "= VALUE: %s\n", path, line);
 				return -1;
@@ -285,7 +272,7 @@ load_config(struct vs_config *c, const char *path)
 			continue;
 		}
 		*eq = '\0';
-		k = trim(line);
+		k = gb_str_trim(line);
 		for (o = longopts; o->name != NULL; o++)
 			if (strcmp(o->name, k) == 0)
 				break;
@@ -294,7 +281,7 @@ load_config(struct vs_config *c, const char *path)
 			    "%s\n", path, k);
 			return -1;
 		}
-		if (apply(c, o->val, o->name, trim(eq + 1)) != 0)
+		if (apply(c, o->val, o->name, gb_str_trim(eq + 1)) != 0)
 			return -1;
 	}
 	return 0;

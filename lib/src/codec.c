@@ -291,3 +291,15 @@ out:
 	ERR_clear_error();
 	return err;
 }
+
+char *
+gb_str_trim(char *s)
+{
+	size_t n;
+
+	s += strspn(s, " \t\r");
+	n = strlen(s);
+	while (n > 0 && strchr(" \t\r", s[n - 1]) != NULL)
+		s[--n] = '\0';
+	return s;
+}

@@ -12,6 +12,9 @@
 /* Writes 2n lower-case hex digits and a NUL to out (2n + 1 bytes). */
 void gb_hex_encode(char *out, const uint8_t *in, size_t n);
 
+/* s without leading and trailing blanks (space, tab, CR), in place. */
+char *gb_str_trim(char *s);
+
 /* The value of one hex digit (either case), or -1. */
 int gb_hex_value(int c);
 
