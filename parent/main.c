@@ -51,8 +51,10 @@ static const char usage_text[] =
 "                       go to HOST:PORT, which must be on the allowlist\n"
 "  --allowlist FILE     vsock-proxy's YAML: allowlist: [{address, port}];\n"
 "                       SIGHUP reads it again (open connections stay)\n"
-"  --resolve-interval S outbound names are resolved again this often\n"
-"                       (default 60; getaddrinfo does not give TTLs)\n"
+"  --resolve-interval S outbound names are resolved again after their DNS\n"
+"                       TTL, at most this long (default 60; names DNS does\n"
+"                       not answer, as in /etc/hosts, exactly this long)\n"
+"  --dns-server A:P     ask this DNS server (IPv4) instead of resolv.conf's\n"
 "\n"
 "Logs JSON lines on standard error.\n";
 
@@ -564,6 +566,7 @@ spec_ok(const char *spec, bool outbound, char *err, size_t errlen)
 /* Flags, kept to be merged with the config file at start and reload. */
 static struct config flags;
 static const char *config_path;
+static const char *dns_server;          /* --dns-server, for tests */
 
 /* Adds, retires and updates what the flags and the config file say. */
 static int
@@ -702,6 +705,7 @@ main(int argc, char **argv)
 		{ "drain", required_argument, NULL, 'D' },
 		{ "allowlist", required_argument, NULL, 'L' },
 		{ "resolve-interval", required_argument, NULL, 'R' },
+		{ "dns-server", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -730,6 +734,10 @@ main(int argc, char **argv)
 		}
 		if (c == 'C') {
 			config_path = optarg;
+			continue;
+		}
+		if (c == 'S') {
+			dns_server = optarg;
 			continue;
 		}
 		if (c == 'a') {
@@ -762,7 +770,7 @@ main(int argc, char **argv)
 		flags.drain_ms = 10000;
 	if (!flags.health)
 		flags.health = strdup("127.0.0.1:8080");
-	(void)relay_resolve(P.f, P.n);  /* failures are logged, retried */
+	(void)relay_resolve(P.f, P.n, flags.resolve_s, dns_server);
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -803,19 +811,19 @@ main(int argc, char **argv)
 	fflush(stdout);
 	relay_log("started", NULL, NULL);
 
-	for (;;) {
-		struct timespec ts = { (time_t)flags.resolve_s, 0 };
+	for (int64_t wait = relay_resolve(P.f, P.n, flags.resolve_s,
+	    dns_server);;) {
+		struct timespec ts = { (time_t)(wait / 1000),
+		    (long)(wait % 1000) * 1000000 };
 
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGHUP) {
 			relay_log("reload", NULL, config_path);
 			(void)reconfigure(r, false);
-			(void)relay_resolve(P.f, P.n);
-		} else if (sig < 0 && errno == EAGAIN) {
-			(void)relay_resolve(P.f, P.n);
 		} else if (sig == SIGTERM || sig == SIGINT) {
 			break;
 		}
+		wait = relay_resolve(P.f, P.n, flags.resolve_s, dns_server);
 	}
 	relay_log("stopping", NULL, "draining open connections");
 	mg_stop(ctx);

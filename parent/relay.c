@@ -10,7 +10,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/vm_sockets.h>
+#include <arpa/inet.h>
+#include <arpa/nameser.h>
 #include <netdb.h>
+#include <resolv.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -108,33 +111,112 @@ connect_resolved(struct forwarder *f)
 	return fd;
 }
 
-int
-relay_resolve(struct forwarder *f, unsigned n)
+/* An A record for name through DNS, and its TTL; -1 if DNS does not
+ * answer one. */
+static int
+dns_lookup(const char *name, const char *dns, struct in_addr *addr,
+    uint32_t *ttl)
 {
-	int rc = 0;
+	struct __res_state st;
+	unsigned char ans[4096];
+	ns_msg msg;
+	ns_rr rr;
+	int len, rc = -1;
+
+	memset(&st, 0, sizeof st);
+	if (res_ninit(&st) != 0)
+		return -1;
+	st.retrans = 1;                 /* a dead server costs ~1 s, not 10 */
+	st.retry = 1;
+	if (dns != NULL) {
+		char host[64];
+		const char *colon = strrchr(dns, ':');
+
+		if (colon == NULL || (size_t)(colon - dns) >= sizeof host)
+			goto out;
+		memcpy(host, dns, (size_t)(colon - dns));
+		host[colon - dns] = '\0';
+		st.nsaddr_list[0].sin_family = AF_INET;
+		st.nsaddr_list[0].sin_port = htons((uint16_t)atoi(colon + 1));
+		if (inet_pton(AF_INET, host, &st.nsaddr_list[0].sin_addr) != 1)
+			goto out;
+		st.nscount = 1;
+	}
+	len = res_nquery(&st, name, ns_c_in, ns_t_a, ans, sizeof ans);
+	if (len <= 0 || ns_initparse(ans, len, &msg) != 0)
+		goto out;
+	for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
+		if (ns_parserr(&msg, ns_s_an, i, &rr) != 0)
+			break;
+		if (ns_rr_type(rr) != ns_t_a || ns_rr_rdlen(rr) != 4)
+			continue;
+		if (rc != 0) {
+			memcpy(addr, ns_rr_rdata(rr), 4);
+			*ttl = ns_rr_ttl(rr);
+			rc = 0;
+		} else if (ns_rr_ttl(rr) < *ttl) {
+			*ttl = ns_rr_ttl(rr);
+		}
+	}
+out:
+	res_nclose(&st);
+	return rc;
+}
+
+int64_t
+relay_resolve(struct forwarder *f, unsigned n, unsigned max_s,
+    const char *dns)
+{
+	int64_t now = gb_time_now_ms(), next = (int64_t)max_s * 1000;
 
 	for (unsigned i = 0; i < n; i++) {
 		struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 		    .ai_flags = AI_NUMERICSERV };
 		struct addrinfo *ai = NULL;
+		struct sockaddr_in sin = { .sin_family = AF_INET };
+		struct in_addr ip;
+		uint32_t ttl = 0;
 		char port[8];
 		int e;
 
 		if (!f[i].outbound || !f[i].in_use)
 			continue;
-		snprintf(port, sizeof port, "%u", f[i].target.port);
-		if ((e = getaddrinfo(f[i].target.host, port, &hints, &ai)) != 0) {
-			relay_log("resolve_failed", &f[i], gai_strerror(e));
-			rc = -1;        /* the last address is kept */
+		if (f[i].resolve_at_ms > now) {
+			if (f[i].resolve_at_ms - now < next)
+				next = f[i].resolve_at_ms - now;
 			continue;
 		}
-		pthread_mutex_lock(&f[i].mu);
-		memcpy(&f[i].addr, ai->ai_addr, ai->ai_addrlen);
-		f[i].addrlen = ai->ai_addrlen;
-		pthread_mutex_unlock(&f[i].mu);
-		freeaddrinfo(ai);
+		if (dns_lookup(f[i].target.host, dns, &ip, &ttl) == 0) {
+			int64_t wait = (int64_t)(ttl < 1 ? 1 : ttl) * 1000;
+
+			if (wait > (int64_t)max_s * 1000)
+				wait = (int64_t)max_s * 1000;
+			sin.sin_port = htons((uint16_t)f[i].target.port);
+			sin.sin_addr = ip;
+			pthread_mutex_lock(&f[i].mu);
+			memcpy(&f[i].addr, &sin, sizeof sin);
+			f[i].addrlen = sizeof sin;
+			pthread_mutex_unlock(&f[i].mu);
+			f[i].resolve_at_ms = now + wait;
+		} else {
+			snprintf(port, sizeof port, "%u", f[i].target.port);
+			if ((e = getaddrinfo(f[i].target.host, port, &hints,
+			    &ai)) != 0) {
+				relay_log("resolve_failed", &f[i],
+				    gai_strerror(e));
+			} else {
+				pthread_mutex_lock(&f[i].mu);
+				memcpy(&f[i].addr, ai->ai_addr, ai->ai_addrlen);
+				f[i].addrlen = ai->ai_addrlen;
+				pthread_mutex_unlock(&f[i].mu);
+				freeaddrinfo(ai);
+			}
+			f[i].resolve_at_ms = now + (int64_t)max_s * 1000;
+		}
+		if (f[i].resolve_at_ms - now < next)
+			next = f[i].resolve_at_ms - now;
 	}
-	return rc;
+	return next < 200 ? 200 : next;
 }
 
 /* A non-blocking socket connecting to target; -1 on immediate failure. */

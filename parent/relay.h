@@ -31,6 +31,7 @@ struct forwarder {
 	socklen_t addrlen;              /* 0: not resolved (yet) */
 	atomic_bool allowed;
 	bool in_use;                    /* configured (main thread's view) */
+	int64_t resolve_at_ms;          /* next lookup (main thread) */
 	atomic_uint_fast64_t active, accepted, refused, failed;
 	atomic_uint_fast64_t bytes_in, bytes_out;   /* to / from the enclave */
 };
@@ -63,9 +64,16 @@ void relay_stop(struct relay *r, unsigned drain_ms);
 bool relay_reachable(const struct gb_listen_addr *target,
     unsigned timeout_ms);
 
-/* Resolves every outbound forwarder's name now (0) or reports the first
- * that fails (-1, message printed). */
-int relay_resolve(struct forwarder *f, unsigned n);
+/*
+ * Resolves the outbound forwarders' names that are due: through DNS, with
+ * the answer's TTL deciding the next lookup (at least 1 s, at most
+ * max_s); a name DNS does not answer (in /etc/hosts, say) through
+ * getaddrinfo(), looked up again after max_s. dns, if not NULL, is the
+ * DNS server to ask (IPv4 "ADDR:PORT"; tests). A failed lookup keeps the
+ * last address. Returns the milliseconds until the next one is due.
+ */
+int64_t relay_resolve(struct forwarder *f, unsigned n, unsigned max_s,
+    const char *dns);
 
 /* JSON line logging (stderr). */
 void relay_log(const char *event, const struct forwarder *f,

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 import socket
 import subprocess
 import sys
@@ -339,6 +340,87 @@ r = subprocess.run([PARENT, "--outbound", f"unix:{out_sock}=x:1", "--allowlist",
                    capture_output=True, text=True, timeout=30)
 check("bad allowlist refused", r.returncode == 2 and "bad or unknown field" in r.stderr, r.stderr)
 echo2.close()
+
+# 7b. Outbound names follow their DNS TTL: a small DNS server on 127.0.0.1
+#     answers svc.glassbox.test with 127.0.0.1 (TTL 1), then 127.0.0.2.
+dns_answer = ["127.0.0.1"]
+dns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+dns.bind(("127.0.0.1", 0))
+
+
+def dns_serve():
+    while True:
+        try:
+            q, peer = dns.recvfrom(512)
+        except OSError:
+            return
+        qid = q[:2]
+        end = 12
+        while q[end] != 0:
+            end += 1 + q[end]
+        question = q[12:end + 5]
+        ans = (b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 1, 4) +
+               socket.inet_aton(dns_answer[0]))
+        dns.sendto(qid + b"\x81\x80" + struct.pack(">HHHH", 1, 1, 0, 0) + question + ans, peer)
+
+
+threading.Thread(target=dns_serve, daemon=True).start()
+probe = socket.socket()
+probe.bind(("127.0.0.1", 0))
+svc_port = probe.getsockname()[1]
+probe.close()
+
+
+def replier(host, word):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((host, svc_port))
+    s.listen(8)
+
+    def run():
+        while True:
+            try:
+                c, _ = s.accept()
+            except OSError:
+                return
+            c.sendall(word)
+            c.close()
+    threading.Thread(target=run, daemon=True).start()
+    return s
+
+
+ra, rb = replier("127.0.0.1", b"first"), replier("127.0.0.2", b"second")
+with open(allow, "w") as f:
+    f.write(f"allowlist:\n- {{address: svc.glassbox.test, port: {svc_port}}}\n")
+p = subprocess.Popen([PARENT, "--health", "127.0.0.1:0", "--outbound",
+                      f"unix:{out_sock}=svc.glassbox.test:{svc_port}", "--allowlist", allow,
+                      "--dns-server", f"127.0.0.1:{dns.getsockname()[1]}", "--resolve-interval", "30"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+p.stdout.readline()
+
+
+def fetch():
+    c = socket.socket(socket.AF_UNIX)
+    c.settimeout(10)
+    c.connect(out_sock)
+    data = b""
+    while True:
+        d = c.recv(100)
+        if not d:
+            break
+        data += d
+    c.close()
+    return data
+
+
+check("resolved through DNS", fetch() == b"first")
+dns_answer[0] = "127.0.0.2"
+time.sleep(2.5)                         # the TTL is 1 s
+check("re-resolved after the TTL", fetch() == b"second")
+p.send_signal(signal.SIGTERM)
+check("dns parent stops", p.wait(timeout=30) == 0)
+for s_ in (ra, rb, dns):
+    s_.close()
 
 # 8. A config file; SIGHUP adds and retires forwarders, and a connection
 #    through a retired one goes on.
