@@ -45,6 +45,7 @@ struct conn {
 	struct half ab, ba;             /* client->enclave, enclave->client */
 	struct conn *prev, *next;
 	bool dead;
+	bool a_off, b_off;              /* out of the epoll set: finished */
 };
 
 /* What an epoll event points at: a listener or one side of a conn. */
@@ -409,8 +410,27 @@ update(struct relay *r, struct conn_box *x)
 	} else {
 		eb = EPOLLOUT;
 	}
-	watch(r, EPOLL_CTL_MOD, c->a, ea | EPOLLRDHUP, &x->ta);
-	watch(r, EPOLL_CTL_MOD, c->b, eb | EPOLLRDHUP, &x->tb);
+	/* RDHUP only with IN: reported while we cannot read, it would wake
+	 * the loop again and again. */
+	if (ea & EPOLLIN)
+		ea |= EPOLLRDHUP;
+	if (eb & EPOLLIN)
+		eb |= EPOLLRDHUP;
+	/* A socket done both ways leaves the set: its HUP, which no mask
+	 * can hide, would otherwise wake the loop until the other side
+	 * drains. */
+	if (!c->a_off && c->ab.eof && c->ba.shut) {
+		(void)epoll_ctl(r->ep, EPOLL_CTL_DEL, c->a, NULL);
+		c->a_off = true;
+	} else if (!c->a_off) {
+		watch(r, EPOLL_CTL_MOD, c->a, ea, &x->ta);
+	}
+	if (!c->b_off && c->ba.eof && c->ab.shut) {
+		(void)epoll_ctl(r->ep, EPOLL_CTL_DEL, c->b, NULL);
+		c->b_off = true;
+	} else if (!c->b_off) {
+		watch(r, EPOLL_CTL_MOD, c->b, eb, &x->tb);
+	}
 }
 
 static void
@@ -496,8 +516,8 @@ accept_on(struct relay *r, struct forwarder *f)
 		if (r->conns)
 			r->conns->prev = &x->c;
 		r->conns = &x->c;
-		watch(r, EPOLL_CTL_ADD, a, EPOLLRDHUP, &x->ta);
-		watch(r, EPOLL_CTL_ADD, x->c.b, EPOLLOUT | EPOLLRDHUP, &x->tb);
+		watch(r, EPOLL_CTL_ADD, a, 0, &x->ta);
+		watch(r, EPOLL_CTL_ADD, x->c.b, EPOLLOUT, &x->tb);
 	}
 }
 

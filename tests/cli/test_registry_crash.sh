@@ -65,6 +65,6 @@ while read -r line; do
 done < "$tmp/ok.log"
 check none-lost 0 '^0$' -- echo "$missing"
 check audit 0 'audit passed' -- "$gb" registry --db "$db" audit
-check no-errors 0 '^0$' -- sh -c "wc -l < '$tmp/err.log'"
+check no-errors 0 '' -- sh -c "if [ -s '$tmp/err.log' ]; then cat '$tmp/err.log'; exit 1; fi"
 echo "($kills kills, $reported publishes reported)"
 finish
