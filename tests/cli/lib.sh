@@ -19,3 +19,12 @@ finish() {
   echo "$pass passed, $fail failed"
   [ "$fail" -eq 0 ]
 }
+
+# A temporary folder ($tmp) holding a GNUPGHOME of its own, removed (and its
+# gpg-agent stopped) when the script exits.
+with_gpg_home() {
+  tmp=$(mktemp -d)
+  export GNUPGHOME=$tmp/gnupg
+  mkdir -m 700 "$GNUPGHOME"
+  trap 'gpgconf --homedir "$GNUPGHOME" --kill gpg-agent 2>/dev/null; rm -rf "$tmp"' EXIT
+}

@@ -6,12 +6,8 @@
 # usage: test_eif.sh GLASSBOX
 set -u
 gb=$1
-tmp=$(mktemp -d)
-export GNUPGHOME=$tmp/gnupg
-cleanup() { gpgconf --homedir "$GNUPGHOME" --kill gpg-agent 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-mkdir -m 700 "$GNUPGHOME"
 . "$(dirname "$0")/lib.sh"
+with_gpg_home
 cd "$tmp"
 
 # extend(x) = SHA384(48 zero bytes || SHA384(x)), by openssl.

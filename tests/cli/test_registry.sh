@@ -6,18 +6,11 @@
 # usage: test_registry.sh GLASSBOX
 set -u
 gb=$1
-tmp=$(mktemp -d)
-export GNUPGHOME=$tmp/gnupg
-cleanup() {
-  gpgconf --homedir "$GNUPGHOME" --kill gpg-agent 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-mkdir -m 700 "$GNUPGHOME"
+. "$(dirname "$0")/lib.sh"
+with_gpg_home
 db=$tmp/reg.db
 reg() { "$gb" registry --db "$db" "$@"; }
 
-. "$(dirname "$0")/lib.sh"
 
 size() { reg checkpoint | sed -n 2p; }
 # check_unchanged NAME: the log has as many entries as before the last check.

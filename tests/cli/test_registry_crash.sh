@@ -7,15 +7,8 @@
 # usage: test_registry_crash.sh GLASSBOX
 set -u
 gb=$1
-tmp=$(mktemp -d)
-export GNUPGHOME=$tmp/gnupg
-cleanup() {
-  gpgconf --homedir "$GNUPGHOME" --kill gpg-agent 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-mkdir -m 700 "$GNUPGHOME"
 . "$(dirname "$0")/lib.sh"
+with_gpg_home
 db=$tmp/reg.db
 kills_wanted=50
 n=150                   # statements ready to publish; more than will be needed
