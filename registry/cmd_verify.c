@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "gb/attest.h"
 #include "gb/codec.h"
+#include "gb/docjson.h"
 #include "gb/timefmt.h"
 
 static const char usage_text[] =
@@ -66,23 +67,6 @@ parse_expect(const char *arg, struct gb_expect_pcr *e)
 	return gb_hex_decode(eq + 1, hexlen, e->value, e->len) == 0 ? 0 : -1;
 }
 
-/* Lower-case hex of a span as a new JSON string, or JSON null. */
-static json_t *
-json_hex(struct gb_span s)
-{
-	json_t *j;
-	char *h;
-
-	if (s.ptr == NULL)
-		return json_null();
-	if ((h = malloc(2 * s.len + 1)) == NULL)
-		return NULL;
-	gb_hex_encode(h, s.ptr, s.len);
-	j = json_string(h);
-	free(h);
-	return j;
-}
-
 static json_t *
 json_text(struct gb_span s)
 {
@@ -94,15 +78,11 @@ static int
 print_json(const struct gb_doc *doc, bool parsed, const struct gb_result *res,
     int64_t at_ms)
 {
-	json_t *o = json_object(), *pcrs = json_object();
-	char idx[4];
+	json_t *o = json_object();
 	int err;
 
-	if (o == NULL || pcrs == NULL) {
-		json_decref(o);
-		json_decref(pcrs);
+	if (o == NULL)
 		return -1;
-	}
 	json_object_set_new(o, "valid", json_boolean(res->reason == GB_R_OK));
 	json_object_set_new(o, "reason", res->reason == GB_R_OK ? json_null() :
 	    json_string(gb_reason_code(res->reason)));
@@ -113,21 +93,14 @@ print_json(const struct gb_doc *doc, bool parsed, const struct gb_result *res,
 	    json_integer((json_int_t)doc->timestamp_ms) : json_null());
 	json_object_set_new(o, "digest", parsed ? json_text(doc->digest) :
 	    json_null());
-	for (unsigned i = 0; parsed && i < GB_PCR_MAX_COUNT; i++) {
-		if (doc->pcrs[i].ptr == NULL)
-			continue;
-		snprintf(idx, sizeof idx, "%u", i);
-		json_object_set_new(pcrs, idx, json_hex(doc->pcrs[i]));
-	}
-	json_object_set_new(o, "pcrs", parsed ? pcrs : json_null());
-	if (!parsed)
-		json_decref(pcrs);
-	json_object_set_new(o, "public_key", parsed ? json_hex(doc->public_key) :
+	json_object_set_new(o, "pcrs", parsed ? gb_json_pcrs(doc) :
 	    json_null());
-	json_object_set_new(o, "user_data", parsed ? json_hex(doc->user_data) :
-	    json_null());
-	json_object_set_new(o, "nonce", parsed ? json_hex(doc->nonce) :
-	    json_null());
+	json_object_set_new(o, "public_key", parsed ?
+	    gb_json_hex(doc->public_key) : json_null());
+	json_object_set_new(o, "user_data", parsed ?
+	    gb_json_hex(doc->user_data) : json_null());
+	json_object_set_new(o, "nonce", parsed ?
+	    gb_json_hex(doc->nonce) : json_null());
 	json_object_set_new(o, "debug", json_boolean(parsed &&
 	    gb_doc_is_debug(doc)));
 	json_object_set_new(o, "verified_at", json_integer(

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gb/codec.h"
+#include "gb/docjson.h"
 #include "gb/result.h"
 #include "gb/timefmt.h"
 #include "server.h"
@@ -162,39 +163,15 @@ read_ask(struct vs_req *q, struct ask *a)
 }
 
 static json_t *
-hex_or_null(struct gb_span s)
-{
-	char *h;
-	json_t *j;
-
-	if (s.ptr == NULL)
-		return json_null();
-	if ((h = malloc(2 * s.len + 1)) == NULL)
-		return json_null();
-	gb_hex_encode(h, s.ptr, s.len);
-	j = json_string(h);
-	free(h);
-	return j;
-}
-
-static json_t *
 doc_json(const struct gb_doc *d)
 {
-	json_t *pcrs = json_object();
+	json_t *pcrs = gb_json_pcrs(d);
 
-	for (unsigned i = 0; i < GB_PCR_MAX_COUNT; i++) {
-		char k[4];
-
-		if (d->pcrs[i].ptr == NULL)
-			continue;
-		snprintf(k, sizeof k, "%u", i);
-		json_object_set_new(pcrs, k, hex_or_null(d->pcrs[i]));
-	}
 	return json_pack("{s:s%, s:I, s:o, s:o, s:o, s:o, s:b}", "module_id",
 	    (const char *)d->module_id.ptr, d->module_id.len, "timestamp",
 	    (json_int_t)d->timestamp_ms, "pcrs", pcrs, "public_key",
-	    hex_or_null(d->public_key), "user_data", hex_or_null(d->user_data),
-	    "nonce", hex_or_null(d->nonce), "debug", gb_doc_is_debug(d));
+	    gb_json_hex(d->public_key), "user_data", gb_json_hex(d->user_data),
+	    "nonce", gb_json_hex(d->nonce), "debug", gb_doc_is_debug(d));
 }
 
 /* The registry's part: the release whose PCR0 the document has must be
@@ -334,7 +311,7 @@ vs_api_verify(struct vs_req *q)
 	    "developer", "glassbox", "build", "glassbox-verifier " VS_VERSION,
 	    "submods", "glassbox", sub);
 	if (claims != NULL && a.nonce != NULL)
-		json_object_set_new(claims, "eat_nonce", hex_or_null(
+		json_object_set_new(claims, "eat_nonce", gb_json_hex(
 		    (struct gb_span){ a.nonce, a.nonce_len }));
 	jws = claims ? vs_jws_sign(vs, claims) : NULL;
 	json_decref(claims);
