@@ -72,6 +72,16 @@ class Echo:
         self.s.close()
 
 
+def read_to_eof(c, size=1 << 16):
+    """Everything the peer sends until it closes its side."""
+    data = b""
+    while True:
+        d = c.recv(size)
+        if not d:
+            return data
+        data += d
+
+
 DESCRIBE = os.path.join(TMP, "describe.json")
 SCRIPT = os.path.join(TMP, "describe.sh")
 with open(SCRIPT, "w") as f:
@@ -161,12 +171,7 @@ print(f"({MIB} MiB each way in {time.time() - t0:.1f} s)")
 s = p.connect()
 s.sendall(b"hello")
 s.shutdown(socket.SHUT_WR)
-data = b""
-while True:
-    d = s.recv(100)
-    if not d:
-        break
-    data += d
+data = read_to_eof(s)
 s.close()
 check("half-close", data == b"hellobye", data)
 
@@ -180,12 +185,7 @@ def client(i):
         payload = hashlib.sha256(str(i).encode()).digest() * 3000    # 96 KB
         c.sendall(payload)
         c.shutdown(socket.SHUT_WR)
-        back = b""
-        while True:
-            d = c.recv(1 << 16)
-            if not d:
-                break
-            back += d
+        back = read_to_eof(c)
         c.close()
         if back != payload + b"bye":
             errors.append(i)
@@ -296,12 +296,7 @@ def via_outbound():
     try:
         c.sendall(b"ping")
         c.shutdown(socket.SHUT_WR)
-        data = b""
-        while True:
-            d = c.recv(100)
-            if not d:
-                return data
-            data += d
+        return read_to_eof(c)
     except OSError:
         return b""
     finally:
@@ -403,12 +398,7 @@ def fetch():
     c = socket.socket(socket.AF_UNIX)
     c.settimeout(10)
     c.connect(out_sock)
-    data = b""
-    while True:
-        d = c.recv(100)
-        if not d:
-            break
-        data += d
+    data = read_to_eof(c)
     c.close()
     return data
 
@@ -456,12 +446,7 @@ time.sleep(0.7)
 c = socket.create_connection(("127.0.0.1", pb), timeout=10)
 c.sendall(b"new")
 c.shutdown(socket.SHUT_WR)
-back = b""
-while True:
-    d = c.recv(10)
-    if not d:
-        break
-    back += d
+back = read_to_eof(c)
 check("SIGHUP added a forwarder", back == b"newbye", back)
 c.close()
 try:
