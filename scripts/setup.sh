@@ -9,18 +9,30 @@ packages=(
   libsqlite3-dev libcivetweb-dev libjansson-dev libgpgme-dev zlib1g-dev
   libyaml-dev
   gnupg sqlite3 openssl python3 python3-cryptography
+  chromium
 )
+# The browser tests drive chromium with playwright-core from npm.
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
     missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
-echo "setup: installing ${missing[*]}" >&2
-sudo=""
-[ "$(id -u)" -eq 0 ] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# playwright-core at the version package-lock.json pins (no browser
+# download: the tests use /usr/bin/chromium).
+web="$(dirname "$0")/../tests/web"
+if [ ! -f "$web/node_modules/playwright-core/package.json" ] ||
+   [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+  echo "setup: npm ci in tests/web" >&2
+  npm ci --prefix "$web" --no-audit --no-fund --loglevel=error >/dev/null
+fi

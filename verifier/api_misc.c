@@ -1,6 +1,6 @@
 /*
  * Service endpoints: /.well-known/glassbox, /healthz, /readyz, /metrics,
- * /openapi.json.
+ * /api/v1/verdicts, /openapi.json.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -98,4 +98,32 @@ vs_api_openapi(struct vs_req *q)
 		return vs_problem(q, 405, "method_not_allowed", "use GET");
 	return vs_reply_text(q, 200, "application/json", vs_openapi_json,
 	    strlen(vs_openapi_json));
+}
+
+int
+vs_api_verdicts(struct vs_req *q)
+{
+	if (!vs_method(q, "GET"))
+		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	return vs_reply_json(q, 200, vs_metrics_verdicts(q->vs));
+}
+
+/* GET / and the page's files (web/, embedded); anything else is 404. */
+int
+vs_api_asset(struct vs_req *q)
+{
+	const char *uri = mg_get_request_info(q->conn)->local_uri;
+
+	if (strcmp(uri, "/") == 0)
+		uri = "/index.html";
+	for (const struct vs_asset *a = vs_assets; a->path != NULL; a++) {
+		if (strcmp(a->path, uri) != 0)
+			continue;
+		if (!vs_method(q, "GET"))
+			return vs_problem(q, 405, "method_not_allowed",
+			    "use GET");
+		return vs_reply_text(q, 200, a->type, (const char *)a->data,
+		    a->len);
+	}
+	return vs_problem(q, 404, "not_found", "no such resource");
 }

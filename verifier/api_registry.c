@@ -386,9 +386,15 @@ vs_api_log(struct vs_req *q)
 	if (r == NULL || gb_registry_size(r, &size) != 0)
 		return no_registry(q);
 	if (strcmp(what, "/checkpoint") == 0) {
-		int rc;
+		int rc = query_u64(q, "size", &a);
 
-		if (gb_registry_checkpoint(r, &note, &e) != 0)
+		/* ?size=N: the checkpoint signed at that size, for auditors
+		 * who check consistency between two signed checkpoints. */
+		if (rc == -2)
+			return vs_problem(q, 400, "bad_request", "size is a "
+			    "decimal number");
+		if ((rc == 0 ? gb_registry_checkpoint_at(r, a, &note, &e) :
+		    gb_registry_checkpoint(r, &note, &e)) != 0)
 			return reg_problem(q, &e);
 		rc = vs_reply_text(q, 200, "text/plain; charset=utf-8", note,
 		    strlen(note));
@@ -416,9 +422,11 @@ vs_api_log(struct vs_req *q)
 
 			if (gb_registry_leaf(r, i, &leaf, &e) != 0)
 				break;
-			json_array_append_new(arr, json_pack("{s:I, s:o}",
-			    "index", (json_int_t)i, "leaf", json_loads(leaf, 0,
-			    NULL)));
+			/* data: the leaf's exact bytes, which its hash is
+			 * over; leaf: the same, parsed. */
+			json_array_append_new(arr, json_pack("{s:I, s:s, s:o}",
+			    "index", (json_int_t)i, "data", leaf, "leaf",
+			    json_loads(leaf, 0, NULL)));
 			free(leaf);
 		}
 		return vs_reply_json(q, 200, json_pack("{s:I, s:I, s:I, s:o}",

@@ -232,6 +232,58 @@ check_release(struct vs_req *q, const struct gb_doc *d, uint64_t *index,
 	return GB_R_OK;
 }
 
+/*
+ * The checks in the order they run, each owning a range of reason codes:
+ * the page shows every one as pass, fail, skipped (not asked for) or
+ * not_run (an earlier check failed).
+ */
+static const struct step {
+	const char *id;
+	enum gb_reason first, last;
+} steps[] = {
+	{ "cbor", GB_R_MALFORMED, GB_R_MALFORMED },
+	{ "header", GB_R_BAD_HEADER, GB_R_BAD_HEADER },
+	{ "fields", GB_R_BAD_FIELD, GB_R_BAD_FIELD },
+	{ "root", GB_R_UNTRUSTED_ROOT, GB_R_UNTRUSTED_ROOT },
+	{ "chain", GB_R_BAD_CHAIN, GB_R_BAD_CHAIN },
+	{ "validity", GB_R_CERT_EXPIRED, GB_R_CERT_NOT_YET_VALID },
+	{ "signature", GB_R_BAD_SIGNATURE, GB_R_BAD_SIGNATURE },
+	{ "debug", GB_R_DEBUG_MODE, GB_R_DEBUG_MODE },
+	{ "freshness", GB_R_STALE, GB_R_FUTURE },
+	{ "nonce", GB_R_NONCE_MISMATCH, GB_R_NONCE_UNKNOWN },
+	{ "release", GB_R_UNKNOWN_MEASUREMENT, GB_R_REVOKED },
+	{ "result", GB_R_BAD_RESULT_SIGNATURE, GB_R_NO_PUBLIC_KEY },
+};
+
+static json_t *
+checks_json(enum gb_reason r, const struct ask *a)
+{
+	json_t *out = json_array();
+
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		const struct step *s = &steps[i];
+		bool skip = (s->first == GB_R_STALE && !a->at_now) ||
+		    (s->first == GB_R_NONCE_MISMATCH && a->nonce == NULL) ||
+		    (s->first == GB_R_BAD_RESULT_SIGNATURE && a->result == NULL);
+		const char *status = "pass";
+		json_t *c;
+
+		if (r != GB_R_OK && r >= s->first && r <= s->last)
+			status = "fail";
+		else if (r != GB_R_OK && r < s->first)
+			status = "not_run";
+		else if (skip)
+			status = "skipped";
+		c = json_pack("{s:s, s:s}", "check", s->id, "status", status);
+		if (strcmp(status, "fail") == 0)
+			json_object_update_new(c, json_pack("{s:s, s:s}",
+			    "reason", gb_reason_code(r), "text",
+			    gb_reason_text(r)));
+		json_array_append_new(out, c);
+	}
+	return out;
+}
+
 int
 vs_api_verify(struct vs_req *q)
 {
@@ -318,8 +370,9 @@ vs_api_verify(struct vs_req *q)
 	vs_metrics_verdict(vs, r);
 	q->reason = gb_reason_code(r);
 	rc = vs_reply_json(q, 200, json_pack("{s:b, s:s, s:s, s:o, s:o, s:o, "
-	    "s:O, s:s?}", "trusted", r == GB_R_OK, "reason", gb_reason_code(r),
-	    "message", res.detail, "document", parsed ? doc_json(&d) :
+	    "s:o, s:O, s:s?}", "trusted", r == GB_R_OK, "reason",
+	    gb_reason_code(r), "message", res.detail, "checks",
+	    checks_json(r, &a), "document", parsed ? doc_json(&d) :
 	    json_null(), "release", release, "proof", proof, "at", a.at_json,
 	    "verdict", jws));
 	free(jws);

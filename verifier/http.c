@@ -31,13 +31,23 @@ status_text(int status)
 	}
 }
 
+/* Every answer, JSON or page: no script but the page's own files, no
+ * framing, no sniffing, no referrer. */
+static const char security_headers[] =
+    "Content-Security-Policy: default-src 'none'; script-src 'self'; "
+    "style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"
+    "X-Content-Type-Options: nosniff\r\n"
+    "X-Frame-Options: DENY\r\n"
+    "Referrer-Policy: no-referrer\r\n";
+
 /* Headers and body go out in one write: two small writes would meet
  * Nagle's algorithm and the client's delayed ACK (40 ms a response). */
 int
 vs_reply_text(struct vs_req *q, int status, const char *type,
     const char *body, size_t len)
 {
-	char head[512];
+	char head[768];
 	char *buf;
 	int n;
 
@@ -45,9 +55,9 @@ vs_reply_text(struct vs_req *q, int status, const char *type,
 	    "Content-Type: %s\r\n"
 	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n"
 	    "%s"
-	    "\r\n", status, status_text(status), type, len,
+	    "%s"
+	    "\r\n", status, status_text(status), type, len, security_headers,
 	    status == 413 ? "Connection: close\r\n" : "");
 	q->status = status;
 	if (n < 0 || (size_t)n >= sizeof head ||
@@ -212,6 +222,7 @@ vs_metrics_init(struct vs_metrics *m)
 	memset(m, 0, sizeof *m);
 	pthread_mutex_init(&m->mu, NULL);
 	m->requests = json_object();
+	m->started_ms = gb_time_now_ms();
 }
 
 void
@@ -248,10 +259,48 @@ vs_metrics_count(struct vs *vs, const char *route, int status,
 void
 vs_metrics_verdict(struct vs *vs, enum gb_reason r)
 {
-	pthread_mutex_lock(&vs->metrics.mu);
-	if (r < GB_R__COUNT)
-		vs->metrics.verdicts[r]++;
-	pthread_mutex_unlock(&vs->metrics.mu);
+	struct vs_metrics *m = &vs->metrics;
+	int64_t minute = gb_time_now_ms() / 60000;
+	size_t slot = (size_t)(minute % VS_RECENT_MINUTES);
+
+	if (r >= GB_R__COUNT)
+		return;
+	pthread_mutex_lock(&m->mu);
+	m->verdicts[r]++;
+	if (m->minute[slot] != minute) {
+		m->minute[slot] = minute;
+		memset(m->recent[slot], 0, sizeof m->recent[slot]);
+	}
+	m->recent[slot][r]++;
+	pthread_mutex_unlock(&m->mu);
+}
+
+/* GET /api/v1/verdicts: counts by reason since the start and in the last
+ * VS_RECENT_MINUTES minutes, with each reason's sentence. */
+json_t *
+vs_metrics_verdicts(struct vs *vs)
+{
+	struct vs_metrics *m = &vs->metrics;
+	int64_t now = gb_time_now_ms() / 60000;
+	json_t *a = json_array();
+	char since[40];
+
+	gb_time_format_rfc3339(m->started_ms, since, sizeof since);
+	pthread_mutex_lock(&m->mu);
+	for (int r = 0; r < GB_R__COUNT; r++) {
+		uint64_t recent = 0;
+
+		for (size_t i = 0; i < VS_RECENT_MINUTES; i++)
+			if (m->minute[i] > now - VS_RECENT_MINUTES)
+				recent += m->recent[i][r];
+		json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:I}",
+		    "reason", gb_reason_code((enum gb_reason)r), "text",
+		    gb_reason_text((enum gb_reason)r), "total",
+		    (json_int_t)m->verdicts[r], "recent", (json_int_t)recent));
+	}
+	pthread_mutex_unlock(&m->mu);
+	return json_pack("{s:s, s:i, s:o}", "since", since, "recent_seconds",
+	    VS_RECENT_MINUTES * 60, "reasons", a);
 }
 
 /* Appends printf output to a growing string. */

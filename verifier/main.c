@@ -57,6 +57,7 @@ static struct route routes[] = {
 	{ "/api/v1/releases", "releases", vs_api_releases },
 	{ "/api/v1/keys", "keys", vs_api_keys },
 	{ "/api/v1/log", "log", vs_api_log },
+	{ "/api/v1/verdicts", "verdicts", vs_api_verdicts },
 	{ "/.well-known/glassbox", "well-known", vs_api_wellknown },
 	{ "/healthz", "healthz", vs_api_health },
 	{ "/readyz", "readyz", vs_api_ready },
@@ -66,13 +67,7 @@ static struct route routes[] = {
 
 static struct vs the_vs;
 
-static int
-not_found(struct vs_req *q)
-{
-	return vs_problem(q, 404, "not_found", "no such resource");
-}
-
-static struct route fallback = { "/**", "other", not_found };
+static struct route fallback = { "/**", "web", vs_api_asset };
 
 static int
 dispatch(struct mg_connection *conn, void *cbdata)

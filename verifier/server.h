@@ -44,12 +44,16 @@ struct vs_nonces {
 	size_t cap, used;
 };
 
-/* Prometheus counters. */
+/* Prometheus counters, and verdicts per minute for the last hour. */
 #define VS_LAT_BUCKETS 12
+#define VS_RECENT_MINUTES 60
 struct vs_metrics {
 	pthread_mutex_t mu;
 	json_t *requests;           /* "route status" -> count */
 	uint64_t verdicts[GB_R__COUNT];
+	int64_t started_ms;
+	int64_t minute[VS_RECENT_MINUTES];     /* which minute a slot holds */
+	uint32_t recent[VS_RECENT_MINUTES][GB_R__COUNT];
 	uint64_t lat_le[VS_LAT_BUCKETS + 1];   /* cumulative at output */
 	double lat_sum;
 	uint64_t lat_count;
@@ -96,6 +100,7 @@ void vs_metrics_count(struct vs *vs, const char *route, int status,
     double seconds);
 void vs_metrics_verdict(struct vs *vs, enum gb_reason r);
 char *vs_metrics_text(struct vs *vs);
+json_t *vs_metrics_verdicts(struct vs *vs);
 
 /* nonce.c */
 int vs_nonces_init(struct vs_nonces *s, size_t cap);
@@ -119,6 +124,8 @@ int vs_api_wellknown(struct vs_req *q);
 int vs_api_health(struct vs_req *q);
 int vs_api_ready(struct vs_req *q);
 int vs_api_metrics(struct vs_req *q);
+int vs_api_verdicts(struct vs_req *q);
+int vs_api_asset(struct vs_req *q);
 int vs_api_openapi(struct vs_req *q);
 
 /* Release info for a verdict: the matching release's JSON and proof. */
@@ -126,5 +133,13 @@ json_t *vs_release_json(struct gb_registry *r, uint64_t index);
 json_t *vs_proof_json(struct gb_registry *r, uint64_t index);
 
 extern const char vs_openapi_json[];
+
+/* The auditor page (web/), embedded at build time; ends with a NULL path. */
+struct vs_asset {
+	const char *path, *type;
+	const unsigned char *data;
+	size_t len;
+};
+extern const struct vs_asset vs_assets[];
 
 #endif /* GB_VSERVER_H */

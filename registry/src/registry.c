@@ -947,6 +947,22 @@ gb_registry_checkpoint(struct gb_registry *r, char **note,
 }
 
 int
+gb_registry_checkpoint_at(struct gb_registry *r, uint64_t size, char **note,
+    struct gb_reg_error *e)
+{
+	if (size > INT64_MAX)
+		return gb__reg_fail(e, "not_found", "no checkpoint of size %"
+		    PRIu64, size);
+	if (query_text(r, "SELECT note FROM checkpoints WHERE size = ?", NULL,
+	    (int64_t)size, note, e) != 0)
+		return -1;
+	if (*note == NULL)
+		return gb__reg_fail(e, "not_found", "no checkpoint of size %"
+		    PRIu64, size);
+	return 0;
+}
+
+int
 gb_registry_find_release(struct gb_registry *r, const char *id,
     uint64_t *index, struct gb_reg_error *e)
 {

@@ -200,7 +200,14 @@ check("pcr1 differs", out["reason"] == "unknown_measurement" and "PCR1" in out["
 n1 = sim.json("POST", "/api/v1/challenge")[2]["nonce"]
 d1 = minted(pcrs=GOOD, nonce=n1)
 check("nonce good", sim.verify(d1, nonce=n1)["trusted"])
-check("nonce reused", sim.verify(d1, nonce=n1)["reason"] == "nonce_unknown")
+out = sim.verify(d1, nonce=n1)
+check("nonce reused", out["reason"] == "nonce_unknown")
+check("checks in order, nonce failing", [(c["check"], c["status"]) for c in out["checks"]] == [
+    ("cbor", "pass"), ("header", "pass"), ("fields", "pass"), ("root", "pass"), ("chain", "pass"),
+    ("validity", "pass"), ("signature", "pass"), ("debug", "pass"), ("freshness", "pass"),
+    ("nonce", "fail"), ("release", "not_run"), ("result", "not_run")], out["checks"])
+check("failing check names its reason", out["checks"][9]["reason"] == "nonce_unknown" and
+      out["checks"][9]["text"] != "", out["checks"][9])
 fake = os.urandom(32).hex()
 check("nonce never issued", sim.verify(minted(pcrs=GOOD, nonce=fake), nonce=fake)["reason"] == "nonce_unknown")
 n2 = sim.json("POST", "/api/v1/challenge")[2]["nonce"]
@@ -277,8 +284,10 @@ def verify_inclusion(index, size, leaf_hash, proof, root):
 
 
 rel = out["release"]
-leaf = sim.json("GET", f"/api/v1/log/entries?start={rel['index']}&end={rel['index'] + 1}")[2]["entries"][0]["leaf"]
-leaf_bytes = json.dumps(leaf, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+entry = sim.json("GET", f"/api/v1/log/entries?start={rel['index']}&end={rel['index'] + 1}")[2]["entries"][0]
+leaf_bytes = entry["data"].encode()
+check("entry data is the leaf, exactly", json.loads(leaf_bytes) == entry["leaf"] and leaf_bytes ==
+      json.dumps(entry["leaf"], separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode())
 pf = out["proof"]
 check("inclusion proof verifies", verify_inclusion(
     pf["index"], pf["checkpoint"]["size"], hashlib.sha256(b"\x00" + leaf_bytes).digest(),
@@ -334,6 +343,14 @@ check("keys", len(sim.json("GET", "/api/v1/keys")[2]["keys"]) == 1)
 st, ct, raw = sim.req("GET", "/api/v1/log/checkpoint")
 check("checkpoint text", st == 200 and ct.startswith("text/plain") and raw.startswith(b"e2e.glassbox/log\n"))
 size = int(raw.split(b"\n")[1])
+st, ct, raw2 = sim.req("GET", f"/api/v1/log/checkpoint?size={size}")
+check("checkpoint at the latest size", st == 200 and raw2 == raw)
+st, ct, raw2 = sim.req("GET", "/api/v1/log/checkpoint?size=2")
+check("checkpoint at size 2", st == 200 and raw2.split(b"\n")[1] == b"2" and raw2 != raw)
+st, _, out = sim.json("GET", f"/api/v1/log/checkpoint?size={size + 1}")
+check("checkpoint of a size not reached", st == 404 and out["reason"] == "not_found", out)
+st, _, out = sim.json("GET", "/api/v1/log/checkpoint?size=-1")
+check("checkpoint size not a number", st == 400 and out["reason"] == "bad_request", out)
 st, _, out = sim.json("GET", f"/api/v1/log/proof/consistency?from=2&to={size}")
 check("consistency proof", st == 200 and len(out["consistency"]) > 0, out)
 st, _, out = sim.json("GET", f"/api/v1/log/proof/inclusion?index={size}")
@@ -393,6 +410,18 @@ text = raw.decode()
 check("metrics", st == 200 and 'glassbox_verdicts_total{reason="revoked"} 1' in text
       and "glassbox_request_seconds_bucket" in text and 'route="verify",status="200"' in text
       and "glassbox_cache_hits_total" in text, text[:300])
+st, _, out = sim.json("GET", "/api/v1/verdicts")
+counts = {r["reason"]: r for r in out["reasons"]}
+check("verdict counts", st == 200 and counts["revoked"]["total"] == 1 and
+      counts["revoked"]["recent"] == 1 and counts["nonce_unknown"]["total"] >= 3 and
+      len(out["reasons"]) == 18 and out["recent_seconds"] == 3600 and
+      all(r["text"] for r in out["reasons"]), out)
+st, _, out = sim.json("POST", "/api/v1/verdicts", {})
+check("verdicts is GET only", st == 405)
+st, ct, raw = sim.req("GET", "/")
+check("the web page at /", st == 200 and ct.startswith("text/html") and b"/app.js" in raw)
+st, ct, raw = sim.req("GET", "/check.js")
+check("its scripts", st == 200 and ct.startswith("text/javascript"))
 st, _, spec = sim.json("GET", "/openapi.json")
 try:
     from openapi_spec_validator import validate
@@ -406,7 +435,8 @@ check("openapi covers routes", all(p in spec["paths"] for p in (
     "/api/v1/challenge", "/api/v1/verify", "/api/v1/releases", "/api/v1/releases/{id}",
     "/api/v1/releases/{id}/revoke", "/api/v1/keys", "/api/v1/log/checkpoint",
     "/api/v1/log/entries", "/api/v1/log/proof/inclusion", "/api/v1/log/proof/consistency",
-    "/.well-known/glassbox", "/healthz", "/readyz", "/metrics", "/openapi.json")))
+    "/api/v1/verdicts", "/.well-known/glassbox", "/healthz", "/readyz", "/metrics",
+    "/openapi.json")))
 
 # --- 7. a config file: options from it, flags over it, mistakes refused -------
 conf = os.path.join(TMP, "verifier.conf")

@@ -92,6 +92,11 @@ int gb_registry_checkpoint(struct gb_registry *r, char **note,
     struct gb_reg_error *e);
 const char *gb_registry_vkey(const struct gb_registry *r);
 
+/* The checkpoint signed when the log had size entries (new string);
+ * "not_found" if there is none. */
+int gb_registry_checkpoint_at(struct gb_registry *r, uint64_t size,
+    char **note, struct gb_reg_error *e);
+
 /* Rows of the derived tables, for listing. revoked is the leaf index of the
  * revocation, or -1. */
 struct gb_reg_release {
