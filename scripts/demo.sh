@@ -1,27 +1,162 @@
 #!/usr/bin/env bash
-# Quick start: installs what is missing, builds, and verifies every real
-# attestation document in ../shared/vectors with `glassbox verify`, at each
-# document's own timestamp (their leaf certificates live three hours).
+# Quick start: the whole trust chain on this machine, on 127.0.0.1.
+#
+# Installs what is missing, builds, then
+#   1. builds a synthetic enclave image and measures it (glassbox eif);
+#   2. as a release manager with a throwaway gpg key, signs its
+#      pcr-values.json and publishes it in a new registry;
+#   3. starts glassbox-enclave with the simulated NSM, booted "from" that
+#      image, on a Unix socket (standing in for vsock);
+#   4. starts glassbox-parent forwarding a TCP port to it;
+#   5. starts glassbox-verifier with the registry and the simulator's root;
+#   6. runs a client once (challenge, sign through the parent, verify) and
+#      prints the web page's URL and the same three steps as curl lines.
+# Ctrl-C stops everything. Everything lives in one folder (shown; made anew
+# each run): GB_DEMO_DIR, default .glassbox/demo in the checkout.
+# Ports: GB_DEMO_VERIFIER_PORT (8080), GB_DEMO_PARENT_PORT (6300),
+# GB_DEMO_HEALTH_PORT (8081); tests/e2e/test_demo.py runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+top=$PWD
 
-scripts/setup.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target glassbox >/dev/null
-vectors=${GB_VECTORS:-../shared/vectors}/aws-nitro
-[ -d "$vectors" ] || { echo "demo: no $vectors (shared/ beside the checkout)" >&2; exit 2; }
+# GB_BUILD_DIR (default build); GB_DEMO_PREBUILT=1 uses the programs
+# already built there (the quick start's own test does).
+bin=$top/${GB_BUILD_DIR:-build}
+if [ -z "${GB_DEMO_PREBUILT:-}" ]; then
+  scripts/setup.sh
+  cmake -S . -B "$bin" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$bin" -j"$(nproc)" --target glassbox glassbox-enclave \
+    glassbox-parent glassbox-verifier >/dev/null
+fi
+gb=$bin/registry/glassbox
 
-valid=0 rejected=0
-for doc in "$vectors"/*.cbor "$vectors"/derived/*.cbor; do
-  name=${doc#"$vectors"/}
-  if out=$(build/registry/glassbox verify --at document --allow-debug "$doc" 2>&1); then
-    valid=$((valid + 1))
-    printf '%-52s valid   %s\n' "$name" "$(head -n1 <<<"$out" | cut -d' ' -f2-)"
-  else
-    rejected=$((rejected + 1))
-    printf '%-52s %s\n' "$name" "${out#glassbox verify: }"
-  fi
-done
-echo
-echo "$valid valid, $rejected rejected. Try one yourself:"
-echo "  build/registry/glassbox verify --json --at document $vectors/nautilus-20250415a-prod.cbor"
+data=${GB_DEMO_DIR:-$top/.glassbox/demo}
+vport=${GB_DEMO_VERIFIER_PORT:-8080}
+pport=${GB_DEMO_PARENT_PORT:-6300}
+hport=${GB_DEMO_HEALTH_PORT:-8081}
+rm -rf "$data"
+mkdir -p "$data/logs"
+chmod 700 "$data"
+cd "$data"
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  [ -d "$data/gnupg" ] && gpgconf --homedir "$data/gnupg" --kill gpg-agent 2>/dev/null
+  echo
+  echo "demo: stopped. Data and logs are kept in $data"
+}
+trap stop EXIT
+trap 'exit 0' INT TERM
+
+fail() {
+  echo "demo: $*" >&2
+  echo "demo: logs are in $data/logs" >&2
+  exit 1
+}
+
+# Starts a program in the background; waits for its first line on stdout
+# (each prints where it listens). Bounded: 10 s.
+start() {
+  local name=$1
+  shift
+  "$@" >"logs/$name.out" 2>"logs/$name.log" &
+  pids+=($!)
+  for _ in $(seq 100); do
+    [ -s "logs/$name.out" ] && return 0
+    kill -0 "${pids[-1]}" 2>/dev/null || fail "$name did not start: $(tail -n3 "logs/$name.log")"
+    sleep 0.1
+  done
+  fail "$name printed nothing within 10 s"
+}
+
+echo "demo: everything lives in $data"
+
+# 1. The image: synthetic parts in the EIF layout (not bootable), measured.
+head -c 65536 /dev/urandom >kernel
+head -c 32768 /dev/urandom >init.cpio
+head -c 32768 /dev/urandom >app.cpio
+"$gb" eif build --kernel kernel --cmdline "console=ttyS0 glassbox-demo" \
+  --ramdisk init.cpio --ramdisk app.cpio --output app.eif >/dev/null
+"$gb" eif measure --json app.eif >describe-eif.json
+jq '{name: "demo-app", version: "1.0.0",
+     pcrs: {"0": .Measurements.PCR0, "1": .Measurements.PCR1,
+            "2": .Measurements.PCR2}}' describe-eif.json >pcr-values.json
+
+# 2. The release manager: a throwaway key, the registry, the signed release.
+export GNUPGHOME=$data/gnupg
+mkdir -m 700 "$GNUPGHOME"
+gpg --batch --quiet --passphrase '' --quick-gen-key \
+  "Glassbox demo release manager <demo@glassbox.invalid>" ed25519 sign 1d 2>/dev/null
+gpg --batch --quiet --armor --export demo@glassbox.invalid >release-manager.asc
+gpg --batch --quiet --yes --armor --detach-sign pcr-values.json
+db=$data/registry.db
+"$gb" registry --db "$db" init --origin demo.glassbox.local/log >/dev/null
+"$gb" registry --db "$db" key add release-manager.asc >/dev/null
+"$gb" registry --db "$db" publish pcr-values.json pcr-values.json.asc \
+  --eif app.eif >/dev/null
+head -c 24 /dev/urandom | base64 >token
+chmod 600 token
+
+# 3. The enclave, with the simulated NSM, "booted" from app.eif.
+start enclave "$bin/enclave/glassbox-enclave" --nsm sim --state nsm \
+  --eif app.eif --listen "unix:$data/enclave.sock"
+
+# 4. The parent: TCP to the enclave's socket, health from a describe file
+# shaped like `nitro-cli describe-enclaves`.
+jq -n --slurpfile m describe-eif.json '[{EnclaveName: "glassbox-demo",
+  EnclaveID: "i-0000000000demo-enc0000000000demo", ProcessID: 0,
+  EnclaveCID: 16, NumberOfCPUs: 2, CPUIDs: [1, 3], MemoryMiB: 512,
+  State: "RUNNING", Flags: "NONE", Measurements: $m[0].Measurements}]' \
+  >describe-enclaves.json
+start parent "$bin/parent/glassbox-parent" \
+  --forward "tcp:127.0.0.1:$pport=unix:$data/enclave.sock" \
+  --health "127.0.0.1:$hport" --describe-cmd "cat '$data/describe-enclaves.json'"
+
+# 5. The verifier: the registry, and the simulator's root instead of AWS's.
+start verifier "$bin/verifier/glassbox-verifier" --db "$db" \
+  --root nsm/level0.der --listen "127.0.0.1:$vport" --token-file token
+V=http://127.0.0.1:$vport
+P=http://127.0.0.1:$pport
+
+# 6. A client, once: challenge, sign through the parent, verify.
+payload=$(printf 'hello from the enclave' | base64)
+N=$(curl -sf -X POST "$V/api/v1/challenge" | jq -r .nonce) ||
+  fail "the challenge failed"
+S=$(curl -sf -X POST "$P/sign" -H 'Content-Type: application/json' \
+  -d "{\"payload\":\"$payload\",\"nonce\":\"$N\"}") ||
+  fail "signing through the parent failed"
+verdict=$(curl -sf -X POST "$V/api/v1/verify" -H 'Content-Type: application/json' \
+  -d "$(jq -c --arg n "$N" --arg r "$payload" \
+    '{document, signature, result: $r, nonce: $n}' <<<"$S")" |
+  jq -r '"\(.reason) (release \(.release.name) \(.release.version))"') ||
+  fail "the verifier did not answer"
+case $verdict in
+  ok*) ;;
+  *) fail "the demo's own check was refused: $verdict" ;;
+esac
+
+cat <<EOF
+
+  Glassbox is running on 127.0.0.1:
+    enclave (simulated NSM)  unix:$data/enclave.sock
+    parent bridge            $P  (health: http://127.0.0.1:$hport/health)
+    verifier                 $V
+
+  The auditors' page:  $V/
+
+  A client checked it once: $verdict.
+  Do it yourself, in another shell (needs curl and jq):
+
+    N=\$(curl -s -X POST $V/api/v1/challenge | jq -r .nonce)
+    S=\$(curl -s -X POST $P/sign -H 'Content-Type: application/json' -d "{\"payload\":\"$payload\",\"nonce\":\"\$N\"}")
+    curl -s -X POST $V/api/v1/verify -H 'Content-Type: application/json' -d "\$(jq -c --arg n "\$N" '{document, signature, nonce: \$n, result: "$payload"}' <<<"\$S")" | jq '{trusted, reason, release: .release.name}'
+
+  Data, keys and logs: $data
+  Ctrl-C stops everything.
+EOF
+
+wait -n "${pids[@]}" 2>/dev/null || true
+fail "a process stopped on its own"

@@ -8,7 +8,7 @@ packages=(
   libcbor-dev libssl-dev nettle-dev libgmp-dev
   libsqlite3-dev libcivetweb-dev libjansson-dev libgpgme-dev zlib1g-dev
   libyaml-dev
-  gnupg sqlite3 openssl python3 python3-cryptography
+  gnupg sqlite3 openssl python3 python3-cryptography curl jq
   chromium
 )
 # The browser tests drive chromium with playwright-core from npm.

@@ -37,8 +37,9 @@ vs_api_health(struct vs_req *q)
 	return vs_reply_json(q, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* Ready when the registry can be read and its latest checkpoint is signed
- * by the log key over a tree of the log's size. */
+/* Ready when the last audit of the log (audit.c) did not fail, the
+ * registry can be read, and its latest checkpoint is signed by the log key
+ * over a tree of the log's size. */
 int
 vs_api_ready(struct vs_req *q)
 {
@@ -50,14 +51,27 @@ vs_api_ready(struct vs_req *q)
 	uint8_t root[GB_HASH_BYTES];
 	uint64_t size;
 	char *note = NULL;
-	bool ok;
+	json_t *audit;
+	bool ok, damaged;
 
 	if (!vs_method(q, "GET"))
 		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	audit = vs_audit_json(q->vs, &damaged);
+	if (damaged) {
+		const char *d = json_string_value(json_object_get(audit,
+		    "detail"));
+		int rc = vs_problem(q, 503, "log_damaged", "the log audit "
+		    "failed: %s", d ? d : "");
+
+		json_decref(audit);
+		return rc;
+	}
 	if (r == NULL || gb_registry_size(r, &size) != 0 ||
-	    gb_registry_checkpoint(r, &note, &e) != 0)
+	    gb_registry_checkpoint(r, &note, &e) != 0) {
+		json_decref(audit);
 		return vs_problem(q, 503, "not_ready", "the registry cannot be "
 		    "read");
+	}
 	ok = gb_note_vkey_parse(gb_registry_vkey(r), &k) == 0 &&
 	    gb_note_open(note, strlen(note), &k, 1, &o) == 0 &&
 	    gb_checkpoint_parse(note, o.text_len, &c) == 0 &&
@@ -69,11 +83,13 @@ vs_api_ready(struct vs_req *q)
 		    memcmp(root, c.root, sizeof root) == 0;
 	}
 	free(note);
-	if (!ok)
+	if (!ok) {
+		json_decref(audit);
 		return vs_problem(q, 503, "not_ready", "the log's checkpoint "
 		    "does not match its tree");
-	return vs_reply_json(q, 200, json_pack("{s:s, s:I}", "status", "ready",
-	    "log_size", (json_int_t)size));
+	}
+	return vs_reply_json(q, 200, json_pack("{s:s, s:I, s:o}", "status",
+	    "ready", "log_size", (json_int_t)size, "audit", audit));
 }
 
 int

@@ -304,6 +304,12 @@ vs_api_verify(struct vs_req *q)
 		json_decref(proof);
 		return vs_problem(q, 405, "method_not_allowed", "use POST");
 	}
+	if (atomic_load(&vs->audit.damaged)) {
+		json_decref(release);
+		json_decref(proof);
+		return vs_problem(q, 503, "log_damaged", "the log failed its "
+		    "audit; no verdict can rest on it (see /readyz)");
+	}
 	if ((rc = read_ask(q, &a)) != 0) {
 		ask_free(&a);
 		return rc;

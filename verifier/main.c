@@ -41,7 +41,9 @@ static const char usage_text[] =
 "  --max-body BYTES     largest request body (default 65536)\n"
 "  --request-timeout MS slow or stuck clients are cut off (default 10000)\n"
 "  --cache on|off       verification caches (default on; off for\n"
-"                       measuring the cost of cold documents)\n"
+"                       measuring the cost of cold documents)\n""  --audit-interval S   audit the whole log (every leaf, signature and\n"
+"                       rule) at start and every S seconds; /readyz fails\n"
+"                       when an audit does (default 600; 0 turns it off)\n"
 "\n"
 "Logs one JSON line per request on standard error. SIGTERM or SIGINT stops\n"
 "it cleanly.\n";
@@ -162,7 +164,8 @@ verdict_key(struct vs *vs, const char *path)
 }
 
 enum { O_CONFIG = 1, O_LISTEN, O_DB, O_ROOT, O_MAXAGE, O_SKEW, O_NONCE,
-    O_VKEY, O_TOKEN, O_THREADS, O_MAXBODY, O_TIMEOUT, O_CACHE, O_HELP };
+    O_VKEY, O_TOKEN, O_THREADS, O_MAXBODY, O_TIMEOUT, O_CACHE, O_AUDIT,
+    O_HELP };
 
 static const struct option longopts[] = {
 	{ "config", required_argument, NULL, O_CONFIG },
@@ -178,6 +181,7 @@ static const struct option longopts[] = {
 	{ "max-body", required_argument, NULL, O_MAXBODY },
 	{ "request-timeout", required_argument, NULL, O_TIMEOUT },
 	{ "cache", required_argument, NULL, O_CACHE },
+	{ "audit-interval", required_argument, NULL, O_AUDIT },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -231,6 +235,14 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 			return -1;
 		}
 		c->no_cache = strcmp(val, "off") == 0;
+		break;
+	case O_AUDIT:
+		if (n > 86400) {
+			fprintf(stderr, "glassbox-verifier: --audit-interval "
+			    "0..86400\n");
+			return -1;
+		}
+		c->audit_interval_s = (unsigned)n;
 		break;
 	default:
 		fprintf(stderr, "glassbox-verifier: unknown option %s\n", name);
@@ -289,7 +301,8 @@ configure(struct vs_config *c, int argc, char **argv)
 
 	*c = (struct vs_config){ .listen = "127.0.0.1:8080",
 	    .max_age_ms = 600000, .skew_ms = 60000, .nonce_ttl_ms = 300000,
-	    .threads = 4, .max_body = 65536, .request_timeout_ms = 10000 };
+	    .threads = 4, .max_body = 65536, .request_timeout_ms = 10000,
+	    .audit_interval_s = 600 };
 	for (int i = 1; i < argc; i++)     /* the config file first */
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc &&
 		    load_config(c, argv[i + 1]) != 0)
@@ -414,6 +427,11 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	mg_init_library(0);
+	if (vs_audit_start(vs) != 0) {
+		fprintf(stderr, "glassbox-verifier: cannot start the log "
+		    "watch\n");
+		return 2;
+	}
 	if (start(vs, &ctx) != 0 ||
 	    mg_get_server_ports(ctx, 1, &port) < 1) {
 		fprintf(stderr, "glassbox-verifier: cannot listen on %s\n",
@@ -438,6 +456,7 @@ main(int argc, char **argv)
 	sigwait(&set, &sig);
 	fprintf(stderr, "{\"event\":\"stopping\",\"signal\":%d}\n", sig);
 	mg_stop(ctx);
+	vs_audit_stop(vs);
 	mg_exit_library();
 	vs_metrics_fini(&vs->metrics);
 	vs_nonces_fini(&vs->nonces);

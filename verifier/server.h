@@ -5,6 +5,7 @@
 #define GB_VSERVER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +33,19 @@ struct vs_config {
 	size_t max_body;
 	unsigned request_timeout_ms;
 	bool no_cache;              /* --cache off */
+	unsigned audit_interval_s;  /* 0: no log watch */
+};
+
+/* The log watch (audit.c): the last audit's outcome. */
+struct vs_audit {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	bool running, stop, ok;
+	atomic_bool damaged;        /* the last audit failed: fail closed */
+	uint64_t runs, checked;
+	int64_t at_ms;
+	char code[32], message[512];
 };
 
 /* One-time nonces handed out by POST /api/v1/challenge. */
@@ -71,6 +85,7 @@ struct vs {
 	struct vs_nonces nonces;
 	struct vs_metrics metrics;
 	pthread_key_t reg_key;      /* per-thread read-only registry handle */
+	struct vs_audit audit;
 };
 
 /* What a handler says about its request, for the log line and metrics. */
@@ -101,6 +116,11 @@ void vs_metrics_count(struct vs *vs, const char *route, int status,
 void vs_metrics_verdict(struct vs *vs, enum gb_reason r);
 char *vs_metrics_text(struct vs *vs);
 json_t *vs_metrics_verdicts(struct vs *vs);
+
+/* audit.c */
+int vs_audit_start(struct vs *vs);
+void vs_audit_stop(struct vs *vs);
+json_t *vs_audit_json(struct vs *vs, bool *failed);
 
 /* nonce.c */
 int vs_nonces_init(struct vs_nonces *s, size_t cap);

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives import serialization
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import check, finish  # noqa: E402
+from harness import check, finish, verify_inclusion  # noqa: E402
 
 GB, VERIFIER, MINTDOC, VECTORS = sys.argv[1:5]
 TMP = tempfile.mkdtemp(prefix="glassbox-e2e-")
@@ -266,23 +266,6 @@ check("well-known log key", wk["log_key"].startswith("e2e.glassbox/log+"))
 
 
 # An inclusion proof in an answer verifies against its checkpoint.
-def verify_inclusion(index, size, leaf_hash, proof, root):
-    fn, sn, r = index, size - 1, leaf_hash
-    for p in proof:
-        if sn == 0:
-            return False
-        if fn & 1 or fn == sn:
-            r = hashlib.sha256(b"\x01" + p + r).digest()
-            while not fn & 1 and fn:
-                fn >>= 1
-                sn >>= 1
-        else:
-            r = hashlib.sha256(b"\x01" + r + p).digest()
-        fn >>= 1
-        sn >>= 1
-    return sn == 0 and r == root
-
-
 rel = out["release"]
 entry = sim.json("GET", f"/api/v1/log/entries?start={rel['index']}&end={rel['index'] + 1}")[2]["entries"][0]
 leaf_bytes = entry["data"].encode()

@@ -397,6 +397,7 @@ try {
   ver.p.kill("SIGTERM");
   proxyResigned.srv.close();
   proxyUnsigned.srv.close();
+  run("gpgconf", "--kill", "gpg-agent");
 }
 
 check("no console errors or dialogs", problems.length === 0,
