@@ -232,8 +232,9 @@ try {
   await shot(page, "releases");
   await page.fill("input[name=q]", hex96("e"));
   await page.click("form.search button");
-  await page.waitForFunction(() => location.hash.includes("q=eeee") &&
-    document.querySelector('main[aria-busy="false"]'));
+  // The new view has replaced the list when the count speaks of a match.
+  await page.waitForFunction(() => /match/.test((document.querySelector(
+    "#release-count") || {}).textContent));
   const hits = await page.locator("table.releases tbody tr").allInnerTexts();
   check("search by PCR1", hits.length === 1 && hits[0].includes("1.1"),
     JSON.stringify(hits));
@@ -304,6 +305,16 @@ try {
   check("log: checkpoint of size 5", (await text(page, "#checkpoint-result"))
     .includes("\n5\n"));
   await shot(page, "log");
+  await open(page, ver.url, "#/log?end=5");
+  const idx = await page.locator("table.entries tbody tr td:first-child")
+    .allInnerTexts();
+  check("log: a page ending at 5, newest first", idx.join(",") ===
+    "4,3,2,1,0", idx.join(","));
+  await page.click("nav.pager a");
+  await page.waitForFunction(() => /entries 0.7 of 8/.test(
+    document.querySelector("nav.pager").textContent));
+  check("log: newer page", (await page.locator(
+    "table.entries tbody tr").count()) === SIZE);
   await open(page, ver.url, "#/entry/0");
   check("entry: key_added, proved", (await page.content()).includes(
     "key_added") && await page.locator(".outcome").first()
