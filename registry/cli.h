@@ -11,5 +11,6 @@
 int cmd_verify(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
 int cmd_eif(int argc, char **argv);
+int cmd_kms_policy(int argc, char **argv);
 
 #endif /* GB_CLI_H */

@@ -16,6 +16,8 @@ static const struct {
 	{ "verify", cmd_verify, "verify a Nitro attestation document" },
 	{ "registry", cmd_registry, "the release registry and its log" },
 	{ "eif", cmd_eif, "measure (or build) an enclave image file" },
+	{ "kms-policy", cmd_kms_policy, "a KMS key policy trusting one "
+	    "release's PCRs" },
 };
 
 static void
@@ -23,7 +25,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: glassbox COMMAND [OPTIONS] ...\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'glassbox COMMAND --help' describes a command.\n");
 }
 
