@@ -40,11 +40,16 @@ chmod 700 "$data"
 cd "$data"
 
 pids=()
+# shellcheck disable=SC2317  # called by the traps below
 stop() {
   trap - INT TERM EXIT
-  [ ${#pids[@]} -gt 0 ] && kill -TERM "${pids[@]}" 2>/dev/null || true
+  if [ ${#pids[@]} -gt 0 ]; then
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+  fi
   wait 2>/dev/null || true
-  [ -d "$data/gnupg" ] && gpgconf --homedir "$data/gnupg" --kill gpg-agent 2>/dev/null
+  if [ -d "$data/gnupg" ]; then
+    gpgconf --homedir "$data/gnupg" --kill gpg-agent 2>/dev/null || true
+  fi
   echo
   echo "demo: stopped. Data and logs are kept in $data"
 }

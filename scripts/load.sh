@@ -87,7 +87,7 @@ if [ "${1:-}" = --soak ]; then
   wrk_pid=$!
   for minute in $(seq 0 10); do
     printf 'minute %2d  RSS %6s kB  fds %s\n' "$minute" \
-      "$(awk '/VmRSS/ { print $2 }' /proc/$pid/status)" "$(ls /proc/$pid/fd | wc -l)"
+      "$(awk '/VmRSS/ { print $2 }' /proc/$pid/status)" "$(find /proc/$pid/fd -mindepth 1 -maxdepth 1 | wc -l)"
     [ "$minute" -lt 10 ] && sleep 60
   done
   wait "$wrk_pid" || true

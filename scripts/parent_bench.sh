@@ -24,7 +24,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # Targets: a sink for bulk, an echo server for connections.
 sink=$(free_port); echo_port=$(free_port)
-socat -u -b 1048576 TCP-LISTEN:$sink,reuseaddr,fork OPEN:/dev/null & pids+=($!)
+socat -u -b 1048576 TCP-LISTEN:"$sink",reuseaddr,fork OPEN:/dev/null & pids+=($!)
 python3 - "$echo_port" <<'EOF' & pids+=($!)
 import socket, sys, threading
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -39,10 +39,10 @@ EOF
 
 # The relays under test: socat and glassbox-parent, each in front of both.
 sb=$(free_port); se=$(free_port)
-socat -b 65536 TCP-LISTEN:$sb,reuseaddr,fork TCP:127.0.0.1:$sink & pids+=($!)
-socat TCP-LISTEN:$se,reuseaddr,fork,backlog=1024 TCP:127.0.0.1:$echo_port & pids+=($!)
+socat -b 65536 TCP-LISTEN:"$sb",reuseaddr,fork TCP:127.0.0.1:"$sink" & pids+=($!)
+socat TCP-LISTEN:"$se",reuseaddr,fork,backlog=1024 TCP:127.0.0.1:"$echo_port" & pids+=($!)
 build-bench/parent/glassbox-parent --health 127.0.0.1:0 --describe-cmd true --max-conns 4096 \
-  --forward tcp:127.0.0.1:0=tcp:127.0.0.1:$sink --forward tcp:127.0.0.1:0=tcp:127.0.0.1:$echo_port \
+  --forward tcp:127.0.0.1:0=tcp:127.0.0.1:"$sink" --forward tcp:127.0.0.1:0=tcp:127.0.0.1:"$echo_port" \
   > "$tmp/parent" 2>/dev/null & pids+=($!)
 sleep 1
 gb=$(sed -n 's/forwarding tcp:127.0.0.1:\([0-9]*\) .*/\1/p' "$tmp/parent" | head -1)
@@ -51,7 +51,7 @@ ge=$(sed -n 's/forwarding tcp:127.0.0.1:\([0-9]*\) .*/\1/p' "$tmp/parent" | tail
 bulk() {   # bulk PORT: MiB/s
   local t0 t1
   t0=$(date +%s.%N)
-  socat -u -b 1048576 FILE:/dev/zero,readbytes=$((mib << 20)) TCP:127.0.0.1:$1
+  socat -u -b 1048576 FILE:/dev/zero,readbytes=$((mib << 20)) TCP:127.0.0.1:"$1"
   t1=$(date +%s.%N)
   awk -v m="$mib" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", m / (b - a) }'
 }

@@ -10,6 +10,7 @@ packages=(
   libyaml-dev
   gnupg sqlite3 openssl python3 python3-cryptography curl jq
   chromium
+  shellcheck nginx systemd
 )
 # The browser tests drive chromium with playwright-core from npm.
 command -v npm >/dev/null || packages+=(nodejs npm)
@@ -28,11 +29,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# playwright-core at the version package-lock.json pins (no browser
-# download: the tests use /usr/bin/chromium).
-web="$(dirname "$0")/../tests/web"
-if [ ! -f "$web/node_modules/playwright-core/package.json" ] ||
-   [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
-  echo "setup: npm ci in tests/web" >&2
-  npm ci --prefix "$web" --no-audit --no-fund --loglevel=error >/dev/null
-fi
+# The npm packages the tests use, at the versions package-lock.json pins:
+# playwright-core (no browser download: the tests use /usr/bin/chromium) and
+# @cdktf/hcl2json.
+for dir in tests/web tests/infra; do
+  d="$(dirname "$0")/../$dir"
+  if [ ! -f "$d/node_modules/.package-lock.json" ] ||
+     [ "$d/package-lock.json" -nt "$d/node_modules/.package-lock.json" ]; then
+    echo "setup: npm ci in $dir" >&2
+    npm ci --prefix "$d" --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+done
+
+# moto_server and the AWS CLI (tests/infra): on these machines they come
+# with the Python in PATH; without them, the infra test says so and fails.
+command -v moto_server >/dev/null && command -v aws >/dev/null ||
+  echo "setup: moto_server or aws is missing: tests/infra will fail" >&2

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the CLI test scripts: check() runs a command and compares its
 # exit status and output with what is expected; counts go in pass and fail.
 pass=0 fail=0

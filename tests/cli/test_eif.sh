@@ -6,9 +6,10 @@
 # usage: test_eif.sh GLASSBOX
 set -u
 gb=$1
+# shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 with_gpg_home
-cd "$tmp"
+cd "$tmp" || exit 2
 
 # extend(x) = SHA384(48 zero bytes || SHA384(x)), by openssl.
 extend() { { head -c 48 /dev/zero; openssl dgst -sha384 -binary; } | openssl dgst -sha384 -r | cut -d' ' -f1; }
@@ -48,7 +49,9 @@ check image-name 0 '"ImageName": "demo"' -- "$gb" eif measure --json signed.eif
 cp s.eif bad.eif; printf 'X' | dd of=bad.eif bs=1 seek=560 conv=notrunc 2>/dev/null
 check crc-mismatch 1 'CRC mismatch' -- "$gb" eif measure bad.eif
 check crc-json 1 '"CheckCRC": false' -- "$gb" eif measure --json bad.eif
+# shellcheck disable=SC2016  # $0 is expanded by the inner sh
 check empty 1 'empty' -- sh -c ': > e.eif; "$0" eif measure e.eif' "$gb"
+# shellcheck disable=SC2016
 check truncated 1 'ends inside' -- sh -c 'head -c 600 s.eif > t.eif; "$0" eif measure t.eif' "$gb"
 check missing 2 'cannot' -- "$gb" eif measure nothing.eif
 check usage 2 'usage' -- "$gb" eif build --kernel kernel

@@ -6,6 +6,7 @@
 # usage: test_registry.sh GLASSBOX
 set -u
 gb=$1
+# shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 with_gpg_home
 db=$tmp/reg.db

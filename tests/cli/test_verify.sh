@@ -6,6 +6,7 @@ gb=$1 dir=$2/aws-nitro
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 doc=$dir/nautilus-20250415a-prod.cbor

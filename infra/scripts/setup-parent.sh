@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# Sets up a Glassbox parent instance (Amazon Linux 2023, enclaves enabled):
+#   - nitro-cli and its allocator (CPUs and memory for the enclave);
+#   - Glassbox built from the source tarball DIST (git archive of the
+#     checkout), with libcbor and civetweb, which AL2023 does not package,
+#     built from Debian's source tarballs, pinned by their SHA-256;
+#   - a system user glassbox (group ne), /etc/glassbox, /var/lib/glassbox;
+#   - the systemd units (enclave runner, parent bridge, verifier) and nginx
+#     with TLS in front of the verifier;
+#   - the enclave image from the image bucket, when there is one.
+# Run as root; the instance's user data runs it at first boot. It can run
+# again (an upgrade): existing configuration, keys and data are kept.
+#
+# usage: setup-parent.sh DIST.tar.gz
+# environment (user data sets them):
+#   GLASSBOX_BUCKET          image bucket (enclaves/app.eif is fetched)
+#   GLASSBOX_ENCLAVE_CPUS    allocator cpu_count (default 2)
+#   GLASSBOX_ENCLAVE_MIB     allocator memory_mib (default 2048)
+#   GLASSBOX_BRIDGE_PORT     glassbox-parent's TCP port (default 6300)
+#   GLASSBOX_ENCLAVE_PORT    the enclave's vsock port (default 5000)
+#   GLASSBOX_HOSTNAME        the verifier's DNS name, for nginx and TLS
+set -euo pipefail
+
+usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+[ $# -eq 1 ] || usage
+[ "$(id -u)" -eq 0 ] || { echo "setup-parent: run as root" >&2; exit 2; }
+dist=$(readlink -f "$1")
+[ -r "$dist" ] || { echo "setup-parent: cannot read $dist" >&2; exit 2; }
+cpus=${GLASSBOX_ENCLAVE_CPUS:-2}
+mib=${GLASSBOX_ENCLAVE_MIB:-2048}
+bridge=${GLASSBOX_BRIDGE_PORT:-6300}
+eport=${GLASSBOX_ENCLAVE_PORT:-5000}
+host=${GLASSBOX_HOSTNAME:-$(hostname -f)}
+prefix=/usr/local
+share=$prefix/share/glassbox
+
+# Debian's source tarballs of the two libraries AL2023 lacks; the SHA-256
+# are those of the signed .dsc files of Debian 12 (libcbor 0.8.0-2,
+# civetweb 1.15+dfsg-4).
+declare -A src_url=(
+  [libcbor]=https://deb.debian.org/debian/pool/main/libc/libcbor/libcbor_0.8.0.orig.tar.gz
+  [civetweb]=https://deb.debian.org/debian/pool/main/c/civetweb/civetweb_1.15+dfsg.orig.tar.xz
+)
+declare -A src_sha256=(
+  [libcbor]=618097166ea4a54499646998ccaa949a5816e6a665cf1d6df383690895217c8b
+  [civetweb]=ec372e9737bc820118bbb735f46a07d41f795814ca0f38bc6e67048e7a460f33
+)
+
+step() { echo "setup-parent: $*"; }
+
+step "packages"
+dnf install -y -q aws-nitro-enclaves-cli aws-nitro-enclaves-cli-devel \
+  gcc make cmake pkgconf-pkg-config openssl-devel sqlite-devel jansson-devel \
+  gpgme-devel libyaml-devel nettle-devel gmp-devel zlib-devel gnupg2 \
+  nginx jq tar xz curl awscli
+
+step "allocator: $cpus vCPUs, $mib MiB for the enclave"
+install -d -m 0755 /etc/nitro_enclaves
+cat >/etc/nitro_enclaves/allocator.yaml <<EOF
+# Written by Glassbox setup-parent.sh.
+---
+memory_mib: $mib
+cpu_count: $cpus
+EOF
+systemctl enable --now nitro-enclaves-allocator.service
+
+build=$(mktemp -d)
+trap 'rm -rf "$build"' EXIT
+for lib in libcbor civetweb; do
+  if [ -e "$prefix/lib/.glassbox-$lib" ]; then
+    continue
+  fi
+  step "building $lib from Debian's source"
+  file=$build/$(basename "${src_url[$lib]}")
+  curl -fsSL --retry 3 -o "$file" "${src_url[$lib]}"
+  echo "${src_sha256[$lib]}  $file" | sha256sum -c --quiet -
+  mkdir "$build/$lib"
+  tar -xf "$file" -C "$build/$lib" --strip-components=1
+  opts=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" -DBUILD_SHARED_LIBS=ON)
+  [ "$lib" = civetweb ] && opts+=(-DCIVETWEB_ENABLE_SSL=OFF -DCIVETWEB_BUILD_TESTING=OFF
+    -DCIVETWEB_ENABLE_SERVER_EXECUTABLE=OFF -DCIVETWEB_ENABLE_ASAN=OFF)
+  [ "$lib" = libcbor ] && opts+=(-DWITH_TESTS=OFF -DWITH_EXAMPLES=OFF)
+  cmake -S "$build/$lib" -B "$build/$lib/build" "${opts[@]}" >/dev/null
+  cmake --build "$build/$lib/build" -j"$(nproc)" >/dev/null
+  cmake --install "$build/$lib/build" >/dev/null
+  touch "$prefix/lib/.glassbox-$lib"
+done
+echo "$prefix/lib" >/etc/ld.so.conf.d/glassbox.conf
+echo "$prefix/lib64" >>/etc/ld.so.conf.d/glassbox.conf
+ldconfig
+
+step "building Glassbox"
+mkdir "$build/glassbox"
+tar -xzf "$dist" -C "$build/glassbox"
+src=$build/glassbox
+[ -f "$src/CMakeLists.txt" ] || src=$(dirname "$(find "$build/glassbox" -maxdepth 2 -name CMakeLists.txt | head -n1)")
+PKG_CONFIG_PATH=$prefix/lib/pkgconfig:$prefix/lib64/pkgconfig \
+  cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DGB_TESTS=OFF \
+  -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_INSTALL_PREFIX="$prefix" >/dev/null
+cmake --build "$src/build" -j"$(nproc)" >/dev/null
+cmake --install "$src/build" >/dev/null
+
+step "user, folders, configuration"
+getent group ne >/dev/null || groupadd --system ne
+id glassbox >/dev/null 2>&1 ||
+  useradd --system --home-dir /var/lib/glassbox --shell /sbin/nologin glassbox
+usermod -aG ne glassbox
+install -d -m 0750 -o root -g glassbox /etc/glassbox
+install -d -m 0700 -o glassbox -g glassbox /var/lib/glassbox /etc/glassbox/tls
+if [ ! -e /etc/glassbox/parent.conf ]; then
+  cat >/etc/glassbox/parent.conf <<EOF
+# glassbox-parent --help; SIGHUP (systemctl reload) reads it again.
+forward = tcp:0.0.0.0:$bridge=vsock:16:$eport
+health = 127.0.0.1:8081
+enclave-name = glassbox
+EOF
+fi
+if [ ! -e /etc/glassbox/verifier.conf ]; then
+  cat >/etc/glassbox/verifier.conf <<EOF
+# glassbox-verifier --help. nginx terminates TLS in front of it.
+listen = 127.0.0.1:8080
+db = /var/lib/glassbox/registry.db
+token-file = /etc/glassbox/token
+threads = 4
+EOF
+fi
+if [ ! -e /etc/glassbox/token ]; then
+  (umask 077 && head -c 32 /dev/urandom | base64 >/etc/glassbox/token)
+fi
+chown glassbox:glassbox /etc/glassbox/token
+chmod 0600 /etc/glassbox/token
+if [ ! -e /var/lib/glassbox/registry.db ]; then
+  runuser -u glassbox -- "$prefix/bin/glassbox" registry --db /var/lib/glassbox/registry.db \
+    init --origin "$host/glassbox" >/dev/null
+  step "a new registry; add release managers' keys with: runuser -u glassbox -- glassbox registry --db /var/lib/glassbox/registry.db key add KEY.asc"
+fi
+
+step "TLS for $host"
+if [ ! -e /etc/glassbox/tls/fullchain.pem ]; then
+  # A self-signed stand-in until a real certificate is installed (certbot
+  # with --webroot /var/www/acme, or your own); nginx needs one to start.
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -subj "/CN=$host" -addext "subjectAltName=DNS:$host" \
+    -keyout /etc/glassbox/tls/privkey.pem -out /etc/glassbox/tls/fullchain.pem 2>/dev/null
+  step "WARNING: self-signed certificate in /etc/glassbox/tls; replace it"
+fi
+chown -R root:root /etc/glassbox/tls
+chmod 0600 /etc/glassbox/tls/privkey.pem
+install -d -m 0755 /var/www/acme
+sed "s/glassbox\.example\.com/$host/g" "$share/nginx/glassbox.conf" >/etc/nginx/conf.d/glassbox.conf
+nginx -t
+
+step "enclave image"
+if [ -n "${GLASSBOX_BUCKET:-}" ] &&
+   aws s3 cp --only-show-errors "s3://$GLASSBOX_BUCKET/enclaves/app.eif" /var/lib/glassbox/enclave.eif.new; then
+  mv /var/lib/glassbox/enclave.eif.new /var/lib/glassbox/enclave.eif
+  chown glassbox:glassbox /var/lib/glassbox/enclave.eif
+  chmod 0644 /var/lib/glassbox/enclave.eif
+else
+  step "no enclaves/app.eif in the bucket yet: the enclave unit waits for /var/lib/glassbox/enclave.eif"
+fi
+cat >/etc/glassbox/enclave.env <<EOF
+GLASSBOX_ENCLAVE_CPUS=$cpus
+GLASSBOX_ENCLAVE_MIB=$mib
+GLASSBOX_ENCLAVE_CID=16
+GLASSBOX_ENCLAVE_NAME=glassbox
+EOF
+
+step "services"
+install -m 0644 "$share"/systemd/*.service /etc/systemd/system/
+systemctl daemon-reload
+systemctl enable glassbox-enclave.service glassbox-parent.service glassbox-verifier.service nginx.service
+systemctl restart glassbox-enclave.service || step "the enclave did not start: journalctl -u glassbox-enclave"
+systemctl restart glassbox-parent.service glassbox-verifier.service nginx.service
+step "done: verifier at https://$host/ , bridge on port $bridge"

@@ -1,0 +1,32 @@
+output "instance_id" {
+  value = aws_instance.parent.id
+}
+
+output "public_ip" {
+  value = aws_instance.parent.public_ip
+}
+
+output "verifier_url" {
+  description = "The verifier (and its auditor page) behind nginx."
+  value       = "https://${aws_instance.parent.public_dns}${var.verifier_port == 443 ? "" : ":${var.verifier_port}"}/"
+}
+
+output "bridge_endpoint" {
+  value = "${aws_instance.parent.public_ip}:${var.bridge_port}"
+}
+
+output "image_bucket" {
+  value = aws_s3_bucket.images.id
+}
+
+output "kms_key_arn" {
+  value = aws_kms_key.enclave.arn
+}
+
+output "instance_role_arn" {
+  value = aws_iam_role.instance.arn
+}
+
+output "log_group" {
+  value = aws_cloudwatch_log_group.instance.name
+}

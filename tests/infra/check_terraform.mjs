@@ -1,0 +1,151 @@
+// Checks infra/terraform without terraform or AWS: every .tf file parsed to
+// JSON by @cdktf/hcl2json, then the properties a security review looks
+// for. The KMS condition is expanded with the tfvars `glassbox kms-policy
+// --tfvars` wrote and must equal the conditions of the policy the same
+// command prints for the release (the registry's PCRs).
+//
+// usage: node check_terraform.mjs TF_DIR TFVARS_JSON KMS_POLICY_JSON
+import fs from "node:fs";
+import path from "node:path";
+import { parse } from "@cdktf/hcl2json";
+
+const [dir, tfvarsFile, policyFile] = process.argv.slice(2);
+let passed = 0, failed = 0;
+function check(name, ok, detail) {
+  if (ok) {
+    passed++;
+  } else {
+    failed++;
+    console.log(`FAIL ${name}${detail === undefined ? "" : ": " +
+      JSON.stringify(detail)}`);
+  }
+}
+
+// Merges the files' blocks: resource.TYPE.NAME = [body], ...
+const tf = { resource: {}, data: {}, variable: {}, output: {}, locals: [] };
+const texts = {};
+for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".tf")).sort()) {
+  const text = fs.readFileSync(path.join(dir, f), "utf8");
+  texts[f] = text;
+  const j = await parse(f, text);
+  for (const kind of ["resource", "data"])
+    for (const [type, byName] of Object.entries(j[kind] || {}))
+      tf[kind][type] = { ...(tf[kind][type] || {}), ...byName };
+  Object.assign(tf.variable, j.variable || {});
+  Object.assign(tf.output, j.output || {});
+  tf.locals.push(...(j.locals || []));
+}
+const res = (type, name) => (tf.resource[type] || {})[name]?.[0];
+const data = (type, name) => (tf.data[type] || {})[name]?.[0];
+const all = (type) => Object.values(tf.resource[type] || {}).map((x) => x[0]);
+
+// No account, region or credentials written down.
+for (const [f, text] of Object.entries(texts)) {
+  check(`${f}: no account id`, !/\b\d{12}\b/.test(text));
+  check(`${f}: no region name`, !/\b(us|eu|ap|sa|ca|me|af|il|mx)-(gov-)?(east|west|north|south|central|northeast|southeast|northwest|southwest)-\d\b/.test(text));
+  check(`${f}: no credentials`, !/(access_key|secret_key|AKIA[0-9A-Z]{16})/.test(text));
+}
+check("region is a variable without default", tf.variable.region &&
+  tf.variable.region[0].default === undefined);
+
+// The instance: enclaves, IMDSv2, encrypted root, user data, profile.
+const inst = res("aws_instance", "parent");
+check("an EC2 instance", inst !== undefined);
+check("enclave options on", inst.enclave_options?.[0]?.enabled === true);
+check("IMDSv2 required", inst.metadata_options?.[0]?.http_tokens === "required" &&
+  inst.metadata_options[0].http_put_response_hop_limit === 1);
+check("root volume encrypted", inst.root_block_device?.[0]?.encrypted === true);
+check("user data bootstraps the parent", /templatefile\(.*user-data\.sh\.tftpl/.test(
+  inst.user_data || ""));
+check("instance profile", inst.iam_instance_profile ===
+  "${aws_iam_instance_profile.instance.name}");
+
+// Network: SSH from the variable only, ports as variables, egress HTTPS.
+const ssh = res("aws_vpc_security_group_ingress_rule", "ssh");
+check("SSH only from var.ssh_cidr", ssh.from_port === 22 && ssh.to_port === 22 &&
+  ssh.cidr_ipv4 === "${var.ssh_cidr}");
+check("ssh_cidr refuses 0.0.0.0/0", /0\.0\.0\.0\/0/.test(JSON.stringify(
+  tf.variable.ssh_cidr[0].validation)) && tf.variable.ssh_cidr[0].default === undefined);
+check("bridge port is a variable", res("aws_vpc_security_group_ingress_rule",
+  "bridge").from_port === "${var.bridge_port}");
+check("verifier port is a variable", res("aws_vpc_security_group_ingress_rule",
+  "verifier").from_port === "${var.verifier_port}");
+const ingress = all("aws_vpc_security_group_ingress_rule");
+check("nothing else is open", ingress.length === 3, ingress.length);
+const egress = all("aws_vpc_security_group_egress_rule");
+check("egress: HTTPS only", egress.length === 1 && egress[0].from_port === 443 &&
+  egress[0].ip_protocol === "tcp");
+check("a route to the internet gateway", res("aws_route", "internet")?.gateway_id ===
+  "${aws_internet_gateway.main.id}");
+
+// The bucket: versioned, encrypted, not public, HTTPS only.
+const pab = res("aws_s3_bucket_public_access_block", "images");
+check("bucket not public", ["block_public_acls", "block_public_policy",
+  "ignore_public_acls", "restrict_public_buckets"].every((k) => pab[k] === true));
+check("bucket versioned", res("aws_s3_bucket_versioning", "images")
+  .versioning_configuration[0].status === "Enabled");
+check("bucket encrypted", res("aws_s3_bucket_server_side_encryption_configuration",
+  "images").rule[0].apply_server_side_encryption_by_default[0].sse_algorithm === "AES256");
+const bp = data("aws_iam_policy_document", "images").statement[0];
+check("bucket refuses plain HTTP", bp.effect === "Deny" &&
+  bp.condition[0].variable === "aws:SecureTransport" &&
+  bp.condition[0].values[0] === "false");
+check("no bucket ACL or website", !tf.resource.aws_s3_bucket_acl &&
+  !tf.resource.aws_s3_bucket_website_configuration);
+
+// The role: only what the issue lists.
+const allowed = new Set(["s3:GetObject", "s3:ListBucket", "kms:Decrypt",
+  "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]);
+const role = data("aws_iam_policy_document", "instance").statement;
+check("role: least privilege", role.every((s) => s.actions.every((a) =>
+  allowed.has(a)) && s.resources.every((r) => r !== "*")), role);
+
+// The key: rotation, and Decrypt only under the release's PCRs.
+const key = res("aws_kms_key", "enclave");
+check("KMS rotation on", key.enable_key_rotation === true);
+check("key policy from the document", key.policy ===
+  "${data.aws_iam_policy_document.kms.json}");
+const kms = data("aws_iam_policy_document", "kms").statement;
+const decrypters = kms.filter((s) => s.actions.some((a) =>
+  a === "kms:Decrypt" || a === "kms:*" || a === "*"));
+check("one statement may decrypt", decrypters.length === 1, decrypters.length);
+const dec = decrypters[0];
+check("it names the instance role", dec.principals[0].identifiers[0] ===
+  "${aws_iam_role.instance.arn}");
+const dyn = dec.dynamic?.condition?.[0];
+check("its conditions come from var.enclave_pcrs", dyn?.for_each ===
+  "${var.enclave_pcrs}" && dyn.content[0].test === "StringEqualsIgnoreCase" &&
+  dyn.content[0].variable === "kms:RecipientAttestation:PCR${condition.key}" &&
+  dyn.content[0].values[0] === "${condition.value}", dyn);
+check("enclave_pcrs is required and validated", tf.variable.enclave_pcrs[0]
+  .default === undefined && tf.variable.enclave_pcrs[0].validation !== undefined);
+
+// Expand the condition as Terraform would, with the release's tfvars, and
+// compare with the policy glassbox kms-policy prints for that release.
+const tfvars = JSON.parse(fs.readFileSync(tfvarsFile, "utf8"));
+const expanded = Object.fromEntries(Object.entries(tfvars.enclave_pcrs).map(
+  ([k, v]) => [(dyn?.content?.[0]?.variable || "").replace("${condition.key}",
+    k), v]));
+const cli = JSON.parse(fs.readFileSync(policyFile, "utf8")).Statement.find(
+  (s) => s.Action === "kms:Decrypt").Condition.StringEqualsIgnoreCase;
+check("Terraform's conditions equal the registry's PCRs",
+  JSON.stringify(expanded, Object.keys(expanded).sort()) ===
+  JSON.stringify(cli, Object.keys(cli).sort()) && Object.keys(cli).length >= 3,
+  { expanded, cli });
+const admin = kms.find((s) => s.sid === "KeyAdministrationWithoutDecrypt");
+check("administration never decrypts", admin && !admin.actions.some((a) =>
+  /^kms:(Decrypt|ReEncrypt|\*)/.test(a) || a === "*"));
+const cliAdmin = JSON.parse(fs.readFileSync(policyFile, "utf8")).Statement.find(
+  (s) => s.Sid === "KeyAdministrationWithoutDecrypt");
+check("the same administration actions as the CLI's policy",
+  JSON.stringify(admin.actions) === JSON.stringify(cliAdmin.Action));
+
+check("the bootstrap is uploaded before the instance boots",
+  res("aws_s3_object", "setup") && res("aws_s3_object", "dist") &&
+  JSON.stringify(inst.depends_on).includes("aws_s3_object.setup"));
+
+check("outputs", ["instance_id", "verifier_url", "image_bucket", "kms_key_arn",
+  "instance_role_arn"].every((o) => tf.output[o]));
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

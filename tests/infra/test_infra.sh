@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# infra/, tested as far as a machine without AWS, docker or terraform
+# allows:
+#   - shellcheck on every shell script of the project (and the rendered
+#     user data);
+#   - systemd-analyze verify on every unit (and that it catches a typo);
+#   - nginx -t on the nginx config with a test certificate, then nginx
+#     running it on 127.0.0.1 in front of a real glassbox-verifier;
+#   - infra/terraform parsed to JSON and checked (check_terraform.mjs);
+#   - deploy-aws.sh against moto_server (on 127.0.0.1, over TLS), every
+#     resource checked with the AWS CLI, the KMS policy read back;
+#   - run-enclave.sh and build-eif.sh with a stand-in nitro-cli;
+#   - publish-release.sh through the CLI and through the verifier's API.
+#
+# usage: test_infra.sh GLASSBOX VERIFIER
+# Single quotes around jq programs and templates are meant:
+# shellcheck disable=SC2016
+set -uo pipefail
+gb=$(readlink -f "$1")
+verifier=$(readlink -f "$2")
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=tests/cli/lib.sh
+. "$repo/tests/cli/lib.sh"
+with_gpg_home
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; gpgconf --homedir "$GNUPGHOME" --kill gpg-agent 2>/dev/null; rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 2
+export GLASSBOX=$gb
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits (bounded: 15 s) until a TCP port on 127.0.0.1 accepts.
+wait_port() {
+  for _ in $(seq 150); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# --- a registry with a release, signed with a key made here ----------------
+gpg --batch --passphrase '' --quick-gen-key 'Release Manager <rm@example.com>' \
+  ed25519 sign 1y 2>/dev/null
+gpg --batch --armor --export rm@example.com >rm.asc
+"$gb" registry --db reg.db init --origin infra.glassbox.test/log >/dev/null
+"$gb" registry --db reg.db key add rm.asc >/dev/null
+pcr() { printf '%096d' 0 | tr 0 "$1"; }
+printf '{"name":"app","version":"1.0","pcrs":{"0":"%s","1":"%s","2":"%s","8":"%s"}}' \
+  "$(pcr a)" "$(pcr b)" "$(pcr c)" "$(pcr 8)" >app-1.0.json
+check "publish-release.sh through the CLI" 0 '^[0-9a-f]{16}$' -- \
+  "$repo/infra/scripts/publish-release.sh" --key rm@example.com --db reg.db app-1.0.json
+release=$("$gb" registry --db reg.db --json list | jq -r '.[0].id')
+printf '{"name":"app","version":"0.9","pcrs":{"0":"%s","1":"%s","2":"%s"}}' \
+  "$(pcr d)" "$(pcr e)" "$(pcr f)" >app-0.9.json
+"$repo/infra/scripts/publish-release.sh" --db reg.db app-0.9.json >/dev/null
+old=$("$gb" registry --db reg.db --json list | jq -r '.[1].id')
+printf '{"action":"revoke","pcr0":"%s","reason":"old"}' "$(pcr d)" >revoke.json
+gpg --batch --armor --detach-sign revoke.json
+"$gb" registry --db reg.db revoke revoke.json revoke.json.asc >/dev/null
+
+# --- shellcheck -------------------------------------------------------------
+(cd "$repo" && find scripts infra tests -name node_modules -prune -o -name '*.sh' -print) |
+  sort >scripts.txt
+check "there are scripts to check" 0 'deploy-aws.sh' -- cat scripts.txt
+check "shellcheck: every script" 0 '' -- \
+  bash -c 'cd "$1" && shellcheck -x -P SCRIPTDIR $(cat "$2")' _ "$repo" "$tmp/scripts.txt"
+sed -e 's|\${region}|eu-west-1|g; s|\${bucket}|b|g; s|\${enclave_cpus}|2|g' \
+  -e 's|\${enclave_mib}|2048|g; s|\${bridge_port}|6300|g; s|\${log_group}|/g|g' \
+  -e 's|\$\${|${|g' "$repo/infra/terraform/user-data.sh.tftpl" >user-data.sh
+check "shellcheck: the rendered user data" 0 '' -- shellcheck user-data.sh
+check "the user data has no template left" 1 '' -- grep -n '\${[a-z_]*}[^}]' user-data.sh
+
+# --- systemd units ----------------------------------------------------------
+mkdir units
+printf '#!/bin/sh\n' >units/nitro-cli
+chmod +x units/nitro-cli
+printf '[Unit]\nDescription=stand-in for the aws-nitro-enclaves-cli unit\n[Service]\nType=oneshot\nExecStart=/bin/true\n' \
+  >units/nitro-enclaves-allocator.service
+# The programs at their build paths; everything else as installed.
+for u in "$repo"/infra/systemd/*.service; do
+  sed -e "s|/usr/local/bin/glassbox-verifier|$verifier|" \
+    -e "s|/usr/local/bin/glassbox-parent|$gb|" \
+    -e "s|/usr/local/share/glassbox/scripts/|$repo/infra/scripts/|" \
+    -e "s|/usr/bin/nitro-cli|$tmp/units/nitro-cli|" "$u" >"units/$(basename "$u")"
+done
+for u in units/glassbox-*.service; do
+  check "systemd-analyze verify $(basename "$u")" 0 '^$' -- systemd-analyze verify "$u"
+  for d in NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes User=glassbox \
+      CapabilityBoundingSet= ProtectHome=yes; do
+    check "$(basename "$u"): $d" 0 . -- grep -x "$d" "$u"
+  done
+done
+sed 's/^ProtectSystem=strict/ProtectSystm=strict/' units/glassbox-verifier.service >units/typo.service
+check "systemd-analyze catches a typo" 0 "Unknown key 'ProtectSystm'" -- systemd-analyze verify units/typo.service
+
+# --- nginx ------------------------------------------------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+  -keyout tls.key -out tls.crt 2>/dev/null
+mkdir -p nginx/logs
+vport=$(free_port)
+https=$(free_port)
+http=$(free_port)
+sed -e "s|/etc/glassbox/tls/fullchain.pem|$tmp/tls.crt|; s|/etc/glassbox/tls/privkey.pem|$tmp/tls.key|" \
+  -e "s|server 127.0.0.1:8080;|server 127.0.0.1:$vport;|" \
+  -e "s|listen 443 ssl http2;|listen 127.0.0.1:$https ssl http2;|; /listen \[::\]/d" \
+  -e "s|listen 80;|listen 127.0.0.1:$http;|; s|/var/www/acme|$tmp/nginx|" \
+  "$repo/infra/nginx/glassbox.conf" >nginx/site.conf
+printf 'pid %s/nginx/nginx.pid;\nerror_log %s/nginx/logs/error.log;\nevents {}\nhttp {\n  access_log off;\n  include %s/nginx/site.conf;\n}\n' \
+  "$tmp" "$tmp" "$tmp" >nginx/nginx.conf
+check "nginx -t" 0 'test is successful' -- nginx -t -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/logs/error.log"
+nginx -p "$tmp/nginx" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/logs/error.log" -g 'daemon off;' &
+pids+=($!)
+"$verifier" --db reg.db --listen "127.0.0.1:$vport" --audit-interval 0 >/dev/null 2>verifier.log &
+pids+=($!)
+wait_port "$https" && wait_port "$vport"
+curl_tls() { curl -sS --cacert tls.crt "$@"; }
+check "TLS to the verifier" 0 '"status":"ready"' -- curl_tls "https://127.0.0.1:$https/readyz"
+check "HSTS" 0 '^strict-transport-security: max-age=63072000' -- curl_tls -D - -o /dev/null "https://127.0.0.1:$https/"
+check "the page's CSP passes through" 0 "^content-security-policy: default-src 'none'" -- \
+  curl_tls -D - -o /dev/null "https://127.0.0.1:$https/"
+check "nosniff once" 0 '^1$' -- bash -c "curl -sS --cacert tls.crt -D - -o /dev/null https://127.0.0.1:$https/ | grep -ci '^x-content-type-options'"
+check "no server version" 0 '^server: nginx\s*$' -- curl_tls -D - -o /dev/null "https://127.0.0.1:$https/"
+check "HTTP redirects to HTTPS" 0 '^HTTP/1.1 301' -- curl -sS -D - -o /dev/null "http://127.0.0.1:$http/x"
+head -c 70000 /dev/zero >big
+check "bodies over 64 KiB stop at nginx" 0 '^413$' -- curl_tls -o /dev/null -w '%{http_code}' \
+  -H 'Content-Type: application/json' --data-binary @big "https://127.0.0.1:$https/api/v1/verify"
+
+# --- publish-release.sh through the API ------------------------------------
+kill "${pids[@]}" 2>/dev/null
+wait 2>/dev/null
+pids=()
+(umask 077 && head -c 24 /dev/urandom | base64 >token)
+"$verifier" --db reg.db --listen "127.0.0.1:$vport" --token-file token --audit-interval 0 \
+  >/dev/null 2>verifier.log &
+pids+=($!)
+wait_port "$vport"
+printf '{"name":"app","version":"1.1","pcrs":{"0":"%s","1":"%s","2":"%s"}}' \
+  "$(pcr 1)" "$(pcr 2)" "$(pcr 3)" >app-1.1.json
+check "publish-release.sh through the API" 0 '^[0-9a-f]{16}$' -- \
+  "$repo/infra/scripts/publish-release.sh" --api "http://127.0.0.1:$vport" --token-file token app-1.1.json
+check "the token is not in the verifier's log" 1 '' -- grep -F "$(cat token)" verifier.log
+check "publish-release.sh: a wrong token is refused" 1 'refused \(401\): unauthorized' -- \
+  bash -c "echo wrong-token-wrong-token >t2 && chmod 600 t2 && '$repo/infra/scripts/publish-release.sh' --api http://127.0.0.1:$vport --token-file t2 app-1.1.json"
+chmod 644 token
+check "publish-release.sh: an open token file is refused" 2 'open to others' -- \
+  "$repo/infra/scripts/publish-release.sh" --api "http://127.0.0.1:$vport" --token-file token app-1.1.json
+chmod 600 token
+check "publish-release.sh: --db or --api" 2 'not both' -- \
+  "$repo/infra/scripts/publish-release.sh" app-1.1.json
+kill "${pids[@]}" 2>/dev/null
+wait 2>/dev/null
+pids=()
+
+# --- glassbox kms-policy and the Terraform files ----------------------------
+"$gb" kms-policy --db reg.db --release "$release" --tfvars >release.auto.tfvars.json
+"$gb" kms-policy --db reg.db --release "$release" \
+  --role-arn arn:aws:iam::123456789012:role/glassbox-instance >key-policy.json
+check "kms-policy: PCR0/1/2/8 of the release" 0 '^4$' -- \
+  jq '.Statement[1].Condition.StringEqualsIgnoreCase | length' key-policy.json
+check "kms-policy: a revoked release is refused" 1 'revoked' -- \
+  "$gb" kms-policy --db reg.db --release "$old" --role-arn arn:aws:iam::123456789012:role/x
+check "kms-policy: not a role ARN" 2 'not an IAM role ARN' -- \
+  "$gb" kms-policy --db reg.db --release "$release" --role-arn arn:aws:iam::123456789012:user/x
+check "terraform: parsed and checked" 0 ' 0 failed$' -- \
+  node "$here/check_terraform.mjs" "$repo/infra/terraform" release.auto.tfvars.json key-policy.json
+
+# --- stand-in nitro-cli: run-enclave.sh and build-eif.sh ---------------------
+mkdir bin
+cat >bin/nitro-cli <<'EOF'
+#!/usr/bin/env bash
+# A stand-in for nitro-cli: enough of its JSON for the scripts under test.
+state=${NITRO_STATE:?}
+echo "$*" >>"$state/calls"
+case $1 in
+  describe-enclaves)
+    if [ -e "$state/running" ]; then
+      printf '[{"EnclaveName":"%s","EnclaveID":"i-1-enc1","EnclaveCID":16,"State":"%s","Flags":"NONE"}]\n' \
+        "$(cat "$state/running")" "${NITRO_RUN_STATE:-RUNNING}"
+    else
+      echo '[]'
+    fi ;;
+  terminate-enclave) rm -f "$state/running"; echo '{"Terminated":true}' ;;
+  run-enclave)
+    while [ $# -gt 0 ]; do [ "$1" = --enclave-name ] && echo "$2" >"$state/running"; shift; done
+    echo '{"State":"RUNNING"}' ;;
+  build-enclave)
+    out="" uri=""
+    while [ $# -gt 0 ]; do
+      case $1 in --output-file) out=$2 ;; --docker-uri) uri=$2 ;; esac
+      shift
+    done
+    head -c 4096 /dev/urandom >"$state/k"; head -c 4096 /dev/urandom >"$state/r"
+    "$GLASSBOX" eif build --kernel "$state/k" --cmdline "$uri" --ramdisk "$state/r" \
+      --ramdisk "$state/r" --output "$out" >/dev/null
+    if [ -n "${NITRO_LIE:-}" ]; then
+      "$GLASSBOX" eif measure --json "$out" | jq '.Measurements.PCR2 = ("0" * 96)'
+    else
+      "$GLASSBOX" eif measure --json "$out"
+    fi ;;
+  *) exit 1 ;;
+esac
+EOF
+chmod +x bin/nitro-cli
+export NITRO_STATE=$tmp/nitro
+mkdir "$NITRO_STATE"
+echo glassbox >"$NITRO_STATE/running"
+: >app.eif
+check "run-enclave.sh: replaces the enclave" 0 'RUNNING with CID 16' -- \
+  env PATH="$tmp/bin:$PATH" "$repo/infra/scripts/run-enclave.sh" --cpus 2 --memory 2048 app.eif
+check "run-enclave.sh: terminated the old one" 0 '^terminate-enclave --enclave-id i-1-enc1$' -- \
+  grep '^terminate' "$NITRO_STATE/calls"
+check "run-enclave.sh: asked nitro-cli for CID 16, no debug mode" 0 \
+  '^run-enclave --eif-path app.eif --cpu-count 2 --memory 2048 --enclave-cid 16 --enclave-name glassbox$' -- \
+  grep '^run-enclave' "$NITRO_STATE/calls"
+check "run-enclave.sh: waits, then says it did not start" 1 'not RUNNING after 2s' -- \
+  env PATH="$tmp/bin:$PATH" NITRO_RUN_STATE=TERMINATING "$repo/infra/scripts/run-enclave.sh" --wait 2 app.eif
+check "run-enclave.sh: debug mode is loud" 0 'DEBUG MODE' -- \
+  env PATH="$tmp/bin:$PATH" "$repo/infra/scripts/run-enclave.sh" --debug-mode app.eif
+check "build-eif.sh: pcr-values.json from the image" 0 'PCR0: [0-9a-f]{96}' -- \
+  env PATH="$tmp/bin:$PATH" "$repo/infra/scripts/build-eif.sh" --docker-uri app:1 --out rel app 1.2
+check "build-eif.sh: pcr-values.json is what glassbox measures" 0 '^true$' -- \
+  bash -c "jq -e --slurpfile m rel/describe-eif.json '.name == \"app\" and .version == \"1.2\" and .pcrs[\"0\"] == \$m[0].Measurements.PCR0 and .pcrs[\"2\"] == \$m[0].Measurements.PCR2' rel/pcr-values.json"
+check "build-eif.sh: the statement publishes" 0 '^[0-9a-f]{16}$' -- \
+  "$repo/infra/scripts/publish-release.sh" --db reg.db --eif rel/app.eif rel/pcr-values.json
+check "build-eif.sh: a disagreement with nitro-cli is refused" 1 'PCR2 differs' -- \
+  env PATH="$tmp/bin:$PATH" NITRO_LIE=1 "$repo/infra/scripts/build-eif.sh" --docker-uri app:1 --out rel2 app 1.3
+
+# --- deploy-aws.sh against moto ---------------------------------------------
+mport=$(free_port)
+moto_server -H 127.0.0.1 -p "$mport" -c "$tmp/tls.crt" -k "$tmp/tls.key" >moto.log 2>&1 &
+pids+=($!)
+export AWS_ENDPOINT_URL=https://127.0.0.1:$mport AWS_CA_BUNDLE=$tmp/tls.crt
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=eu-west-1
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+unset AWS_PROFILE AWS_REGION
+wait_port "$mport"
+check "deploy-aws.sh refuses a revoked release, creating nothing" 1 'revoked' -- \
+  "$repo/infra/scripts/deploy-aws.sh" --ssh-cidr 203.0.113.7/32 --release "$old" --db reg.db --state old.env
+check "... no VPC was made" 0 '^0$' -- aws ec2 describe-vpcs --filters Name=tag:Project,Values=glassbox \
+  --query 'length(Vpcs)'
+check "deploy-aws.sh refuses SSH from everywhere" 2 'whole Internet' -- \
+  "$repo/infra/scripts/deploy-aws.sh" --ssh-cidr 0.0.0.0/0 --release "$release" --db reg.db
+# moto does not keep an instance's EnclaveOptions: the AWS CLI calls are
+# recorded on their way, to check what was asked for.
+mkdir awsbin
+printf '#!/bin/sh\nprintf "%%s\\n" "$*" >>"%s/aws-calls"\nexec "%s" "$@"\n' "$tmp" "$(command -v aws)" >awsbin/aws
+chmod +x awsbin/aws
+check "deploy-aws.sh" 0 'INSTANCE_ID=i-' -- env PATH="$tmp/awsbin:$PATH" \
+  "$repo/infra/scripts/deploy-aws.sh" --ssh-cidr 203.0.113.7/32 --release "$release" --db reg.db \
+  --eif rel/app.eif --bridge-cidr 198.51.100.0/24 --state deploy.env
+check "deploy-aws.sh will not run twice" 2 'exists' -- \
+  "$repo/infra/scripts/deploy-aws.sh" --ssh-cidr 203.0.113.7/32 --release "$release" --db reg.db --state deploy.env
+# shellcheck disable=SC1091
+. ./deploy.env
+
+inst=$(aws ec2 describe-instances --instance-ids "$INSTANCE_ID" --query 'Reservations[0].Instances[0]')
+check "instance: asked with enclaves on" 0 '^ec2 run-instances .*--enclave-options Enabled=true ' -- grep '^ec2 run-instances' aws-calls
+check "instance: IMDSv2 required" 0 '^"required"$' -- jq '.MetadataOptions.HttpTokens' <<<"$inst"
+check "instance: in the subnet, with the group and profile" 0 '^true$' -- jq --arg s "$SUBNET_ID" \
+  --arg g "$SECURITY_GROUP_ID" '.SubnetId == $s and .SecurityGroups[0].GroupId == $g and
+  (.IamInstanceProfile.Arn | endswith("/glassbox-instance"))' <<<"$inst"
+vol=$(jq -r '.BlockDeviceMappings[0].Ebs.VolumeId' <<<"$inst")
+check "instance: root volume encrypted" 0 '^True$' -- \
+  aws ec2 describe-volumes --volume-ids "$vol" --query 'Volumes[0].Encrypted' --output text
+check "instance: user data runs setup-parent.sh from the bucket" 0 "s3://\\\$\\{GLASSBOX_BUCKET\\}/bootstrap/setup-parent.sh" -- \
+  bash -c "aws ec2 describe-instance-attribute --instance-id $INSTANCE_ID --attribute userData --query UserData.Value --output text | base64 -d"
+check "instance: user data names the bucket" 0 "GLASSBOX_BUCKET=\"$BUCKET\"" -- \
+  bash -c "aws ec2 describe-instance-attribute --instance-id $INSTANCE_ID --attribute userData --query UserData.Value --output text | base64 -d"
+check "VPC" 0 '^10.0.0.0/16$' -- aws ec2 describe-vpcs --vpc-ids "$VPC_ID" --query 'Vpcs[0].CidrBlock' --output text
+check "subnet in the VPC" 0 "^$VPC_ID\$" -- aws ec2 describe-subnets --subnet-ids "$SUBNET_ID" --query 'Subnets[0].VpcId' --output text
+check "internet gateway attached" 0 "^$VPC_ID\$" -- aws ec2 describe-internet-gateways \
+  --internet-gateway-ids "$IGW_ID" --query 'InternetGateways[0].Attachments[0].VpcId' --output text
+check "default route to it" 0 "^$IGW_ID\$" -- aws ec2 describe-route-tables --route-table-ids "$ROUTE_TABLE_ID" \
+  --query "RouteTables[0].Routes[?DestinationCidrBlock=='0.0.0.0/0'].GatewayId" --output text
+sg=$(aws ec2 describe-security-groups --group-ids "$SECURITY_GROUP_ID" --query 'SecurityGroups[0]')
+check "SSH only from the given range" 0 '^\["203.0.113.7/32"\]$' -- jq -c \
+  '[.IpPermissions[] | select(.FromPort == 22) | .IpRanges[].CidrIp]' <<<"$sg"
+check "ingress: SSH, bridge, verifier" 0 '^\[22,443,6300\]$' -- jq -c '[.IpPermissions[].FromPort] | sort' <<<"$sg"
+check "egress: HTTPS only" 0 '^\[\[443,"tcp"\]\]$' -- jq -c '[.IpPermissionsEgress[] | [.FromPort, .IpProtocol]]' <<<"$sg"
+check "role policy: least privilege" 0 '^true$' -- bash -c "aws iam get-role-policy --role-name glassbox-instance \
+  --policy-name glassbox-instance --query PolicyDocument | jq '[.Statement[].Action] | flatten | sort ==
+  [\"kms:Decrypt\",\"logs:CreateLogStream\",\"logs:DescribeLogStreams\",\"logs:PutLogEvents\",\"s3:GetObject\",\"s3:ListBucket\"]'"
+check "instance profile holds the role" 0 '^glassbox-instance$' -- aws iam get-instance-profile \
+  --instance-profile-name glassbox-instance --query 'InstanceProfile.Roles[0].RoleName' --output text
+check "bucket: public access blocked" 0 '^True\s+True\s+True\s+True$' -- aws s3api get-public-access-block \
+  --bucket "$BUCKET" --query 'PublicAccessBlockConfiguration.[BlockPublicAcls,IgnorePublicAcls,BlockPublicPolicy,RestrictPublicBuckets]' --output text
+check "bucket: versioned" 0 '^Enabled$' -- aws s3api get-bucket-versioning --bucket "$BUCKET" --query Status --output text
+check "bucket: encrypted" 0 'AES256' -- aws s3api get-bucket-encryption --bucket "$BUCKET"
+check "bucket: HTTPS only" 0 'aws:SecureTransport' -- aws s3api get-bucket-policy --bucket "$BUCKET" --query Policy --output text
+check "bucket: the image and the bootstrap" 0 'bootstrap/glassbox-dist.tar.gz.*bootstrap/setup-parent.sh.*enclaves/app.eif' -- \
+  bash -c "aws s3api list-objects-v2 --bucket $BUCKET --query 'Contents[].Key' --output text | tr '\t' ' '"
+check "KMS: rotation on" 0 '^True$' -- aws kms get-key-rotation-status --key-id "$KMS_KEY_ARN" --query KeyRotationEnabled --output text
+check "KMS: the policy is glassbox kms-policy's, accepted by put-key-policy" 0 '^true$' -- bash -c \
+  "aws kms get-key-policy --key-id $KMS_KEY_ARN --policy-name default --query Policy --output text |
+   jq --slurpfile want <('$gb' kms-policy --db reg.db --release $release --role-arn $ROLE_ARN) '. == \$want[0]'"
+check "KMS: Decrypt only under the registry's PCRs" 0 '^true$' -- bash -c \
+  "aws kms get-key-policy --key-id $KMS_KEY_ARN --policy-name default --query Policy --output text |
+   jq --slurpfile v release.auto.tfvars.json '.Statement[1].Condition.StringEqualsIgnoreCase ==
+     (\$v[0].enclave_pcrs | with_entries(.key = \"kms:RecipientAttestation:PCR\" + .key))'"
+check "log group" 0 '^90$' -- aws logs describe-log-groups --log-group-name-prefix /glassbox/instance \
+  --query 'logGroups[0].retentionInDays' --output text
+
+finish
