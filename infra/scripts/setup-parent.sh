@@ -53,10 +53,13 @@ declare -A src_sha256=(
 step() { echo "setup-parent: $*"; }
 
 step "packages"
-dnf install -y -q aws-nitro-enclaves-cli aws-nitro-enclaves-cli-devel \
+# --allowerasing: AL2023 ships curl-minimal and gnupg2-minimal, which the
+# full packages replace. The AWS CLI comes with the AMI.
+dnf install -y -q --allowerasing aws-nitro-enclaves-cli aws-nitro-enclaves-cli-devel \
   gcc make cmake pkgconf-pkg-config openssl-devel sqlite-devel jansson-devel \
   gpgme-devel libyaml-devel nettle-devel gmp-devel zlib-devel gnupg2 \
-  nginx jq tar xz curl awscli
+  nginx jq tar xz curl openssl
+command -v aws >/dev/null || dnf install -y -q awscli-2
 
 step "allocator: $cpus vCPUs, $mib MiB for the enclave"
 install -d -m 0755 /etc/nitro_enclaves

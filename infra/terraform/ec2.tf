@@ -31,12 +31,12 @@ resource "aws_instance" "parent" {
   }
 
   user_data = templatefile("${path.module}/user-data.sh.tftpl", {
-    bucket        = aws_s3_bucket.images.id
-    region        = var.region
-    enclave_cpus  = var.enclave_cpus
-    enclave_mib   = var.enclave_memory_mib
-    bridge_port   = var.bridge_port
-    log_group     = aws_cloudwatch_log_group.instance.name
+    bucket       = aws_s3_bucket.images.id
+    region       = var.region
+    enclave_cpus = var.enclave_cpus
+    enclave_mib  = var.enclave_memory_mib
+    bridge_port  = var.bridge_port
+    log_group    = aws_cloudwatch_log_group.instance.name
   })
   user_data_replace_on_change = true
   depends_on                  = [aws_s3_object.setup, aws_s3_object.dist, aws_s3_object.eif]
