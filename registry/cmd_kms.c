@@ -107,7 +107,7 @@ static int
 release_pcrs(const char *db, const char *id, json_t **out)
 {
 	struct gb_registry *r = NULL;
-	struct gb_reg_error e;
+	struct gb_reg_error e = { "", "" };
 	char *leaf = NULL, rid[17];
 	uint64_t index, idx;
 	int64_t revoked;
@@ -146,9 +146,10 @@ release_pcrs(const char *db, const char *id, json_t **out)
 			    json_object_get(pcrs, policy_pcrs[i]));
 	rc = 0;
 out:
-	if (rc == 2 && *e.code != '\0')
-		fprintf(stderr, "glassbox kms-policy: %s: %s\n", e.code,
-		    e.message);
+	if (rc == 2)
+		fprintf(stderr, "glassbox kms-policy: %s: %s\n", *e.code ?
+		    e.code : "bad_database", *e.code ? e.message : "release "
+		    "entry cannot be read");
 	json_decref(j);
 	free(leaf);
 	gb_registry_close(r);

@@ -418,15 +418,19 @@ function checkpointCard(size) {
 }
 
 async function viewEntry(index) {
+  const { size } = await checkpoint();
+  if (BigInt(index) >= size)
+    return [h("h1", null, `Log entry ${index}`),
+      h("p", null, `The log has no such entry: it holds ${size}.`)];
   let proved, err;
   try {
     proved = await proveEntry(index);
   } catch (e) {
     err = e;
   }
-  const data = proved ? proved.entry.data : (await api(
-    `/api/v1/log/entries?start=${index}&end=${index + 1}`)).entries[0].data;
-  const leaf = JSON.parse(data);
+  const entry = proved ? proved.entry : (await api(
+    `/api/v1/log/entries?start=${index}&end=${index + 1}`)).entries[0];
+  const leaf = JSON.parse(entry.data);
   return [
     h("h1", null, `Log entry ${index}`),
     inclusionCard(index, proved, err),

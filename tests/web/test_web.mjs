@@ -321,6 +321,10 @@ try {
     .getAttribute("data-outcome") === "pass");
   await shot(page, "entry");
 
+  await open(page, ver.url, "#/entry/999");
+  check("entry past the end: said plainly", (await page.content()).includes(
+    "The log has no such entry: it holds 8."));
+
   // Remember a checkpoint, publish more, come back: still consistent.
   await open(page, ver.url, "#/");
   await page.click(".saved button");
