@@ -195,6 +195,12 @@ async function savedCheckpointCard(cp) {
   let text;
   try {
     const old = await openCheckpoint(saved, (await wellKnown()).logKey);
+    if (old.size === 0n)
+      return h("div", { class: "saved" }, outcome(true, "You remembered " +
+        "the empty log, which every log extends: remember this one."), save);
+    if (old.size > cp.size)
+      throw new CheckError(`it has ${old.size} entries, the log now ` +
+        `${cp.size}`);
     const p = await api(`/api/v1/log/proof/consistency?from=${old.size}` +
       `&to=${cp.size}`);
     await verifyConsistency(old.size, cp.size, old.root, cp.root,
@@ -385,6 +391,10 @@ function consistencyCard(size, params) {
 }
 
 async function checkConsistency(from, to) {
+  if (!/^[0-9]+$/.test(from) || !/^[0-9]+$/.test(to) || Number(from) < 1 ||
+      Number(from) > Number(to))
+    return outcome(false, "Give sizes with 1 \u2264 A \u2264 B: a proof " +
+      "from the empty log proves nothing.");
   try {
     const [c1, c2] = await Promise.all([checkpoint(from), checkpoint(to)]);
     const p = await api(`/api/v1/log/proof/consistency?from=${c1.size}` +

@@ -86,10 +86,14 @@ export async function openNote(note, key) {
   if (cut < 0 || !note.endsWith("\n"))
     throw new CheckError("not a signed note");
   const text = note.slice(0, cut + 1);
-  for (const line of note.slice(cut + 2, -1).split("\n")) {
-    const m = /^\u2014 (\S+) (\S+)$/.exec(line);
+  // Every line after the blank one must be a signature, whoever made it.
+  const lines = note.slice(cut + 2, -1).split("\n").map((line) => {
+    const m = /^\u2014 (\S+) ([A-Za-z0-9+/]+=*)$/.exec(line);
     if (!m)
       throw new CheckError("a signature line is malformed");
+    return m;
+  });
+  for (const m of lines) {
     if (m[1] !== key.name)
       continue;
     const sig = b64ToBytes(m[2]);
@@ -127,12 +131,21 @@ async function nodeHash(l, r) {
 
 const lsb = (n) => (n & 1n) === 1n;
 
+function hashes(proof) {
+  const out = proof.map(hexToBytes);
+  if (out.some((h) => h.length !== 32))
+    throw new CheckError("a proof hash is not 32 bytes");
+  return out;
+}
+
 // RFC 9162 2.1.3.2.
 export async function verifyInclusion(index, size, leaf, proof, root) {
   let fn = BigInt(index), sn = BigInt(size) - 1n, r = leaf;
   if (fn > sn)
     throw new CheckError("the entry is not in a tree of this size");
-  for (const p of proof.map(hexToBytes)) {
+  if (leaf.length !== 32 || root.length !== 32)
+    throw new CheckError("a hash is not 32 bytes");
+  for (const p of hashes(proof)) {
     if (sn === 0n)
       throw new CheckError("the inclusion proof is too long");
     if (lsb(fn) || fn === sn) {
@@ -155,22 +168,22 @@ export async function verifyInclusion(index, size, leaf, proof, root) {
   return true;
 }
 
-// RFC 9162 2.1.4.2.
+// RFC 9162 2.1.4.2. A proof from the empty tree proves nothing and is
+// refused, as transparency-dev/merkle does.
 export async function verifyConsistency(size1, size2, root1, root2, proof) {
   const n1 = BigInt(size1), n2 = BigInt(size2);
-  let path = proof.map(hexToBytes);
+  let path = hashes(proof);
   if (n1 > n2)
     throw new CheckError("the first tree is larger than the second");
+  if (n1 === 0n)
+    throw new CheckError("no consistency proof from the empty tree");
   if (n1 === n2) {
     if (path.length !== 0 || !equal(root1, root2))
       throw new CheckError("two checkpoints of one size differ");
     return true;
   }
-  if (n1 === 0n) {
-    if (path.length !== 0)
-      throw new CheckError("a proof from the empty tree must be empty");
-    return true;
-  }
+  if (root1.length !== 32 || root2.length !== 32)
+    throw new CheckError("a root is not 32 bytes");
   if ((n1 & (n1 - 1n)) === 0n)
     path = [root1, ...path];
   if (path.length === 0)
