@@ -34,9 +34,15 @@ data=${GB_DEMO_DIR:-$top/.glassbox/demo}
 vport=${GB_DEMO_VERIFIER_PORT:-8080}
 pport=${GB_DEMO_PARENT_PORT:-6300}
 hport=${GB_DEMO_HEALTH_PORT:-8081}
+# Made anew each run; but only a folder an earlier demo made is removed.
+if [ -e "$data" ] && [ ! -e "$data/.glassbox-demo" ]; then
+  echo "demo: $data exists and is not a demo folder; choose another GB_DEMO_DIR" >&2
+  exit 2
+fi
 rm -rf "$data"
 mkdir -p "$data/logs"
 chmod 700 "$data"
+touch "$data/.glassbox-demo"
 cd "$data"
 
 pids=()

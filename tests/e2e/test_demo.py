@@ -83,5 +83,15 @@ for name in ("enclave", "parent", "verifier"):
     log = open(os.path.join(DATA, "logs", f"{name}.log")).read()
     check(f"{name} log has no sanitizer report", "Sanitizer" not in log, log[-800:])
 
+# A GB_DEMO_DIR that the demo did not make is never removed.
+other = os.path.join(TMP, "precious")
+os.mkdir(other)
+open(os.path.join(other, "keep.txt"), "w").close()
+r = subprocess.run([os.path.join(REPO, "scripts", "demo.sh")], capture_output=True, text=True,
+                   env=dict(env, GB_DEMO_DIR=other), timeout=60)
+check("a folder the demo did not make is refused", r.returncode == 2 and
+      "not a demo folder" in r.stderr and os.path.exists(os.path.join(other, "keep.txt")),
+      r.stderr)
+
 shutil.rmtree(TMP, ignore_errors=True)
 finish()
