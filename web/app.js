@@ -4,7 +4,7 @@
 
 import {
   CheckError, b64ToBytes, bytesToB64, bytesToHex, hexToBytes, leafHash,
-  openCheckpoint, openNote, parseVerifierKey, verifyConsistency,
+  openCheckpoint, parseVerifierKey, verifyConsistency,
   verifyInclusion, verifyJws,
 } from "./check.js";
 
@@ -97,10 +97,10 @@ async function checkpoint(size) {
   return { note, ...(await openCheckpoint(note, logKey)) };
 }
 
-// Proves that entry index is in the signed latest checkpoint: its exact
-// bytes, their leaf hash, the path to the checkpoint's root.
-async function proveEntry(index) {
-  const cp = await checkpoint();
+// Proves that entry index is in the signed checkpoint cp (default: the
+// latest): its exact bytes, their leaf hash, the path to cp's root.
+async function proveEntry(index, cp) {
+  cp = cp || await checkpoint();
   const [page, proof] = await Promise.all([
     api(`/api/v1/log/entries?start=${index}&end=${index + 1}`),
     api(`/api/v1/log/proof/inclusion?index=${index}&size=${cp.size}`),
@@ -111,6 +111,15 @@ async function proveEntry(index) {
   const hash = await leafHash(entry.data);
   await verifyInclusion(index, cp.size, hash, proof.inclusion, cp.root);
   return { cp, entry, leaf: JSON.parse(entry.data), hash };
+}
+
+// Proves that the log of checkpoint c2 extends that of c1 (both opened);
+// returns the number of proof hashes.
+async function proveConsistency(c1, c2) {
+  const p = await api(`/api/v1/log/proof/consistency?from=${c1.size}` +
+    `&to=${c2.size}`);
+  await verifyConsistency(c1.size, c2.size, c1.root, c2.root, p.consistency);
+  return p.consistency.length;
 }
 
 function inclusionCard(index, proved, err) {
@@ -201,10 +210,7 @@ async function savedCheckpointCard(cp) {
     if (old.size > cp.size)
       throw new CheckError(`it has ${old.size} entries, the log now ` +
         `${cp.size}`);
-    const p = await api(`/api/v1/log/proof/consistency?from=${old.size}` +
-      `&to=${cp.size}`);
-    await verifyConsistency(old.size, cp.size, old.root, cp.root,
-      p.consistency);
+    await proveConsistency(old, cp);
     text = outcome(true, `The log grew consistently from the checkpoint ` +
       `you remembered (size ${old.size}) to size ${cp.size}.`);
   } catch (e) {
@@ -397,13 +403,10 @@ async function checkConsistency(from, to) {
       "from the empty log proves nothing.");
   try {
     const [c1, c2] = await Promise.all([checkpoint(from), checkpoint(to)]);
-    const p = await api(`/api/v1/log/proof/consistency?from=${c1.size}` +
-      `&to=${c2.size}`);
-    await verifyConsistency(c1.size, c2.size, c1.root, c2.root,
-      p.consistency);
+    const n = await proveConsistency(c1, c2);
     return outcome(true, `Consistent: the signed checkpoint of size ` +
       `${c2.size} extends the signed checkpoint of size ${c1.size} ` +
-      `(${p.consistency.length} proof hashes).`);
+      `(${n} proof hashes).`);
   } catch (e) {
     return outcome(false, "Not consistent: " + e.message);
   }
@@ -429,15 +432,21 @@ function checkpointCard(size) {
 }
 
 async function viewEntry(index) {
-  const { size } = await checkpoint();
-  if (BigInt(index) >= size)
-    return [h("h1", null, `Log entry ${index}`),
-      h("p", null, `The log has no such entry: it holds ${size}.`)];
-  let proved, err;
+  let cp, proved, err;
   try {
-    proved = await proveEntry(index);
+    cp = await checkpoint();
   } catch (e) {
     err = e;
+  }
+  if (cp && BigInt(index) >= cp.size)
+    return [h("h1", null, `Log entry ${index}`),
+      h("p", null, `The log has no such entry: it holds ${cp.size}.`)];
+  if (cp) {
+    try {
+      proved = await proveEntry(index, cp);
+    } catch (e) {
+      err = e;
+    }
   }
   const entry = proved ? proved.entry : (await api(
     `/api/v1/log/entries?start=${index}&end=${index + 1}`)).entries[0];

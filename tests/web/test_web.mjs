@@ -275,6 +275,10 @@ try {
     await o2.getAttribute("data-outcome") === "fail" &&
     (await o2.innerText()).includes("signature does not verify"),
     await o2.innerText());
+  await open(bad, proxyUnsigned.url, "#/entry/4");
+  check("altered checkpoint: an entry is shown unverified", await bad.locator(
+    ".outcome").first().getAttribute("data-outcome") === "fail" &&
+    (await bad.content()).includes("release_published"));
   await open(bad, proxyUnsigned.url, "#/");
   check("altered checkpoint: overview says so", await bad.locator(
     ".outcome").first().getAttribute("data-outcome") === "fail");
