@@ -22,7 +22,6 @@ record(struct vs_audit *a, int rc, uint64_t checked,
 {
 	pthread_mutex_lock(&a->mu);
 	a->runs++;
-	a->ok = rc == 0;
 	atomic_store(&a->damaged, rc != 0);
 	a->checked = checked;
 	a->at_ms = gb_time_now_ms();
@@ -124,11 +123,11 @@ vs_audit_json(struct vs *vs, bool *failed)
 	json_t *j;
 
 	pthread_mutex_lock(&a->mu);
-	*failed = a->runs > 0 && !a->ok;
+	*failed = atomic_load(&a->damaged);
 	if (a->runs > 0)
 		gb_time_format_rfc3339(a->at_ms, at, sizeof at);
 	j = json_pack("{s:s, s:I, s:s?, s:i}", "state", !a->running ? "off" :
-	    a->runs == 0 ? "pending" : a->ok ? "ok" : "failed", "checked",
+	    a->runs == 0 ? "pending" : *failed ? "failed" : "ok", "checked",
 	    (json_int_t)a->checked, "at", a->runs > 0 ? at : NULL,
 	    "interval_seconds", (int)vs->cfg.audit_interval_s);
 	if (*failed)

@@ -41,7 +41,7 @@ struct vs_audit {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t thread;
-	bool running, stop, ok;
+	bool running, stop;
 	atomic_bool damaged;        /* the last audit failed: fail closed */
 	uint64_t runs, checked;
 	int64_t at_ms;
