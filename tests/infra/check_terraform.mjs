@@ -8,18 +8,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { parse } from "@cdktf/hcl2json";
+import { check, finish } from "../harness.mjs";
 
 const [dir, tfvarsFile, policyFile] = process.argv.slice(2);
-let passed = 0, failed = 0;
-function check(name, ok, detail) {
-  if (ok) {
-    passed++;
-  } else {
-    failed++;
-    console.log(`FAIL ${name}${detail === undefined ? "" : ": " +
-      JSON.stringify(detail)}`);
-  }
-}
 
 // Merges the files' blocks: resource.TYPE.NAME = [body], ...
 const tf = { resource: {}, data: {}, variable: {}, output: {}, locals: [] };
@@ -147,5 +138,4 @@ check("the bootstrap is uploaded before the instance boots",
 check("outputs", ["instance_id", "verifier_url", "image_bucket", "kms_key_arn",
   "instance_role_arn"].every((o) => tf.output[o]));
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();

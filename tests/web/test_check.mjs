@@ -10,6 +10,7 @@ import {
   bytesToHex, hexToBytes, openNote, parseCheckpoint, parseVerifierKey,
   verifyConsistency, verifyInclusion,
 } from "../../web/check.js";
+import { check, finish } from "../harness.mjs";
 
 const V = process.argv[2];
 if (!V) {
@@ -17,15 +18,6 @@ if (!V) {
   process.exit(2);
 }
 const load = (f) => JSON.parse(fs.readFileSync(path.join(V, f), "utf8"));
-let passed = 0, failed = 0;
-function check(name, ok, detail) {
-  if (ok) {
-    passed++;
-  } else {
-    failed++;
-    console.log(`FAIL ${name}${detail === undefined ? "" : ": " + detail}`);
-  }
-}
 async function accepts(fn) {
   try {
     return await fn() === true;
@@ -150,5 +142,4 @@ const cp = parseCheckpoint(notes.checkpoint_examples_unverifiable
 check("checkpoint parsed", cp.origin === "example.com/behind-the-sofa" &&
   cp.size === 20852163n && cp.root.length === 32);
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();

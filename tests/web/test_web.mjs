@@ -13,6 +13,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { chromium } from "playwright-core";
+import { check, counts, finish } from "../harness.mjs";
 
 const [GB, VERIFIER, VECTORS, ARTIFACTS] = process.argv.slice(2);
 if (!ARTIFACTS) {
@@ -25,15 +26,6 @@ const env = { ...process.env, GNUPGHOME: path.join(TMP, "gnupg") };
 fs.mkdirSync(env.GNUPGHOME, { mode: 0o700 });
 fs.mkdirSync(ARTIFACTS, { recursive: true });
 
-let failed = 0, passed = 0;
-function check(name, ok, detail) {
-  if (ok) {
-    passed++;
-  } else {
-    failed++;
-    console.log(`FAIL ${name}${detail === undefined ? "" : ": " + detail}`);
-  }
-}
 
 function run(cmd, ...args) {
   try {
@@ -425,9 +417,8 @@ check("no request leaves 127.0.0.1", external.length === 0, external.join(" "));
 check("verifier stopped cleanly", await new Promise((r) =>
   ver.p.exitCode !== null ? r(ver.p.exitCode === 0) :
     ver.p.once("exit", (c) => r(c === 0))));
-if (failed === 0)
+if (counts.failed === 0)
   fs.rmSync(TMP, { recursive: true, force: true });
 else
   console.log("kept " + TMP);
-console.log(`${passed} passed, ${failed} failed; screenshots in ${ARTIFACTS}`);
-process.exit(failed === 0 ? 0 : 1);
+finish(`; screenshots in ${ARTIFACTS}`);
