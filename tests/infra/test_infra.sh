@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # infra/, tested as far as a machine without AWS, docker or terraform
 # allows:
-#   - shellcheck on every shell script of the project (and the rendered
-#     user data);
+#   - shellcheck on every shell script of the project (and the user data
+#     deploy-aws.sh rendered);
 #   - systemd-analyze verify on every unit (and that it catches a typo);
 #   - nginx -t on the nginx config with a test certificate, then nginx
 #     running it on 127.0.0.1 in front of a real glassbox-verifier;
@@ -67,11 +67,6 @@ gpg --batch --armor --detach-sign revoke.json
 check "there are scripts to check" 0 'deploy-aws.sh' -- cat scripts.txt
 check "shellcheck: every script" 0 '' -- \
   bash -c 'cd "$1" && shellcheck -x -P SCRIPTDIR $(cat "$2")' _ "$repo" "$tmp/scripts.txt"
-sed -e 's|\${region}|eu-west-1|g; s|\${bucket}|b|g; s|\${enclave_cpus}|2|g' \
-  -e 's|\${enclave_mib}|2048|g; s|\${bridge_port}|6300|g; s|\${log_group}|/g|g' \
-  -e 's|\$\${|${|g' "$repo/infra/terraform/user-data.sh.tftpl" >user-data.sh
-check "shellcheck: the rendered user data" 0 '' -- shellcheck user-data.sh
-check "the user data has no template left" 1 '' -- grep -n '\${[a-z_]*}[^}]' user-data.sh
 
 # --- systemd units ----------------------------------------------------------
 mkdir units
@@ -266,10 +261,14 @@ check "instance: in the subnet, with the group and profile" 0 '^true$' -- jq --a
 vol=$(jq -r '.BlockDeviceMappings[0].Ebs.VolumeId' <<<"$inst")
 check "instance: root volume encrypted" 0 '^True$' -- \
   aws ec2 describe-volumes --volume-ids "$vol" --query 'Volumes[0].Encrypted' --output text
+# The user data deploy-aws.sh rendered from Terraform's template.
+aws ec2 describe-instance-attribute --instance-id "$INSTANCE_ID" --attribute userData \
+  --query UserData.Value --output text | base64 -d >user-data.sh
+check "shellcheck: the rendered user data" 0 '' -- shellcheck user-data.sh
+check "the user data has no template left" 1 '' -- grep -n '\${[a-z_]*}[^}]' user-data.sh
 check "instance: user data runs setup-parent.sh from the bucket" 0 "s3://\\\$\\{GLASSBOX_BUCKET\\}/bootstrap/setup-parent.sh" -- \
-  bash -c "aws ec2 describe-instance-attribute --instance-id $INSTANCE_ID --attribute userData --query UserData.Value --output text | base64 -d"
-check "instance: user data names the bucket" 0 "GLASSBOX_BUCKET=\"$BUCKET\"" -- \
-  bash -c "aws ec2 describe-instance-attribute --instance-id $INSTANCE_ID --attribute userData --query UserData.Value --output text | base64 -d"
+  cat user-data.sh
+check "instance: user data names the bucket" 0 "GLASSBOX_BUCKET=\"$BUCKET\"" -- cat user-data.sh
 check "VPC" 0 '^10.0.0.0/16$' -- aws ec2 describe-vpcs --vpc-ids "$VPC_ID" --query 'Vpcs[0].CidrBlock' --output text
 check "subnet in the VPC" 0 "^$VPC_ID\$" -- aws ec2 describe-subnets --subnet-ids "$SUBNET_ID" --query 'Subnets[0].VpcId' --output text
 check "internet gateway attached" 0 "^$VPC_ID\$" -- aws ec2 describe-internet-gateways \
