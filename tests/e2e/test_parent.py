@@ -42,12 +42,18 @@ class Echo:
         self.port = self.s.getsockname()[1]
         threading.Thread(target=self.serve, daemon=True).start()
 
+    accepted = 0            # for the report when a transfer stalls
+    echoed = 0
+    error = None
+
     def serve(self):
         while True:
             try:
                 c, _ = self.s.accept()
-            except OSError:
+            except OSError as e:
+                self.error = f"accept: {e!r}"
                 return
+            self.accepted += 1
             threading.Thread(target=self.one, args=(c,), daemon=True).start()
 
     def one(self, c):
@@ -57,9 +63,10 @@ class Echo:
                 if not d:
                     break
                 c.sendall(d)
+                self.echoed += len(d)
             c.sendall(b"bye")
-        except OSError:
-            pass
+        except OSError as e:
+            self.error = f"echo: {e!r}"
         c.close()
 
     def close(self):
@@ -126,6 +133,18 @@ class Parent:
         except urllib.error.HTTPError as e:
             return e.code, json.loads(e.read())
 
+    def metrics(self):
+        url = self.health_url.replace("/health", "/metrics")
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                return [ln for ln in r.read().decode().splitlines() if not ln.startswith("#")]
+        except OSError as e:
+            return [f"metrics: {e!r}"]
+
+    def log_tail(self, n=20):
+        self.log.seek(0)
+        return self.log.read().splitlines()[-n:]
+
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout=60)
@@ -136,35 +155,72 @@ echo = Echo()
 p = Parent(echo.port, "--max-conns", "300")
 
 # 1. MIB MiB each way, byte for byte: send a pseudo-random stream while
-#    reading the echo, compare SHA-256 of both.
+#    reading the echo, compare SHA-256 of both. A stall (nothing moving for
+#    30 s) fails with a report of where the bytes stopped.
 block = hashlib.sha256(b"seed").digest() * (1 << 15)        # 1 MiB
 sent, got = hashlib.sha256(), hashlib.sha256()
 s = p.connect()
 received = [0]
+failure = []
 
 
 def reader():
-    while True:
-        d = s.recv(1 << 20)
-        if not d:
-            return
-        got.update(d)
-        received[0] += len(d)
+    try:
+        while True:
+            d = s.recv(1 << 20)
+            if not d:
+                return
+            got.update(d)
+            received[0] += len(d)
+    except OSError as e:
+        failure.append(f"client recv: {e!r}")
+
+
+def tcp_counters():
+    """The kernel's TCP counters that tell a dropped segment or a timeout
+    (from /proc/net/netstat, TcpExt)."""
+    with open("/proc/net/netstat") as f:
+        rows = [ln.split() for ln in f if ln.startswith("TcpExt:")]
+    return {k: int(v) for k, v in zip(rows[0][1:], rows[1][1:]) if k in (
+        "TCPTimeouts", "RcvPruned", "TCPRcvQDrop", "OfoPruned", "TCPZeroWindowDrop",
+        "TCPBacklogDrop", "TCPMemoryPressures")}
+
+
+counters = tcp_counters()
+
+
+def stall_report(what):
+    now = tcp_counters()
+    ss = shutil.which("ss") and subprocess.run(["ss", "-tnoi", "state", "all", f"( sport = :{p.port} or dport = :{p.port}"
+                         f" or sport = :{echo.port} or dport = :{echo.port} )"],
+                        capture_output=True, text=True).stdout
+    return "\n".join([what, f"client sent {i} MiB, received {received[0]} bytes;"
+                      f" echo accepted {echo.accepted}, echoed {echo.echoed} bytes,"
+                      f" error {echo.error}; parent alive: {p.proc.poll() is None}",
+                      "kernel TCP counters since the start: " +
+                      ", ".join(f"{k} +{now[k] - counters[k]}" for k in now),
+                      *p.metrics(), ss or "(no ss)", *p.log_tail()])
 
 
 t = threading.Thread(target=reader)
 t.start()
 t0 = time.time()
-for i in range(MIB):
-    chunk = block[i % 7:] + block[:i % 7]       # no two chunks alike
-    sent.update(chunk)
-    s.sendall(chunk)
-s.shutdown(socket.SHUT_WR)                      # half-close
+i = 0
+try:
+    for i in range(MIB):
+        chunk = block[i % 7:] + block[:i % 7]       # no two chunks alike
+        sent.update(chunk)
+        s.sendall(chunk)
+    s.shutdown(socket.SHUT_WR)                      # half-close
+except OSError as e:
+    failure.append(stall_report(f"client send: {e!r}"))
 t.join()
+if failure and len(failure) == 1 and failure[0].startswith("client recv"):
+    failure[0] = stall_report(failure[0])
 s.close()
 sent.update(b"bye")
-check(f"{MIB} MiB both ways, byte-exact", sent.digest() == got.digest() and
-      received[0] == MIB * (1 << 20) + 3, f"{received[0]} bytes")
+check(f"{MIB} MiB both ways, byte-exact", not failure and sent.digest() == got.digest() and
+      received[0] == MIB * (1 << 20) + 3, "\n".join(failure) or f"{received[0]} bytes")
 print(f"({MIB} MiB each way in {time.time() - t0:.1f} s)")
 
 # 2. Half-close: the enclave still answers after the client stopped sending.
