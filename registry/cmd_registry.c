@@ -156,9 +156,10 @@ print_key(void *arg, const struct gb_reg_key *k)
 	json_t *list = arg;
 
 	if (list != NULL) {
-		json_array_append_new(list, json_pack("{s:s, s:I, s:o}", "fpr",
-		    k->fpr, "index", (json_int_t)k->index, "revoked",
-		    k->revoked < 0 ? json_null() : json_integer(k->revoked)));
+		json_array_append_new(list, json_pack("{s:s, s:I, s:o}",
+		    "fingerprint", k->fpr, "index", (json_int_t)k->index,
+		    "revoked", k->revoked < 0 ? json_null() :
+		    json_integer(k->revoked)));
 		return 0;
 	}
 	printf("%s  added at %" PRIu64 "%s\n", k->fpr, k->index,

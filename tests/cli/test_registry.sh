@@ -74,6 +74,7 @@ check key-pgp-revoked 1 'key_revoked: key .* is revoked' -- reg key add "$tmp/go
 check key-garbage 1 'bad_key' -- reg key add "$db.key"
 check_unchanged key-refusals
 check key-list 0 "^$rm_fpr  added at 0" -- reg key list
+check key-list-json 0 "\"fingerprint\": \"$rm_fpr\"" -- reg --json key list
 
 # Publishing, in both formats.
 statement "$tmp/a.json" demo-app 1.0.0 "$(hex96 a1)"

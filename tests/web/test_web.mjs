@@ -78,7 +78,7 @@ publish(EVIL, "6.6.6", { 0: hex96("1"), 1: hex96("2"), 2: hex96("3") });
 reg("revoke", ...signed("revoke.json", { action: "revoke", pcr0: hex96("a"),
   reason: "CVE in 1.0" }));
 const oldFpr = JSON.parse(run(GB, "registry", "--db", DB, "--json", "key",
-  "list")).find((k) => k.index === 1).fpr;
+  "list")).find((k) => k.index === 1).fingerprint;
 reg("key", "revoke", oldFpr, "--reason", "left the team");
 const SIZE = 8;   // 2 keys, 4 releases, 1 revocation, 1 key revocation
 
