@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """glassbox-parent with real sockets on 127.0.0.1: byte-exact transfer of
-1 GiB both ways (hashes compared), half-close, many concurrent connections,
+1 GiB both ways (hashes compared), backpressure from an enclave that stops
+reading (bounded, nothing lost), half-close, many concurrent connections,
 refusal over the limit, idle timeout, and the health states from a describe
 command that prints real-shaped `nitro-cli describe-enclaves` JSON.
 
@@ -155,12 +156,24 @@ echo = Echo()
 p = Parent(echo.port, "--max-conns", "300")
 
 # 1. MIB MiB each way, byte for byte: send a pseudo-random stream while
-#    reading the echo, compare SHA-256 of both. A stall (nothing moving for
-#    30 s) fails with a report of where the bytes stopped.
+#    reading the echo, compare SHA-256 of both. The client keeps at most
+#    AHEAD bytes unanswered, as a protocol with flow control of its own
+#    would. Without a bound every queue on the loop fills, the echo's to the
+#    kernel's 32 MiB maximum, and about once in thirty runs this kernel then
+#    prunes that queue and shrinks its window; both sockets of the
+#    parent-echo connection were seen in `ss` with retransmission backoff 7
+#    (26 s) and no byte moving for over 30 s (TcpExt RcvPruned and
+#    TCPRcvQDrop +1). Our reading: each side's segments fell beyond the
+#    other's window, so neither saw the other's ACKs until a backed-off
+#    retransmission. Full buffers are tested on purpose in 1b, one way.
+#    A stall (nothing moving for 30 s) fails with a report of where the
+#    bytes stopped.
 block = hashlib.sha256(b"seed").digest() * (1 << 15)        # 1 MiB
+AHEAD = 8 << 20
 sent, got = hashlib.sha256(), hashlib.sha256()
 s = p.connect()
 received = [0]
+moved = threading.Condition()
 failure = []
 
 
@@ -171,7 +184,9 @@ def reader():
             if not d:
                 return
             got.update(d)
-            received[0] += len(d)
+            with moved:
+                received[0] += len(d)
+                moved.notify()
     except OSError as e:
         failure.append(f"client recv: {e!r}")
 
@@ -210,6 +225,9 @@ try:
     for i in range(MIB):
         chunk = block[i % 7:] + block[:i % 7]       # no two chunks alike
         sent.update(chunk)
+        with moved:
+            if not moved.wait_for(lambda: (i << 20) - received[0] <= AHEAD, 30):
+                raise TimeoutError("nothing came back for 30 s")
         s.sendall(chunk)
     s.shutdown(socket.SHUT_WR)                      # half-close
 except OSError as e:
@@ -222,6 +240,74 @@ sent.update(b"bye")
 check(f"{MIB} MiB both ways, byte-exact", not failure and sent.digest() == got.digest() and
       received[0] == MIB * (1 << 20) + 3, "\n".join(failure) or f"{received[0]} bytes")
 print(f"({MIB} MiB each way in {time.time() - t0:.1f} s)")
+
+# 1b. Backpressure: an enclave that stops reading. The parent stops taking
+#     bytes from the client once it cannot pass them on (the client's send
+#     blocks), its memory does not grow, and when the enclave reads again
+#     every byte arrives in order.
+class Sink:
+    """The 'enclave' that reads nothing until go is set, then hashes
+    everything to the end."""
+
+    def __init__(self):
+        self.s = socket.socket()
+        self.s.bind(("127.0.0.1", 0))
+        self.s.listen(8)
+        self.port = self.s.getsockname()[1]
+        self.go = threading.Event()
+        self.count, self.digest = 0, None
+        self.t = threading.Thread(target=self.serve, daemon=True)
+        self.t.start()
+
+    def serve(self):
+        c, _ = self.s.accept()
+        self.go.wait(120)
+        h = hashlib.sha256()
+        while d := c.recv(1 << 20):
+            h.update(d)
+            self.count += len(d)
+        self.digest = h.digest()
+        c.close()
+        self.s.close()
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:"))
+
+
+sink = Sink()
+q = Parent(sink.port)
+c = q.connect()
+c.setblocking(False)
+pushed, h = 0, hashlib.sha256()
+rss0 = rss_kib(q.proc.pid)
+t0 = last = time.time()
+while time.time() - last < 1 and time.time() - t0 < 60:     # 1 s blocked ends it
+    chunk = block[pushed % 251:pushed % 251 + (1 << 16)]
+    try:
+        n = c.send(chunk)
+    except BlockingIOError:
+        time.sleep(0.01)
+        continue
+    h.update(chunk[:n])
+    pushed += n
+    last = time.time()
+grown = rss_kib(q.proc.pid) - rss0
+check("a stalled enclave blocks the client", pushed < 64 << 20 and time.time() - t0 < 60,
+      f"{pushed} bytes taken in {time.time() - t0:.1f} s")
+check("the parent's memory stays flat", grown < 8 << 10, f"VmRSS +{grown} KiB")
+sink.go.set()
+c.setblocking(True)
+c.settimeout(30)
+c.shutdown(socket.SHUT_WR)
+sink.t.join(60)
+check("resumed, every byte arrives in order", sink.count == pushed and sink.digest == h.digest(),
+      f"{sink.count} of {pushed} bytes")
+print(f"({pushed >> 10} KiB in the buffers, VmRSS +{grown} KiB)")
+c.close()
+rc = q.stop()
+check("stops on SIGTERM (1b)", rc == 0, (rc, q.log_tail(60)))
 
 # 2. Half-close: the enclave still answers after the client stopped sending.
 s = p.connect()
@@ -280,7 +366,8 @@ describe()
 with urllib.request.urlopen(p.health_url.replace("/health", "/metrics"), timeout=30) as r:
     text = r.read().decode()
 check("metrics", "glassbox_parent_accepted" in text and "glassbox_parent_bytes_in" in text, text[:200])
-check("stops on SIGTERM", p.stop() == 0)
+rc = p.stop()
+check("stops on SIGTERM", rc == 0, (rc, p.log_tail(60)))
 
 # 5. Over the limit: refused at once, counted; idle connections closed.
 p = Parent(echo.port, "--max-conns", "2", "--idle-timeout", "700")
@@ -321,7 +408,8 @@ try:
 except OSError:
     gone = True
 check("connection to a dead target closed", gone)
-check("stops on SIGTERM (2)", p.stop() == 0)
+rc = p.stop()
+check("stops on SIGTERM (2)", rc == 0, (rc, p.log_tail(60)))
 p.log.seek(0)
 lines = p.log.read().splitlines()
 try:
