@@ -36,16 +36,16 @@ class Echo:
     """The 'enclave': echoes every byte, and after the client's half-close
     sends b'bye' before closing."""
 
+    accepted = 0            # for the report when a transfer stalls
+    echoed = 0
+    error = None
+
     def __init__(self):
         self.s = socket.socket()
         self.s.bind(("127.0.0.1", 0))
         self.s.listen(256)
         self.port = self.s.getsockname()[1]
         threading.Thread(target=self.serve, daemon=True).start()
-
-    accepted = 0            # for the report when a transfer stalls
-    echoed = 0
-    error = None
 
     def serve(self):
         while True:
@@ -159,7 +159,7 @@ p = Parent(echo.port, "--max-conns", "300")
 #    reading the echo, compare SHA-256 of both. The client keeps at most
 #    AHEAD bytes unanswered, as a protocol with flow control of its own
 #    would. Without a bound every queue on the loop fills, the echo's to the
-#    kernel's 32 MiB maximum, and about once in thirty runs this kernel then
+#    kernel's 32 MiB maximum, and in one run of ten to thirty this kernel then
 #    prunes that queue and shrinks its window; both sockets of the
 #    parent-echo connection were seen in `ss` with retransmission backoff 7
 #    (26 s) and no byte moving for over 30 s (TcpExt RcvPruned and
@@ -206,9 +206,9 @@ counters = tcp_counters()
 
 def stall_report(what):
     now = tcp_counters()
-    ss = shutil.which("ss") and subprocess.run(["ss", "-tnoi", "state", "all", f"( sport = :{p.port} or dport = :{p.port}"
-                         f" or sport = :{echo.port} or dport = :{echo.port} )"],
-                        capture_output=True, text=True).stdout
+    ports = f"( sport = :{p.port} or dport = :{p.port} or sport = :{echo.port} or dport = :{echo.port} )"
+    ss = shutil.which("ss") and subprocess.run(["ss", "-tnoi", "state", "all", ports],
+                                               capture_output=True, text=True).stdout
     return "\n".join([what, f"client sent {i} MiB, received {received[0]} bytes;"
                       f" echo accepted {echo.accepted}, echoed {echo.echoed} bytes,"
                       f" error {echo.error}; parent alive: {p.proc.poll() is None}",
