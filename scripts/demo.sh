@@ -28,7 +28,7 @@ if [ -z "${GB_DEMO_PREBUILT:-}" ]; then
   cmake --build "$bin" -j"$(nproc)" --target glassbox glassbox-enclave \
     glassbox-parent glassbox-verifier >/dev/null
 fi
-gb=$bin/registry/glassbox
+gb=$bin/cli/glassbox
 
 data=${GB_DEMO_DIR:-$top/.glassbox/demo}
 vport=${GB_DEMO_VERIFIER_PORT:-8080}

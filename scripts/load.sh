@@ -28,7 +28,7 @@ tmp=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-build-bench/registry/glassbox registry --db "$tmp/reg.db" init >/dev/null
+build-bench/cli/glassbox registry --db "$tmp/reg.db" init >/dev/null
 
 # A wrk script cycling through the documents.
 python3 - "$vectors" > "$tmp/verify.lua" <<'EOF'

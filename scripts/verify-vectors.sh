@@ -14,7 +14,7 @@ vectors=${GB_VECTORS:-../shared/vectors}/aws-nitro
 valid=0 rejected=0
 for doc in "$vectors"/*.cbor "$vectors"/derived/*.cbor; do
   name=${doc#"$vectors"/}
-  if out=$(build/registry/glassbox verify --at document --allow-debug "$doc" 2>&1); then
+  if out=$(build/cli/glassbox verify --at document --allow-debug "$doc" 2>&1); then
     valid=$((valid + 1))
     printf '%-52s valid   %s\n' "$name" "$(head -n1 <<<"$out" | cut -d' ' -f2-)"
   else
@@ -24,4 +24,4 @@ for doc in "$vectors"/*.cbor "$vectors"/derived/*.cbor; do
 done
 echo
 echo "$valid valid, $rejected rejected. Try one yourself:"
-echo "  build/registry/glassbox verify --json --at document $vectors/nautilus-20250415a-prod.cbor"
+echo "  build/cli/glassbox verify --json --at document $vectors/nautilus-20250415a-prod.cbor"

@@ -128,7 +128,7 @@ vs_api_verdicts(struct vs_req *q)
 int
 vs_api_asset(struct vs_req *q)
 {
-	const char *uri = mg_get_request_info(q->conn)->local_uri;
+	const char *uri = vs_path(q);
 
 	if (strcmp(uri, "/") == 0)
 		uri = "/index.html";

@@ -202,7 +202,7 @@ list_one(void *arg, const struct gb_reg_release *rel)
 static bool
 authorized(struct vs_req *q)
 {
-	const char *h = mg_get_header(q->conn, "Authorization");
+	const char *h = vs_header(q, "Authorization");
 	uint8_t a[32], b[32];
 
 	if (q->vs->token == NULL || h == NULL || strncmp(h, "Bearer ", 7) != 0)
@@ -294,7 +294,7 @@ write_op(struct vs_req *q, const char *revoke_id)
 int
 vs_api_releases(struct vs_req *q)
 {
-	const char *uri = mg_get_request_info(q->conn)->local_uri;
+	const char *uri = vs_path(q);
 	const char *rest = uri + strlen("/api/v1/releases");
 	struct gb_registry *r = vs_registry(q);
 	struct gb_reg_error e;
@@ -372,7 +372,7 @@ vs_api_keys(struct vs_req *q)
 int
 vs_api_log(struct vs_req *q)
 {
-	const char *what = mg_get_request_info(q->conn)->local_uri +
+	const char *what = vs_path(q) +
 	    strlen("/api/v1/log");
 	uint8_t p[GB_MERKLE_MAX_PROOF][GB_HASH_BYTES];
 	struct gb_registry *r = vs_registry(q);

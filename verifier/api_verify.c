@@ -99,7 +99,7 @@ b64_field(json_t *o, const char *name, size_t max, uint8_t **out,
 static int
 read_ask(struct vs_req *q, struct ask *a)
 {
-	const char *ct = mg_get_header(q->conn, "Content-Type");
+	const char *ct = vs_header(q, "Content-Type");
 	char qbuf[256], *body;
 	json_error_t je;
 	size_t len;
@@ -252,7 +252,7 @@ static const struct step {
 	{ "freshness", GB_R_STALE, GB_R_FUTURE },
 	{ "nonce", GB_R_NONCE_MISMATCH, GB_R_NONCE_UNKNOWN },
 	{ "release", GB_R_UNKNOWN_MEASUREMENT, GB_R_REVOKED },
-	{ "result", GB_R_BAD_RESULT_SIGNATURE, GB_R_NO_PUBLIC_KEY },
+	{ "result", GB_R_BAD_RESULT_SIGNATURE, GB_R_RESULT_NOT_BOUND },
 };
 
 static json_t *

@@ -133,6 +133,18 @@ vs_method(struct vs_req *q, const char *method)
 	    0;
 }
 
+const char *
+vs_header(struct vs_req *q, const char *name)
+{
+	return mg_get_header(q->conn, name);
+}
+
+const char *
+vs_path(struct vs_req *q)
+{
+	return mg_get_request_info(q->conn)->local_uri;
+}
+
 /*
  * Reads the whole body, refusing one over the limit with 413 (the
  * connection then closes, as the rest of the body is never read). Returns

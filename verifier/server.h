@@ -105,6 +105,10 @@ int vs_problem(struct vs_req *q, int status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int vs_read_body(struct vs_req *q, char **out, size_t *len);
 bool vs_method(struct vs_req *q, const char *method);
+/* A request header (the first of its name) or NULL; the request's path,
+ * percent-decoded, without the query. Both borrowed for the request. */
+const char *vs_header(struct vs_req *q, const char *name);
+const char *vs_path(struct vs_req *q);
 const char *vs_query(struct vs_req *q, const char *name, char *buf,
     size_t len);
 struct gb_registry *vs_registry(struct vs_req *q);

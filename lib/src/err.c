@@ -60,6 +60,8 @@ static const struct {
 	    "the result's signature does not verify with the document's public key" },
 	[GB_R_NO_PUBLIC_KEY] = { "no_public_key",
 	    "the document carries no usable public key to check the result with" },
+	[GB_R_RESULT_NOT_BOUND] = { "result_not_bound",
+	    "the document's user_data is not the SHA-256 of the result, so the document says nothing about it" },
 };
 
 const char *
