@@ -145,6 +145,12 @@ vs_path(struct vs_req *q)
 	return mg_get_request_info(q->conn)->local_uri;
 }
 
+const char *
+vs_remote(struct vs_req *q)
+{
+	return mg_get_request_info(q->conn)->remote_addr;
+}
+
 /*
  * Reads the whole body, refusing one over the limit with 413 (the
  * connection then closes, as the rest of the body is never read). Returns

@@ -109,6 +109,8 @@ bool vs_method(struct vs_req *q, const char *method);
  * percent-decoded, without the query. Both borrowed for the request. */
 const char *vs_header(struct vs_req *q, const char *name);
 const char *vs_path(struct vs_req *q);
+/* The client's address as text (IPv4 or IPv6, no port); borrowed. */
+const char *vs_remote(struct vs_req *q);
 const char *vs_query(struct vs_req *q, const char *name, char *buf,
     size_t len);
 struct gb_registry *vs_registry(struct vs_req *q);
