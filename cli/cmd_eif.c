@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "gb/docjson.h"
 #include "cli.h"
 #include "gb/codec.h"
 #include "gb/eif.h"
@@ -47,7 +48,7 @@ static json_t *
 describe(const struct gb_eif *e)
 {
 	char p0[97], p1[97], p2[97], p8[97];
-	json_t *meta = e->metadata ? json_loads(e->metadata, 0, NULL) : NULL;
+	json_t *meta = e->metadata ? gb_json_loadb(e->metadata, strlen(e->metadata), 0, NULL) : NULL;
 	json_t *m, *j;
 
 	hex48(p0, e->pcr0), hex48(p1, e->pcr1), hex48(p2, e->pcr2);

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "gb/docjson.h"
 #include "cli.h"
 #include "gb/registry.h"
 
@@ -127,7 +128,7 @@ release_pcrs(const char *db, const char *id, json_t **out)
 		goto out;
 	}
 	if (gb_registry_leaf(r, index, &leaf, &e) != 0 ||
-	    (j = json_loads(leaf, 0, NULL)) == NULL)
+	    (j = gb_json_loadb(leaf, strlen(leaf), 0, NULL)) == NULL)
 		goto out;
 	pcrs = json_object_get(json_object_get(j, "release"), "pcrs");
 	p0 = json_string_value(json_object_get(pcrs, "0"));

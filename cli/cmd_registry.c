@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "gb/docjson.h"
 #include "cli.h"
 #include "gb/codec.h"
 #include "gb/eif.h"
@@ -338,7 +339,7 @@ run(const struct opts *o, int argc, char **argv)
 			goto out;
 		}
 		if (o->json) {
-			json_t *leaf = json_loads(a, 0, NULL);
+			json_t *leaf = gb_json_loadb(a, strlen(a), 0, NULL);
 
 			print_json(json_pack("{s:I, s:o}", "index",
 			    (json_int_t)idx, "leaf", leaf));

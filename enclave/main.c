@@ -21,6 +21,7 @@
 #include <nettle/sha2.h>
 #include <openssl/crypto.h>
 
+#include "gb/docjson.h"
 #include "gb/codec.h"
 #include "gb/ed25519.h"
 #include "gb/eif.h"
@@ -157,7 +158,7 @@ sign(struct enclave *e, const struct gb_http_req *q, struct gb_http_resp *r)
 	struct sha256_ctx h;
 	json_t *j;
 
-	j = json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, NULL);
+	j = gb_json_loadb(q->body, q->body_len, 0, NULL);
 	p64 = json_string_value(json_object_get(j, "payload"));
 	nhex = json_string_value(json_object_get(j, "nonce"));
 	if (!json_is_object(j) || p64 == NULL ||

@@ -19,6 +19,7 @@
 #include <civetweb.h>
 #include <jansson.h>
 
+#include "gb/docjson.h"
 #include "allowlist.h"
 #include "gb/codec.h"
 #include "relay.h"
@@ -181,7 +182,7 @@ health(struct mg_connection *c, void *unused)
 	pthread_mutex_unlock(&P.mu);
 	rc = cmd && out ? run_command(cmd, out, OUT_MAX, 5000) : -1;
 	free(cmd);
-	list = rc == 0 ? json_loads(out, 0, NULL) : NULL;
+	list = rc == 0 ? gb_json_loadb(out, strlen(out), 0, NULL) : NULL;
 	free(out);
 	if (rc != 0)
 		why = "the describe command failed";

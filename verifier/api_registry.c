@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include "gb/docjson.h"
 #include "gb/codec.h"
 #include "gb/note.h"
 #include "server.h"
@@ -132,7 +133,7 @@ vs_release_json(struct gb_registry *r, uint64_t index)
 		return out;
 	gb_merkle_leaf_hash(leaf, strlen(leaf), hash);
 	gb_hex_encode(hash_hex, hash, 8);
-	j = json_loads(leaf, 0, NULL);
+	j = gb_json_loadb(leaf, strlen(leaf), 0, NULL);
 	rel = json_object_get(j, "release");
 	if (json_is_object(rel)) {
 		const char *p0 = json_string_value(json_object_get(
@@ -168,7 +169,7 @@ has_pcr(struct gb_registry *r, uint64_t index, const char *hex)
 
 	if (gb_registry_leaf(r, index, &leaf, &e) != 0)
 		return false;
-	j = json_loads(leaf, 0, NULL);
+	j = gb_json_loadb(leaf, strlen(leaf), 0, NULL);
 	json_object_foreach(json_object_get(json_object_get(j, "release"),
 	    "pcrs"), k, v)
 		found |= json_is_string(v) &&
@@ -233,7 +234,7 @@ write_op(struct vs_req *q, const char *revoke_id)
 		    "\"Authorization: Bearer TOKEN\" with the service's token");
 	if ((rc = vs_read_body(q, &body, &body_len)) != 0)
 		return rc;
-	j = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, NULL);
+	j = gb_json_loadb(body, body_len, 0, NULL);
 	free(body);
 	b64 = json_string_value(json_object_get(j, "statement"));
 	sig = json_string_value(json_object_get(j, "signature"));
@@ -247,7 +248,7 @@ write_op(struct vs_req *q, const char *revoke_id)
 	if (revoke_id != NULL) {
 		/* The statement must revoke the release the URL names. */
 		struct gb_registry *r = vs_registry(q);
-		json_t *s = json_loadb((const char *)stmt, stmt_len, 0, NULL);
+		json_t *s = gb_json_loadb((const char *)stmt, stmt_len, 0, NULL);
 		const char *p0 = json_string_value(json_object_get(s, "pcr0"));
 		uint64_t idx, have;
 		int64_t revoked;
@@ -426,7 +427,7 @@ vs_api_log(struct vs_req *q)
 			 * over; leaf: the same, parsed. */
 			json_array_append_new(arr, json_pack("{s:I, s:s, s:o}",
 			    "index", (json_int_t)i, "data", leaf, "leaf",
-			    json_loads(leaf, 0, NULL)));
+			    gb_json_loadb(leaf, strlen(leaf), 0, NULL)));
 			free(leaf);
 		}
 		return vs_reply_json(q, 200, json_pack("{s:I, s:I, s:I, s:o}",

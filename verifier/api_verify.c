@@ -128,7 +128,7 @@ read_ask(struct vs_req *q, struct ask *a)
 		return vs_problem(q, 415, "unsupported_media_type", "send "
 		    "application/json or application/cbor");
 	}
-	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	j = gb_json_loadb(body, len, 0, &je);
 	free(body);
 	if (!json_is_object(j)) {
 		json_decref(j);
@@ -200,7 +200,7 @@ check_release(struct vs_req *q, const struct gb_doc *d, uint64_t *index,
 		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "no "
 		    "published release has this PCR0");
 	if (gb_registry_leaf(r, *index, &leaf, &e) != 0 ||
-	    (j = json_loads(leaf, 0, NULL)) == NULL) {
+	    (j = gb_json_loadb(leaf, strlen(leaf), 0, NULL)) == NULL) {
 		free(leaf);
 		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "cannot "
 		    "read release %s", id);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gb/docjson.h"
 #include "gb/codec.h"
 #include "reg_int.h"
 
@@ -417,7 +418,7 @@ gb_registry_audit(struct gb_registry *r, const char *since,
 			bad(e, n, "its stored hash is not the hash of its body");
 			goto out;
 		}
-		if ((leaf = json_loads(body, JSON_REJECT_DUPLICATES, NULL)) ==
+		if ((leaf = gb_json_loadb(body, strlen(body), JSON_REJECT_DUPLICATES, NULL)) ==
 		    NULL) {
 			bad(e, n, "its body is not JSON");
 			goto out;

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "gb/docjson.h"
 #include "gb/codec.h"
 #include "reg_int.h"
 
@@ -95,7 +96,7 @@ gb_release_parse(const char *stmt, size_t len, struct gb_release *out,
 	if (len > GB_REG_STATEMENT_MAX)
 		return gb__reg_fail(e, "too_large", "the statement is larger "
 		    "than %d bytes", GB_REG_STATEMENT_MAX);
-	j = json_loadb(stmt, len, JSON_REJECT_DUPLICATES, &je);
+	j = gb_json_loadb(stmt, len, 0, &je);
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return gb__reg_fail(e, "bad_statement", "the statement is not "
@@ -212,7 +213,7 @@ gb__revocation_parse(const char *stmt, size_t len, uint8_t pcr0[48],
 	if (len > GB_REG_STATEMENT_MAX)
 		return gb__reg_fail(e, "too_large", "the statement is larger "
 		    "than %d bytes", GB_REG_STATEMENT_MAX);
-	j = json_loadb(stmt, len, JSON_REJECT_DUPLICATES, &je);
+	j = gb_json_loadb(stmt, len, 0, &je);
 	action = json_string_value(json_object_get(j, "action"));
 	hex = json_string_value(json_object_get(j, "pcr0"));
 	why = json_string_value(json_object_get(j, "reason"));

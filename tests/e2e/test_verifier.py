@@ -393,11 +393,17 @@ text = raw.decode()
 check("metrics", st == 200 and 'glassbox_verdicts_total{reason="revoked"} 1' in text
       and "glassbox_request_seconds_bucket" in text and 'route="verify",status="200"' in text
       and "glassbox_cache_hits_total" in text, text[:300])
+# A body nested 1000 deep once overflowed a worker's stack inside jansson
+# and killed the service; it is refused before any parser recurses.
+st, _, raw = sim.req("POST", "/api/v1/verify", b"[" * 1000 + b"]" * 1000)
+check("deep JSON refused", st == 400 and b"nested deeper" in raw, (st, raw[:200]))
+st, _, raw = sim.req("GET", "/healthz")
+check("alive after deep JSON", st == 200, st)
 st, _, out = sim.json("GET", "/api/v1/verdicts")
 counts = {r["reason"]: r for r in out["reasons"]}
 check("verdict counts", st == 200 and counts["revoked"]["total"] == 1 and
       counts["revoked"]["recent"] == 1 and counts["nonce_unknown"]["total"] >= 3 and
-      len(out["reasons"]) == 18 and out["recent_seconds"] == 3600 and
+      len(out["reasons"]) == 19 and out["recent_seconds"] == 3600 and
       all(r["text"] for r in out["reasons"]), out)
 st, _, out = sim.json("POST", "/api/v1/verdicts", {})
 check("verdicts is GET only", st == 405)

@@ -52,4 +52,10 @@
 /* --expect-pcr options on the command line. */
 #define GB_EXPECT_PCR_MAX 32
 
+/* Nesting of JSON arrays and objects in anything we parse (request bodies,
+ * statements, leaves). jansson recurses once per level, and 1000 levels
+ * overflow a small worker stack; our formats nest at most 4 deep, so 32
+ * refuses only hostile input. Checked before jansson sees the text. */
+#define GB_JSON_MAX_DEPTH 32
+
 #endif /* GB_LIMITS_H */
