@@ -31,6 +31,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (check, finish, leaf_hash, open_checkpoint,  # noqa: E402
                      verify_consistency, verify_inclusion)
+import openapi_check  # noqa: E402
 
 GB, ENCLAVE, PARENT, VERIFIER = sys.argv[1:5]
 TMP = tempfile.mkdtemp(prefix="glassbox-stack-")
@@ -66,9 +67,11 @@ def http(method, url, body=None, headers=None):
     req = urllib.request.Request(url, data=data, method=method, headers=h)
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
-            raw, status = r.read(), r.status
+            raw, status, hdrs = r.read(), r.status, r.headers
     except urllib.error.HTTPError as e:
-        raw, status = e.read(), e.code
+        raw, status, hdrs = e.read(), e.code, e.headers
+    if "V" in globals() and url.startswith(V + "/"):    # the verifier's answers
+        openapi_check.observe(method, url[len(V):], status, hdrs, raw)
     try:
         return status, json.loads(raw)
     except ValueError:

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import serialization
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, finish, verify_inclusion  # noqa: E402
+import openapi_check  # noqa: E402
 
 GB, VERIFIER, MINTDOC, VECTORS = sys.argv[1:5]
 TMP = tempfile.mkdtemp(prefix="glassbox-e2e-")
@@ -95,9 +96,11 @@ class Verifier:
         r = urllib.request.Request(self.url + path, data=data, method=method, headers=h)
         try:
             with urllib.request.urlopen(r, timeout=30) as resp:
-                return resp.status, resp.headers.get("Content-Type"), resp.read()
+                st, hd, raw = resp.status, resp.headers, resp.read()
         except urllib.error.HTTPError as e:
-            return e.code, e.headers.get("Content-Type"), e.read()
+            st, hd, raw = e.code, e.headers, e.read()
+        openapi_check.observe(method, path, st, hd, raw)
+        return st, hd.get("Content-Type"), raw
 
     def json(self, method, path, body=None, **kw):
         status, ctype, raw = self.req(method, path, body, **kw)
