@@ -21,7 +21,6 @@ import subprocess
 
 import referencing
 import referencing.jsonschema
-from jsonschema.exceptions import best_match
 from openapi_schema_validator import OAS31Validator, oas31_format_checker
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -83,11 +82,15 @@ class _Compiled:
         out = []
         for e in self.validator(pointer).iter_errors(instance):
             # For oneOf/anyOf, the branch that came closest says more.
-            deep = best_match(e.context) if e.context else None
-            msg = f"{e.json_path}: {e.message}"
+            # The message of a oneOf repeats the whole instance: say
+            # where instead, and what the closest branch refused.
+            deep = max(e.context, key=lambda x: len(x.absolute_path)) if e.context else None
             if deep is not None:
-                msg += f" (closest: {deep.json_path}: {deep.message})"
-            out.append(f"{label}: {msg[:MAX_MESSAGE]}")
+                msg = (f"{e.json_path}: matches none of its {e.validator} schemas; closest: "
+                       f"{deep.json_path}: {deep.message[:MAX_MESSAGE]}")
+            else:
+                msg = f"{e.json_path}: {e.message[:MAX_MESSAGE]}"
+            out.append(f"{label}: {msg}")
         return out
 
 
