@@ -355,6 +355,11 @@ cmd_check_verdict(int argc, char **argv)
 		in.jws_len = n;
 	}
 	if (proof != NULL) {
+		/* A file saved with `jq -r` or an editor may end in a second
+		 * newline, which is no part of the note: drop such extras. */
+		while (proof_len >= 2 && proof[proof_len - 1] == '\n' &&
+		    proof[proof_len - 2] == '\n')
+			proof_len--;
 		in.tlog_proof = (const char *)proof;
 		in.tlog_proof_len = proof_len;
 	}
