@@ -34,7 +34,6 @@ vs_api_challenge(struct vs_req *q)
 	    "expires", (json_int_t)exp, "expires_at", at));
 }
 
-
 /* What a verify request asks. */
 struct ask {
 	uint8_t *doc, *nonce, *result, *sig;

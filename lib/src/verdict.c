@@ -698,14 +698,18 @@ gb_verdict_check(const struct gb_verdict_input *in,
 	/* 4: still valid. */
 	iat = json_integer_value(json_object_get(claims, "iat"));
 	exp = json_integer_value(json_object_get(claims, "exp"));
+	/* Differences in uint64_t: any two int64_t values, no overflow. */
 	if (in->now_s > exp) {
 		refuse(out, "verdict_expired", NULL, "the verdict expired at "
-		    "%" PRId64 ", %" PRId64 " s before now", exp, in->now_s - exp);
+		    "%" PRId64 ", %" PRIu64 " s before now", exp,
+		    (uint64_t)in->now_s - (uint64_t)exp);
 		return 0;
 	}
-	if (iat > in->now_s && iat - in->now_s > GB_VERDICT_SKEW_S) {
+	if (iat > in->now_s &&
+	    (uint64_t)iat - (uint64_t)in->now_s > GB_VERDICT_SKEW_S) {
 		refuse(out, "verdict_expired", NULL, "the verdict was issued "
-		    "%" PRId64 " s after now", iat - in->now_s);
+		    "%" PRIu64 " s after now", (uint64_t)iat -
+		    (uint64_t)in->now_s);
 		return 0;
 	}
 
