@@ -88,6 +88,16 @@ parse_at(struct ask *a, json_t *v, const char *text)
 	if (strcmp(text, "now") == 0) {
 		a->at_now = true;
 		a->at_ms = gb_time_now_ms();
+	} else if (*text >= '0' && *text <= '9' &&
+	    strspn(text, "0123456789") == strlen(text)) {
+		/* Milliseconds as digits: any value an int64_t holds, as in
+		 * the JSON form (gb_time_parse_at() stops at 15 digits). */
+		a->at_ms = 0;
+		for (const char *p = text; *p != '\0'; p++) {
+			if (a->at_ms > (INT64_MAX - (*p - '0')) / 10)
+				return -1;
+			a->at_ms = a->at_ms * 10 + (*p - '0');
+		}
 	} else if (gb_time_parse_at(text, &a->at_ms) != 0 ||
 	    (a->at_ms < 0 && strcmp(text, "document") != 0)) {
 		return -1;

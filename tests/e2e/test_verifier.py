@@ -604,6 +604,13 @@ for at in (-1, -9223372036854775808, "-5", "1969-12-31T23:59:59Z", 1.5, None):
 for at in ("-1", "-9223372036854775808", "9223372036854775808", "soon"):
     st, _, out = sim.json("POST", "/api/v1/verify?at=" + at, fresh, ctype="application/cbor")
     check(f"CBOR: at {at} refused", st == 400, (st, out))
+for at in ("9223372036854775807", 9223372036854775807, "1000000000000000000"):
+    if isinstance(at, int):
+        st, _, out = sim.json("POST", "/api/v1/verify", {"document": b64(fresh), "at": at})
+    else:
+        st, _, out = sim.json("POST", "/api/v1/verify?at=" + at, fresh, ctype="application/cbor")
+    check(f"at {at!r} (ms within int64) is judged", st == 200 and out["reason"] == "cert_expired"
+          and claims_of(out)["submods"]["glassbox"]["glassbox.at_ms"] == int(at), (st, out))
 st, _, out = sim.json("POST", "/api/v1/verify?at=document", fresh, ctype="application/cbor")
 check("CBOR: at=document", st == 200 and out["at"] == "document" and
       claims_of(out)["submods"]["glassbox"]["glassbox.at_ms"] == out["document"]["timestamp"], out)
