@@ -54,7 +54,8 @@ ask_free(struct ask *a)
 }
 
 /* The raw query string (after '?', not decoded) or NULL. Borrowed.
- * It belongs beside vs_query() in http.c, which another change owns. */
+ * It belongs beside vs_query() in http.c, which another change owns; over
+ * gb/httpd.h's server (branch h-http) it is `return q->req->query;`. */
 const char *
 vs_query_string(struct vs_req *q)
 {

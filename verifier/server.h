@@ -116,11 +116,11 @@ const char *vs_query(struct vs_req *q, const char *name, char *buf,
     size_t len);
 /* The raw query string, not decoded, or NULL; borrowed (api_verify.c). */
 const char *vs_query_string(struct vs_req *q);
-/* vs_problem() with extra header lines (each "Name: value\r\n") in the
- * answer, e.g. WWW-Authenticate on a 401 (api_registry.c). */
-int vs_problem_h(struct vs_req *q, int status, const char *headers,
-    const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+/* vs_problem() with one extra header (name, value) in the answer, e.g.
+ * WWW-Authenticate on a 401 (api_registry.c). */
+int vs_problem_h(struct vs_req *q, int status, const char *name,
+    const char *value, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 struct gb_registry *vs_registry(struct vs_req *q);
 void vs_log_request(struct vs_req *q, double seconds);
 void vs_metrics_init(struct vs_metrics *m);
