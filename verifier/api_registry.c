@@ -299,29 +299,6 @@ authorized(struct vs_req *q)
 	return CRYPTO_memcmp(a, b, sizeof a) == 0;
 }
 
-/* application/json, with an optional "; charset=utf-8" (any case). */
-static bool
-is_json_type(const char *ct)
-{
-	const char *p;
-
-	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0)
-		return false;
-	for (p = ct + 16; *p == ' ' || *p == '\t'; p++)
-		;
-	if (*p == '\0')
-		return true;
-	if (*p++ != ';')
-		return false;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (strncasecmp(p, "charset=utf-8", 13) != 0)
-		return false;
-	for (p += 13; *p == ' ' || *p == '\t'; p++)
-		;
-	return *p == '\0';
-}
-
 /* POST bodies: {"statement": base64 of the signed bytes, "signature":
  * the armored detached signature}, nothing else. */
 static int
@@ -344,7 +321,7 @@ write_op(struct vs_req *q, const char *revoke_id)
 		    "\"Authorization: Bearer TOKEN\" with the service's token");
 	if ((rc = vs_read_body(q, &body, &body_len)) != 0)
 		return rc;
-	if (!is_json_type(vs_header(q, "Content-Type"))) {
+	if (!vs_content_type_is(q, "application/json", true)) {
 		free(body);
 		return vs_problem(q, 415, "unsupported_media_type", "send "
 		    "application/json (optionally ; charset=utf-8)");

@@ -304,13 +304,12 @@ out:
 	return rc;
 }
 
-/* Whether the Content-Type is exactly `type`, with (json only) an optional
- * `; charset=utf-8`. Media types and the charset are case-insensitive. */
-static bool
-media_type_is(const char *ct, const char *type, bool charset_ok)
+/* Media types and the charset compare case-insensitively (RFC 9110 8.3). */
+bool
+vs_content_type_is(struct vs_req *q, const char *type, bool charset_ok)
 {
+	const char *ct = vs_header(q, "Content-Type"), *p;
 	size_t n = strlen(type);
-	const char *p;
 
 	if (ct == NULL || strncasecmp(ct, type, n) != 0)
 		return false;
@@ -342,15 +341,14 @@ media_type_is(const char *ct, const char *type, bool charset_ok)
 static int
 read_ask(struct vs_req *q, struct ask *a)
 {
-	const char *ct = vs_header(q, "Content-Type");
-	bool cbor = media_type_is(ct, "application/cbor", false);
+	bool cbor = vs_content_type_is(q, "application/cbor", false);
 	char *body;
 	size_t len;
 	int rc;
 
 	if ((rc = vs_read_body(q, &body, &len)) != 0)
 		return rc;
-	if (!cbor && !media_type_is(ct, "application/json", true)) {
+	if (!cbor && !vs_content_type_is(q, "application/json", true)) {
 		free(body);
 		return vs_problem(q, 415, "unsupported_media_type", "send "
 		    "application/json (optionally ; charset=utf-8) or "

@@ -114,6 +114,9 @@ const char *vs_path(struct vs_req *q);
 const char *vs_remote(struct vs_req *q);
 const char *vs_query(struct vs_req *q, const char *name, char *buf,
     size_t len);
+/* Whether Content-Type is exactly type (case-insensitive), with only, when
+ * charset_ok, an optional "; charset=utf-8" (api_verify.c). */
+bool vs_content_type_is(struct vs_req *q, const char *type, bool charset_ok);
 /* The raw query string, not decoded, or NULL; borrowed (api_verify.c). */
 const char *vs_query_string(struct vs_req *q);
 /* vs_problem() with one extra header (name, value) in the answer, e.g.

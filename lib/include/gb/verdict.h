@@ -101,7 +101,8 @@ struct gb_verdict_outcome {
  *
  * Returns 0 with *out filled whether the verdict passed or not; GB_EINVAL if
  * the pinned keys cannot be used (verdict_pub NULL, log_vkey not a C2SP
- * verifier key), GB_ENOMEM. *out is always initialized.
+ * verifier key), GB_ENOMEM. *out is always initialized, and out->claims,
+ * when not NULL, is the caller's to json_decref() whatever the return.
  */
 int gb_verdict_check(const struct gb_verdict_input *in,
     struct gb_verdict_outcome *out);
