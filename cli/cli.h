@@ -9,6 +9,7 @@
 #define GB_VERSION "0.1.0"
 
 int cmd_verify(int argc, char **argv);
+int cmd_check_verdict(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
 int cmd_eif(int argc, char **argv);
 int cmd_kms_policy(int argc, char **argv);

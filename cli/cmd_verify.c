@@ -164,7 +164,10 @@ cmd_verify(int argc, char **argv)
 			root_path = optarg;
 			break;
 		case 'a':
-			if (gb_time_parse_at(optarg, &at_ms) != 0)
+			/* "document" is GB_AT_DOCUMENT; any other negative
+			 * time (before 1970) is refused. */
+			if (gb_time_parse_at(optarg, &at_ms) != 0 ||
+			    (at_ms < 0 && strcmp(optarg, "document") != 0))
 				return usage_error("bad --at", optarg);
 			have_at = true;
 			break;
@@ -210,20 +213,31 @@ cmd_verify(int argc, char **argv)
 		    "certificate: %s\n", root_path, gb_strerror(err));
 		goto out;
 	}
+	/* Input too large, empty or not a document at all is a rejection
+	 * (malformed, exit 1); only a file that cannot be read is exit 2. */
 	if ((err = gb_read_file(argv[optind], GB_DOC_TEXT_MAX_BYTES, &input,
-	    &input_len)) != 0) {
+	    &input_len)) == GB_ETOOBIG) {
+		gb_result_set(&res, GB_R_MALFORMED, "the input is larger than "
+		    "%d bytes: too large for any attestation document",
+		    GB_DOC_TEXT_MAX_BYTES);
+	} else if (err != 0) {
 		fprintf(stderr, "glassbox verify: %s: %s\n", argv[optind],
-		    err == GB_ETOOBIG ? "larger than any attestation document" :
 		    gb_strerror(err));
 		goto out;
-	}
-	if ((err = gb_doc_decode_input(input, input_len, &buf, &len)) != 0) {
+	} else if ((err = gb_doc_decode_input(input, input_len, &buf,
+	    &len)) != 0) {
 		/* Not raw CBOR, hex or base64: the document is malformed. */
 		gb_result_set(&res, GB_R_MALFORMED, "%s",
-		    err == GB_ETOOBIG ? "the document is larger than 16384 bytes" :
+		    err == GB_ETOOBIG ? "the document is larger than 16384 "
+		    "bytes: too large for an attestation document" :
+		    input_len == 0 ? "the input is empty" :
 		    "the input is neither CBOR nor hex nor base64 text");
 		buf = NULL;
 		len = 0;
+	}
+	if (err == GB_ENOMEM) {
+		fprintf(stderr, "glassbox verify: %s\n", gb_strerror(err));
+		goto out;
 	}
 	if ((err = gb_verifier_new(root, root_len, &v)) != 0) {
 		fprintf(stderr, "glassbox verify: cannot use the root: %s\n",

@@ -14,6 +14,8 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "verify", cmd_verify, "verify a Nitro attestation document" },
+	{ "check-verdict", cmd_check_verdict, "check offline a verdict the "
+	    "verifier signed" },
 	{ "registry", cmd_registry, "the release registry and its log" },
 	{ "eif", cmd_eif, "measure (or build) an enclave image file" },
 	{ "kms-policy", cmd_kms_policy, "a KMS key policy trusting one "
@@ -25,7 +27,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: glassbox COMMAND [OPTIONS] ...\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		fprintf(f, "  %-11s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'glassbox COMMAND --help' describes a command.\n");
 }
 

@@ -6,11 +6,13 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gb/codec.h"
 #include "gb/docjson.h"
 #include "gb/result.h"
 #include "gb/timefmt.h"
+#include "gb/verdict.h"
 #include "server.h"
 
 int
@@ -51,7 +53,18 @@ ask_free(struct ask *a)
 	json_decref(a->at_json);
 }
 
-/* at: "now" (default), "document", ms since 1970, or RFC 3339. */
+/* The raw query string (after '?', not decoded) or NULL. Borrowed.
+ * It belongs beside vs_query() in http.c, which another change owns; over
+ * gb/httpd.h's server (branch h-http) it is `return q->req->query;`. */
+const char *
+vs_query_string(struct vs_req *q)
+{
+	return mg_get_request_info(q->conn)->query_string;
+}
+
+/* at: "now" (default), "document", ms since 1970 (0 or more), or RFC 3339
+ * at or after 1970. Anything else, INT64_MIN and negatives included, is
+ * refused: -1. */
 static int
 parse_at(struct ask *a, json_t *v, const char *text)
 {
@@ -63,6 +76,8 @@ parse_at(struct ask *a, json_t *v, const char *text)
 		return 0;
 	}
 	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0)
+			return -1;
 		a->at_ms = json_integer_value(v);
 		a->at_json = json_integer(a->at_ms);
 		return 0;
@@ -74,73 +89,200 @@ parse_at(struct ask *a, json_t *v, const char *text)
 	if (strcmp(text, "now") == 0) {
 		a->at_now = true;
 		a->at_ms = gb_time_now_ms();
-	} else if (gb_time_parse_at(text, &a->at_ms) != 0) {
+	} else if (*text >= '0' && *text <= '9' &&
+	    strspn(text, "0123456789") == strlen(text)) {
+		/* Milliseconds as digits: any value an int64_t holds, as in
+		 * the JSON form (gb_time_parse_at() stops at 15 digits). */
+		a->at_ms = 0;
+		for (const char *p = text; *p != '\0'; p++) {
+			if (a->at_ms > (INT64_MAX - (*p - '0')) / 10)
+				return -1;
+			a->at_ms = a->at_ms * 10 + (*p - '0');
+		}
+	} else if (gb_time_parse_at(text, &a->at_ms) != 0 ||
+	    (a->at_ms < 0 && strcmp(text, "document") != 0)) {
 		return -1;
 	}
 	a->at_json = json_string(text);
 	return 0;
 }
 
+/* A hex nonce, present: it must be 1..GB_OPT_FIELD_MAX_BYTES bytes of
+ * hex, or the request fails (a nonce that cannot be read never turns the
+ * nonce check off). */
+static int
+parse_nonce(struct vs_req *q, struct ask *a, const char *s, size_t len)
+{
+	int err;
+
+	if (len == 0)
+		return vs_problem(q, 400, "bad_request", "nonce is empty");
+	err = gb_hex_decode_alloc(s, len, GB_OPT_FIELD_MAX_BYTES, &a->nonce,
+	    &a->nonce_len);
+	if (err == GB_ETOOBIG)
+		return vs_problem(q, 400, "bad_request", "nonce is longer than "
+		    "%d bytes (%zu hex digits)", GB_OPT_FIELD_MAX_BYTES, len);
+	if (err != 0)
+		return vs_problem(q, 400, "bad_request", "nonce is not hex");
+	return 0;
+}
+
+/* Percent-decodes s[0..n) ('+' is a space) into out (n + 1 bytes), NUL
+ * terminated; -1 on a bad escape or an embedded NUL. */
+static int
+url_decode(const char *s, size_t n, char *out, size_t *out_len)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int hi, lo;
+
+		if (s[i] == '+') {
+			out[k++] = ' ';
+		} else if (s[i] != '%') {
+			out[k++] = s[i];
+		} else {
+			if (i + 2 >= n)
+				return -1;
+			if ((hi = gb_hex_value(s[i + 1])) < 0 ||
+			    (lo = gb_hex_value(s[i + 2])) < 0 ||
+			    (hi == 0 && lo == 0))
+				return -1;
+			out[k++] = (char)(hi << 4 | lo);
+			i += 2;
+		}
+	}
+	out[k] = '\0';
+	*out_len = k;
+	return 0;
+}
+
+/* The CBOR form's query: nonce and at, each at most once; any other name is
+ * refused. Values are decoded into buffers as long as the query itself, so
+ * no value is cut short. */
+static int
+read_query(struct vs_req *q, struct ask *a)
+{
+	const char *qs = vs_query_string(q), *p, *end, *amp, *eq;
+	char *key = NULL, *val = NULL;
+	bool seen_nonce = false, seen_at = false;
+	size_t n, kl, vl;
+	int rc = 0;
+
+	if (qs == NULL || *qs == '\0')
+		return parse_at(a, NULL, NULL) == 0 ? 0 : vs_problem(q, 500,
+		    "no_memory", "out of memory");
+	n = strlen(qs);
+	if ((key = malloc(n + 1)) == NULL || (val = malloc(n + 1)) == NULL) {
+		rc = vs_problem(q, 500, "no_memory", "out of memory");
+		goto out;
+	}
+	for (p = qs, end = qs + n; p < end && rc == 0; p = amp + 1) {
+		if ((amp = memchr(p, '&', (size_t)(end - p))) == NULL)
+			amp = end;
+		if (amp == p)
+			continue;
+		eq = memchr(p, '=', (size_t)(amp - p));
+		if (url_decode(p, (size_t)((eq ? eq : amp) - p), key, &kl) != 0 ||
+		    url_decode(eq ? eq + 1 : amp, eq ? (size_t)(amp - eq - 1) :
+		    0, val, &vl) != 0) {
+			rc = vs_problem(q, 400, "bad_request", "the query string "
+			    "has a bad percent escape");
+		} else if (strcmp(key, "nonce") == 0) {
+			rc = seen_nonce ? vs_problem(q, 400, "bad_request",
+			    "nonce is given twice") : parse_nonce(q, a, val, vl);
+			seen_nonce = true;
+		} else if (strcmp(key, "at") == 0) {
+			if (seen_at)
+				rc = vs_problem(q, 400, "bad_request", "at is "
+				    "given twice");
+			else if (parse_at(a, NULL, val) != 0)
+				rc = vs_problem(q, 400, "bad_request", "at is not "
+				    "now, document, milliseconds since 1970 or "
+				    "RFC 3339");
+			seen_at = true;
+		} else {
+			rc = vs_problem(q, 400, "unknown_field", "unknown query "
+			    "parameter \"%.64s\" (nonce and at are known)", key);
+		}
+	}
+	if (rc == 0 && !seen_at && parse_at(a, NULL, NULL) != 0)
+		rc = vs_problem(q, 500, "no_memory", "out of memory");
+out:
+	free(key);
+	free(val);
+	return rc;
+}
+
+/* A base64 field of the JSON form: absent (0, *out untouched), a string
+ * that decodes (0), else -1; GB_ETOOBIG past max. */
 static int
 b64_field(json_t *o, const char *name, size_t max, uint8_t **out,
     size_t *len)
 {
-	const char *s = json_string_value(json_object_get(o, name));
+	json_t *v = json_object_get(o, name);
+	const char *s = json_string_value(v);
 
-	if (json_object_get(o, name) == NULL)
+	if (v == NULL)
 		return 0;
-	if (s == NULL || gb_base64_decode_alloc(s, strlen(s), max, out,
-	    len) != 0)
+	if (s == NULL)
 		return -1;
-	return 0;
+	if (json_string_length(v) == 0) {
+		/* Empty: zero bytes (an empty document is malformed, not a
+		 * bad request). */
+		if ((*out = malloc(1)) == NULL)
+			return -1;
+		*len = 0;
+		return 0;
+	}
+	return gb_base64_decode_alloc(s, json_string_length(v), max, out, len);
 }
 
-/* Reads the request: JSON, or raw CBOR with nonce and at in the query. */
+/* The JSON form's fields; any other is refused, by name. */
+static const char *const ask_fields[] = { "document", "result", "signature",
+    "nonce", "at" };
+
 static int
-read_ask(struct vs_req *q, struct ask *a)
+read_json(struct vs_req *q, struct ask *a, const char *body, size_t len)
 {
-	const char *ct = vs_header(q, "Content-Type");
-	char qbuf[256], *body;
 	json_error_t je;
-	size_t len;
-	json_t *j;
-	int rc;
+	json_t *j, *v;
+	const char *k;
+	int rc = 0, err = 0;
 
-	if ((rc = vs_read_body(q, &body, &len)) != 0)
-		return rc;
-	if (ct != NULL && strncmp(ct, "application/cbor", 16) == 0) {
-		const char *nonce = vs_query(q, "nonce", qbuf, sizeof qbuf);
-
-		a->doc = (uint8_t *)body;
-		a->doc_len = len;
-		if (nonce != NULL && gb_hex_decode_alloc(nonce, strlen(nonce),
-		    GB_OPT_FIELD_MAX_BYTES, &a->nonce, &a->nonce_len) != 0)
-			return vs_problem(q, 400, "bad_request", "nonce is not "
-			    "hex");
-		if (parse_at(a, NULL, vs_query(q, "at", qbuf, sizeof qbuf)) !=
-		    0)
-			return vs_problem(q, 400, "bad_request", "at is not "
-			    "now, document, ms or RFC 3339");
-		return 0;
-	}
-	if (ct != NULL && strncmp(ct, "application/json", 16) != 0) {
-		free(body);
-		return vs_problem(q, 415, "unsupported_media_type", "send "
-		    "application/json or application/cbor");
-	}
 	j = gb_json_loadb(body, len, 0, &je);
-	free(body);
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return vs_problem(q, 400, "bad_request", "the body is not a "
-		    "JSON object (%s)", je.text);
+		    "JSON object (%s)", j == NULL ? je.text : "another value");
 	}
-	rc = 0;
-	if (!json_is_string(json_object_get(j, "document")) ||
-	    b64_field(j, "document", GB_DOC_MAX_BYTES * 2, &a->doc,
-	    &a->doc_len) != 0)
+	json_object_foreach(j, k, v) {
+		size_t i;
+
+		for (i = 0; i < sizeof ask_fields / sizeof ask_fields[0]; i++)
+			if (strcmp(k, ask_fields[i]) == 0)
+				break;
+		if (i == sizeof ask_fields / sizeof ask_fields[0]) {
+			rc = vs_problem(q, 400, "unknown_field", "unknown field "
+			    "\"%.64s\" (document, result, signature, nonce and "
+			    "at are known)", k);
+			goto out;
+		}
+	}
+	/* The decoded length is what the limit is about; the body limit
+	 * bounds the work. */
+	if (!json_is_string(json_object_get(j, "document")))
 		rc = vs_problem(q, 400, "bad_request", "document must be the "
 		    "attestation document in base64");
+	else if ((err = b64_field(j, "document", q->vs->cfg.max_body,
+	    &a->doc, &a->doc_len)) != 0 && err != GB_ETOOBIG)
+		rc = vs_problem(q, 400, "bad_request", "document must be the "
+		    "attestation document in base64");
+	else if (err == GB_ETOOBIG || a->doc_len > GB_DOC_MAX_BYTES)
+		rc = vs_problem(q, 413, "too_large", "the document is %s%zu "
+		    "bytes; no attestation document is larger than %d",
+		    err == GB_ETOOBIG ? "more than " : "", err == GB_ETOOBIG ?
+		    (size_t)q->vs->cfg.max_body : a->doc_len, GB_DOC_MAX_BYTES);
 	else if (b64_field(j, "result", q->vs->cfg.max_body, &a->result,
 	    &a->result_len) != 0 || b64_field(j, "signature", 1024, &a->sig,
 	    &a->sig_len) != 0)
@@ -149,17 +291,81 @@ read_ask(struct vs_req *q, struct ask *a)
 	else if ((a->result == NULL) != (a->sig == NULL))
 		rc = vs_problem(q, 400, "bad_request", "result and signature "
 		    "go together");
-	else if (json_object_get(j, "nonce") != NULL &&
-	    (!json_is_string(json_object_get(j, "nonce")) ||
-	    gb_hex_decode_alloc(json_string_value(json_object_get(j, "nonce")),
-	    strlen(json_string_value(json_object_get(j, "nonce"))),
-	    GB_OPT_FIELD_MAX_BYTES, &a->nonce, &a->nonce_len) != 0))
+	else if ((v = json_object_get(j, "nonce")) != NULL && !json_is_string(v))
 		rc = vs_problem(q, 400, "bad_request", "nonce must be hex");
+	else if (v != NULL && (rc = parse_nonce(q, a, json_string_value(v),
+	    json_string_length(v))) != 0)
+		;
 	else if (parse_at(a, json_object_get(j, "at"), NULL) != 0)
 		rc = vs_problem(q, 400, "bad_request", "at must be \"now\", "
-		    "\"document\", milliseconds or RFC 3339");
+		    "\"document\", milliseconds since 1970 or RFC 3339");
+out:
 	json_decref(j);
 	return rc;
+}
+
+/* Media types and the charset compare case-insensitively (RFC 9110 8.3). */
+bool
+vs_content_type_is(struct vs_req *q, const char *type, bool charset_ok)
+{
+	const char *ct = vs_header(q, "Content-Type"), *p;
+	size_t n = strlen(type);
+
+	if (ct == NULL || strncasecmp(ct, type, n) != 0)
+		return false;
+	p = ct + n;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return true;
+	if (*p != ';' || !charset_ok)
+		return false;
+	p++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (strncasecmp(p, "charset=", 8) != 0)
+		return false;
+	p += 8;
+	if (strncasecmp(p, "utf-8", 5) == 0)
+		p += 5;
+	else if (strncasecmp(p, "\"utf-8\"", 7) == 0)
+		p += 7;
+	else
+		return false;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p == '\0';
+}
+
+/* Reads the request: JSON, or raw CBOR with nonce and at in the query. */
+static int
+read_ask(struct vs_req *q, struct ask *a)
+{
+	bool cbor = vs_content_type_is(q, "application/cbor", false);
+	char *body;
+	size_t len;
+	int rc;
+
+	if ((rc = vs_read_body(q, &body, &len)) != 0)
+		return rc;
+	if (!cbor && !vs_content_type_is(q, "application/json", true)) {
+		free(body);
+		return vs_problem(q, 415, "unsupported_media_type", "send "
+		    "application/json (optionally ; charset=utf-8) or "
+		    "application/cbor");
+	}
+	if (!cbor) {
+		rc = read_json(q, a, body, len);
+		free(body);
+		return rc;
+	}
+	a->doc = (uint8_t *)body;
+	a->doc_len = len;
+	if (len > GB_DOC_MAX_BYTES)
+		return vs_problem(q, 413, "too_large", "the document is %zu "
+		    "bytes; no attestation document is larger than %d", len,
+		    GB_DOC_MAX_BYTES);
+	return read_query(q, a);
 }
 
 static json_t *
@@ -284,6 +490,81 @@ checks_json(enum gb_reason r, const struct ask *a)
 	return out;
 }
 
+/* The release claim: {id, name, version, index} of the answer's release. */
+static json_t *
+release_claim(json_t *release)
+{
+	json_t *c;
+
+	if (!json_is_object(release))
+		return json_null();
+	c = json_pack("{s:O, s:O, s:O, s:O}", "id", json_object_get(release,
+	    "id"), "name", json_object_get(release, "name"), "version",
+	    json_object_get(release, "version"), "index",
+	    json_object_get(release, "index"));
+	return c != NULL ? c : json_null();
+}
+
+/* The checkpoint claim: {origin, size, root} of the proof's checkpoint; the
+ * origin is the note's first line. */
+static json_t *
+checkpoint_claim(json_t *proof)
+{
+	json_t *cp = json_object_get(proof, "checkpoint"), *c;
+	const char *note = json_string_value(json_object_get(cp, "note"));
+	const char *nl = note != NULL ? strchr(note, '\n') : NULL;
+
+	if (nl == NULL)
+		return json_null();
+	c = json_pack("{s:s%, s:O, s:O}", "origin", note, (size_t)(nl - note),
+	    "size", json_object_get(cp, "size"), "root", json_object_get(cp,
+	    "root"));
+	return c != NULL ? c : json_null();
+}
+
+/* The claims the verdict signs (docs/verdict.md "The claims"). */
+static json_t *
+verdict_claims(struct vs *vs, const struct ask *a, enum gb_reason r,
+    const struct gb_result *res, const struct gb_doc *d, json_t *release,
+    json_t *proof)
+{
+	int64_t iat = gb_time_now_ms() / 1000;
+	json_t *sub, *claims, *at_ms;
+
+	if (a->at_ms == GB_AT_DOCUMENT)
+		at_ms = d != NULL ? json_integer((json_int_t)d->timestamp_ms) :
+		    json_null();
+	else
+		at_ms = json_integer(a->at_ms);
+	sub = json_pack("{s:s, s:s, s:s, s:O, s:o, s:o, s:o, s:o}",
+	    "ear.status", r == GB_R_OK ? "affirming" : "contraindicated",
+	    "glassbox.reason", gb_reason_code(r), "glassbox.message",
+	    res->detail, "glassbox.at", a->at_json, "glassbox.at_ms", at_ms,
+	    "glassbox.document", gb_verdict_document_claim(a->doc, a->doc_len,
+	    d), "glassbox.release", release_claim(release),
+	    "glassbox.checkpoint", checkpoint_claim(proof));
+	if (sub != NULL && a->result != NULL && json_object_set_new(sub,
+	    "glassbox.result_sha256", gb_verdict_sha256_hex(a->result,
+	    a->result_len)) != 0) {
+		json_decref(sub);
+		sub = NULL;
+	}
+	if (sub == NULL)
+		return NULL;
+	claims = json_pack("{s:s, s:I, s:I, s:{s:s, s:s}, s:{s:o}}",
+	    "eat_profile", "tag:github.com,2023:veraison/ear", "iat",
+	    (json_int_t)iat, "exp", (json_int_t)(iat + vs->cfg.verdict_ttl_s),
+	    "ear.verifier-id", "developer", "glassbox", "build",
+	    "glassbox-verifier " VS_VERSION, "submods", "glassbox", sub);
+	if (claims != NULL && a->nonce != NULL &&
+	    json_object_set_new(claims, "eat_nonce", gb_json_hex(
+	    (struct gb_span){ a->nonce, a->nonce_len })) != 0) {
+		json_decref(claims);
+		claims = NULL;
+	}
+	return claims;
+}
+
 int
 vs_api_verify(struct vs_req *q)
 {
@@ -293,27 +574,23 @@ vs_api_verify(struct vs_req *q)
 	struct gb_result res = { GB_R_OK, "" };
 	struct gb_doc d;
 	enum gb_reason r;
-	json_t *release = json_null(), *proof = json_null(), *claims, *sub;
+	json_t *release = json_null(), *proof = json_null(), *claims;
 	uint64_t index = 0;
 	bool matched = false, parsed;
-	char *jws;
+	char *jws = NULL, *tlog = NULL;
 	int rc;
 
 	if (!vs_method(q, "POST")) {
-		json_decref(release);
-		json_decref(proof);
-		return vs_problem(q, 405, "method_not_allowed", "use POST");
+		rc = vs_problem(q, 405, "method_not_allowed", "use POST");
+		goto out;
 	}
 	if (atomic_load(&vs->audit.damaged)) {
-		json_decref(release);
-		json_decref(proof);
-		return vs_problem(q, 503, "log_damaged", "the log failed its "
+		rc = vs_problem(q, 503, "log_damaged", "the log failed its "
 		    "audit; no verdict can rest on it (see /readyz)");
+		goto out;
 	}
-	if ((rc = read_ask(q, &a)) != 0) {
-		ask_free(&a);
-		return rc;
-	}
+	if ((rc = read_ask(q, &a)) != 0)
+		goto out;
 	r = gb_verifier_verify(vs->verifier, a.doc, a.doc_len, a.at_ms, &d,
 	    &res);
 	parsed = r == GB_R_OK || r > GB_R_BAD_FIELD;
@@ -355,33 +632,30 @@ vs_api_verify(struct vs_req *q)
 		json_decref(proof);
 		release = vs_release_json(reg, index);
 		proof = vs_proof_json(reg, index);
+		tlog = vs_tlog_proof(reg, proof);
 	}
-	sub = json_pack("{s:s, s:s, s:s, s:O, s:O}", "ear.status",
-	    r == GB_R_OK ? "affirming" : "contraindicated", "glassbox.reason",
-	    gb_reason_code(r), "glassbox.message", res.detail, "glassbox.at",
-	    a.at_json, "glassbox.release", release);
-	if (sub != NULL && json_is_object(proof))
-		json_object_set(sub, "glassbox.checkpoint",
-		    json_object_get(proof, "checkpoint"));
-	claims = json_pack("{s:s, s:I, s:{s:s, s:s}, s:{s:o}}", "eat_profile",
-	    "tag:github.com,2023:veraison/ear", "iat",
-	    (json_int_t)(gb_time_now_ms() / 1000), "ear.verifier-id",
-	    "developer", "glassbox", "build", "glassbox-verifier " VS_VERSION,
-	    "submods", "glassbox", sub);
-	if (claims != NULL && a.nonce != NULL)
-		json_object_set_new(claims, "eat_nonce", gb_json_hex(
-		    (struct gb_span){ a.nonce, a.nonce_len }));
-	jws = claims ? vs_jws_sign(vs, claims) : NULL;
+	claims = verdict_claims(vs, &a, r, &res, parsed ? &d : NULL, release,
+	    proof);
+	if (claims == NULL || (jws = vs_jws_sign(vs, claims)) == NULL) {
+		json_decref(claims);
+		rc = vs_problem(q, 500, "no_memory", "the verdict could not be "
+		    "signed");
+		goto out;
+	}
 	json_decref(claims);
 	vs_metrics_verdict(vs, r);
 	q->reason = gb_reason_code(r);
-	rc = vs_reply_json(q, 200, json_pack("{s:b, s:s, s:s, s:o, s:o, s:o, "
-	    "s:o, s:O, s:s?}", "trusted", r == GB_R_OK, "reason",
+	rc = vs_reply_json(q, 200, json_pack("{s:b, s:s, s:s, s:o, s:o, s:O, "
+	    "s:O, s:O, s:s, s:s?}", "trusted", r == GB_R_OK, "reason",
 	    gb_reason_code(r), "message", res.detail, "checks",
 	    checks_json(r, &a), "document", parsed ? doc_json(&d) :
 	    json_null(), "release", release, "proof", proof, "at", a.at_json,
-	    "verdict", jws));
+	    "verdict", jws, "tlog_proof", tlog));
+out:
+	json_decref(release);
+	json_decref(proof);
 	free(jws);
+	free(tlog);
 	ask_free(&a);
 	return rc;
 }

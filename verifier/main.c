@@ -33,6 +33,8 @@ static const char usage_text[] =
 "  --max-age SECONDS    oldest document trusted at \"now\" (default 600)\n"
 "  --skew SECONDS       how far ahead of the clock (default 60)\n"
 "  --nonce-ttl SECONDS  lifetime of a challenge nonce (default 300)\n"
+"  --verdict-ttl SECONDS  a signed verdict's exp is its iat plus this\n"
+"                       (default 300; 1..86400)\n"
 "  --verdict-key FILE   Ed25519 key signing verdicts, 64 hex digits, mode\n"
 "                       0600; made if absent (default PATH.verdict-key)\n"
 "  --token-file FILE    bearer token for POST /api/v1/releases...; mode\n"
@@ -165,7 +167,7 @@ verdict_key(struct vs *vs, const char *path)
 
 enum { O_CONFIG = 1, O_LISTEN, O_DB, O_ROOT, O_MAXAGE, O_SKEW, O_NONCE,
     O_VKEY, O_TOKEN, O_THREADS, O_MAXBODY, O_TIMEOUT, O_CACHE, O_AUDIT,
-    O_HELP };
+    O_VTTL, O_HELP };
 
 static const struct option longopts[] = {
 	{ "config", required_argument, NULL, O_CONFIG },
@@ -182,6 +184,7 @@ static const struct option longopts[] = {
 	{ "request-timeout", required_argument, NULL, O_TIMEOUT },
 	{ "cache", required_argument, NULL, O_CACHE },
 	{ "audit-interval", required_argument, NULL, O_AUDIT },
+	{ "verdict-ttl", required_argument, NULL, O_VTTL },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -244,6 +247,14 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 		}
 		c->audit_interval_s = (unsigned)n;
 		break;
+	case O_VTTL:
+		if (n < 1 || n > 86400) {
+			fprintf(stderr, "glassbox-verifier: --verdict-ttl "
+			    "1..86400\n");
+			return -1;
+		}
+		c->verdict_ttl_s = n;
+		break;
 	default:
 		fprintf(stderr, "glassbox-verifier: unknown option %s\n", name);
 		return -1;
@@ -302,7 +313,7 @@ configure(struct vs_config *c, int argc, char **argv)
 	*c = (struct vs_config){ .listen = "127.0.0.1:8080",
 	    .max_age_ms = 600000, .skew_ms = 60000, .nonce_ttl_ms = 300000,
 	    .threads = 4, .max_body = 65536, .request_timeout_ms = 10000,
-	    .audit_interval_s = 600 };
+	    .audit_interval_s = 600, .verdict_ttl_s = 300 };
 	for (int i = 1; i < argc; i++)     /* the config file first */
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc &&
 		    load_config(c, argv[i + 1]) != 0)

@@ -34,6 +34,7 @@ struct vs_config {
 	unsigned request_timeout_ms;
 	bool no_cache;              /* --cache off */
 	unsigned audit_interval_s;  /* 0: no log watch */
+	int64_t verdict_ttl_s;      /* a verdict's exp is iat + this */
 };
 
 /* The log watch (audit.c): the last audit's outcome. */
@@ -113,6 +114,16 @@ const char *vs_path(struct vs_req *q);
 const char *vs_remote(struct vs_req *q);
 const char *vs_query(struct vs_req *q, const char *name, char *buf,
     size_t len);
+/* Whether Content-Type is exactly type (case-insensitive), with only, when
+ * charset_ok, an optional "; charset=utf-8" (api_verify.c). */
+bool vs_content_type_is(struct vs_req *q, const char *type, bool charset_ok);
+/* The raw query string, not decoded, or NULL; borrowed (api_verify.c). */
+const char *vs_query_string(struct vs_req *q);
+/* vs_problem() with one extra header (name, value) in the answer, e.g.
+ * WWW-Authenticate on a 401 (api_registry.c). */
+int vs_problem_h(struct vs_req *q, int status, const char *name,
+    const char *value, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 struct gb_registry *vs_registry(struct vs_req *q);
 void vs_log_request(struct vs_req *q, double seconds);
 void vs_metrics_init(struct vs_metrics *m);
@@ -157,6 +168,9 @@ int vs_api_openapi(struct vs_req *q);
 /* Release info for a verdict: the matching release's JSON and proof. */
 json_t *vs_release_json(struct gb_registry *r, uint64_t index);
 json_t *vs_proof_json(struct gb_registry *r, uint64_t index);
+/* The C2SP tlog-proof@v1 text of that proof (vs_proof_json()'s answer),
+ * with the release's leaf in its extra line: a new string, or NULL. */
+char *vs_tlog_proof(struct gb_registry *r, json_t *proof);
 
 extern const char vs_openapi_json[];
 

@@ -58,12 +58,15 @@ gb_result_check(const struct gb_doc *doc, const void *payload, size_t len,
 	sha256_init(&c);
 	sha256_update(&c, len, payload);
 	sha256_digest(&c, sizeof md, md);
-	if (doc->user_data.ptr != NULL && doc->user_data.len > 0 &&
-	    (doc->user_data.len != sizeof md ||
-	    memcmp(doc->user_data.ptr, md, sizeof md) != 0))
-		return gb_result_set(res, GB_R_BAD_RESULT_SIGNATURE,
-		    "the document's user_data is not SHA-256 of this result: "
-		    "it was attested for another one");
+	/* A result is bound to one attestation or not trusted at all: a fresh
+	 * document without this binding says nothing about an old result. */
+	if (doc->user_data.ptr == NULL || doc->user_data.len != sizeof md ||
+	    memcmp(doc->user_data.ptr, md, sizeof md) != 0)
+		return gb_result_set(res, GB_R_RESULT_NOT_BOUND,
+		    "the document's user_data is %s, not SHA-256 of this "
+		    "result: the result is not bound to this attestation",
+		    doc->user_data.ptr == NULL ? "absent" :
+		    doc->user_data.len == 0 ? "empty" : "another value");
 	if (sig_len != GB_ED25519_SIG_BYTES)
 		return gb_result_set(res, GB_R_BAD_RESULT_SIGNATURE,
 		    "the result signature is %zu bytes, not 64 (Ed25519)",

@@ -14,6 +14,9 @@ pcr0=cbe1afb6ed0ff89f10295af0b802247ec5670da8f886e71a4226373b032c322f4e42c9c9828
 base64 -w 76 "$doc" > "$tmp/doc.b64"
 od -An -v -tx1 "$doc" | tr -d ' \n' > "$tmp/doc.hex"; echo >> "$tmp/doc.hex"
 printf 'not a document' > "$tmp/garbage"
+: > "$tmp/empty"
+head -c 100000 /dev/zero | tr '\0' 'a' > "$tmp/big-text"
+{ cat "$doc"; head -c 20000 /dev/zero; } > "$tmp/big-cbor"
 
 check raw-json 0 '"valid": true' -- "$gb" verify --json --at document "$doc"
 check json-pcr0 0 "\"0\": \"$pcr0\"" -- "$gb" verify --json --at document "$doc"
@@ -34,6 +37,15 @@ check allow-debug 0 'debug mode' -- "$gb" verify --at document --allow-debug "$d
 check wrong-root 1 'untrusted_root' -- "$gb" verify --at document --root "$dir/root-g1.pem" "$dir/NEG-marlin-mock-20241213.cbor"
 check root-der 0 '^valid:' -- "$gb" verify --at document --root "$dir/root-g1.der" "$doc"
 check garbage 1 'malformed' -- "$gb" verify "$tmp/garbage"
+# Any input refused as a document is a rejection (exit 1, malformed), not a
+# usage error: empty, too large as text, too large as CBOR.
+check empty 1 'malformed: the input is empty' -- "$gb" verify "$tmp/empty"
+check big-text 1 'malformed: .*too large' -- "$gb" verify "$tmp/big-text"
+check big-text-json 1 '"reason": "malformed"' -- "$gb" verify --json "$tmp/big-text"
+check big-cbor 1 'malformed: .*too large' -- "$gb" verify "$tmp/big-cbor"
+check at-negative 2 'bad --at' -- "$gb" verify --at -5 "$doc"
+check at-int64-min 2 'bad --at' -- "$gb" verify --at -9223372036854775808 "$doc"
+check at-before-1970 2 'bad --at' -- "$gb" verify --at 1969-12-31T23:59:59Z "$doc"
 check no-file 2 'glassbox verify' -- "$gb" verify "$tmp/none"
 check bad-at 2 'bad --at' -- "$gb" verify --at yesterday "$doc"
 check bad-pcr 2 'bad --expect-pcr' -- "$gb" verify --expect-pcr 32=00 "$doc"

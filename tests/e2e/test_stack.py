@@ -7,8 +7,12 @@ glassbox-verifier with a registry made here with real gpg keys.
   pcr-values.json with gpg, publishes through the CLI and through the API;
 - client: challenge, the enclave signs with that nonce through the parent,
   the verifier says trusted with the release and a proof; a changed result,
-  a replayed nonce, a revoked release, an unpublished image and a debug-mode
-  enclave are refused with their reasons;
+  an old result beside a fresh document, a replayed nonce, a revoked
+  release, an unpublished image and a debug-mode enclave are refused with
+  their reasons; the signed verdicts are checked offline with
+  `glassbox check-verdict` (bound to the document, result and nonce), and
+  written as case files for other checkers (layout: test_verifier.py's
+  docstring; folder $GB_VERDICT_CASES/stack-* or TMP/verdict-cases);
 - auditor: keeps a checkpoint, sees the log grow consistently from it, then
   the database is changed directly and both `glassbox registry audit` and
   /readyz report it (and /api/v1/verify stops answering).
@@ -16,6 +20,7 @@ glassbox-verifier with a registry made here with real gpg keys.
 usage: test_stack.py GLASSBOX ENCLAVE PARENT VERIFIER
 """
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -181,7 +186,7 @@ check("publish through the API needs the token", st == 401, out)
 PAYLOAD = b"result: 42 widgets"
 
 
-def ask(payload=PAYLOAD, nonce=None, sign_nonce=None, result=None):
+def ask(payload=PAYLOAD, nonce=None, sign_nonce=None, result=None, signature=None):
     """Challenge, sign through the parent, verify. Returns (verdict, asked)."""
     if nonce is None:
         st, c = http("POST", V + "/api/v1/challenge")
@@ -190,8 +195,8 @@ def ask(payload=PAYLOAD, nonce=None, sign_nonce=None, result=None):
                                        "nonce": sign_nonce or nonce})
     if st != 200:
         raise SystemExit(f"sign through the parent: {st} {s}")
-    body = {"document": s["document"], "signature": s["signature"], "nonce": nonce,
-            "result": b64(result if result is not None else payload)}
+    body = {"document": s["document"], "signature": signature or s["signature"],
+            "nonce": nonce, "result": b64(result if result is not None else payload)}
     st, v = http("POST", V + "/api/v1/verify", body)
     if st != 200:
         raise SystemExit(f"verify: {st} {v}")
@@ -214,10 +219,76 @@ check("and a proof in a signed checkpoint", cp is not None and cp[1] == pf["chec
 check("the proven leaf is that release", json.loads(entry["entries"][0]["data"])["release"]["pcrs"]
       == pcrs_a)
 
+# --- the client checks the signed verdict offline ---------------------------
+CASES = os.environ.get("GB_VERDICT_CASES") or os.path.join(TMP, "verdict-cases")
+os.makedirs(CASES, exist_ok=True)
+print("verdict cases in", CASES, flush=True)
+
+
+def case(name, answer, doc, exit_, reason=None, claim=None, result=None, nonce=None):
+    """Writes a case (the layout of test_verifier.py's docstring) and runs
+    glassbox check-verdict on it."""
+    d = os.path.join(CASES, "stack-" + name)
+    os.makedirs(d, exist_ok=True)
+    files = {"answer.json": json.dumps(answer).encode(), "doc.cbor": doc,
+             "verdict_key.json": json.dumps(wk["verdict_key"]).encode(),
+             "log.vkey": (wk["log_key"] + "\n").encode(),
+             "now.txt": str(int(time.time())).encode(),
+             "expect.json": json.dumps({"exit": exit_, "reason": reason,
+                                        "claim": claim}).encode()}
+    if result is not None:
+        files["result.bin"] = result
+    if nonce is not None:
+        files["nonce.txt"] = nonce.encode()
+    for fn, data in files.items():
+        with open(os.path.join(d, fn), "wb") as f:
+            f.write(data)
+    args = [GB, "check-verdict", "--json", "--verdict-key", os.path.join(d, "verdict_key.json"),
+            "--log-key", os.path.join(d, "log.vkey"), "--now", files["now.txt"].decode()]
+    if result is not None:
+        args += ["--result", os.path.join(d, "result.bin")]
+    if nonce is not None:
+        args += ["--nonce", nonce]
+    rc, out, err = run(*args, os.path.join(d, "answer.json"), os.path.join(d, "doc.cbor"))
+    try:
+        got = json.loads(out)
+    except ValueError:
+        got = {}
+    check(f"check-verdict {name}", rc == exit_ and got.get("reason") == reason and
+          got.get("claim") == claim, (rc, out[:400], err[:300]))
+
+
+first_doc = base64.b64decode(first["document"])
+check("the verdict carries a tlog-proof", v["tlog_proof"].startswith("c2sp.org/tlog-proof@v1\n"),
+      v.get("tlog_proof"))
+case("trusted", v, first_doc, 0, result=PAYLOAD, nonce=first["nonce"])
+case("another-result", v, first_doc, 1, "verdict_mismatch", "glassbox.result_sha256",
+     result=PAYLOAD + b"!", nonce=first["nonce"])
+case("another-nonce", v, first_doc, 1, "verdict_mismatch", "eat_nonce", result=PAYLOAD,
+     nonce="cd" * 32)
+v2, second = ask()
+case("another-document", v, base64.b64decode(second["document"]), 1, "verdict_mismatch",
+     "glassbox.document.sha256", result=PAYLOAD, nonce=first["nonce"])
+
 changed = bytearray(PAYLOAD)
 changed[0] ^= 1
 v, _ = ask(result=bytes(changed))
-check("a result changed by one byte", v["reason"] == "bad_result_signature", v["reason"])
+check("a result changed by one byte", v["reason"] == "result_not_bound", v["reason"])
+bad_sig = bytearray(base64.b64decode(first["signature"]))
+bad_sig[3] ^= 1
+v, _ = ask(signature=b64(bytes(bad_sig)))
+check("a signature changed by one byte", v["reason"] == "bad_result_signature", v["reason"])
+
+# An old result, signed by this enclave earlier, beside a fresh document for
+# today's nonce: the fresh document does not bind it.
+st, c = http("POST", V + "/api/v1/challenge")
+st, fresh = http("GET", P + "/attestation?nonce=" + c["nonce"])
+old = dict(first, document=fresh["document"], nonce=c["nonce"])
+st, v = http("POST", V + "/api/v1/verify", old)
+check("an old result beside a fresh nonce's document", st == 200 and
+      v["reason"] == "result_not_bound" and not v["trusted"], v)
+case("old-result-fresh-document", v, base64.b64decode(fresh["document"]), 1, "result_not_bound",
+     result=PAYLOAD, nonce=c["nonce"])
 st, v = http("POST", V + "/api/v1/verify", first)
 check("a replayed nonce", st == 200 and v["reason"] == "nonce_unknown", v)
 v, _ = ask(sign_nonce="ab" * 32)

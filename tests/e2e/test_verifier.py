@@ -6,6 +6,27 @@ in a temporary GNUPGHOME). Two verifiers share it: one trusts the AWS root
 (for the 26 real documents, at their own time), one trusts a simulated
 chain whose documents tests/e2e/mintdoc makes on demand, "now".
 
+Signed verdicts are checked offline with `glassbox check-verdict`, and
+each case is also written out as files, so that other checkers (web/check.js
+under Node) can be run over exactly the same inputs. The folder is
+$GB_VERDICT_CASES when set (kept), else TMP/verdict-cases (printed, removed
+at the end). One sub-folder per case:
+
+    answer.json        the verify answer as received (its "verdict" and
+                       "tlog_proof" fields), possibly tampered with
+    doc.cbor           the document as sent, raw COSE bytes
+    result.bin         the result as sent (only when there is one)
+    nonce.txt          the nonce as sent, hex (only when there is one)
+    verdict_key.json   the pinned verdict JWK
+    log.vkey           the pinned log verifier key (C2SP vkey), one line
+    now.txt            the time to check at, seconds since 1970
+    expect.json        {"exit": 0 or 1, "reason": code or null,
+                        "claim": claim name or null}
+
+`reason` is null when the verdict passes; `claim` is set only with
+verdict_mismatch (e.g. "glassbox.document.sha256", "glassbox.result_sha256",
+"eat_nonce").
+
 usage: test_verifier.py GLASSBOX VERIFIER MINTDOC VECTORS_DIR
 """
 import base64
@@ -157,7 +178,8 @@ publish("sim-app", "1.0", GOOD)
 publish("sim-app", "0.9", DOOMED)
 
 aws = Verifier()
-sim = Verifier("--root", os.path.join(TMP, "sim-root.der"), "--nonce-ttl", "2")
+sim = Verifier("--root", os.path.join(TMP, "sim-root.der"), "--nonce-ttl", "2",
+               "--verdict-ttl", "120")
 
 # --- 1. every real document, at its own time --------------------------------
 for v in real:
@@ -236,8 +258,15 @@ check("result bad signature", sim.verify(bound, result=b64(payload), signature=b
 other = Ed25519PrivateKey.generate().sign(b"glassbox-result-v1\x00" + payload)
 check("result wrong key", sim.verify(bound, result=b64(payload), signature=b64(other))["reason"] == "bad_result_signature")
 out = sim.verify(bound, result=b64(b'{"answer":43}'), signature=b64(key.sign(b"glassbox-result-v1\x00" + b'{"answer":43}')))
-check("result user_data mismatch", out["reason"] == "bad_result_signature" and "user_data" in out["message"], out["message"])
+check("result user_data mismatch", out["reason"] == "result_not_bound" and "user_data" in out["message"], out["message"])
+# A document without user_data binds no result: an old signed result beside
+# a fresh document is refused, however good its signature.
+unbound = minted(pcrs=GOOD, public_key=pub.hex())
+out = sim.verify(unbound, result=b64(payload), signature=b64(sig))
+check("result beside a document without user_data", out["reason"] == "result_not_bound"
+      and not out["trusted"], out["reason"])
 check("result no key", sim.verify(minted(pcrs=GOOD), result=b64(payload), signature=b64(sig))["reason"] == "no_public_key")
+unbound_answer = out
 st, _, out = sim.json("POST", "/api/v1/verify", {"document": b64(bound), "result": b64(payload)})
 check("result without signature", st == 400)
 
@@ -288,6 +317,20 @@ body = {"statement": b64(open(stmt_path, "rb").read()), "signature": sig_text}
 auth = {"Authorization": "Bearer " + TOKEN}
 st, ct, out = sim.json("POST", "/api/v1/releases", body)
 check("publish without token", st == 401 and ct == "application/problem+json" and out["reason"] == "unauthorized")
+rq = urllib.request.Request(sim.url + "/api/v1/releases", data=json.dumps(body).encode(),
+                            method="POST", headers={"Content-Type": "application/json"})
+try:
+    urllib.request.urlopen(rq, timeout=30)
+    www = None
+except urllib.error.HTTPError as e:
+    www = e.headers.get("WWW-Authenticate")
+    e.read()
+check("401 says how to authenticate", www == 'Bearer realm="glassbox"', www)
+st, _, out = sim.json("POST", "/api/v1/releases", dict(body, signatur="x"), headers=auth)
+check("publish: unknown field", st == 400 and out["reason"] == "unknown_field" and
+      "signatur" in out["detail"], out)
+st, _, out = sim.json("POST", "/api/v1/releases", body, ctype="application/jsonx", headers=auth)
+check("publish: content type", st == 415, out)
 st, _, out = sim.json("POST", "/api/v1/releases", body, headers={"Authorization": "Bearer " + TOKEN[:-1] + ("1" if TOKEN[-1] == "0" else "0")})
 check("publish bad token", st == 401)
 other_stmt = open(stmt_path, "rb").read().replace(b"2.0", b"2.1")
@@ -314,11 +357,268 @@ st, _, out = sim.json("POST", f"/api/v1/releases/{good_id}/revoke", rev, headers
 check("revoke wrong release", st == 400, out)
 st, _, out = sim.json("POST", f"/api/v1/releases/{doomed_id}/revoke", rev)
 check("revoke without token", st == 401)
+st, _, out = sim.json("POST", f"/api/v1/releases/{doomed_id}/revoke", dict(rev, reason="x"),
+                      headers=auth)
+check("revoke: unknown field", st == 400 and out["reason"] == "unknown_field" and
+      "reason" in out["detail"], out)
 st, _, out = sim.json("POST", f"/api/v1/releases/{doomed_id}/revoke", rev, headers=auth)
 check("revoke", st == 201 and out["release"]["revoked"] is not None, out)
 out = sim.verify(doomed_doc)
 check("revocation flips the verdict", out["reason"] == "revoked" and out["release"]["id"] == doomed_id, out["reason"])
 check("revoked release listed", sim.json("GET", f"/api/v1/releases/{doomed_id}")[2]["release"]["revoked"] is not None)
+
+# --- 3b. verdicts checked offline: glassbox check-verdict, and case files ---
+CASES = os.environ.get("GB_VERDICT_CASES") or os.path.join(TMP, "verdict-cases")
+os.makedirs(CASES, exist_ok=True)
+print("verdict cases in", CASES, flush=True)
+wk = sim.json("GET", "/.well-known/glassbox")[2]
+VKEY_JWK = os.path.join(TMP, "verdict_key.json")
+with open(VKEY_JWK, "w") as f:
+    json.dump(wk["verdict_key"], f)
+LOG_VKEY = os.path.join(TMP, "log.vkey")
+with open(LOG_VKEY, "w") as f:
+    f.write(wk["log_key"] + "\n")
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).decode().rstrip("=")
+
+
+def unb64url(t):
+    return base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))
+
+
+def claims_of(answer):
+    return json.loads(unb64url(answer["verdict"].split(".")[1]))
+
+
+def case(name, answer, doc, exit_, reason=None, claim=None, result=None, nonce=None,
+         now=None, jwk=None):
+    """Writes the case's files, runs glassbox check-verdict on them and
+    checks its exit status, reason and claim."""
+    d = os.path.join(CASES, name)
+    os.makedirs(d, exist_ok=True)
+    files = {"answer.json": json.dumps(answer).encode(), "doc.cbor": doc,
+             "verdict_key.json": json.dumps(jwk or wk["verdict_key"]).encode(),
+             "log.vkey": (wk["log_key"] + "\n").encode(),
+             "now.txt": str(now if now is not None else int(time.time())).encode(),
+             "expect.json": json.dumps({"exit": exit_, "reason": reason,
+                                        "claim": claim}).encode()}
+    if result is not None:
+        files["result.bin"] = result
+    if nonce is not None:
+        files["nonce.txt"] = nonce.encode()
+    for fn, data in files.items():
+        with open(os.path.join(d, fn), "wb") as f:
+            f.write(data)
+    args = [GB, "check-verdict", "--json", "--verdict-key", os.path.join(d, "verdict_key.json"),
+            "--log-key", os.path.join(d, "log.vkey"), "--now", files["now.txt"].decode()]
+    if result is not None:
+        args += ["--result", os.path.join(d, "result.bin")]
+    if nonce is not None:
+        args += ["--nonce", nonce]
+    r = run(*args, os.path.join(d, "answer.json"), os.path.join(d, "doc.cbor"))
+    try:
+        got = json.loads(r.stdout)
+    except ValueError:
+        got = {}
+    check(f"check-verdict {name}", r.returncode == exit_ and got.get("reason") == reason
+          and got.get("claim") == claim and got.get("valid") == (exit_ == 0),
+          (r.returncode, r.stdout.decode()[:600], r.stderr.decode()[:300]))
+    return got
+
+
+doc_a = minted(pcrs=GOOD)
+doc_b = minted(pcrs=GOOD)
+ans_a = sim.verify(doc_a)
+ca = claims_of(ans_a)
+sub = ca["submods"]["glassbox"]
+check("claims bind the document", sub["glassbox.document"]["sha256"] == hashlib.sha256(doc_a).hexdigest()
+      and sub["glassbox.document"]["pcrs"] == {k: v for k, v in ans_a["document"]["pcrs"].items()}
+      and sub["glassbox.document"]["module_id"] == ans_a["document"]["module_id"]
+      and sub["glassbox.document"]["timestamp"] == ans_a["document"]["timestamp"]
+      and sub["glassbox.document"]["digest"] == "SHA384"
+      and sub["glassbox.document"]["public_key_sha256"] is None
+      and sub["glassbox.document"]["nonce"] is None, sub["glassbox.document"])
+check("claims: release and checkpoint", sub["glassbox.release"] == {
+    k: ans_a["release"][k] for k in ("id", "name", "version", "index")}
+      and sub["glassbox.checkpoint"] == {"origin": "e2e.glassbox/log",
+                                         "size": ans_a["proof"]["checkpoint"]["size"],
+                                         "root": ans_a["proof"]["checkpoint"]["root"]}, sub)
+check("claims: exp is iat + --verdict-ttl", ca["exp"] - ca["iat"] == 120 and
+      abs(ca["iat"] - time.time()) < 3600, ca)
+check("claims: at and at_ms", sub["glassbox.at"] == "now" and isinstance(sub["glassbox.at_ms"], int)
+      and "eat_nonce" not in ca and "glassbox.result_sha256" not in sub, sub)
+tp = ans_a["tlog_proof"].split("\n")
+check("tlog_proof text", tp[0] == "c2sp.org/tlog-proof@v1" and tp[1].startswith("extra ")
+      and tp[2] == f"index {ans_a['release']['index']}"
+      and base64.b64decode(tp[1][6:]) == sim.json(
+          "GET", f"/api/v1/log/entries?start={ans_a['release']['index']}"
+                 f"&end={ans_a['release']['index'] + 1}")[2]["entries"][0]["data"].encode()
+      and ans_a["tlog_proof"].endswith(ans_a["proof"]["checkpoint"]["note"])
+      and [base64.b64decode(x).hex() for x in tp[3:3 + len(ans_a["proof"]["inclusion"])]]
+      == ans_a["proof"]["inclusion"], ans_a["tlog_proof"][:300])
+
+case("good", ans_a, doc_a, 0)
+case("another-document", ans_a, doc_b, 1, "verdict_mismatch", "glassbox.document.sha256")
+case("expired", ans_a, doc_a, 1, "verdict_expired", now=ca["exp"] + 1)
+case("issued-in-the-future", ans_a, doc_a, 1, "verdict_expired", now=ca["iat"] - 3600)
+h, c, sg = ans_a["verdict"].split(".")
+flipped = bytearray(unb64url(sg))
+flipped[7] ^= 0x01
+case("signature-byte-flipped", dict(ans_a, verdict=f"{h}.{c}.{b64url(bytes(flipped))}"),
+     doc_a, 1, "bad_verdict_signature")
+lie = json.loads(unb64url(c))
+lie["submods"]["glassbox"]["glassbox.document"]["sha256"] = hashlib.sha256(doc_b).hexdigest()
+case("claims-rewritten", dict(ans_a, verdict=f"{h}.{b64url(json.dumps(lie).encode())}.{sg}"),
+     doc_b, 1, "bad_verdict_signature")
+case("not-a-jws", dict(ans_a, verdict=h + "." + c), doc_a, 1, "bad_verdict")
+other_jwk = dict(wk["verdict_key"], x=b64url(Ed25519PrivateKey.generate().public_key().public_bytes(
+    serialization.Encoding.Raw, serialization.PublicFormat.Raw)))
+other_jwk.pop("kid")
+case("another-verdict-key", ans_a, doc_a, 1, "bad_verdict", jwk=other_jwk)
+
+# The receipt: a changed hash, index or checkpoint signature, or none.
+lines = ans_a["tlog_proof"].split("\n")
+check("the proof has hashes to change", len(ans_a["proof"]["inclusion"]) >= 1, ans_a["proof"])
+h0 = bytearray(base64.b64decode(lines[3]))
+h0[0] ^= 0x01
+case("proof-hash-changed", dict(ans_a, tlog_proof="\n".join(
+    lines[:3] + [base64.b64encode(bytes(h0)).decode()] + lines[4:])), doc_a, 1, "bad_proof")
+case("proof-index-changed", dict(ans_a, tlog_proof="\n".join(
+    lines[:2] + [f"index {ans_a['release']['index'] + 1}"] + lines[3:])), doc_a, 1, "bad_proof")
+note = ans_a["proof"]["checkpoint"]["note"]
+text = note[:note.rfind("\n\n") + 1]
+rogue = Ed25519PrivateKey.generate()
+rpub = rogue.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+rid = hashlib.sha256(b"e2e.glassbox/log\n\x01" + rpub).digest()[:4]
+rogue_note = text + "\n\u2014 e2e.glassbox/log " + base64.b64encode(
+    rid + rogue.sign(text.encode())).decode() + "\n"
+case("proof-checkpoint-other-key", dict(ans_a, tlog_proof=ans_a["tlog_proof"].replace(note, rogue_note)),
+     doc_a, 1, "bad_proof")
+case("proof-missing", dict(ans_a, tlog_proof=None), doc_a, 1, "bad_proof")
+entry = json.loads(base64.b64decode(lines[1][6:]))
+entry["release"]["version"] = "9.9"
+case("proof-entry-changed", dict(ans_a, tlog_proof="\n".join(
+    [lines[0], "extra " + base64.b64encode(json.dumps(entry, separators=(",", ":"),
+                                                       sort_keys=True).encode()).decode()] + lines[2:])),
+     doc_a, 1, "bad_proof")
+
+# A result and a nonce, bound: then another result, none, another nonce.
+nb = sim.json("POST", "/api/v1/challenge")[2]["nonce"]
+doc_r = minted(pcrs=GOOD, nonce=nb, public_key=pub.hex(), user_data=hashlib.sha256(payload).hexdigest())
+ans_r = sim.verify(doc_r, result=b64(payload), signature=b64(sig), nonce=nb)
+check("a bound result is trusted", ans_r["trusted"], ans_r["reason"])
+cr = claims_of(ans_r)
+check("claims: result, nonce, public key", cr["eat_nonce"] == nb and
+      cr["submods"]["glassbox"]["glassbox.result_sha256"] == hashlib.sha256(payload).hexdigest()
+      and cr["submods"]["glassbox"]["glassbox.document"]["public_key_sha256"]
+      == hashlib.sha256(pub).hexdigest()
+      and cr["submods"]["glassbox"]["glassbox.document"]["user_data_sha256"]
+      == hashlib.sha256(hashlib.sha256(payload).digest()).hexdigest(), cr)
+case("result-and-nonce", ans_r, doc_r, 0, result=payload, nonce=nb)
+case("another-result", ans_r, doc_r, 1, "verdict_mismatch", "glassbox.result_sha256",
+     result=b'{"answer":43}', nonce=nb)
+case("result-left-out", ans_r, doc_r, 1, "verdict_mismatch", "glassbox.result_sha256", nonce=nb)
+case("another-nonce", ans_r, doc_r, 1, "verdict_mismatch", "eat_nonce", result=payload,
+     nonce="ab" * 32)
+case("result-beside-unbound-document", unbound_answer, unbound, 1, "result_not_bound",
+     result=payload)
+case("revoked", sim.verify(doomed_doc), doomed_doc, 1, "revoked")
+garbage = b"\xff\x00garbage"
+case("malformed", sim.json("POST", "/api/v1/verify", garbage, ctype="application/cbor")[2],
+     garbage, 1, "malformed")
+
+# The bare JWS, with the receipt in a file; keys from /.well-known/glassbox.
+d = os.path.join(CASES, "good")
+with open(os.path.join(TMP, "verdict.jws"), "w") as f:
+    f.write(ans_a["verdict"] + "\n")
+with open(os.path.join(TMP, "proof.tlog-proof"), "w") as f:
+    f.write(ans_a["tlog_proof"])
+with open(os.path.join(TMP, "well-known.json"), "w") as f:
+    json.dump(wk, f)
+r = run(GB, "check-verdict", "--verdict-key", os.path.join(TMP, "well-known.json"),
+        "--log-key", os.path.join(TMP, "well-known.json"), "--proof",
+        os.path.join(TMP, "proof.tlog-proof"), os.path.join(TMP, "verdict.jws"),
+        os.path.join(d, "doc.cbor"))
+check("check-verdict: bare JWS, --proof, keys from well-known", r.returncode == 0
+      and r.stdout.startswith(b"valid:"), (r.returncode, r.stdout, r.stderr))
+with open(os.path.join(TMP, "doc.b64"), "w") as f:
+    f.write(base64.b64encode(doc_a).decode() + "\n")
+r = run(GB, "check-verdict", "--verdict-key", VKEY_JWK, "--log-key", LOG_VKEY,
+        os.path.join(TMP, "verdict.jws"), os.path.join(TMP, "doc.b64"))
+check("check-verdict: no receipt for an affirming verdict", r.returncode == 1
+      and b"bad_proof" in r.stderr, (r.returncode, r.stderr))
+r = run(GB, "check-verdict", "--verdict-key", VKEY_JWK, "--log-key", LOG_VKEY,
+        os.path.join(d, "answer.json"), os.path.join(TMP, "doc.b64"))
+check("check-verdict: a base64 document", r.returncode == 0, (r.returncode, r.stderr))
+r = run(GB, "check-verdict", "--log-key", LOG_VKEY, os.path.join(d, "answer.json"),
+        os.path.join(d, "doc.cbor"))
+check("check-verdict: keys are required", r.returncode == 2 and b"--verdict-key" in r.stderr)
+r = run(GB, "check-verdict", "--verdict-key", LOG_VKEY, "--log-key", LOG_VKEY,
+        os.path.join(d, "answer.json"), os.path.join(d, "doc.cbor"))
+check("check-verdict: a key file that is no JWK", r.returncode == 2, r.stderr)
+r = run(GB, "check-verdict", "--verdict-key", VKEY_JWK, "--log-key", LOG_VKEY,
+        os.path.join(d, "answer.json"), os.path.join(TMP, "no-such-doc"))
+check("check-verdict: a missing file", r.returncode == 2, r.stderr)
+
+# --- 3c. strict requests ------------------------------------------------------
+fresh = minted(pcrs=GOOD)
+st, _, out = sim.json("POST", "/api/v1/verify", {"document": b64(fresh), "nonse": "00"})
+check("misspelt field refused, named", st == 400 and out["reason"] == "unknown_field"
+      and "nonse" in out["detail"], out)
+st, _, out = sim.json("POST", "/api/v1/verify", {"document": ""})
+check("empty document (JSON) is a malformed verdict", st == 200 and out["reason"] == "malformed"
+      and out["verdict"], out)
+st, _, out = sim.json("POST", "/api/v1/verify", b"", ctype="application/cbor")
+check("empty document (CBOR) is a malformed verdict", st == 200 and out["reason"] == "malformed", out)
+big = fresh + b"\x00" * (16384 + 1 - len(fresh))
+st, _, out = sim.json("POST", "/api/v1/verify", {"document": b64(big)})
+check("oversized document (JSON) 413", st == 413 and out["reason"] == "too_large"
+      and "base64" not in out["detail"], out)
+st, _, out = sim.json("POST", "/api/v1/verify", big, ctype="application/cbor")
+check("oversized document (CBOR) 413", st == 413 and out["reason"] == "too_large", out)
+st, _, out = sim.json("POST", "/api/v1/verify", {"document": b64(big[:16384])})
+check("a document at the limit is judged", st == 200 and out["reason"] == "malformed", out)
+for ct in ("application/cbor-seq", "application/jsonfoo", "application/cbor; charset=utf-8",
+           "text/plain", "application/json; charset=latin-1"):
+    body = fresh if "cbor" in ct else json.dumps({"document": b64(fresh)}).encode()
+    st, _, out = sim.json("POST", "/api/v1/verify", body, ctype=ct)
+    check(f"content type {ct} refused", st == 415, (st, out))
+st, _, out = sim.json("POST", "/api/v1/verify", json.dumps({"document": b64(fresh)}).encode(),
+                      ctype="application/json; charset=utf-8")
+check("application/json; charset=utf-8 accepted", st == 200 and out["trusted"], out)
+long_nonce = "ab" * 1025
+st, _, out = sim.json("POST", "/api/v1/verify?nonce=" + long_nonce, fresh, ctype="application/cbor")
+check("CBOR: a nonce too long fails the request", st == 400 and out["reason"] == "bad_request", out)
+st, _, out = sim.json("POST", "/api/v1/verify?nonce=zz", fresh, ctype="application/cbor")
+check("CBOR: a nonce not hex fails the request", st == 400, out)
+st, _, out = sim.json("POST", "/api/v1/verify?nonce=" + "ab" * 200, fresh, ctype="application/cbor")
+check("CBOR: a 400-digit nonce is checked, not skipped", st == 200 and
+      out["reason"] == "nonce_mismatch" and out["checks"][9]["status"] == "fail", out)
+st, _, out = sim.json("POST", "/api/v1/verify", {"document": b64(fresh), "nonce": long_nonce})
+check("JSON: a nonce too long fails the request", st == 400, out)
+st, _, out = sim.json("POST", "/api/v1/verify?nonse=00", fresh, ctype="application/cbor")
+check("CBOR: unknown query parameter", st == 400 and out["reason"] == "unknown_field"
+      and "nonse" in out["detail"], out)
+for at in (-1, -9223372036854775808, "-5", "1969-12-31T23:59:59Z", 1.5, None):
+    st, _, out = sim.json("POST", "/api/v1/verify", {"document": b64(fresh), "at": at})
+    check(f"JSON: at {at!r} refused", st == 400 and out["reason"] == "bad_request", (st, out))
+for at in ("-1", "-9223372036854775808", "9223372036854775808", "soon"):
+    st, _, out = sim.json("POST", "/api/v1/verify?at=" + at, fresh, ctype="application/cbor")
+    check(f"CBOR: at {at} refused", st == 400, (st, out))
+for at in ("9223372036854775807", 9223372036854775807, "1000000000000000000"):
+    if isinstance(at, int):
+        st, _, out = sim.json("POST", "/api/v1/verify", {"document": b64(fresh), "at": at})
+    else:
+        st, _, out = sim.json("POST", "/api/v1/verify?at=" + at, fresh, ctype="application/cbor")
+    check(f"at {at!r} (ms within int64) is judged", st == 200 and out["reason"] == "cert_expired"
+          and claims_of(out)["submods"]["glassbox"]["glassbox.at_ms"] == int(at), (st, out))
+st, _, out = sim.json("POST", "/api/v1/verify?at=document", fresh, ctype="application/cbor")
+check("CBOR: at=document", st == 200 and out["at"] == "document" and
+      claims_of(out)["submods"]["glassbox"]["glassbox.at_ms"] == out["document"]["timestamp"], out)
+st, _, out = sim.json("POST", "/api/v1/verify?at=document&at=now", fresh, ctype="application/cbor")
+check("CBOR: at given twice", st == 400, out)
 
 # --- 4. registry reads ---------------------------------------------------------
 st, _, out = sim.json("GET", "/api/v1/releases?pcr=" + hex96("b2"))
@@ -393,7 +693,7 @@ check("healthz", sim.json("GET", "/healthz")[2]["status"] == "ok")
 check("readyz", sim.json("GET", "/readyz")[2]["status"] == "ready")
 st, ct, raw = sim.req("GET", "/metrics")
 text = raw.decode()
-check("metrics", st == 200 and 'glassbox_verdicts_total{reason="revoked"} 1' in text
+check("metrics", st == 200 and 'glassbox_verdicts_total{reason="revoked"} 2' in text
       and "glassbox_request_seconds_bucket" in text and 'route="verify",status="200"' in text
       and "glassbox_cache_hits_total" in text, text[:300])
 # A body nested 1000 deep once overflowed a worker's stack inside jansson
@@ -404,8 +704,8 @@ st, _, raw = sim.req("GET", "/healthz")
 check("alive after deep JSON", st == 200, st)
 st, _, out = sim.json("GET", "/api/v1/verdicts")
 counts = {r["reason"]: r for r in out["reasons"]}
-check("verdict counts", st == 200 and counts["revoked"]["total"] == 1 and
-      counts["revoked"]["recent"] == 1 and counts["nonce_unknown"]["total"] >= 3 and
+check("verdict counts", st == 200 and counts["revoked"]["total"] == 2 and
+      counts["revoked"]["recent"] == 2 and counts["nonce_unknown"]["total"] >= 3 and
       len(out["reasons"]) == 19 and out["recent_seconds"] == 3600 and
       all(r["text"] for r in out["reasons"]), out)
 st, _, out = sim.json("POST", "/api/v1/verdicts", {})

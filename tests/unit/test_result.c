@@ -1,7 +1,7 @@
 /*
  * Signed results (gb/result.h) on minted documents: a good signature, and
  * each way it can fail (another payload, another key, user_data bound to
- * another result, no key, a short signature).
+ * another result, absent or empty, no key, a short signature).
  */
 #include <nettle/sha2.h>
 
@@ -50,7 +50,7 @@ TEST(results)
 	ASSERT_REASON(gb_result_check(&doc, payload, sizeof payload - 1, sig,
 	    64, &res), GB_R_OK);
 	ASSERT_REASON(gb_result_check(&doc, "{\"answer\":43}", 13, sig, 64,
-	    &res), GB_R_BAD_RESULT_SIGNATURE);
+	    &res), GB_R_RESULT_NOT_BOUND);
 	ASSERT(strstr(res.detail, "user_data") != NULL);
 	ASSERT_REASON(gb_result_check(&doc, payload, sizeof payload - 1, sig,
 	    63, &res), GB_R_BAD_RESULT_SIGNATURE);
@@ -60,16 +60,29 @@ TEST(results)
 	sig[10] ^= 1;
 	free(buf);
 
-	/* Without user_data the key alone decides; another key fails. */
+	/* Without user_data, or with an empty one, a result is not bound:
+	 * refused before its signature is looked at, even a good one. */
 	doc_with(c, pub, 32, NULL, 0, &buf, &len);
 	ASSERT_REASON(gb_verifier_verify(v, buf, len, GB_AT_DOCUMENT, &doc,
 	    &res), GB_R_OK);
 	ASSERT_REASON(gb_result_check(&doc, payload, sizeof payload - 1, sig,
-	    64, &res), GB_R_OK);
+	    64, &res), GB_R_RESULT_NOT_BOUND);
+	ASSERT(strstr(res.detail, "absent") != NULL);
+	free(buf);
+	doc_with(c, pub, 32, md, 0, &buf, &len);
+	ASSERT_REASON(gb_verifier_verify(v, buf, len, GB_AT_DOCUMENT, &doc,
+	    &res), GB_R_OK);
+	ASSERT_REASON(gb_result_check(&doc, payload, sizeof payload - 1, sig,
+	    64, &res), GB_R_RESULT_NOT_BOUND);
+	free(buf);
+	/* Bound: another key fails, and so does the bare payload signed
+	 * without the domain prefix. */
+	doc_with(c, pub, 32, md, 32, &buf, &len);
+	ASSERT_REASON(gb_verifier_verify(v, buf, len, GB_AT_DOCUMENT, &doc,
+	    &res), GB_R_OK);
 	ASSERT_EQ(gb_ed25519_sign(other, payload, sizeof payload - 1, sig), 0);
 	ASSERT_REASON(gb_result_check(&doc, payload, sizeof payload - 1, sig,
 	    64, &res), GB_R_BAD_RESULT_SIGNATURE);
-	/* The bare payload signed without the domain prefix is refused. */
 	ASSERT_EQ(gb_ed25519_sign(seed, payload, sizeof payload - 1, sig), 0);
 	ASSERT_REASON(gb_result_check(&doc, payload, sizeof payload - 1, sig,
 	    64, &res), GB_R_BAD_RESULT_SIGNATURE);
