@@ -35,17 +35,6 @@ MAX_MESSAGE = 300           # characters of one failure's text
 # reported to the lead. They are printed, not counted. Remove each entry
 # once its fix is merged: after that the same failure fails the test.
 PENDING = [
-    ("401 answers carry WWW-Authenticate: Bearer (strict requests)",
-     re.compile(r" 401: header WWW-Authenticate is missing")),
-    ("verify answers carry tlog_proof (verdict bound to the request)",
-     re.compile(r"'tlog_proof' is a required property")),
-    ("verdict claims: exp, glassbox.at_ms, glassbox.document, glassbox.checkpoint even when null "
-     "(verdict bound to the request)",
-     re.compile(r"verdict claims: \$(\.submods\.glassbox)?: "
-                r"'(exp|glassbox\.at_ms|glassbox\.document|glassbox\.checkpoint)' is a required property")),
-    ("verdict claims: glassbox.release {id,name,version,index} and glassbox.checkpoint "
-     "{origin,size,root} (verdict bound to the request)",
-     re.compile(r"verdict claims: \$\.submods\.glassbox\['glassbox\.(release|checkpoint)'\]: ")),
     # verifier/http.c vs_metrics_text() prints the hits and misses samples
     # of each cache in turn, and glassbox_cache_misses_total has no HELP or
     # TYPE line: the reference parser splits the family.
