@@ -162,6 +162,35 @@ check "kms-policy: not a role ARN" 2 'not an IAM role ARN' -- \
   "$gb" kms-policy --db reg.db --release "$release" --role-arn arn:aws:iam::123456789012:user/x
 check "terraform: parsed and checked" 0 ' 0 failed$' -- \
   node "$here/check_terraform.mjs" "$repo/infra/terraform" release.auto.tfvars.json key-policy.json
+# No back door (kms_policy.mjs): only the PCR-conditioned statement may
+# decrypt; every other statement's action patterns are expanded against the
+# actions that decrypt or lead to decryption. Each mutation re-opens a way
+# and must be caught, by name.
+check "kms-policy: no statement but the PCR one decrypts" 0 ' 0 failed$' -- \
+  node "$here/kms_policy.mjs" key-policy.json
+check "kms-policy: administration is a list of actions, no pattern" 0 '^0$' -- \
+  jq '[.Statement[0].Action[] | select(test("[*?]"))] | length' key-policy.json
+while IFS='|' read -r mutation caught; do
+  jq "$mutation" key-policy.json >mutated.json
+  check "kms policy mutation caught: $mutation" 1 "FAIL .*$caught" -- \
+    node "$here/kms_policy.mjs" mutated.json
+done <<'MUTATIONS'
+.Statement[0].Action += ["kms:Create*"]|no other statement decrypts.*kms:CreateGrant
+.Statement[0].Action += ["kms:*"]|no other statement decrypts.*kms:Decrypt
+.Statement[0].Action += ["KMS:reencrypt*"]|no other statement decrypts.*kms:ReEncryptFrom
+.Statement[0].Action += ["kms:Generate?ataKey"]|no other statement decrypts.*kms:GenerateDataKey
+.Statement[0].Action = "*"|no other statement decrypts.*kms:Decrypt
+.Statement += [{Sid: "Other", Effect: "Allow", Principal: {AWS: "arn:aws:iam::123456789012:root"}, NotAction: "kms:Decrypt", Resource: "*"}]|no other statement decrypts.*kms:ReEncryptFrom
+.Statement += [{Sid: "Writer", Effect: "Allow", Principal: {AWS: "*"}, Action: "kms:PutKeyPolicy", Resource: "*"}]|no other statement decrypts.*kms:PutKeyPolicy
+.Statement[1].Condition.StringEqualsIgnoreCase |= del(.["kms:RecipientAttestation:PCR2"])|exactly one PCR-conditioned
+.Statement[1].Principal.AWS = "*"|exactly one PCR-conditioned
+MUTATIONS
+# The same for the Terraform: kms:Create* put back into kms.tf is caught.
+cp -r "$repo/infra/terraform" tf-mutated
+sed -i 's/"kms:CreateAlias",/"kms:Create*", "kms:CreateAlias",/' tf-mutated/kms.tf
+check "terraform mutation caught: kms:Create* in the administration" 1 \
+  "FAIL Terraform's key policy: no other statement decrypts.*kms:CreateGrant" -- \
+  node "$here/check_terraform.mjs" tf-mutated release.auto.tfvars.json key-policy.json
 
 # --- stand-in nitro-cli: run-enclave.sh and build-eif.sh ---------------------
 mkdir bin
@@ -296,6 +325,9 @@ check "KMS: rotation on" 0 '^True$' -- aws kms get-key-rotation-status --key-id 
 check "KMS: the policy is glassbox kms-policy's, accepted by put-key-policy" 0 '^true$' -- bash -c \
   "aws kms get-key-policy --key-id $KMS_KEY_ARN --policy-name default --query Policy --output text |
    jq --slurpfile want <('$gb' kms-policy --db reg.db --release $release --role-arn $ROLE_ARN) '. == \$want[0]'"
+check "KMS: the policy read back has no back door" 0 ' 0 failed$' -- bash -c \
+  "aws kms get-key-policy --key-id $KMS_KEY_ARN --policy-name default --query Policy --output text \
+   >read-back.json && node '$here/kms_policy.mjs' read-back.json"
 check "KMS: Decrypt only under the registry's PCRs" 0 '^true$' -- bash -c \
   "aws kms get-key-policy --key-id $KMS_KEY_ARN --policy-name default --query Policy --output text |
    jq --slurpfile v release.auto.tfvars.json '.Statement[1].Condition.StringEqualsIgnoreCase ==
