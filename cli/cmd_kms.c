@@ -6,6 +6,12 @@
  * Enclaves; a second statement lets the account administer the key without
  * decrypting. With --tfvars it prints the release's PCRs as a Terraform
  * variables file (infra/terraform, variable enclave_pcrs) instead.
+ *
+ * The administration statement lists its actions one by one: a pattern
+ * such as kms:Create* would include kms:CreateGrant, and a grant can carry
+ * Decrypt to anyone without a PCR condition. infra/terraform/kms.tf holds
+ * the same list, and tests/infra checks both against the actions that
+ * decrypt or lead to decryption (tests/infra/kms_policy.mjs).
  */
 #include <ctype.h>
 #include <getopt.h>
@@ -26,8 +32,11 @@ static const char usage_text[] =
 "\n"
 "Prints the KMS key policy (JSON) that allows kms:Decrypt to ROLE only\n"
 "from an enclave whose attestation has the release's PCR0, PCR1, PCR2\n"
-"(and PCR8 when the release declares it), and key administration, but\n"
-"not Decrypt, to --admin-arn (default: the role's account root).\n"
+"(and PCR8 when the release declares it), and key administration to\n"
+"--admin-arn (default: the role's account root): a list of actions\n"
+"without Decrypt, ReEncrypt*, GenerateDataKey* or CreateGrant. The\n"
+"administrator can still rewrite the policy (kms:PutKeyPolicy): see\n"
+"docs/deploy.md for how to watch and restrict that.\n"
 "--tfvars prints {\"enclave_pcrs\": {...}} for infra/terraform instead.\n"
 "\n"
 "  --release ID     a release id (16 hex digits) of the registry\n"
@@ -157,28 +166,53 @@ out:
 	return rc;
 }
 
+/*
+ * What the administrator may do with the key, named one by one (no
+ * wildcard: kms:Create* would be kms:CreateGrant too, and kms:Re* or
+ * kms:Generate* would decrypt or hand out data keys). Every action here is
+ * one that a key policy governs for a symmetric key; none decrypts,
+ * re-encrypts, generates data keys, or creates grants. kms:PutKeyPolicy
+ * stays: without it nobody could ever change the policy for a new
+ * release (and AWS refuses a policy that locks its writer out unless told
+ * to bypass that check). Keep infra/terraform/kms.tf in step.
+ */
+static const char *const admin_actions[] = {
+	"kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias",
+	"kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListKeyPolicies",
+	"kms:PutKeyPolicy", "kms:GetKeyRotationStatus",
+	"kms:EnableKeyRotation", "kms:DisableKeyRotation",
+	"kms:RotateKeyOnDemand", "kms:ListKeyRotations", "kms:EnableKey",
+	"kms:DisableKey", "kms:UpdateKeyDescription", "kms:ListGrants",
+	"kms:RevokeGrant", "kms:ListResourceTags", "kms:TagResource",
+	"kms:UntagResource", "kms:ScheduleKeyDeletion",
+	"kms:CancelKeyDeletion",
+};
+
 static json_t *
 policy(const char *id, const char *role, const char *admin, json_t *pcrs)
 {
-	json_t *cond = json_object(), *v;
+	json_t *cond = json_object(), *acts = json_array(), *v;
 	const char *k;
 	char key[48];
 
+	if (cond == NULL || acts == NULL) {
+		json_decref(cond);
+		json_decref(acts);
+		return NULL;
+	}
 	json_object_foreach(pcrs, k, v) {
 		snprintf(key, sizeof key, "kms:RecipientAttestation:PCR%s", k);
 		json_object_set(cond, key, v);
 	}
-	return json_pack("{s:s, s:s+, s:[{s:s, s:s, s:{s:s}, s:[sssssssssssssss],"
-	    " s:s}, {s:s, s:s, s:{s:s}, s:s, s:s, s:{s:o}}]}",
+	for (size_t i = 0; i < sizeof admin_actions / sizeof admin_actions[0];
+	    i++)
+		json_array_append_new(acts, json_string(admin_actions[i]));
+	return json_pack("{s:s, s:s+, s:[{s:s, s:s, s:{s:s}, s:o, s:s},"
+	    " {s:s, s:s, s:{s:s}, s:s, s:s, s:{s:o}}]}",
 	    "Version", "2012-10-17", "Id", "glassbox-release-", id,
 	    "Statement",
 	    "Sid", "KeyAdministrationWithoutDecrypt", "Effect", "Allow",
-	    "Principal", "AWS", admin, "Action", "kms:Create*",
-	    "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*",
-	    "kms:Update*", "kms:Revoke*", "kms:Disable*", "kms:Get*",
-	    "kms:Delete*", "kms:TagResource", "kms:UntagResource",
-	    "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
-	    "kms:RotateKeyOnDemand", "Resource", "*",
+	    "Principal", "AWS", admin, "Action", acts, "Resource", "*",
 	    "Sid", "DecryptOnlyInTheReleasedEnclave", "Effect", "Allow",
 	    "Principal", "AWS", role, "Action", "kms:Decrypt", "Resource", "*",
 	    "Condition", "StringEqualsIgnoreCase", cond);

@@ -14,12 +14,22 @@ data "aws_iam_policy_document" "kms" {
       type        = "AWS"
       identifiers = [local.kms_admin]
     }
+    # Named one by one, never a pattern: "kms:Create*" would include
+    # kms:CreateGrant, and a grant can carry Decrypt to anyone without the
+    # PCR condition. None of these decrypts, re-encrypts, generates data
+    # keys or creates grants; kms:PutKeyPolicy remains (docs/deploy.md says
+    # how to guard it). The same list as `glassbox kms-policy`
+    # (cli/cmd_kms.c), in the same order.
     actions = [
-      "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*",
-      "kms:Put*", "kms:Update*", "kms:Revoke*", "kms:Disable*",
-      "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
-      "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
-      "kms:RotateKeyOnDemand",
+      "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias",
+      "kms:DescribeKey", "kms:GetKeyPolicy", "kms:ListKeyPolicies",
+      "kms:PutKeyPolicy", "kms:GetKeyRotationStatus",
+      "kms:EnableKeyRotation", "kms:DisableKeyRotation",
+      "kms:RotateKeyOnDemand", "kms:ListKeyRotations", "kms:EnableKey",
+      "kms:DisableKey", "kms:UpdateKeyDescription", "kms:ListGrants",
+      "kms:RevokeGrant", "kms:ListResourceTags", "kms:TagResource",
+      "kms:UntagResource", "kms:ScheduleKeyDeletion",
+      "kms:CancelKeyDeletion",
     ]
     resources = ["*"]
   }

@@ -48,6 +48,8 @@ struct gb__cbor_cur {
 	const uint8_t *p;       /* next byte to decode (borrowed) */
 	const uint8_t *end;
 	const char *why;        /* static text saying why decoding failed */
+	bool definite_strings;  /* refuse indefinite-length (chunked) byte
+	                         * and text strings (false after init) */
 };
 
 /* Positions a cursor on [buf, buf + len). */

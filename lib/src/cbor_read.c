@@ -2,8 +2,9 @@
  * The strict CBOR cursor (see cbor_int.h). libcbor decodes each item head and
  * reports it through callbacks; this file turns those into struct
  * gb__cbor_item values and adds what a strict reader of signed documents
- * needs: depth limits, duplicate-key detection and well-formed indefinite
- * strings.
+ * needs: depth limits, duplicate-key detection, well-formed indefinite
+ * strings, and for a reader that wants none (attestation documents, see
+ * doc.c), the refusal of indefinite strings altogether.
  */
 #include <string.h>
 
@@ -127,6 +128,7 @@ gb__cbor_init(struct gb__cbor_cur *c, const uint8_t *buf, size_t len)
 	c->p = buf;
 	c->end = buf + len;
 	c->why = NULL;
+	c->definite_strings = false;
 }
 
 static int
@@ -169,6 +171,10 @@ gb__cbor_next(struct gb__cbor_cur *c, struct gb__cbor_item *it)
 	if (ctx.bad || it->type == (enum gb__cbor_type)-1 || r.read == 0 ||
 	    r.read > left)
 		return fail(c, "invalid CBOR item head");
+	if (c->definite_strings && (it->type == GB__CB_BYTES_INDEF ||
+	    it->type == GB__CB_TEXT_INDEF))
+		return fail(c, "indefinite-length (chunked) byte or text "
+		    "string; only definite-length strings are accepted");
 	c->p += r.read;
 	return 0;
 }

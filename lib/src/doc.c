@@ -8,6 +8,13 @@
  * (GB_R_BAD_HEADER), then each payload field in the canonical key order
  * (GB_R_BAD_FIELD). The first pass remembers where each known field's value
  * starts, so the third pass re-reads only those items.
+ *
+ * Indefinite-length (chunked) byte and text strings are refused anywhere in
+ * a document, as malformed: the NSM writes definite strings only (serde_cbor),
+ * and every field is read in place, so a chunked value could only be
+ * accepted by reassembling it, code that no real document would exercise.
+ * Indefinite-length maps and arrays are accepted: the NSM writes the payload
+ * map indefinite since mid-2025.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,6 +54,14 @@ struct layout {
 	size_t unprotected_pairs;
 };
 
+/* A cursor over document bytes: chunked strings are refused. */
+static void
+doc_cursor(struct gb__cbor_cur *c, const uint8_t *buf, size_t len)
+{
+	gb__cbor_init(c, buf, len);
+	c->definite_strings = true;
+}
+
 static enum gb_reason
 malformed(struct gb_result *res, const struct gb__cbor_cur *c, const char *where)
 {
@@ -65,7 +80,7 @@ decode_payload(const uint8_t *p, size_t len, struct layout *lay,
 	struct gb__cbor_map m;
 	int more;
 
-	gb__cbor_init(&c, p, len);
+	doc_cursor(&c, p, len);
 	if (gb__cbor_next(&c, &head) != 0)
 		return malformed(res, &c, "payload");
 	if (head.type != GB__CB_MAP && head.type != GB__CB_MAP_INDEF)
@@ -106,7 +121,7 @@ decode(const uint8_t *buf, size_t len, struct gb_doc *doc, struct layout *lay,
 		return gb_result_set(res, GB_R_MALFORMED,
 		    "document is %zu bytes, more than the limit of %d", len,
 		    GB_DOC_MAX_BYTES);
-	gb__cbor_init(&c, buf, len);
+	doc_cursor(&c, buf, len);
 	if (gb__cbor_next(&c, &it) != 0)
 		return malformed(res, &c, "COSE_Sign1");
 	if (it.type == GB__CB_TAG) {
@@ -165,7 +180,7 @@ check_headers(const struct gb_doc *doc, const struct layout *lay,
 	struct gb__cbor_item head, key, val;
 	struct gb__cbor_map m;
 
-	gb__cbor_init(&c, doc->protected_hdr.ptr, doc->protected_hdr.len);
+	doc_cursor(&c, doc->protected_hdr.ptr, doc->protected_hdr.len);
 	if (gb__cbor_next(&c, &head) != 0 ||
 	    (head.type != GB__CB_MAP && head.type != GB__CB_MAP_INDEF) ||
 	    gb__cbor_map_begin(&m, &c, &head) != 0 ||
@@ -197,7 +212,7 @@ static void
 field_head(const struct layout *lay, enum field f, struct gb__cbor_cur *c,
     struct gb__cbor_item *it)
 {
-	gb__cbor_init(c, lay->field[f], (size_t)(lay->payload_end - lay->field[f]));
+	doc_cursor(c, lay->field[f], (size_t)(lay->payload_end - lay->field[f]));
 	(void)gb__cbor_next(c, it);
 }
 

@@ -89,7 +89,8 @@ add_unknown_critical(X509 *cert)
 
 /* What one certificate of the chain is made of. */
 struct cert_spec {
-	const char *bc, *ku;            /* basicConstraints, keyUsage */
+	const char *bc, *ku;            /* basicConstraints, keyUsage ("":
+	                                 * none) */
 	const char *nc;                 /* nameConstraints, or NULL */
 	const char *cn;                 /* NULL: level_cn[level] */
 	X509 *name_from, *akid_from;    /* if not the issuer: wrong links */
@@ -130,7 +131,7 @@ make_cert(int level, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
 	    set_time(X509_getm_notAfter(x), na_ms) &&
 	    X509_set_pubkey(x, key) &&
 	    add_ext(x, ctx, NID_basic_constraints, sp->bc) &&
-	    add_ext(x, ctx, NID_key_usage, sp->ku) &&
+	    (sp->ku[0] == '\0' || add_ext(x, ctx, NID_key_usage, sp->ku)) &&
 	    add_ext(x, ctx, NID_subject_key_identifier, "hash") &&
 	    (akid == NULL || add_ext(x, akid, NID_authority_key_identifier,
 	    "keyid:always")) &&
@@ -195,6 +196,8 @@ gb_mint_chain_new_leaf(struct gb_mint_chain *c,
 
 	if (o == NULL)
 		o = &defaults;
+	if (o->leaf_key_usage != NULL)
+		sp.ku = o->leaf_key_usage;
 	if (o->flags & GB_MINT_LEAF_IS_CA)
 		sp.bc = "critical,CA:TRUE";
 	if (o->flags & GB_MINT_LEAF_WRONG_ISSUER)

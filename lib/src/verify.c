@@ -318,7 +318,8 @@ chain_bad(struct gb_result *res, unsigned depth, const char *what)
  * one OpenSSL does not know, fails. Every certificate above the leaf issues
  * one, so it must be a CA (basicConstraints), allowed keyCertSign if it has
  * a keyUsage, and no deeper above the leaf than its pathLenConstraint allows
- * (self-issued CAs do not count); the leaf must not be a CA.
+ * (self-issued CAs do not count); the leaf must not be a CA, and must be
+ * allowed digitalSignature if it has a keyUsage.
  */
 static const char *
 cert_rule(const struct chain *ch, unsigned i)
@@ -335,8 +336,18 @@ cert_rule(const struct chain *ch, unsigned i)
 		return "it is a proxy certificate";
 	if (X509_get_version(x) != X509_VERSION_3)
 		return "it is not an X.509 v3 certificate";
-	if (i == 0)
-		return (fl & EXFLAG_CA) ? "the leaf certificate is a CA" : NULL;
+	if (i == 0) {
+		if (fl & EXFLAG_CA)
+			return "the leaf certificate is a CA";
+		/* The leaf signs the COSE structure: a keyUsage, when there
+		 * is one, must allow digitalSignature (RFC 5280 4.2.1.3).
+		 * NSM leaves carry digitalSignature and nonRepudiation. */
+		if ((fl & EXFLAG_KUSAGE) &&
+		    !(X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE))
+			return "the leaf certificate's keyUsage does not allow "
+			    "digitalSignature, so it may not sign the document";
+		return NULL;
+	}
 	if (!(fl & EXFLAG_CA))
 		return "it issues a certificate but is not a CA "
 		    "(basicConstraints)";

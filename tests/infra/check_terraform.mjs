@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { parse } from "@cdktf/hcl2json";
 import { check, finish } from "../harness.mjs";
+import { checkPolicy } from "./kms_policy.mjs";
 
 const [dir, tfvarsFile, policyFile] = process.argv.slice(2);
 
@@ -123,13 +124,64 @@ check("Terraform's conditions equal the registry's PCRs",
   JSON.stringify(expanded, Object.keys(expanded).sort()) ===
   JSON.stringify(cli, Object.keys(cli).sort()) && Object.keys(cli).length >= 3,
   { expanded, cli });
+const cliPolicy = JSON.parse(fs.readFileSync(policyFile, "utf8"));
 const admin = kms.find((s) => s.sid === "KeyAdministrationWithoutDecrypt");
-check("administration never decrypts", admin && !admin.actions.some((a) =>
-  /^kms:(Decrypt|ReEncrypt|\*)/.test(a) || a === "*"));
-const cliAdmin = JSON.parse(fs.readFileSync(policyFile, "utf8")).Statement.find(
+const cliAdmin = cliPolicy.Statement.find(
   (s) => s.Sid === "KeyAdministrationWithoutDecrypt");
 check("the same administration actions as the CLI's policy",
-  JSON.stringify(admin.actions) === JSON.stringify(cliAdmin.Action));
+  JSON.stringify(admin?.actions) === JSON.stringify(cliAdmin?.Action));
+check("the administrator is var.kms_admin_arn or the account root",
+  admin?.principals?.[0]?.identifiers?.[0] === "${local.kms_admin}");
+
+// The policy document as aws_iam_policy_document renders it (a one-item
+// list becomes a string), the references resolved to the principals the
+// CLI was given and the dynamic conditions expanded with the tfvars. It
+// must be the CLI's statement for statement, and pass the same checks.
+const one = (v) => (Array.isArray(v) && v.length === 1 ? v[0] : v);
+const refs = {
+  "${local.kms_admin}": cliAdmin?.Principal?.AWS,
+  "${aws_iam_role.instance.arn}": cliPolicy.Statement.find((s) =>
+    s.Sid === "DecryptOnlyInTheReleasedEnclave")?.Principal?.AWS,
+};
+function renderCondition(st) {
+  const blocks = [...(st.condition || [])];
+  for (const d of st.dynamic?.condition || []) {
+    if (d.for_each !== "${var.enclave_pcrs}")
+      return { unrenderable: d.for_each };
+    for (const [k, v] of Object.entries(tfvars.enclave_pcrs))
+      for (const c of d.content)
+        blocks.push({ test: c.test, variable: c.variable.replace(
+          "${condition.key}", k), values: c.values.map((x) =>
+          x === "${condition.value}" ? v : x) });
+  }
+  const out = {};
+  for (const b of blocks)
+    (out[b.test] ??= {})[b.variable] = one(b.values);
+  return blocks.length ? out : undefined;
+}
+const rendered = {
+  Version: "2012-10-17",
+  Statement: kms.map((s) => {
+    const r = { Sid: s.sid, Effect: s.effect ?? "Allow" };
+    if (s.principals)
+      r.Principal = Object.fromEntries(s.principals.map((p) => [p.type,
+        one(p.identifiers.map((i) => refs[i] ?? i))]));
+    if (s.actions) r.Action = one(s.actions);
+    if (s.not_actions) r.NotAction = one(s.not_actions);
+    r.Resource = one(s.resources);
+    const c = renderCondition(s);
+    if (c) r.Condition = c;
+    return r;
+  }),
+};
+checkPolicy("Terraform's key policy", rendered);
+checkPolicy("the CLI's key policy", cliPolicy);
+const canon = (x) => JSON.stringify(x, (k, v) => v && typeof v === "object" &&
+  !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((kk) =>
+    [kk, v[kk]])) : v);
+check("Terraform's key policy is the CLI's, statement for statement",
+  canon(rendered.Statement) === canon(cliPolicy.Statement),
+  { terraform: rendered.Statement, cli: cliPolicy.Statement });
 
 check("the bootstrap is uploaded before the instance boots",
   res("aws_s3_object", "setup") && res("aws_s3_object", "dist") &&

@@ -123,6 +123,80 @@ check "HTTP redirects to HTTPS" 0 '^HTTP/1.1 301' -- curl -sS -D - -o /dev/null 
 head -c 70000 /dev/zero >big
 check "bodies over 64 KiB stop at nginx" 0 '^413$' -- curl_tls -o /dev/null -w '%{http_code}' \
   -H 'Content-Type: application/json' --data-binary @big "https://127.0.0.1:$https/api/v1/verify"
+check "... as problem+json too_large" 0 '"reason":"too_large"' -- curl_tls \
+  -H 'Content-Type: application/json' --data-binary @big "https://127.0.0.1:$https/api/v1/verify"
+check "nginx's body limit is the verifier's (65536 bytes)" 0 '^    client_max_body_size 64k;' -- \
+  grep -E '^    client_max_body_size' "$repo/infra/nginx/glassbox.conf"
+check "... and a body of exactly 65536 bytes passes nginx" 0 '^(200|400|415)$' -- bash -c \
+  "head -c 65536 /dev/zero >edge-64k && curl -sS --cacert tls.crt -o /dev/null -w '%{http_code}' \
+   -H 'Content-Type: application/json' --data-binary @edge-64k https://127.0.0.1:$https/api/v1/verify"
+
+# The edge's limits, with real bursts. A burst is one curl process sending
+# its requests back to back over a few connections, so it goes far faster
+# than the refill rates (5/s for challenges, 1/s for writes): the first ones
+# pass, then 429s. The error log names the zone that refused.
+burst() {   # burst N METHOD PATH: one status code per line
+  local i
+  for ((i = 0; i < $1; i++)); do
+    printf 'url = "https://127.0.0.1:%s%s"\noutput = "/dev/null"\n' "$https" "$3"
+  done >burst.cfg
+  curl -sS --cacert tls.crt -Z --parallel-max 4 -X "$2" -H 'Content-Type: application/json' \
+    -d '{}' -w '%{http_code}\n' -K burst.cfg 2>burst.err
+}
+burst 100 POST /api/v1/challenge >challenge-burst.txt
+check "a challenge burst: the first ones get nonces" 0 '^200$' -- cat challenge-burst.txt
+check "a challenge burst: then 429" 0 '^429$' -- cat challenge-burst.txt
+check "... refused by the challenge zone" 0 'limiting requests.*zone "glassbox_challenge"' -- \
+  cat nginx/logs/error.log
+curl_tls -D - -X POST "https://127.0.0.1:$https/api/v1/challenge" | tr -d '\r' >limited.txt
+check "a 429 at the edge" 0 '^HTTP/2 429' -- cat limited.txt
+check "... says when to retry" 0 '^retry-after: 1$' -- cat limited.txt
+check "... as problem+json" 0 '^content-type: application/problem\+json$' -- cat limited.txt
+check "... named rate_limited" 0 '"reason":"rate_limited"' -- cat limited.txt
+check "... with the security headers" 0 '^strict-transport-security: max-age' -- cat limited.txt
+check "a 200 has no Retry-After" 1 '' -- bash -c "curl -sS --cacert tls.crt -D - -o /dev/null \
+  https://127.0.0.1:$https/healthz | grep -i '^retry-after'"
+check "after the challenge burst, other paths pass: /healthz" 0 '^200$' -- \
+  curl_tls -o /dev/null -w '%{http_code}' "https://127.0.0.1:$https/healthz"
+check "... the page" 0 '^200$' -- curl_tls -o /dev/null -w '%{http_code}' "https://127.0.0.1:$https/"
+check "... POST /api/v1/verify answers (not 429)" 0 '^(200|400)$' -- curl_tls -o /dev/null \
+  -w '%{http_code}' -H 'Content-Type: application/json' -d '{"document":"AA=="}' \
+  "https://127.0.0.1:$https/api/v1/verify"
+burst 30 POST /api/v1/releases >write-burst.txt
+check "a write burst: the first ones reach the verifier (401: no token)" 0 '^401$' -- cat write-burst.txt
+check "a write burst: then 429" 0 '^429$' -- cat write-burst.txt
+check "... refused by the writes zone" 0 'limiting requests.*zone "glassbox_writes"' -- \
+  cat nginx/logs/error.log
+check "after the write burst, reading releases passes" 0 '^200$' -- \
+  curl_tls -o /dev/null -w '%{http_code}' "https://127.0.0.1:$https/api/v1/releases"
+# Slow bodies: 20 held requests (each sent its head and 1 byte of 60000)
+# fill this address's connection limit, so the 21st request is a 429 ...
+verify_count() {   # POST /api/v1/verify requests the verifier has answered
+  curl -sS "http://127.0.0.1:$vport/metrics" |
+    awk '/^glassbox_requests_total\{route="verify"/ { n += $2 } END { print n + 0 }'
+}
+verifies=$(verify_count)
+check "20 slow bodies held: the next request is refused (limit_conn)" 0 '^429$' -- \
+  python3 "$here/edge_hold.py" "$https" tls.crt 20 -- \
+  curl -sS --cacert tls.crt -o /dev/null -w '%{http_code}' "https://127.0.0.1:$https/healthz"
+check "... refused by the connection zone" 0 'limiting connections.*zone "glassbox_conn"' -- \
+  cat nginx/logs/error.log
+# ... and they wait on nginx, never on the verifier: with 19 held (more than
+# its 4 workers), the verifier itself still answers, and through nginx too.
+check "19 slow bodies held at nginx: the verifier's workers stay free" 0 '^200$' -- \
+  python3 "$here/edge_hold.py" "$https" tls.crt 19 -- \
+  curl -sS --max-time 20 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$vport/healthz"
+check "19 slow bodies held: /healthz through nginx" 0 '^200$' -- \
+  python3 "$here/edge_hold.py" "$https" tls.crt 19 -- \
+  curl -sS --max-time 20 --cacert tls.crt -o /dev/null -w '%{http_code}' "https://127.0.0.1:$https/healthz"
+# Once their senders hung up, not one of those 58 bodies reached the
+# verifier (without request buffering, each would have been a request there,
+# cut short). The wait is bounded: 3 s for a count that must not move.
+for _ in $(seq 30); do
+  [ "$(verify_count)" != "$verifies" ] && break
+  sleep 0.1
+done
+check "no slow body ever reached the verifier" 0 "^$verifies\$" -- verify_count
 
 # --- publish-release.sh through the API ------------------------------------
 kill "${pids[@]}" 2>/dev/null
@@ -162,6 +236,35 @@ check "kms-policy: not a role ARN" 2 'not an IAM role ARN' -- \
   "$gb" kms-policy --db reg.db --release "$release" --role-arn arn:aws:iam::123456789012:user/x
 check "terraform: parsed and checked" 0 ' 0 failed$' -- \
   node "$here/check_terraform.mjs" "$repo/infra/terraform" release.auto.tfvars.json key-policy.json
+# No back door (kms_policy.mjs): only the PCR-conditioned statement may
+# decrypt; every other statement's action patterns are expanded against the
+# actions that decrypt or lead to decryption. Each mutation re-opens a way
+# and must be caught, by name.
+check "kms-policy: no statement but the PCR one decrypts" 0 ' 0 failed$' -- \
+  node "$here/kms_policy.mjs" key-policy.json
+check "kms-policy: administration is a list of actions, no pattern" 0 '^0$' -- \
+  jq '[.Statement[0].Action[] | select(test("[*?]"))] | length' key-policy.json
+while IFS='|' read -r mutation caught; do
+  jq "$mutation" key-policy.json >mutated.json
+  check "kms policy mutation caught: $mutation" 1 "FAIL .*$caught" -- \
+    node "$here/kms_policy.mjs" mutated.json
+done <<'MUTATIONS'
+.Statement[0].Action += ["kms:Create*"]|no other statement decrypts.*kms:CreateGrant
+.Statement[0].Action += ["kms:*"]|no other statement decrypts.*kms:Decrypt
+.Statement[0].Action += ["KMS:reencrypt*"]|no other statement decrypts.*kms:ReEncryptFrom
+.Statement[0].Action += ["kms:Generate?ataKey"]|no other statement decrypts.*kms:GenerateDataKey
+.Statement[0].Action = "*"|no other statement decrypts.*kms:Decrypt
+.Statement += [{Sid: "Other", Effect: "Allow", Principal: {AWS: "arn:aws:iam::123456789012:root"}, NotAction: "kms:Decrypt", Resource: "*"}]|no other statement decrypts.*kms:ReEncryptFrom
+.Statement += [{Sid: "Writer", Effect: "Allow", Principal: {AWS: "*"}, Action: "kms:PutKeyPolicy", Resource: "*"}]|no other statement decrypts.*kms:PutKeyPolicy
+.Statement[1].Condition.StringEqualsIgnoreCase |= del(.["kms:RecipientAttestation:PCR2"])|exactly one PCR-conditioned
+.Statement[1].Principal.AWS = "*"|exactly one PCR-conditioned
+MUTATIONS
+# The same for the Terraform: kms:Create* put back into kms.tf is caught.
+cp -r "$repo/infra/terraform" tf-mutated
+sed -i 's/"kms:CreateAlias",/"kms:Create*", "kms:CreateAlias",/' tf-mutated/kms.tf
+check "terraform mutation caught: kms:Create* in the administration" 1 \
+  "FAIL Terraform's key policy: no other statement decrypts.*kms:CreateGrant" -- \
+  node "$here/check_terraform.mjs" tf-mutated release.auto.tfvars.json key-policy.json
 
 # --- stand-in nitro-cli: run-enclave.sh and build-eif.sh ---------------------
 mkdir bin
@@ -296,6 +399,9 @@ check "KMS: rotation on" 0 '^True$' -- aws kms get-key-rotation-status --key-id 
 check "KMS: the policy is glassbox kms-policy's, accepted by put-key-policy" 0 '^true$' -- bash -c \
   "aws kms get-key-policy --key-id $KMS_KEY_ARN --policy-name default --query Policy --output text |
    jq --slurpfile want <('$gb' kms-policy --db reg.db --release $release --role-arn $ROLE_ARN) '. == \$want[0]'"
+check "KMS: the policy read back has no back door" 0 ' 0 failed$' -- bash -c \
+  "aws kms get-key-policy --key-id $KMS_KEY_ARN --policy-name default --query Policy --output text \
+   >read-back.json && node '$here/kms_policy.mjs' read-back.json"
 check "KMS: Decrypt only under the registry's PCRs" 0 '^true$' -- bash -c \
   "aws kms get-key-policy --key-id $KMS_KEY_ARN --policy-name default --query Policy --output text |
    jq --slurpfile v release.auto.tfvars.json '.Statement[1].Condition.StringEqualsIgnoreCase ==

@@ -279,7 +279,7 @@ static const struct row rows[] = {
 	ROW(ud_empty, GB_R_OK),
 	ROW(opt_absent, GB_R_OK),
 	ROW(nonce_text, GB_R_BAD_FIELD),
-	ROW(ud_indef, GB_R_BAD_FIELD),
+	ROW(ud_indef, GB_R_MALFORMED),
 	ROW(pcr31, GB_R_OK),
 	ROW(pcr32, GB_R_BAD_FIELD),
 	ROW(pcr_len32, GB_R_OK),
@@ -328,6 +328,117 @@ static const struct row rows[] = {
 	ROW(huge_map_claim, GB_R_MALFORMED),
 	ROW(bad_chunk, GB_R_MALFORMED),
 };
+
+/*
+ * Indefinite-length (chunked) strings, in correctly signed documents: the
+ * NSM never writes them, and docs/verification.md says they are refused as
+ * malformed wherever they are, chunks well-formed or not. The same values
+ * as definite strings verify (the control), so only the encoding differs.
+ */
+static void chunked_bytes(struct cb *c, size_t len, uint8_t fill, bool indef)
+{ if (!indef) { cb_bytes(c, len, fill); return; } c->b[c->n++] = 0x5f;
+  cb_bytes(c, len / 2, fill); cb_bytes(c, len - len / 2, fill);
+  c->b[c->n++] = 0xff; }
+static void chunked_text(struct cb *c, const char *s, bool indef)
+{ size_t n = strlen(s); if (!indef) { cb_text(c, s); return; }
+  c->b[c->n++] = 0x7f; cb_head(c, 3, n / 2); memcpy(c->b + c->n, s, n / 2);
+  c->n += n / 2; cb_head(c, 3, n - n / 2); memcpy(c->b + c->n, s + n / 2,
+  n - n / 2); c->n += n - n / 2; c->b[c->n++] = 0xff; }
+
+TEST(chunked_strings_are_refused)
+{
+	static const char *const where[] = { "user_data", "nonce",
+	    "module_id", "digest", "pcr", "certificate", "unknown field",
+	    "unknown key", "empty user_data" };
+	const size_t n = sizeof where / sizeof where[0];
+	struct gb_span cert;
+
+	setup();
+	cert = gb_mint_chain_cert(chain, 4);
+	for (size_t i = 0; i < n; i++)
+		for (int indef = 0; indef < 2; indef++) {
+			struct gb_mint_doc d = { 0 };
+			struct gb_result res;
+			struct cb c = { .n = 0 };
+			enum gb_reason got, want = indef ? GB_R_MALFORMED :
+			    GB_R_OK;
+
+			switch (i) {
+			case 0:
+				chunked_bytes(&c, 32, 5, indef);
+				d.raw[GB_MF_USER_DATA] = span(&c);
+				break;
+			case 1:
+				chunked_bytes(&c, 20, 6, indef);
+				d.raw[GB_MF_NONCE] = span(&c);
+				break;
+			case 2:
+				chunked_text(&c, gb_mint_chain_module_id(chain),
+				    indef);
+				d.raw[GB_MF_MODULE_ID] = span(&c);
+				break;
+			case 3:
+				chunked_text(&c, "SHA384", indef);
+				d.raw[GB_MF_DIGEST] = span(&c);
+				break;
+			case 4:
+				cb_head(&c, 5, 1);
+				cb_head(&c, 0, 0);
+				chunked_bytes(&c, 48, 1, indef);
+				d.raw[GB_MF_PCRS] = span(&c);
+				break;
+			case 5:
+				if (indef) {
+					c.b[c.n++] = 0x5f;
+					cb_head(&c, 2, 10);
+					memcpy(c.b + c.n, cert.ptr, 10);
+					c.n += 10;
+					cb_head(&c, 2, cert.len - 10);
+					memcpy(c.b + c.n, cert.ptr + 10,
+					    cert.len - 10);
+					c.n += cert.len - 10;
+					c.b[c.n++] = 0xff;
+				} else {
+					cb_head(&c, 2, cert.len);
+					memcpy(c.b + c.n, cert.ptr, cert.len);
+					c.n += cert.len;
+				}
+				d.raw[GB_MF_CERTIFICATE] = span(&c);
+				break;
+			case 6:
+				cb_text(&c, "zzz");
+				chunked_text(&c, "ignored anyway", indef);
+				d.extra = span(&c);
+				d.extra_pairs = 1;
+				break;
+			case 7:
+				chunked_text(&c, "zzz", indef);
+				c.b[c.n++] = 0xf6;
+				d.extra = span(&c);
+				d.extra_pairs = 1;
+				break;
+			case 8:
+				if (indef) {
+					c.b[c.n++] = 0x5f;
+					c.b[c.n++] = 0xff;
+				} else {
+					cb_bytes(&c, 0, 0);
+				}
+				d.raw[GB_MF_USER_DATA] = span(&c);
+				break;
+			}
+			got = mint_verify_at(&d, gb_time_now_ms(), &res);
+			if (got != want)
+				FAIL_AT("%s, %s: got %s (%s), want %s", where[i],
+				    indef ? "chunked" : "definite",
+				    gb_reason_code(got), res.detail,
+				    gb_reason_code(want));
+			if (indef && strstr(res.detail,
+			    "indefinite-length (chunked)") == NULL)
+				FAIL_AT("%s: message \"%s\"", where[i],
+				    res.detail);
+		}
+}
 
 TEST(field_boundaries)
 {
@@ -540,6 +651,60 @@ TEST(chain_defects)
 	/* A broken link and an expired leaf: the chain is named first. */
 	ASSERT_REASON(verify_chain_flags(GB_MINT_BROKEN_LINK, now - 2 * hour,
 	    now - hour, now, &res), GB_R_BAD_CHAIN);
+}
+
+/* The leaf signs the document: a keyUsage that does not allow
+ * digitalSignature (RFC 5280 4.2.1.3) is bad_chain; no keyUsage at all
+ * restricts nothing. */
+TEST(leaf_key_usage)
+{
+	static const struct {
+		const char *ku;
+		enum gb_reason want;
+	} cases[] = {
+		{ NULL, GB_R_OK },                       /* the NSM's */
+		{ "critical,digitalSignature", GB_R_OK },
+		{ "digitalSignature,nonRepudiation", GB_R_OK }, /* real leaves */
+		{ "", GB_R_OK },                         /* no keyUsage */
+		{ "critical,cRLSign", GB_R_BAD_CHAIN },
+		{ "critical,nonRepudiation", GB_R_BAD_CHAIN },
+		{ "keyAgreement", GB_R_BAD_CHAIN },
+		{ "critical,keyCertSign", GB_R_BAD_CHAIN },
+	};
+	int64_t now = gb_time_now_ms();
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct gb_mint_chain_opts o = { .now_ms = now,
+		    .leaf_key_usage = cases[i].ku };
+		struct gb_mint_doc d = { .timestamp_ms = now };
+		struct gb_mint_chain *c;
+		struct gb_verifier *v;
+		struct gb_result res;
+		struct gb_span root;
+		struct gb_doc doc;
+		enum gb_reason got;
+		uint8_t *buf;
+		size_t len;
+
+		ASSERT_EQ(gb_mint_chain_new(&o, &c), 0);
+		root = gb_mint_chain_cert(c, 0);
+		ASSERT_EQ(gb_verifier_new(root.ptr, root.len, &v), 0);
+		ASSERT_EQ(gb_mint_document(c, &d, &buf, &len), 0);
+		got = gb_verifier_verify(v, buf, len, now, &doc, &res);
+		if (got != cases[i].want)
+			FAIL_AT("keyUsage \"%s\": got %s (%s), want %s",
+			    cases[i].ku ? cases[i].ku : "(default)",
+			    gb_reason_code(got), res.detail,
+			    gb_reason_code(cases[i].want));
+		if (got == GB_R_BAD_CHAIN && (strstr(res.detail,
+		    "keyUsage does not allow digitalSignature") == NULL ||
+		    strstr(res.detail, "depth 0") == NULL))
+			FAIL_AT("keyUsage \"%s\": message \"%s\"", cases[i].ku,
+			    res.detail);
+		free(buf);
+		gb_verifier_free(v);
+		gb_mint_chain_free(c);
+	}
 }
 
 TEST(wrong_root)
@@ -756,10 +921,12 @@ TEST(cached_chain_still_checks_new_leaves)
 {
 	static const unsigned leaf_flags[] = { 0, GB_MINT_LEAF_IS_CA,
 	    GB_MINT_LEAF_WRONG_ISSUER, GB_MINT_LEAF_WRONG_AKID,
-	    GB_MINT_LEAF_OTHER_NAME, 0, 0 };
+	    GB_MINT_LEAF_OTHER_NAME, 0, 0, 0 };
+	static const char *const leaf_ku[] = { NULL, NULL, NULL, NULL, NULL,
+	    NULL, NULL, "critical,cRLSign" };
 	static const enum gb_reason want[] = { GB_R_OK, GB_R_BAD_CHAIN,
 	    GB_R_BAD_CHAIN, GB_R_BAD_CHAIN, GB_R_BAD_CHAIN,
-	    GB_R_CERT_NOT_YET_VALID, GB_R_CERT_EXPIRED };
+	    GB_R_CERT_NOT_YET_VALID, GB_R_CERT_EXPIRED, GB_R_BAD_CHAIN };
 	int64_t now = gb_time_now_ms(), hour = 3600000;
 	struct gb_mint_chain_opts o = { .now_ms = now,
 	    .flags = GB_MINT_NAME_CONSTRAINED_OK };
@@ -780,7 +947,8 @@ TEST(cached_chain_still_checks_new_leaves)
 	gb_verifier_set_caches(plain, 0);
 	gb_verifier_set_caches(v, GB_CACHE_CHAIN);
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-		struct gb_mint_chain_opts lo = { .flags = leaf_flags[i] };
+		struct gb_mint_chain_opts lo = { .flags = leaf_flags[i],
+		    .leaf_key_usage = leaf_ku[i] };
 
 		if (want[i] == GB_R_CERT_NOT_YET_VALID)
 			lo.leaf_not_before_ms = now + hour;
@@ -852,10 +1020,12 @@ TEST(verifier_is_shared_between_threads)
 TEST_MAIN(
 	T(minted_document_verifies_in_both_map_forms),
 	T(field_boundaries),
+	T(chunked_strings_are_refused),
 	T(cose_headers_and_structure),
 	T(payload_must_be_exactly_one_map),
 	T(garbage_nesting_and_length_claims),
 	T(chain_defects),
+	T(leaf_key_usage),
 	T(wrong_root),
 	T(cabundle_order_and_strangers),
 	T(policy_checks),

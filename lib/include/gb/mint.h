@@ -35,6 +35,10 @@ struct gb_mint_chain_opts {
 	int64_t leaf_not_before_ms; /* 0: now - 60 s */
 	int64_t leaf_not_after_ms;  /* 0: now + 3 h, as the NSM's leaves */
 	unsigned flags;             /* GB_MINT_* */
+	/* The leaf's keyUsage, in OpenSSL's configuration syntax (e.g.
+	 * "critical,cRLSign"); NULL: "critical,digitalSignature,
+	 * nonRepudiation", the NSM's; "": no keyUsage extension at all. */
+	const char *leaf_key_usage;
 };
 
 struct gb_mint_chain;
@@ -45,7 +49,7 @@ int gb_mint_chain_new(const struct gb_mint_chain_opts *o,
 void gb_mint_chain_free(struct gb_mint_chain *c);
 
 /* Replaces the leaf with a new one (new key) under the same CAs; only the
- * leaf flags and times of o count. Returns 0 or GB_ECRYPTO. */
+ * leaf flags, times and keyUsage of o count. Returns 0 or GB_ECRYPTO. */
 int gb_mint_chain_new_leaf(struct gb_mint_chain *c,
     const struct gb_mint_chain_opts *o);
 
