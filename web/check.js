@@ -121,8 +121,10 @@ export async function openCheckpoint(note, key) {
   return parseCheckpoint(await openNote(note, key));
 }
 
+// RFC 9162 leaf hash of an entry given as text (its UTF-8 bytes) or bytes.
 export async function leafHash(data) {
-  return sha256(concat(Uint8Array.of(0), enc.encode(data)));
+  return sha256(concat(Uint8Array.of(0),
+    typeof data === "string" ? enc.encode(data) : data));
 }
 
 async function nodeHash(l, r) {
@@ -132,7 +134,7 @@ async function nodeHash(l, r) {
 const lsb = (n) => (n & 1n) === 1n;
 
 function hashes(proof) {
-  const out = proof.map(hexToBytes);
+  const out = proof.map((p) => (p instanceof Uint8Array ? p : hexToBytes(p)));
   if (out.some((h) => h.length !== 32))
     throw new CheckError("a proof hash is not 32 bytes");
   return out;
@@ -231,4 +233,610 @@ export async function verifyJws(jws, jwk) {
     enc.encode(parts[0] + "." + parts[1]))))
     throw new CheckError("the verdict's signature does not verify");
   return JSON.parse(new TextDecoder().decode(b64ToBytes(parts[1])));
+}
+
+// --- CBOR (RFC 8949), only what a Nitro document needs --------------------
+//
+// A strict reader for the page to show the fields of the document the user
+// gave (never the server's summary of it): unsigned and negative integers,
+// byte and text strings (indefinite ones only as chunks of definite strings
+// of the same type, returned as a Chunked so that fields needing a plain
+// string refuse them, as the verifier does), arrays and maps (definite or
+// indefinite), null, true, false and tag 18 (COSE_Sign1). Floats, other
+// simple values and other tags are refused; so are duplicate map keys, map
+// keys other than integers and strings, invalid UTF-8 and trailing bytes.
+
+export const DOC_MAX_BYTES = 16384;      // GB_DOC_MAX_BYTES
+export const CBOR_MAX_DEPTH = 16;        // GB_MAX_DEPTH
+export const CBOR_MAP_MAX_PAIRS = 64;    // GB_CBOR_MAP_MAX_PAIRS
+const PCR_MAX_COUNT = 32;                // GB_PCR_MAX_COUNT
+const MODULE_ID_MAX_BYTES = 128;         // GB_MODULE_ID_MAX_BYTES
+const CERT_MAX_BYTES = 1024;             // GB_CERT_MAX_BYTES
+const CABUNDLE_MAX_CERTS = 8;            // GB_CABUNDLE_MAX_CERTS
+const OPT_FIELD_MAX_BYTES = 1024;        // GB_OPT_FIELD_MAX_BYTES
+const TIMESTAMP_MAX_MS = 253402300799999n;  // GB_TIMESTAMP_MAX_MS
+
+// An indefinite-length string, kept apart from plain ones.
+export class Chunked {
+  constructor(value) {
+    this.value = value;
+  }
+}
+
+// A tagged item.
+export class Tagged {
+  constructor(tag, value) {
+    this.tag = tag;
+    this.value = value;
+  }
+}
+
+const BREAK = Symbol("break");
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+// Decodes exactly one item filling bytes. Maps become Map objects (integer
+// keys as BigInt, text keys as strings, byte-string keys as Uint8Array).
+export function cborDecode(bytes, maxBytes = DOC_MAX_BYTES) {
+  if (!(bytes instanceof Uint8Array))
+    throw new CheckError("CBOR: not bytes");
+  if (bytes.length > maxBytes)
+    throw new CheckError(`CBOR: ${bytes.length} bytes, more than the ` +
+      `limit of ${maxBytes}`);
+  let pos = 0;
+  const need = (n) => {
+    if (n > BigInt(bytes.length - pos))
+      throw new CheckError(`CBOR: truncated at byte ${pos}`);
+    return Number(n);
+  };
+  // The head of an item: major type, and its argument (BigInt) or null for
+  // the indefinite length.
+  function head() {
+    need(1n);
+    const ib = bytes[pos++], major = ib >> 5, ai = ib & 31;
+    let arg;
+    if (ai < 24) {
+      arg = BigInt(ai);
+    } else if (ai <= 27) {
+      const n = need(BigInt(1 << (ai - 24)));
+      arg = 0n;
+      for (let i = 0; i < n; i++)
+        arg = (arg << 8n) | BigInt(bytes[pos++]);
+    } else if (ai === 31) {
+      arg = null;
+    } else {
+      throw new CheckError(`CBOR: reserved additional information ${ai}`);
+    }
+    return { major, arg };
+  }
+  function string(major, arg) {
+    const n = need(arg);
+    const b = bytes.subarray(pos, pos + n);
+    pos += n;
+    if (major === 2)
+      return b;
+    try {
+      return utf8.decode(b);
+    } catch {
+      throw new CheckError("CBOR: a text string is not UTF-8");
+    }
+  }
+  function item(depth) {
+    if (depth > CBOR_MAX_DEPTH)
+      throw new CheckError(`CBOR: nested deeper than ${CBOR_MAX_DEPTH}`);
+    const { major, arg } = head();
+    switch (major) {
+    case 0:
+      if (arg === null)
+        break;
+      return arg;
+    case 1:
+      if (arg === null)
+        break;
+      return -1n - arg;
+    case 2:
+    case 3: {
+      if (arg !== null)
+        return string(major, arg);
+      const parts = [];
+      for (;;) {
+        need(1n);
+        if (bytes[pos] === 0xff) {
+          pos++;
+          break;
+        }
+        const c = head();
+        if (c.major !== major || c.arg === null)
+          throw new CheckError("CBOR: a chunk of an indefinite string is " +
+            "not a definite string of its type");
+        parts.push(string(major, c.arg));
+      }
+      return new Chunked(major === 2 ? concat(...parts) : parts.join(""));
+    }
+    case 4: {
+      // Every item takes at least one byte: a longer claim is refused
+      // before anything is read.
+      if (arg !== null)
+        need(arg);
+      const out = [];
+      for (let i = 0n; arg === null || i < arg; i++) {
+        const v = item(depth + 1);
+        if (v === BREAK) {
+          if (arg !== null)
+            throw new CheckError("CBOR: a break inside a definite array");
+          break;
+        }
+        out.push(v);
+      }
+      return out;
+    }
+    case 5: {
+      if (arg !== null && arg > BigInt(CBOR_MAP_MAX_PAIRS))
+        throw new CheckError(`CBOR: a map of more than ` +
+          `${CBOR_MAP_MAX_PAIRS} pairs`);
+      const out = new Map(), seen = new Set();
+      for (let i = 0n; arg === null || i < arg; i++) {
+        const k = item(depth + 1);
+        if (k === BREAK) {
+          if (arg !== null)
+            throw new CheckError("CBOR: a break inside a definite map");
+          break;
+        }
+        if (seen.size === CBOR_MAP_MAX_PAIRS)
+          throw new CheckError(`CBOR: a map of more than ` +
+            `${CBOR_MAP_MAX_PAIRS} pairs`);
+        let id;
+        if (typeof k === "bigint")
+          id = "i" + k;
+        else if (typeof k === "string")
+          id = "t" + k;
+        else if (k instanceof Uint8Array)
+          id = "b" + bytesToHex(k);
+        else
+          throw new CheckError("CBOR: a map key is not an integer or a " +
+            "definite string");
+        if (seen.has(id))
+          throw new CheckError("CBOR: a duplicate map key");
+        seen.add(id);
+        const v = item(depth + 1);
+        if (v === BREAK)
+          throw new CheckError("CBOR: a map key without a value");
+        out.set(k, v);
+      }
+      return out;
+    }
+    case 6:
+      if (arg !== 18n)
+        throw new CheckError(`CBOR: tag ${arg} (only 18, COSE_Sign1, ` +
+          "is read)");
+      return new Tagged(arg, item(depth + 1));
+    case 7:
+      if (arg === null)
+        return BREAK;
+      if (arg === 20n)
+        return false;
+      if (arg === 21n)
+        return true;
+      if (arg === 22n)
+        return null;
+      throw new CheckError("CBOR: a float or simple value other than " +
+        "null, true or false");
+    }
+    throw new CheckError(`CBOR: major type ${major} cannot be indefinite`);
+  }
+  const v = item(0);
+  if (v === BREAK)
+    throw new CheckError("CBOR: a break outside an indefinite item");
+  if (pos !== bytes.length)
+    throw new CheckError(`CBOR: ${bytes.length - pos} trailing bytes`);
+  return v;
+}
+
+// The fields of a Nitro attestation document (COSE_Sign1 with the payload
+// of AWS's "Verifying the root of trust"), with the verifier's rules on
+// their types and sizes. It does not check the signature or the chain: the
+// verifier does, and its signed verdict says so. Throws CheckError.
+export function parseDocument(bytes) {
+  let top = cborDecode(bytes);
+  if (top instanceof Tagged)
+    top = top.value;
+  if (!Array.isArray(top) || top.length !== 4)
+    throw new CheckError("not a COSE_Sign1 (an array of 4 items)");
+  const [prot, unprot, payloadBytes, sig] = top;
+  if (!(prot instanceof Uint8Array) || !(unprot instanceof Map) ||
+      !(payloadBytes instanceof Uint8Array) || !(sig instanceof Uint8Array))
+    throw new CheckError("COSE_Sign1: a part has the wrong type");
+  const hdr = cborDecode(prot);
+  if (!(hdr instanceof Map) || hdr.size !== 1 || hdr.get(1n) !== -35n)
+    throw new CheckError("protected header is not {1: -35} (ES384)");
+  if (unprot.size !== 0)
+    throw new CheckError("unprotected header is not empty");
+  const p = cborDecode(payloadBytes);
+  if (!(p instanceof Map))
+    throw new CheckError("payload: not a map");
+  const bad = (f, what) => {
+    throw new CheckError(`${f}: ${what}`);
+  };
+  for (const f of ["module_id", "digest", "timestamp", "pcrs",
+    "certificate", "cabundle"])
+    if (!p.has(f))
+      bad(f, "missing");
+  const isBytes = (v, min, max) => v instanceof Uint8Array &&
+    v.length >= min && v.length <= max;
+  const module = p.get("module_id");
+  if (typeof module !== "string" || module.length < 1 ||
+      module.length > MODULE_ID_MAX_BYTES || !/^[\x21-\x7e]+$/.test(module))
+    bad("module_id", "not printable ASCII text of 1..128 bytes");
+  if (p.get("digest") !== "SHA384")
+    bad("digest", "not \"SHA384\"");
+  const ts = p.get("timestamp");
+  if (typeof ts !== "bigint" || ts <= 0n || ts > TIMESTAMP_MAX_MS)
+    bad("timestamp", "not a positive integer of milliseconds");
+  const pm = p.get("pcrs");
+  if (!(pm instanceof Map) || pm.size === 0)
+    bad("pcrs", "not a non-empty map");
+  const pcrs = {};
+  for (const [k, v] of pm) {
+    if (typeof k !== "bigint" || k < 0n || k >= BigInt(PCR_MAX_COUNT))
+      bad("pcrs", `key is not an index 0..${PCR_MAX_COUNT - 1}`);
+    if (!(v instanceof Uint8Array) || ![32, 48, 64].includes(v.length))
+      bad("pcrs", `PCR${k} is not 32, 48 or 64 bytes`);
+    pcrs[String(k)] = v;
+  }
+  if (!isBytes(p.get("certificate"), 1, CERT_MAX_BYTES))
+    bad("certificate", "not a byte string of 1..1024 bytes");
+  const cab = p.get("cabundle");
+  if (!Array.isArray(cab) || cab.length < 1 ||
+      cab.length > CABUNDLE_MAX_CERTS ||
+      !cab.every((c) => isBytes(c, 1, CERT_MAX_BYTES)))
+    bad("cabundle", "not an array of 1..8 certificates");
+  const out = { module_id: module, digest: "SHA384", timestamp: ts, pcrs,
+    certificate: p.get("certificate"), cabundle: cab };
+  for (const f of ["public_key", "user_data", "nonce"]) {
+    const v = p.has(f) ? p.get(f) : null;
+    if (v !== null && !isBytes(v, 0, OPT_FIELD_MAX_BYTES))
+      bad(f, "not null or a byte string of at most 1024 bytes");
+    out[f] = v;
+  }
+  return out;
+}
+
+// --- The signed verdict (docs/verdict.md) ---------------------------------
+
+// A verdict refused: reason is the stable code, claim the claim that
+// differs (for verdict_mismatch) or null.
+export class VerdictError extends CheckError {
+  constructor(reason, message, claim = null) {
+    super(message);
+    this.reason = reason;
+    this.claim = claim;
+  }
+}
+
+export const EAR_PROFILE = "tag:github.com,2023:veraison/ear";
+// How far ahead of now a verdict's iat may be (clocks differ).
+export const VERDICT_MAX_SKEW_S = 60;
+// A tlog-proof's size, and its inclusion proof's length (a tree of 2^64
+// leaves needs 64 hashes).
+export const TLOG_PROOF_MAX_BYTES = 65536;
+export const TLOG_PROOF_MAX_HASHES = 64;
+
+const B64URL = /^[A-Za-z0-9_-]*$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+const HEX = /^([0-9a-f]{2})*$/;
+
+// base64url without padding, refused unless it is the canonical encoding
+// of its bytes (so one signature has one text).
+function b64urlStrict(s, what) {
+  if (typeof s !== "string" || !B64URL.test(s) || s.length % 4 === 1)
+    throw new VerdictError("bad_verdict", `${what} is not base64url`);
+  const b = b64ToBytes(s);
+  if (bytesToB64(b).replace(/=+$/, "").replace(/\+/g, "-")
+    .replace(/\//g, "_") !== s)
+    throw new VerdictError("bad_verdict", `${what} is not canonical ` +
+      "base64url");
+  return b;
+}
+
+// Standard base64 (RFC 4648 4), canonical, padded.
+function b64Strict(s) {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0)
+    throw new CheckError("not base64");
+  const b = b64ToBytes(s);
+  if (bytesToB64(b) !== s)
+    throw new CheckError("not canonical base64");
+  return b;
+}
+
+function jsonPart(bytes, what) {
+  let v;
+  try {
+    v = JSON.parse(utf8.decode(bytes));
+  } catch {
+    throw new VerdictError("bad_verdict", `${what} is not JSON text`);
+  }
+  if (v === null || typeof v !== "object" || Array.isArray(v))
+    throw new VerdictError("bad_verdict", `${what} is not a JSON object`);
+  return v;
+}
+
+const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+const isUint = (v) => Number.isSafeInteger(v) && v >= 0;
+
+// The pinned verdict key: an Ed25519 JWK whose kid is its own.
+async function verdictPub(jwk) {
+  if (!isObj(jwk) || jwk.kty !== "OKP" || jwk.crv !== "Ed25519" ||
+      (jwk.alg !== undefined && jwk.alg !== "EdDSA") ||
+      typeof jwk.x !== "string" || typeof jwk.kid !== "string")
+    throw new CheckError("the verdict key is not an Ed25519 JWK with a kid");
+  let x;
+  try {
+    x = b64urlStrict(jwk.x, "the verdict key's x");
+  } catch {
+    throw new CheckError("the verdict key's x is not base64url");
+  }
+  if (x.length !== 32)
+    throw new CheckError("the verdict key's x is not 32 bytes");
+  if (bytesToHex((await sha256(x)).slice(0, 8)) !== jwk.kid)
+    throw new CheckError("the verdict key's kid is not the first 8 bytes " +
+      "of SHA-256 of its x");
+  return x;
+}
+
+// The claims' shape (docs/verdict.md); throws bad_verdict.
+function checkShape(c) {
+  const no = (what) => {
+    throw new VerdictError("bad_verdict", "the claims are not a verdict: " +
+      what);
+  };
+  if (c.eat_profile !== EAR_PROFILE)
+    no("eat_profile");
+  if (!isUint(c.iat) || !isUint(c.exp))
+    no("iat or exp is not a time in seconds");
+  if ("eat_nonce" in c && (typeof c.eat_nonce !== "string" ||
+      !HEX.test(c.eat_nonce)))
+    no("eat_nonce is not lower-case hex");
+  if (!isObj(c["ear.verifier-id"]))
+    no("ear.verifier-id");
+  if (!isObj(c.submods) || !isObj(c.submods.glassbox))
+    no("submods.glassbox");
+  const g = c.submods.glassbox;
+  const status = g["ear.status"], reason = g["glassbox.reason"];
+  if (typeof reason !== "string" || !/^[a-z0-9_]{1,64}$/.test(reason) ||
+      typeof g["glassbox.message"] !== "string")
+    no("glassbox.reason or glassbox.message");
+  if (!(status === "affirming" && reason === "ok") &&
+      !(status === "contraindicated" && reason !== "ok"))
+    no("ear.status and glassbox.reason disagree");
+  const d = g["glassbox.document"];
+  if (!isObj(d) || typeof d.sha256 !== "string" || !HEX64.test(d.sha256))
+    no("glassbox.document.sha256");
+  const hexOrNull = (v) => v === null || (typeof v === "string" &&
+    HEX64.test(v));
+  if (("module_id" in d && typeof d.module_id !== "string") ||
+      ("timestamp" in d && !isUint(d.timestamp)) ||
+      ("digest" in d && typeof d.digest !== "string") ||
+      ("pcrs" in d && (!isObj(d.pcrs) || !Object.entries(d.pcrs).every(
+        ([k, v]) => /^(0|[1-9][0-9]?)$/.test(k) && typeof v === "string" &&
+          HEX.test(v)))) ||
+      ("public_key_sha256" in d && !hexOrNull(d.public_key_sha256)) ||
+      ("user_data_sha256" in d && !hexOrNull(d.user_data_sha256)) ||
+      ("nonce" in d && d.nonce !== null && (typeof d.nonce !== "string" ||
+        !HEX.test(d.nonce))))
+    no("a glassbox.document field has the wrong type");
+  if (status === "affirming" && !DOC_FIELDS.every((f) => f in d))
+    no("an affirming verdict without the document's fields");
+  if ("glassbox.result_sha256" in g &&
+      (typeof g["glassbox.result_sha256"] !== "string" ||
+        !HEX64.test(g["glassbox.result_sha256"])))
+    no("glassbox.result_sha256");
+  const r = g["glassbox.release"];
+  if (r !== null && r !== undefined && (!isObj(r) ||
+      typeof r.id !== "string" || !/^[0-9a-f]{16}$/.test(r.id) ||
+      typeof r.name !== "string" || typeof r.version !== "string" ||
+      !isUint(r.index)))
+    no("glassbox.release");
+  const cp = g["glassbox.checkpoint"];
+  if (cp !== null && cp !== undefined && (!isObj(cp) ||
+      typeof cp.origin !== "string" || !isUint(cp.size) ||
+      typeof cp.root !== "string" || !HEX64.test(cp.root)))
+    no("glassbox.checkpoint");
+}
+
+const DOC_FIELDS = ["module_id", "timestamp", "pcrs", "public_key_sha256",
+  "user_data_sha256", "nonce"];
+
+// The claims a document's fields must have, from its parsed fields.
+async function documentClaims(doc) {
+  const h = async (b) => (b === null ? null : bytesToHex(await sha256(b)));
+  return {
+    module_id: doc.module_id,
+    timestamp: doc.timestamp,
+    pcrs: Object.fromEntries(Object.entries(doc.pcrs)
+      .map(([k, v]) => [k, bytesToHex(v)])),
+    public_key_sha256: await h(doc.public_key),
+    user_data_sha256: await h(doc.user_data),
+    nonce: doc.nonce === null ? null : bytesToHex(doc.nonce),
+  };
+}
+
+function sameClaim(field, claim, want) {
+  if (field === "timestamp")
+    return Number.isSafeInteger(claim) && BigInt(claim) === want;
+  if (field === "pcrs") {
+    const a = Object.keys(claim).sort(), b = Object.keys(want).sort();
+    return a.length === b.length && a.every((k, i) => k === b[i] &&
+      claim[k] === want[k]);
+  }
+  return claim === want;
+}
+
+// A C2SP tlog-proof@v1 text: { extra (bytes or null), index (BigInt),
+// hashes (Uint8Array[]), checkpoint (the note text) }. Throws CheckError.
+export function parseTlogProof(text) {
+  if (typeof text !== "string" || text.length > TLOG_PROOF_MAX_BYTES)
+    throw new CheckError("the tlog-proof is missing or too large");
+  const lines = text.split("\n");
+  let i = 0;
+  if (lines[i++] !== "c2sp.org/tlog-proof@v1")
+    throw new CheckError("not a c2sp.org/tlog-proof@v1");
+  let extra = null;
+  if (lines[i] !== undefined && lines[i].startsWith("extra ")) {
+    extra = b64Strict(lines[i++].slice(6));
+  }
+  const m = /^index (0|[1-9][0-9]{0,19})$/.exec(lines[i++] || "");
+  if (!m || BigInt(m[1]) >= 1n << 63n)
+    throw new CheckError("the tlog-proof's index line is malformed");
+  const hashes = [];
+  for (; i < lines.length && lines[i] !== ""; i++) {
+    if (hashes.length === TLOG_PROOF_MAX_HASHES)
+      throw new CheckError("the tlog-proof has more than " +
+        `${TLOG_PROOF_MAX_HASHES} hashes`);
+    const hash = b64Strict(lines[i]);
+    if (hash.length !== 32)
+      throw new CheckError("a tlog-proof hash is not 32 bytes");
+    hashes.push(hash);
+  }
+  if (i >= lines.length)
+    throw new CheckError("the tlog-proof has no checkpoint");
+  const checkpoint = lines.slice(i + 1).join("\n");
+  return { extra, index: BigInt(m[1]), hashes, checkpoint };
+}
+
+// Checks a tlog-proof against the log key: its checkpoint's signature and
+// the inclusion of its entry (the extra data). Returns the opened
+// checkpoint, the entry's bytes, its leaf hash and index. Throws CheckError.
+export async function checkTlogProof(text, logKey) {
+  const p = parseTlogProof(text);
+  if (p.extra === null)
+    throw new CheckError("the tlog-proof carries no entry (extra)");
+  const key = typeof logKey === "string" ?
+    await parseVerifierKey(logKey.trim()) : logKey;
+  const cp = await openCheckpoint(p.checkpoint, key);
+  const hash = await leafHash(p.extra);
+  await verifyInclusion(p.index, cp.size, hash, p.hashes, cp.root);
+  return { cp, entry: p.extra, hash, index: p.index };
+}
+
+// The checks of docs/verdict.md, in its order. Returns the claims, or
+// throws VerdictError (reason, claim) or, for a bad pinned key, CheckError.
+export async function verifyVerdict({ jws, tlogProof, document: docBytes,
+  result, nonce, verdictKey, logKey, now }) {
+  const x = await verdictPub(verdictKey);
+  const key = await parseVerifierKey(String(logKey).trim());
+  if (!(docBytes instanceof Uint8Array))
+    throw new CheckError("the document is not bytes");
+  if (!Number.isFinite(now))
+    throw new CheckError("now is not a number of seconds");
+
+  // 1. The JWS's form, its header, the claims' shape.
+  const parts = typeof jws === "string" ? jws.trim().split(".") : [];
+  if (parts.length !== 3)
+    throw new VerdictError("bad_verdict", "the verdict is not a compact JWS");
+  const head = jsonPart(b64urlStrict(parts[0], "the JWS header"),
+    "the JWS header");
+  if (head.alg !== "EdDSA" || head.kid !== verdictKey.kid ||
+      (head.typ !== undefined && head.typ !== "JWT") || "crit" in head)
+    throw new VerdictError("bad_verdict", "the verdict's header is not " +
+      "EdDSA with the pinned key's kid");
+  const claims = jsonPart(b64urlStrict(parts[1], "the JWS claims"),
+    "the JWS claims");
+  const sig = b64urlStrict(parts[2], "the JWS signature");
+  checkShape(claims);
+
+  // 2. The signature under the pinned key.
+  if (sig.length !== 64 || !(await ed25519Verify(x, sig,
+    enc.encode(parts[0] + "." + parts[1]))))
+    throw new VerdictError("bad_verdict_signature", "the verdict's " +
+      "signature does not verify under the pinned verdict key");
+
+  // 3. The verdict is about these inputs.
+  const g = claims.submods.glassbox, d = g["glassbox.document"];
+  const mismatch = (claim, what) => {
+    throw new VerdictError("verdict_mismatch", what, claim);
+  };
+  if (d.sha256 !== bytesToHex(await sha256(docBytes)))
+    mismatch("glassbox.document.sha256", "the verdict is about another " +
+      "document");
+  let parsed = null;
+  try {
+    parsed = await documentClaims(parseDocument(docBytes));
+  } catch { /* parsed stays null: any field claim then mismatches */ }
+  for (const f of DOC_FIELDS)
+    if (f in d && (parsed === null || !sameClaim(f, d[f], parsed[f])))
+      mismatch("glassbox.document." + f, `the verdict's ${f} is not the ` +
+        "document's");
+  const wantResult = result === null || result === undefined ? undefined :
+    bytesToHex(await sha256(result));
+  if (g["glassbox.result_sha256"] !== wantResult)
+    mismatch("glassbox.result_sha256", wantResult === undefined ?
+      "the verdict is about a result, and none was given" :
+      g["glassbox.result_sha256"] === undefined ? "the verdict is about " +
+        "no result" : "the verdict is about another result");
+  if (nonce !== null && nonce !== undefined &&
+      claims.eat_nonce !== String(nonce).toLowerCase())
+    mismatch("eat_nonce", claims.eat_nonce === undefined ? "the verdict " +
+      "names no nonce" : "the verdict is about another nonce");
+
+  // 4. Its time.
+  if (now > claims.exp)
+    throw new VerdictError("verdict_expired", `the verdict expired at ` +
+      `${claims.exp}, before ${now}`);
+  if (claims.iat > now + VERDICT_MAX_SKEW_S)
+    throw new VerdictError("verdict_expired", `the verdict was signed at ` +
+      `${claims.iat}, later than now (${now}) plus ${VERDICT_MAX_SKEW_S} s`);
+
+  // 5. The receipt: the release is in the log, at the signed checkpoint.
+  const rel = g["glassbox.release"] ?? null;
+  if (g["ear.status"] === "affirming" || rel !== null) {
+    const fail = (what) => {
+      throw new VerdictError("bad_proof", what);
+    };
+    if (rel === null)
+      fail("an affirming verdict names no release");
+    const want = g["glassbox.checkpoint"] ?? null;
+    if (want === null)
+      fail("the verdict names no checkpoint");
+    let p, cp;
+    try {
+      p = parseTlogProof(tlogProof);
+      cp = await openCheckpoint(p.checkpoint, key);
+    } catch (e) {
+      fail("the tlog-proof: " + e.message);
+    }
+    if (cp.origin !== want.origin || cp.size !== BigInt(want.size) ||
+        bytesToHex(cp.root) !== want.root)
+      fail("the tlog-proof's checkpoint is not the verdict's");
+    if (p.index !== BigInt(rel.index))
+      fail("the tlog-proof's index is not the release's");
+    if (p.extra === null)
+      fail("the tlog-proof carries no entry");
+    const hash = await leafHash(p.extra);
+    let leaf;
+    try {
+      leaf = JSON.parse(utf8.decode(p.extra));
+    } catch {
+      fail("the tlog-proof's entry is not JSON text");
+    }
+    if (!isObj(leaf) || leaf.type !== "release_published" ||
+        !isObj(leaf.release) || !isObj(leaf.release.pcrs))
+      fail("the tlog-proof's entry is not a release_published leaf");
+    if (leaf.release.name !== rel.name || leaf.release.version !==
+        rel.version || bytesToHex(hash.slice(0, 8)) !== rel.id)
+      fail("the tlog-proof's entry is not the verdict's release");
+    const docPcrs = parsed !== null ? parsed.pcrs : d.pcrs;
+    const declared = Object.entries(leaf.release.pcrs);
+    if (!isObj(docPcrs) || declared.length === 0 || !declared.every(
+      ([k, v]) => typeof v === "string" && docPcrs[k] === v.toLowerCase()))
+      fail("the release's PCRs are not the document's");
+    try {
+      await verifyInclusion(p.index, cp.size, hash, p.hashes, cp.root);
+    } catch (e) {
+      fail("the inclusion proof: " + e.message);
+    }
+  }
+
+  // 6. The verdict itself.
+  if (g["ear.status"] !== "affirming")
+    throw new VerdictError(g["glassbox.reason"], g["glassbox.message"]);
+  return claims;
 }
