@@ -373,6 +373,10 @@ async function verdictTests() {
     ["a garbled tlog-proof", { tlogProof: "c2sp.org/tlog-proof@v1\nindex " +
       "x\n\n" + log.note }, null, "bad_proof"],
     ["a verdict without checkpoint", {}, { checkpoint: null }, "bad_proof"],
+    ["a checkpoint claim with another root", {}, { checkpoint: { ...checkpoint,
+      root: "00".repeat(32) } }, "bad_proof"],
+    ["a checkpoint claim with another origin", {}, { checkpoint: {
+      ...checkpoint, origin: "other.log" } }, "bad_proof"],
     ["affirming without a release", {}, { release: null }, "bad_proof"],
   );
 
