@@ -133,6 +133,20 @@ async function nodeHash(l, r) {
 
 const lsb = (n) => (n & 1n) === 1n;
 
+// RFC 9162 2.1.1: the root of the tree over these leaf hashes.
+export async function treeRoot(leaves) {
+  async function mth(lo, hi) {
+    if (hi - lo === 1)
+      return leaves[lo];
+    let k = 1;
+    while (k * 2 < hi - lo)
+      k *= 2;
+    return nodeHash(await mth(lo, lo + k), await mth(lo + k, hi));
+  }
+  return leaves.length === 0 ? sha256(new Uint8Array(0)) :
+    mth(0, leaves.length);
+}
+
 function hashes(proof) {
   const out = proof.map((p) => (p instanceof Uint8Array ? p : hexToBytes(p)));
   if (out.some((h) => h.length !== 32))
@@ -503,12 +517,15 @@ export function parseDocument(bytes) {
 // --- The signed verdict (docs/verdict.md) ---------------------------------
 
 // A verdict refused: reason is the stable code, claim the claim that
-// differs (for verdict_mismatch) or null.
+// differs (for verdict_mismatch) or null. signed is true (and claims set)
+// when every check passed and the refusal is the verdict's own.
 export class VerdictError extends CheckError {
   constructor(reason, message, claim = null) {
     super(message);
     this.reason = reason;
     this.claim = claim;
+    this.signed = false;
+    this.claims = null;
   }
 }
 
@@ -836,7 +853,11 @@ export async function verifyVerdict({ jws, tlogProof, document: docBytes,
   }
 
   // 6. The verdict itself.
-  if (g["ear.status"] !== "affirming")
-    throw new VerdictError(g["glassbox.reason"], g["glassbox.message"]);
+  if (g["ear.status"] !== "affirming") {
+    const e = new VerdictError(g["glassbox.reason"], g["glassbox.message"]);
+    e.signed = true;     // every check passed: the refusal is the verdict's
+    e.claims = claims;
+    throw e;
+  }
   return claims;
 }
