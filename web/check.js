@@ -517,8 +517,9 @@ export function parseDocument(bytes) {
 // --- The signed verdict (docs/verdict.md) ---------------------------------
 
 // A verdict refused: reason is the stable code, claim the claim that
-// differs (for verdict_mismatch) or null. signed is true (and claims set)
-// when every check passed and the refusal is the verdict's own.
+// differs (for verdict_mismatch) or null; claims once the signature
+// verified. signed is true when every check passed and the refusal is the
+// verdict's own.
 export class VerdictError extends CheckError {
   constructor(reason, message, claim = null) {
     super(message);
@@ -530,44 +531,83 @@ export class VerdictError extends CheckError {
 }
 
 export const EAR_PROFILE = "tag:github.com,2023:veraison/ear";
-// How far ahead of now a verdict's iat may be (clocks differ).
+// How far ahead of now a verdict's iat may be (clocks differ), as
+// GB_VERDICT_SKEW_S.
 export const VERDICT_MAX_SKEW_S = 60;
-// A tlog-proof's size, and its inclusion proof's length (a tree of 2^64
-// leaves needs 64 hashes).
-export const TLOG_PROOF_MAX_BYTES = 65536;
+// A whole compact JWS (GB_VERDICT_JWS_MAX_BYTES) and a whole tlog-proof
+// (GB_TLOG_PROOF_MAX_BYTES: a leaf of up to ~110 KiB, base64 again).
+export const VERDICT_JWS_MAX_BYTES = 65536;
+export const TLOG_PROOF_MAX_BYTES = 262144;
+// The longest inclusion proof (GB_MERKLE_MAX_PROOF: a tree of 2^64 leaves).
 export const TLOG_PROOF_MAX_HASHES = 64;
+// Nesting of the JWS's JSON, as GB_JSON_MAX_DEPTH.
+const JSON_MAX_DEPTH = 32;
+// The verifier's reason codes (lib/src/err.c): a verdict names one of them.
+export const REASONS = ["ok", "malformed", "bad_header", "bad_field",
+  "untrusted_root", "bad_chain", "cert_expired", "cert_not_yet_valid",
+  "bad_signature", "debug_mode", "stale", "future", "nonce_mismatch",
+  "nonce_unknown", "unknown_measurement", "revoked", "bad_result_signature",
+  "no_public_key", "result_not_bound"];
 
-const B64URL = /^[A-Za-z0-9_-]*$/;
 const HEX64 = /^[0-9a-f]{64}$/;
-const HEX = /^([0-9a-f]{2})*$/;
 
-// base64url without padding, refused unless it is the canonical encoding
-// of its bytes (so one signature has one text).
-function b64urlStrict(s, what) {
-  if (typeof s !== "string" || !B64URL.test(s) || s.length % 4 === 1)
+// base64url without padding (RFC 7515 2): only its alphabet, not empty.
+function b64url(s, what) {
+  if (typeof s !== "string" || !/^[A-Za-z0-9_-]+$/.test(s) ||
+      s.length % 4 === 1)
     throw new VerdictError("bad_verdict", `${what} is not base64url`);
-  const b = b64ToBytes(s);
-  if (bytesToB64(b).replace(/=+$/, "").replace(/\+/g, "-")
-    .replace(/\//g, "_") !== s)
-    throw new VerdictError("bad_verdict", `${what} is not canonical ` +
-      "base64url");
-  return b;
+  return b64ToBytes(s);
 }
 
-// Standard base64 (RFC 4648 4), canonical, padded.
-function b64Strict(s) {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0)
+// Standard base64 of a tlog-proof line (RFC 4648 4): its alphabet, then
+// at most two '=', a multiple of 4 long.
+function b64Line(s) {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(s) || s.length % 4 !== 0)
     throw new CheckError("not base64");
-  const b = b64ToBytes(s);
-  if (bytesToB64(b) !== s)
-    throw new CheckError("not canonical base64");
-  return b;
+  return b64ToBytes(s);
+}
+
+// JSON as the verifier's parser takes it: no duplicate keys, nesting at
+// most JSON_MAX_DEPTH. JSON.parse() checks the grammar; this walk only
+// looks for what JSON.parse() lets through.
+function strictJson(text) {
+  const v = JSON.parse(text);
+  const keys = [];
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '"') {
+      let j = i + 1;
+      while (text[j] !== '"')
+        j += text[j] === "\\" ? 2 : 1;
+      const str = text.slice(i, j + 1);
+      i = j;
+      let k = i + 1;
+      while (k < text.length && /\s/.test(text[k]))
+        k++;
+      const top = keys[keys.length - 1];
+      if (text[k] === ":" && top instanceof Set) {
+        const name = JSON.parse(str);
+        if (top.has(name))
+          throw new SyntaxError("a duplicate key");
+        top.add(name);
+      }
+    } else if (ch === "{" || ch === "[") {
+      if (++depth > JSON_MAX_DEPTH)
+        throw new SyntaxError("nested too deep");
+      keys.push(ch === "{" ? new Set() : null);
+    } else if (ch === "}" || ch === "]") {
+      depth--;
+      keys.pop();
+    }
+  }
+  return v;
 }
 
 function jsonPart(bytes, what) {
   let v;
   try {
-    v = JSON.parse(utf8.decode(bytes));
+    v = strictJson(utf8.decode(bytes));
   } catch {
     throw new VerdictError("bad_verdict", `${what} is not JSON text`);
   }
@@ -577,7 +617,19 @@ function jsonPart(bytes, what) {
 }
 
 const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
-const isUint = (v) => Number.isSafeInteger(v) && v >= 0;
+const isInt = (v) => Number.isSafeInteger(v);
+
+// Two JSON values are equal (objects whatever their keys' order).
+function jsonEqual(a, b) {
+  if (isObj(a) && isObj(b)) {
+    const ka = Object.keys(a), kb = Object.keys(b);
+    return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) &&
+      jsonEqual(a[k], b[k]));
+  }
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
+  return a === b;
+}
 
 // The pinned verdict key: an Ed25519 JWK whose kid is its own.
 async function verdictPub(jwk) {
@@ -587,7 +639,7 @@ async function verdictPub(jwk) {
     throw new CheckError("the verdict key is not an Ed25519 JWK with a kid");
   let x;
   try {
-    x = b64urlStrict(jwk.x, "the verdict key's x");
+    x = b64url(jwk.x, "the verdict key's x");
   } catch {
     throw new CheckError("the verdict key's x is not base64url");
   }
@@ -606,126 +658,115 @@ function checkShape(c) {
       what);
   };
   if (c.eat_profile !== EAR_PROFILE)
-    no("eat_profile");
-  if (!isUint(c.iat) || !isUint(c.exp))
-    no("iat or exp is not a time in seconds");
-  if ("eat_nonce" in c && (typeof c.eat_nonce !== "string" ||
-      !HEX.test(c.eat_nonce)))
-    no("eat_nonce is not lower-case hex");
-  if (!isObj(c["ear.verifier-id"]))
-    no("ear.verifier-id");
+    no("eat_profile is not the EAR profile");
+  if (!isInt(c.iat) || !isInt(c.exp) || c.exp < c.iat)
+    no("iat and exp are not whole seconds, exp after iat");
+  if ("eat_nonce" in c && typeof c.eat_nonce !== "string")
+    no("eat_nonce is not a string");
   if (!isObj(c.submods) || !isObj(c.submods.glassbox))
-    no("submods.glassbox");
+    no("submods.glassbox is missing");
   const g = c.submods.glassbox;
   const status = g["ear.status"], reason = g["glassbox.reason"];
-  if (typeof reason !== "string" || !/^[a-z0-9_]{1,64}$/.test(reason) ||
+  if (typeof status !== "string" || typeof reason !== "string" ||
       typeof g["glassbox.message"] !== "string")
-    no("glassbox.reason or glassbox.message");
+    no("ear.status, glassbox.reason or glassbox.message is missing");
+  if (!REASONS.includes(reason))
+    no("glassbox.reason is not a reason code");
   if (!(status === "affirming" && reason === "ok") &&
       !(status === "contraindicated" && reason !== "ok"))
-    no("ear.status and glassbox.reason disagree");
+    no("ear.status does not agree with glassbox.reason");
+  if (!("glassbox.at" in g) || !(isInt(g["glassbox.at_ms"]) ||
+      g["glassbox.at_ms"] === null))
+    no("glassbox.at or glassbox.at_ms is missing");
   const d = g["glassbox.document"];
   if (!isObj(d) || typeof d.sha256 !== "string" || !HEX64.test(d.sha256))
-    no("glassbox.document.sha256");
-  const hexOrNull = (v) => v === null || (typeof v === "string" &&
-    HEX64.test(v));
-  if (("module_id" in d && typeof d.module_id !== "string") ||
-      ("timestamp" in d && !isUint(d.timestamp)) ||
-      ("digest" in d && typeof d.digest !== "string") ||
-      ("pcrs" in d && (!isObj(d.pcrs) || !Object.entries(d.pcrs).every(
-        ([k, v]) => /^(0|[1-9][0-9]?)$/.test(k) && typeof v === "string" &&
-          HEX.test(v)))) ||
-      ("public_key_sha256" in d && !hexOrNull(d.public_key_sha256)) ||
-      ("user_data_sha256" in d && !hexOrNull(d.user_data_sha256)) ||
-      ("nonce" in d && d.nonce !== null && (typeof d.nonce !== "string" ||
-        !HEX.test(d.nonce))))
-    no("a glassbox.document field has the wrong type");
-  if (status === "affirming" && !DOC_FIELDS.every((f) => f in d))
-    no("an affirming verdict without the document's fields");
+    no("glassbox.document.sha256 is missing");
   if ("glassbox.result_sha256" in g &&
       (typeof g["glassbox.result_sha256"] !== "string" ||
         !HEX64.test(g["glassbox.result_sha256"])))
-    no("glassbox.result_sha256");
-  const r = g["glassbox.release"];
-  if (r !== null && r !== undefined && (!isObj(r) ||
-      typeof r.id !== "string" || !/^[0-9a-f]{16}$/.test(r.id) ||
-      typeof r.name !== "string" || typeof r.version !== "string" ||
-      !isUint(r.index)))
-    no("glassbox.release");
-  const cp = g["glassbox.checkpoint"];
-  if (cp !== null && cp !== undefined && (!isObj(cp) ||
-      typeof cp.origin !== "string" || !isUint(cp.size) ||
-      typeof cp.root !== "string" || !HEX64.test(cp.root)))
-    no("glassbox.checkpoint");
+    no("glassbox.result_sha256 is not a SHA-256 in hex");
+  const r = g["glassbox.release"], cp = g["glassbox.checkpoint"];
+  if (r === undefined || cp === undefined)
+    no("glassbox.release or glassbox.checkpoint is missing");
+  if (r !== null && (!isObj(r) || typeof r.id !== "string" ||
+      !/^[0-9a-f]{16}$/.test(r.id) || typeof r.name !== "string" ||
+      typeof r.version !== "string" || !isInt(r.index) || r.index < 0))
+    no("glassbox.release is not {id, name, version, index}");
+  if (cp !== null && (!isObj(cp) || typeof cp.origin !== "string" ||
+      !isInt(cp.size) || cp.size < 1 || typeof cp.root !== "string" ||
+      !HEX64.test(cp.root)))
+    no("glassbox.checkpoint is not {origin, size, root}");
 }
 
-const DOC_FIELDS = ["module_id", "timestamp", "pcrs", "public_key_sha256",
-  "user_data_sha256", "nonce"];
+// The document claim a checker builds from the document it holds: only
+// sha256 when the document cannot be parsed.
+const DOC_CLAIMS = ["sha256", "module_id", "timestamp", "digest", "pcrs",
+  "public_key_sha256", "user_data_sha256", "nonce"];
 
-// The claims a document's fields must have, from its parsed fields.
-async function documentClaims(doc) {
+async function documentClaim(bytes, doc) {
+  const out = { sha256: bytesToHex(await sha256(bytes)) };
+  if (doc === null)
+    return out;
   const h = async (b) => (b === null ? null : bytesToHex(await sha256(b)));
-  return {
-    module_id: doc.module_id,
-    timestamp: doc.timestamp,
+  return { ...out, module_id: doc.module_id,
+    timestamp: Number(doc.timestamp), digest: doc.digest,
     pcrs: Object.fromEntries(Object.entries(doc.pcrs)
       .map(([k, v]) => [k, bytesToHex(v)])),
     public_key_sha256: await h(doc.public_key),
     user_data_sha256: await h(doc.user_data),
-    nonce: doc.nonce === null ? null : bytesToHex(doc.nonce),
-  };
+    nonce: doc.nonce === null ? null : bytesToHex(doc.nonce) };
 }
 
-function sameClaim(field, claim, want) {
-  if (field === "timestamp")
-    return Number.isSafeInteger(claim) && BigInt(claim) === want;
-  if (field === "pcrs") {
-    const a = Object.keys(claim).sort(), b = Object.keys(want).sort();
-    return a.length === b.length && a.every((k, i) => k === b[i] &&
-      claim[k] === want[k]);
-  }
-  return claim === want;
-}
-
-// A C2SP tlog-proof@v1 text: { extra (bytes or null), index (BigInt),
-// hashes (Uint8Array[]), checkpoint (the note text) }. Throws CheckError.
+// A C2SP tlog-proof@v1 text: { extra (bytes), index (BigInt), hashes
+// (Uint8Array[]), checkpoint (the note text) }. The extra line is required
+// here: it carries the logged entry. Throws CheckError.
 export function parseTlogProof(text) {
   if (typeof text !== "string" || text.length > TLOG_PROOF_MAX_BYTES)
-    throw new CheckError("the tlog-proof is missing or too large");
-  const lines = text.split("\n");
-  let i = 0;
-  if (lines[i++] !== "c2sp.org/tlog-proof@v1")
-    throw new CheckError("not a c2sp.org/tlog-proof@v1");
-  let extra = null;
-  if (lines[i] !== undefined && lines[i].startsWith("extra ")) {
-    extra = b64Strict(lines[i++].slice(6));
-  }
-  const m = /^index (0|[1-9][0-9]{0,19})$/.exec(lines[i++] || "");
-  if (!m || BigInt(m[1]) >= 1n << 63n)
+    throw new CheckError("the tlog-proof is missing or larger than its " +
+      "limit");
+  let pos = 0;
+  const line = () => {
+    const nl = text.indexOf("\n", pos);
+    if (nl < 0)
+      return null;
+    const l = text.slice(pos, nl);
+    pos = nl + 1;
+    return l;
+  };
+  if (line() !== "c2sp.org/tlog-proof@v1")
+    throw new CheckError("the tlog-proof does not start with " +
+      "c2sp.org/tlog-proof@v1");
+  const ex = line();
+  if (ex === null || !ex.startsWith("extra "))
+    throw new CheckError("the tlog-proof carries no entry (its extra line)");
+  const extra = b64Line(ex.slice(6));
+  const m = /^index (0|[1-9][0-9]*)$/.exec(line() ?? "");
+  if (!m || BigInt(m[1]) >= 1n << 64n)
     throw new CheckError("the tlog-proof's index line is malformed");
   const hashes = [];
-  for (; i < lines.length && lines[i] !== ""; i++) {
+  for (;;) {
+    const l = line();
+    if (l === null)
+      throw new CheckError("the tlog-proof has no checkpoint");
+    if (l === "")
+      break;
     if (hashes.length === TLOG_PROOF_MAX_HASHES)
-      throw new CheckError("the tlog-proof has more than " +
-        `${TLOG_PROOF_MAX_HASHES} hashes`);
-    const hash = b64Strict(lines[i]);
+      throw new CheckError("the tlog-proof has more hashes than any proof");
+    const hash = b64Line(l);
     if (hash.length !== 32)
-      throw new CheckError("a tlog-proof hash is not 32 bytes");
+      throw new CheckError("a proof hash is not 32 bytes");
     hashes.push(hash);
   }
-  if (i >= lines.length)
+  if (pos === text.length)
     throw new CheckError("the tlog-proof has no checkpoint");
-  const checkpoint = lines.slice(i + 1).join("\n");
-  return { extra, index: BigInt(m[1]), hashes, checkpoint };
+  return { extra, index: BigInt(m[1]), hashes, checkpoint: text.slice(pos) };
 }
 
 // Checks a tlog-proof against the log key: its checkpoint's signature and
-// the inclusion of its entry (the extra data). Returns the opened
-// checkpoint, the entry's bytes, its leaf hash and index. Throws CheckError.
+// the inclusion of its entry. Returns the opened checkpoint, the entry's
+// bytes, its leaf hash and index. Throws CheckError.
 export async function checkTlogProof(text, logKey) {
   const p = parseTlogProof(text);
-  if (p.extra === null)
-    throw new CheckError("the tlog-proof carries no entry (extra)");
   const key = typeof logKey === "string" ?
     await parseVerifierKey(logKey.trim()) : logKey;
   const cp = await openCheckpoint(p.checkpoint, key);
@@ -735,7 +776,8 @@ export async function checkTlogProof(text, logKey) {
 }
 
 // The checks of docs/verdict.md, in its order. Returns the claims, or
-// throws VerdictError (reason, claim) or, for a bad pinned key, CheckError.
+// throws VerdictError (reason, claim; claims once the signature verified)
+// or, for a bad pinned key or argument, CheckError.
 export async function verifyVerdict({ jws, tlogProof, document: docBytes,
   result, nonce, verdictKey, logKey, now }) {
   const x = await verdictPub(verdictKey);
@@ -746,109 +788,135 @@ export async function verifyVerdict({ jws, tlogProof, document: docBytes,
     throw new CheckError("now is not a number of seconds");
 
   // 1. The JWS's form, its header, the claims' shape.
-  const parts = typeof jws === "string" ? jws.trim().split(".") : [];
+  if (typeof jws !== "string")
+    throw new VerdictError("bad_verdict", "there is no verdict");
+  if (jws.length > VERDICT_JWS_MAX_BYTES)
+    throw new VerdictError("bad_verdict", "the verdict is larger than " +
+      `${VERDICT_JWS_MAX_BYTES} bytes`);
+  const parts = jws.split(".");
   if (parts.length !== 3)
-    throw new VerdictError("bad_verdict", "the verdict is not a compact JWS");
-  const head = jsonPart(b64urlStrict(parts[0], "the JWS header"),
-    "the JWS header");
-  if (head.alg !== "EdDSA" || head.kid !== verdictKey.kid ||
-      (head.typ !== undefined && head.typ !== "JWT") || "crit" in head)
-    throw new VerdictError("bad_verdict", "the verdict's header is not " +
-      "EdDSA with the pinned key's kid");
-  const claims = jsonPart(b64urlStrict(parts[1], "the JWS claims"),
-    "the JWS claims");
-  const sig = b64urlStrict(parts[2], "the JWS signature");
+    throw new VerdictError("bad_verdict", "the verdict is not a compact " +
+      "JWS of three parts");
+  const head = jsonPart(b64url(parts[0], "the JWS header"), "the JWS header");
+  const claimBytes = b64url(parts[1], "the JWS claims");
+  const sig = b64url(parts[2], "the JWS signature");
+  if (head.alg !== "EdDSA")
+    throw new VerdictError("bad_verdict", "the JWS header is not " +
+      "{\"alg\":\"EdDSA\",...}");
+  if ("crit" in head)
+    throw new VerdictError("bad_verdict", "the JWS header has critical " +
+      "extensions");
+  if (head.kid !== verdictKey.kid)
+    throw new VerdictError("bad_verdict", "the JWS kid is not the pinned " +
+      "verdict key's");
+  const claims = jsonPart(claimBytes, "the JWS claims");
   checkShape(claims);
 
   // 2. The signature under the pinned key.
-  if (sig.length !== 64 || !(await ed25519Verify(x, sig,
-    enc.encode(parts[0] + "." + parts[1]))))
+  if (sig.length !== 64)
+    throw new VerdictError("bad_verdict_signature", `the signature is ` +
+      `${sig.length} bytes, not 64 (Ed25519)`);
+  if (!(await ed25519Verify(x, sig, enc.encode(parts[0] + "." + parts[1]))))
     throw new VerdictError("bad_verdict_signature", "the verdict's " +
       "signature does not verify under the pinned verdict key");
 
+  // From here on the claims are the verifier's: a refusal carries them.
+  const refuse = (reason, what, claim = null) => {
+    const e = new VerdictError(reason, what, claim);
+    e.claims = claims;
+    throw e;
+  };
+
   // 3. The verdict is about these inputs.
   const g = claims.submods.glassbox, d = g["glassbox.document"];
-  const mismatch = (claim, what) => {
-    throw new VerdictError("verdict_mismatch", what, claim);
-  };
-  if (d.sha256 !== bytesToHex(await sha256(docBytes)))
-    mismatch("glassbox.document.sha256", "the verdict is about another " +
-      "document");
-  let parsed = null;
+  let doc = null;
   try {
-    parsed = await documentClaims(parseDocument(docBytes));
-  } catch { /* parsed stays null: any field claim then mismatches */ }
-  for (const f of DOC_FIELDS)
-    if (f in d && (parsed === null || !sameClaim(f, d[f], parsed[f])))
-      mismatch("glassbox.document." + f, `the verdict's ${f} is not the ` +
-        "document's");
-  const wantResult = result === null || result === undefined ? undefined :
-    bytesToHex(await sha256(result));
-  if (g["glassbox.result_sha256"] !== wantResult)
-    mismatch("glassbox.result_sha256", wantResult === undefined ?
-      "the verdict is about a result, and none was given" :
-      g["glassbox.result_sha256"] === undefined ? "the verdict is about " +
-        "no result" : "the verdict is about another result");
+    doc = parseDocument(docBytes);
+  } catch { /* doc stays null: only the sha256 is compared */ }
+  const want = await documentClaim(docBytes, doc);
+  for (const f of DOC_CLAIMS)
+    if ((f in d) !== (f in want) || (f in d && !jsonEqual(d[f], want[f])))
+      refuse("verdict_mismatch", `the verdict's glassbox.document.${f} is ` +
+        "not this document's: it is about another document",
+      "glassbox.document." + f);
+  const res = g["glassbox.result_sha256"];
+  if (result !== null && result !== undefined) {
+    if (res !== bytesToHex(await sha256(result)))
+      refuse("verdict_mismatch", `the verdict is ${res === undefined ?
+        "about no result" : "about another result"}`,
+      "glassbox.result_sha256");
+  } else if (res !== undefined) {
+    refuse("verdict_mismatch", "the verdict is about a result, and none " +
+      "was given", "glassbox.result_sha256");
+  }
   if (nonce !== null && nonce !== undefined &&
       claims.eat_nonce !== String(nonce).toLowerCase())
-    mismatch("eat_nonce", claims.eat_nonce === undefined ? "the verdict " +
-      "names no nonce" : "the verdict is about another nonce");
+    refuse("verdict_mismatch", `the verdict is ${claims.eat_nonce ===
+      undefined ? "about no nonce" : "about another nonce"}`, "eat_nonce");
 
   // 4. Its time.
   if (now > claims.exp)
-    throw new VerdictError("verdict_expired", `the verdict expired at ` +
-      `${claims.exp}, before ${now}`);
+    refuse("verdict_expired", `the verdict expired at ${claims.exp}, ` +
+      `before ${now}`);
   if (claims.iat > now + VERDICT_MAX_SKEW_S)
-    throw new VerdictError("verdict_expired", `the verdict was signed at ` +
-      `${claims.iat}, later than now (${now}) plus ${VERDICT_MAX_SKEW_S} s`);
+    refuse("verdict_expired", `the verdict was signed at ${claims.iat}, ` +
+      `more than ${VERDICT_MAX_SKEW_S} s after now (${now})`);
 
   // 5. The receipt: the release is in the log, at the signed checkpoint.
-  const rel = g["glassbox.release"] ?? null;
+  const rel = g["glassbox.release"], cpc = g["glassbox.checkpoint"];
   if (g["ear.status"] === "affirming" || rel !== null) {
-    const fail = (what) => {
-      throw new VerdictError("bad_proof", what);
-    };
+    const fail = (what) => refuse("bad_proof", what);
     if (rel === null)
-      fail("an affirming verdict names no release");
-    const want = g["glassbox.checkpoint"] ?? null;
-    if (want === null)
-      fail("the verdict names no checkpoint");
+      fail("the verdict affirms but names no release");
+    if (cpc === null)
+      fail("the verdict names a release but no checkpoint");
+    if (tlogProof === null || tlogProof === undefined)
+      fail("no tlog-proof was given for the release the verdict names");
     let p, cp;
     try {
       p = parseTlogProof(tlogProof);
+    } catch (e) {
+      fail(e.message);
+    }
+    try {
       cp = await openCheckpoint(p.checkpoint, key);
     } catch (e) {
-      fail("the tlog-proof: " + e.message);
+      fail("the tlog-proof's checkpoint is not signed by the pinned log " +
+        "key: " + e.message);
     }
-    if (cp.origin !== want.origin || cp.size !== BigInt(want.size) ||
-        bytesToHex(cp.root) !== want.root)
-      fail("the tlog-proof's checkpoint is not the verdict's");
+    if (cp.origin !== cpc.origin || cp.size !== BigInt(cpc.size) ||
+        bytesToHex(cp.root) !== cpc.root)
+      fail("the tlog-proof's checkpoint is not the one the verdict names");
     if (p.index !== BigInt(rel.index))
       fail("the tlog-proof's index is not the release's");
-    if (p.extra === null)
-      fail("the tlog-proof carries no entry");
     const hash = await leafHash(p.extra);
     let leaf;
     try {
-      leaf = JSON.parse(utf8.decode(p.extra));
+      leaf = strictJson(utf8.decode(p.extra));
     } catch {
-      fail("the tlog-proof's entry is not JSON text");
+      leaf = null;
     }
-    if (!isObj(leaf) || leaf.type !== "release_published" ||
-        !isObj(leaf.release) || !isObj(leaf.release.pcrs))
-      fail("the tlog-proof's entry is not a release_published leaf");
-    if (leaf.release.name !== rel.name || leaf.release.version !==
-        rel.version || bytesToHex(hash.slice(0, 8)) !== rel.id)
-      fail("the tlog-proof's entry is not the verdict's release");
-    const docPcrs = parsed !== null ? parsed.pcrs : d.pcrs;
-    const declared = Object.entries(leaf.release.pcrs);
-    if (!isObj(docPcrs) || declared.length === 0 || !declared.every(
-      ([k, v]) => typeof v === "string" && docPcrs[k] === v.toLowerCase()))
-      fail("the release's PCRs are not the document's");
+    const r = isObj(leaf) ? leaf.release : null;
+    if (!isObj(leaf) || leaf.type !== "release_published" || !isObj(r) ||
+        !isObj(r.pcrs) || Object.keys(r.pcrs).length === 0)
+      fail("the logged entry is not a release_published leaf");
+    if (!jsonEqual(r.name, rel.name) || !jsonEqual(r.version, rel.version))
+      fail("the logged entry is another release (name or version)");
+    if (bytesToHex(hash.slice(0, 8)) !== rel.id)
+      fail("the logged entry's id is not the release's");
+    if (doc === null)
+      fail("the document cannot be read to compare its PCRs");
+    for (const [k, v] of Object.entries(r.pcrs)) {
+      if (!/^(0|[1-9][0-9]?)$/.test(k) || Number(k) >= PCR_MAX_COUNT ||
+          typeof v !== "string" || !/^([0-9a-fA-F]{2}){1,64}$/.test(v))
+        fail("the release declares a PCR that cannot be read");
+      if (!doc.pcrs[k] || bytesToHex(doc.pcrs[k]) !== v.toLowerCase())
+        fail("a PCR the release declares differs from the document's");
+    }
     try {
       await verifyInclusion(p.index, cp.size, hash, p.hashes, cp.root);
-    } catch (e) {
-      fail("the inclusion proof: " + e.message);
+    } catch {
+      fail("the inclusion proof does not lead to the checkpoint's root");
     }
   }
 

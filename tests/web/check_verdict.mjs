@@ -137,7 +137,7 @@ async function main() {
     }
     if (o.json)
       console.log(JSON.stringify({ valid: false, reason: e.reason,
-        claim: e.claim, message: e.message }));
+        claim: e.claim, message: e.message, claims: e.claims }));
     else
       console.log(`refused: ${e.reason}${e.claim ? " (" + e.claim + ")" :
         ""}: ${e.message}`);
@@ -145,12 +145,11 @@ async function main() {
   }
   const g = claims.submods.glassbox, rel = g["glassbox.release"];
   if (o.json)
-    console.log(JSON.stringify({ valid: true, reason: g["glassbox.reason"],
-      claim: null, message: g["glassbox.message"], release: rel,
-      checkpoint: g["glassbox.checkpoint"], exp: claims.exp }));
+    console.log(JSON.stringify({ valid: true, reason: null, claim: null,
+      message: g["glassbox.message"], claims }));
   else
-    console.log(`valid: ${g["glassbox.reason"]}: ${rel.name} ` +
-      `${rel.version} (release ${rel.id}, log entry ${rel.index})`);
+    console.log(`valid: ${rel.name} ${rel.version} (release ${rel.id}, ` +
+      `log entry ${rel.index}): ${g["glassbox.message"]}`);
   return 0;
 }
 

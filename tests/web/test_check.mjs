@@ -278,10 +278,11 @@ async function verdictTests() {
     ["the nonce in upper case", { nonce: "0A1B2C3D" }, null, "ok"],
     ["no nonce given: eat_nonce not compared", { nonce: null }, null, "ok"],
   ];
-  for (const f of ["module_id", "timestamp", "pcrs", "public_key_sha256",
-    "user_data_sha256", "nonce"]) {
+  for (const f of ["module_id", "timestamp", "digest", "pcrs",
+    "public_key_sha256", "user_data_sha256", "nonce"]) {
     const alt = { module_id: "i-0000000000000000-enc0000000000000000",
-      timestamp: dA.timestamp + 1, pcrs: { ...dA.pcrs, 3: "11".repeat(48) },
+      timestamp: dA.timestamp + 1, digest: "SHA256",
+      pcrs: { ...dA.pcrs, 3: "11".repeat(48) },
       public_key_sha256: "00".repeat(32), user_data_sha256: null,
       nonce: null }[f];
     cases.push([`a signed ${f} that is not the document's`, {},
@@ -324,7 +325,27 @@ async function verdictTests() {
     ["affirming with a refusal's reason", {}, { reason: "revoked" },
       "bad_verdict"],
     ["affirming without document fields", {}, { doc: { sha256: dA.sha256 } },
+      "verdict_mismatch glassbox.document.module_id"],
+    ["exp before iat", {}, { ttl: -1, top: {} }, "bad_verdict"],
+    ["an unknown reason code", {}, { status: "contraindicated",
+      reason: "no_such_reason" }, "bad_verdict"],
+    ["no glassbox.at", {}, { sub: { "glassbox.at": undefined } },
       "bad_verdict"],
+    ["glassbox.at_ms not a number", {}, { sub: { "glassbox.at_ms": "1" } },
+      "bad_verdict"],
+    ["a checkpoint of size 0", {}, { checkpoint: { ...checkpoint,
+      size: 0 } }, "bad_verdict"],
+    ["a release without its index", {}, { release: { ...release(1),
+      index: undefined } }, "bad_verdict"],
+    ["crit in the header", { jws: vk.sign(fx.claims(good), { alg: "EdDSA",
+      kid: vk.kid, crit: ["x"] }) }, null, "bad_verdict"],
+    ["a duplicate key in the claims", { jws: vk.signRaw(JSON.stringify({
+      alg: "EdDSA", kid: vk.kid }), JSON.stringify(fx.claims(good))
+      .replace(/^\{/, '{"iat":1,') ) }, null, "bad_verdict"],
+    ["claims nested past 32 levels", { jws: vk.signRaw(JSON.stringify({
+      alg: "EdDSA", kid: vk.kid }), JSON.stringify(fx.claims(good))
+      .replace(/\}$/, ',"x":' + "[".repeat(40) + "]".repeat(40) + "}")) },
+    null, "bad_verdict"],
     // The order of the checks: the signature before the inputs, the
     // inputs before the time.
     ["bad signature and document B", { jws: flipped, document: docB }, null,
@@ -414,11 +435,17 @@ async function verdictTests() {
   const pf = log.proof(1);
   check("tlog-proof: a leading zero in the index refused", refused(
     pf.replace("index 1", "index 01")));
-  // The last digit of a 32-byte hash carries 2 unused bits: set one.
-  const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  check("tlog-proof: non-canonical base64 refused", refused(pf.replace(
-    /^([A-Za-z0-9+/]{42})([A-Za-z0-9+/])=$/m, (m, a, b) =>
-      a + B64[B64.indexOf(b) | 1] + "=")));
+  check("tlog-proof: a hash without its padding refused", refused(
+    pf.replace(/^([A-Za-z0-9+/]{43})=$/m, "$1")));
+  check("tlog-proof: hashes of 31 and 33 bytes refused", refused(
+    pf.replace(/^([A-Za-z0-9+/]{40})[A-Za-z0-9+/]{3}=$/m, "$1AA==")) &&
+    refused(pf.replace(/^([A-Za-z0-9+/]{43})=$/m, "$1A")) &&
+    !refused(pf.replace(/^([A-Za-z0-9+/]{40})[A-Za-z0-9+/]{3}=$/m,
+      "$1AAA=")));
+  check("tlog-proof: no extra line refused", refused(pf.replace(
+    /^extra .*\n/m, "")));
+  check("tlog-proof: nothing after the blank line refused", refused(
+    pf.slice(0, pf.indexOf("\n\n") + 2)));
   check("tlog-proof: another header refused", refused(pf.replace("@v1",
     "@v2")));
   check("tlog-proof: no blank line refused", refused(pf.split("\n\n")[0]));
@@ -463,7 +490,9 @@ async function cliTests({ vk, lk, log, base, docA, docB, result, nonce, now,
   let r = cv("--verdict-key", jwk, "--log-key", vkey, ...common, "--json",
     answer, doc);
   check("cli: a good answer exits 0", r.code === 0 && r.json &&
-    r.json.valid === true, r.out);
+    r.json.valid === true && r.json.reason === null && r.json.claim ===
+    null && r.json.claims.submods.glassbox["glassbox.reason"] === "ok",
+  r.out);
   r = cv("--verdict-key", wk, "--log-key", wk, ...common, "--proof", proof,
     jws, docHex);
   check("cli: .well-known keys, a bare JWS, a hex document", r.code === 0,
@@ -475,7 +504,7 @@ async function cliTests({ vk, lk, log, base, docA, docB, result, nonce, now,
   check("cli: document B exits 1, naming the claim", r.code === 1 &&
     r.json && r.json.valid === false && r.json.reason ===
     "verdict_mismatch" && r.json.claim === "glassbox.document.sha256" &&
-    typeof r.json.message === "string", r.out);
+    typeof r.json.message === "string" && r.json.claims !== null, r.out);
   r = cv("--verdict-key", jwk, "--log-key", vkey, "--result", res,
     "--nonce", nonce, "--json", answer, doc);
   check("cli: without --now, today's clock (the verdict is of 2027)", r.code === 1 &&

@@ -34,7 +34,12 @@ export function verdictKey(seed = crypto.randomBytes(32)) {
     const input = b64url(canon(header)) + "." + b64url(canon(claims));
     return input + "." + b64url(crypto.sign(null, Buffer.from(input), priv));
   }
-  return { jwk, kid, sign };
+  // Any header and claims text, signed as they are.
+  function signRaw(headerText, claimsText) {
+    const input = b64url(headerText) + "." + b64url(claimsText);
+    return input + "." + b64url(crypto.sign(null, Buffer.from(input), priv));
+  }
+  return { jwk, kid, sign, signRaw };
 }
 
 // A signed-note log key: vkey text, and signCheckpoint(origin, size, root).
@@ -120,11 +125,11 @@ export function documentClaims(bytes, v) {
   };
 }
 
-// The claims of a verdict, docs/verdict.md's table; over changes any of
-// the glassbox submodule's claims, top changes the top level.
+// The claims of a verdict, docs/verdict.md's table; sub changes (or, with
+// undefined, drops) claims of the glassbox submodule, top of the top level.
 export function claims({ doc, release, checkpoint, status = "affirming",
   reason = "ok", iat, ttl = 300, nonce, resultSha, at = "document",
-  atMs = null, top = {} }) {
+  atMs = null, top = {}, sub = {} }) {
   const g = {
     "ear.status": status, "glassbox.reason": reason,
     "glassbox.message": reason === "ok" ? "trusted" : "refused: " + reason,
@@ -134,6 +139,7 @@ export function claims({ doc, release, checkpoint, status = "affirming",
   };
   if (resultSha !== undefined)
     g["glassbox.result_sha256"] = resultSha;
+  Object.assign(g, sub);
   const c = {
     eat_profile: "tag:github.com,2023:veraison/ear", iat, exp: iat + ttl,
     "ear.verifier-id": { developer: "glassbox",
