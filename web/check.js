@@ -631,12 +631,14 @@ function jsonEqual(a, b) {
   return a === b;
 }
 
-// The pinned verdict key: an Ed25519 JWK whose kid is its own.
+// The pinned verdict key: an Ed25519 JWK (kty OKP, crv Ed25519, x); its
+// kid, when it has one, must be its own (the first 8 bytes of SHA-256 of
+// x, hex). Returns { x, kid }.
 async function verdictPub(jwk) {
   if (!isObj(jwk) || jwk.kty !== "OKP" || jwk.crv !== "Ed25519" ||
-      (jwk.alg !== undefined && jwk.alg !== "EdDSA") ||
-      typeof jwk.x !== "string" || typeof jwk.kid !== "string")
-    throw new CheckError("the verdict key is not an Ed25519 JWK with a kid");
+      typeof jwk.x !== "string")
+    throw new CheckError("the verdict key is not an Ed25519 JWK (kty OKP, " +
+      "crv Ed25519, x)");
   let x;
   try {
     x = b64url(jwk.x, "the verdict key's x");
@@ -645,10 +647,10 @@ async function verdictPub(jwk) {
   }
   if (x.length !== 32)
     throw new CheckError("the verdict key's x is not 32 bytes");
-  if (bytesToHex((await sha256(x)).slice(0, 8)) !== jwk.kid)
-    throw new CheckError("the verdict key's kid is not the first 8 bytes " +
-      "of SHA-256 of its x");
-  return x;
+  const kid = bytesToHex((await sha256(x)).slice(0, 8));
+  if ("kid" in jwk && jwk.kid !== kid)
+    throw new CheckError(`the verdict key's kid is not its key's (${kid})`);
+  return { x, kid };
 }
 
 // The claims' shape (docs/verdict.md); throws bad_verdict.
@@ -780,7 +782,7 @@ export async function checkTlogProof(text, logKey) {
 // or, for a bad pinned key or argument, CheckError.
 export async function verifyVerdict({ jws, tlogProof, document: docBytes,
   result, nonce, verdictKey, logKey, now }) {
-  const x = await verdictPub(verdictKey);
+  const { x, kid } = await verdictPub(verdictKey);
   const key = await parseVerifierKey(String(logKey).trim());
   if (!(docBytes instanceof Uint8Array))
     throw new CheckError("the document is not bytes");
@@ -806,7 +808,7 @@ export async function verifyVerdict({ jws, tlogProof, document: docBytes,
   if ("crit" in head)
     throw new VerdictError("bad_verdict", "the JWS header has critical " +
       "extensions");
-  if (head.kid !== verdictKey.kid)
+  if (head.kid !== kid)
     throw new VerdictError("bad_verdict", "the JWS kid is not the pinned " +
       "verdict key's");
   const claims = jsonPart(claimBytes, "the JWS claims");

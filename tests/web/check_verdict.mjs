@@ -51,18 +51,22 @@ function jsonOf(buf) {
   }
 }
 
-// The document's bytes, as gb_doc_decode_input(): raw CBOR kept as it is
-// (first byte 0x84 or 0xd2), else hex, else base64 text; null if neither.
+// The document as the verifier got it: decoded as glassbox verify decodes
+// it (gb_doc_decode_input(): raw CBOR, first byte 0x84 or 0xd2, kept; else
+// hex; else base64 text), or else its bytes as they are (the CBOR form of
+// a verify request takes any bytes).
 function documentBytes(buf) {
+  const raw = new Uint8Array(buf);
   if (buf.length > 0 && (buf[0] === 0x84 || buf[0] === 0xd2))
-    return buf.length > DOC_MAX_BYTES ? null : new Uint8Array(buf);
+    return raw;
   const t = buf.toString("latin1").replace(/\s+/g, "");
   let out = null;
-  if (t !== "" && /^([0-9a-fA-F]{2})+$/.test(t))
+  if (/^([0-9a-fA-F]{2})+$/.test(t))
     out = Buffer.from(t, "hex");
-  else if (t !== "" && /^[A-Za-z0-9+/]+={0,2}$/.test(t) && t.length % 4 === 0)
+  else if (/^[A-Za-z0-9+/]+={0,2}$/.test(t) && (t.length % 4 === 0 ||
+      !t.includes("=")) && t.length % 4 !== 1)
     out = Buffer.from(t, "base64");
-  return out === null || out.length > DOC_MAX_BYTES ? null :
+  return out === null || out.length > DOC_MAX_BYTES ? raw :
     new Uint8Array(out);
 }
 
@@ -96,7 +100,8 @@ async function main() {
   const jwk = jwkIn && jwkIn.verdict_key !== undefined ? jwkIn.verdict_key :
     jwkIn;
   if (!jwk || typeof jwk !== "object" || jwk.kty === undefined)
-    throw new UsageError(`verdict key ${o["verdict-key"]}: not a JWK`);
+    throw new UsageError(`verdict key ${o["verdict-key"]}: not an Ed25519 ` +
+      "JWK nor /.well-known/glassbox with one");
   const vkeyBuf = readFile(o["log-key"], "log key");
   const vkeyJson = jsonOf(vkeyBuf);
   const vkey = vkeyJson && typeof vkeyJson.log_key === "string" ?
@@ -116,10 +121,11 @@ async function main() {
   }
   if (o.proof !== undefined)
     proof = readFile(o.proof, "proof").toString("utf8");
+  // A file saved with `jq -r` or an editor may end in a second newline,
+  // which is no part of the note.
+  if (proof !== null)
+    proof = proof.replace(/\n\n+$/, "\n");
   const doc = documentBytes(readFile(docFile, "document"));
-  if (doc === null)
-    throw new UsageError(`document ${docFile}: neither CBOR nor hex nor ` +
-      "base64 text, or too large");
   const result = o.result !== undefined ?
     new Uint8Array(readFile(o.result, "result")) : null;
   const now = o.now !== undefined ? Number(o.now) :

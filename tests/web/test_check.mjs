@@ -409,10 +409,25 @@ async function verdictTests() {
       log.proof(2) }, { status: "contraindicated", reason: "revoked" },
     "bad_proof"],
   );
+  const caseDir = fs.mkdtempSync(path.join(os.tmpdir(), "glassbox-cases-"));
   for (const [name, over, claimsOver, want] of cases) {
     const gotC = await run(over, claimsOver);
     check(`verdict: ${name} -> ${want}`, gotC === want, gotC);
+    writeCase(caseDir, name, { ...base, ...(claimsOver ? { jws: vk.sign(
+      fx.claims({ ...good, ...claimsOver })) } : {}), ...over }, want);
   }
+  // The same cases as folders (docs/verdict.md, "Shared test cases"):
+  // check_verdict.mjs agrees with them, and $GB_VERDICT_CASES gets a copy
+  // for the C tool.
+  const rc = spawnSync(process.execPath, [path.join(path.dirname(
+    fileURLToPath(import.meta.url)), "run_cases.mjs"), caseDir],
+  { encoding: "utf8" });
+  check("check_verdict.mjs over the case folders", rc.status === 0 &&
+    /^(\d+) cases agree, 0 differ/m.test(rc.stdout), rc.stdout + rc.stderr);
+  if (process.env.GB_VERDICT_CASES)
+    fs.cpSync(caseDir, path.join(process.env.GB_VERDICT_CASES, "web"),
+      { recursive: true });
+  fs.rmSync(caseDir, { recursive: true, force: true });
   const garbage = new TextEncoder().encode("garbage garbage");
   check("verdict: contraindicated malformed, no release", await outcome({
     ...base, document: garbage, result: null, nonce: null, tlogProof: null,
@@ -421,7 +436,12 @@ async function verdictTests() {
     reason: "malformed" })) }) === "malformed");
   check("verdict: a bad pinned key is not a verdict error", (await outcome({
     ...base, verdictKey: { ...vk.jwk, kid: "00".repeat(8) } }))
-    .startsWith("threw"));
+    .startsWith("threw") && (await outcome({ ...base, verdictKey: {
+    ...vk.jwk, x: fx.b64url(Buffer.alloc(31)) } })).startsWith("threw"));
+  const noKid = { ...vk.jwk };
+  delete noKid.kid;
+  check("verdict: a pinned JWK without kid is its own", await outcome({
+    ...base, verdictKey: noKid }) === "ok");
 
   // The tlog-proof parser's own refusals.
   const refused = (t) => {
@@ -451,6 +471,27 @@ async function verdictTests() {
   check("tlog-proof: no blank line refused", refused(pf.split("\n\n")[0]));
 
   await cliTests({ vk, lk, log, base, docA, docB, result, nonce, now, good });
+}
+
+// One case as a folder of docs/verdict.md's layout.
+function writeCase(dir, name, a, want) {
+  const c = path.join(dir, name.replace(/[^A-Za-z0-9]+/g, "-"));
+  fs.mkdirSync(c);
+  const w = (f, data) => fs.writeFileSync(path.join(c, f), data);
+  w("answer.json", JSON.stringify({ verdict: a.jws ?? null,
+    tlog_proof: a.tlogProof ?? null }));
+  w("doc.cbor", a.document);
+  if (a.result)
+    w("result.bin", a.result);
+  if (a.nonce)
+    w("nonce.txt", a.nonce + "\n");
+  w("verdict_key.json", JSON.stringify(a.verdictKey));
+  w("log.vkey", a.logKey + "\n");
+  w("now.txt", a.now + "\n");
+  const [reason, claim] = want.split(" ");
+  w("expect.json", JSON.stringify(reason === "ok" ?
+    { exit: 0, reason: null, claim: null } :
+    { exit: 1, reason, claim: claim ?? null }));
 }
 
 // check_verdict.mjs: the same interface and exit codes as
