@@ -223,11 +223,17 @@ async function readLog(cp) {
     throw new CheckError(`the log's ${n} entries lead to the root ` +
       `${bytesToHex(root).slice(0, 16)}\u2026, not to the one of its ` +
       `signed checkpoint of size ${at.size}`);
-  const releases = new Map();
+  const releases = new Map(), keys = new Map();
   leaves.forEach((leaf, i) => {
     if (!leaf || typeof leaf !== "object")
       return;
-    const r = leaf.release;
+    const r = leaf.release, fpr = leaf.fingerprint;
+    if (leaf.type === "key_added" && typeof fpr === "string" &&
+        !keys.has(fpr))
+      keys.set(fpr, { fingerprint: fpr, index: i, revoked: null });
+    else if (leaf.type === "key_revoked" && keys.has(fpr) &&
+        keys.get(fpr).revoked === null)
+      keys.get(fpr).revoked = i;
     if (leaf.type === "release_published" && r && typeof r === "object") {
       const id = bytesToHex(hashes[i].slice(0, 8));
       const pcrs = {};
@@ -244,7 +250,7 @@ async function readLog(cp) {
       }
     }
   });
-  return { cp, read: n, size, releases };
+  return { cp, read: n, size, releases, keys };
 }
 
 // What was read of the log, and what was not.
@@ -365,7 +371,8 @@ async function viewOverview() {
   const seen = v.reasons.filter((r) => r.total > 0);
   kids.push(section("Recent verdicts",
     h("p", { class: "muted" }, `Last ${v.recent_seconds / 60} minutes, and ` +
-      `since the service started at ${v.since}.`),
+      `since the service started at ${v.since}, as the service counts ` +
+      "them (not signed)."),
     seen.length === 0 ? h("p", null, "No documents verified yet.") :
       table(["Reason", "Last hour", "Since start", "Meaning"],
         seen.map((r) => [r.reason === "ok" ? badge("ok", "ok") :
@@ -540,17 +547,41 @@ async function viewRelease(id) {
 // --- Keys -----------------------------------------------------------------
 
 async function viewKeys() {
-  const { keys } = await api("/api/v1/keys");
-  return [
-    h("h1", null, "Signing keys"),
+  const head = [h("h1", null, "Signing keys"),
     h("p", { class: "muted" }, "Release managers' OpenPGP keys. Each was " +
-      "added, and may be revoked, by an entry of the log."),
-    table(["Fingerprint", "Added by", "Status"], keys.map((k) => [
-      mono(k.fingerprint), link("#/entry/" + k.index, "entry " + k.index),
-      k.revoked === null ? badge("ok", "active") :
-        [badge("bad", "revoked"), " by ",
-          link("#/entry/" + k.revoked, "entry " + k.revoked)]]), "keys"),
-  ];
+      "added, and may be revoked, by an entry of the log.")];
+  let vl;
+  try {
+    vl = await verifiedLog();
+  } catch (e) {
+    return [...head, section("Not verified", outcome(false, "The log " +
+      "could not be verified, so no key is shown: " + e.message))];
+  }
+  // The server's list, compared with the verified log.
+  let agree;
+  try {
+    const { keys } = await api("/api/v1/keys");
+    const inLog = [...vl.keys.values()];
+    agree = Array.isArray(keys) && keys.filter((k) => k.index < vl.read)
+      .length === inLog.length && keys.every((k) => k.index >= vl.read ||
+      (vl.keys.has(k.fingerprint) && vl.keys.get(k.fingerprint).index ===
+        k.index && ((k.revoked ?? null) === vl.keys.get(k.fingerprint)
+        .revoked || (vl.keys.get(k.fingerprint).revoked === null &&
+          k.revoked >= vl.read))));
+  } catch {
+    agree = false;
+  }
+  return [...head, logCoverage(vl),
+    h("div", { id: "server-keys" }, agree ? outcome(true, "The server's " +
+      "own list of keys agrees with its log.") : outcome(false, "The " +
+      "server's own list of keys (/api/v1/keys) disagrees with its " +
+      "verified log.")),
+    table(["Fingerprint", "Added by", "Status"], [...vl.keys.values()]
+      .map((k) => [mono(k.fingerprint), link("#/entry/" + k.index, "entry " +
+        k.index), k.revoked !== null ? [badge("bad", "revoked"), " by ",
+        link("#/entry/" + k.revoked, "entry " + k.revoked)] :
+        vl.read < vl.size ? badge("warn", "not revoked before entry " +
+          vl.read) : badge("ok", "active")]), "keys")];
 }
 
 // --- The log --------------------------------------------------------------
@@ -590,7 +621,9 @@ async function viewLog(params) {
     start > 0 ? link("#/log?end=" + start, "Older \u2192") : null);
   return [
     h("h1", null, "The log"),
-    section("Entries", pager, rows.length ? table(["#", "Type", "Time",
+    section("Entries", h("p", { class: "muted" }, "As the server lists " +
+      "them; each entry's page checks its inclusion in the signed log."),
+    pager, rows.length ? table(["#", "Type", "Time",
       "What"], rows, "entries") : null),
     consistencyCard(size, params),
     checkpointCard(size, params),

@@ -258,9 +258,10 @@ async function lying({ url, method, reqBody, body }) {
       return JSON.stringify(await mint(reqBody, real, lie.key));
     }
   }
-  if (lie.mode === "revoked-null" && url.startsWith("/api/v1/releases")) {
+  if (lie.mode === "revoked-null" && (url.startsWith("/api/v1/releases") ||
+      url === "/api/v1/keys")) {
     const j = JSON.parse(body);
-    for (const r of j.releases || [j.release])
+    for (const r of j.releases || j.keys || [j.release])
       r.revoked = null;
     return JSON.stringify(j);
   }
@@ -421,6 +422,8 @@ try {
     === 1);
   check("keys: revoked by entry 7", (await page.content()).includes(
     'href="#/entry/7"'));
+  check("keys: the server's list agrees with the log", await page.locator(
+    "#server-keys .outcome").getAttribute("data-outcome") === "pass");
   await shot(page, "keys");
 
   // The log: entries, consistency, checkpoints, one entry.
@@ -589,6 +592,11 @@ try {
     ".outcome[data-outcome=fail]").allInnerTexts()).some((t) =>
     t.includes("says it is not revoked")));
   await shot(liar, "lie-revoked-null-release");
+  await open(liar, M, "#/keys");
+  check("lie revoked-null: the key is still revoked, the server's list " +
+    "fails", await liar.locator("table.keys .badge.bad").count() === 1 &&
+    await liar.locator("#server-keys .outcome").getAttribute(
+      "data-outcome") === "fail");
 
   lie.mode = "rewritten-list";
   await open(liar, M, "#/releases");
