@@ -43,8 +43,14 @@ function h(tag, attrs, ...kids) {
 const link = (href, ...kids) => h("a", { href }, ...kids);
 const mono = (s) => h("code", { class: "hex" }, s);
 const badge = (kind, text) => h("span", { class: "badge " + kind }, text);
-const when = (ms) => (ms === undefined || ms === null ? "" :
-  new Date(Number(ms)).toISOString().replace(".000Z", "Z"));
+// A time in ms as ISO 8601; a number no Date can hold is shown as it is.
+function when(ms) {
+  if (ms === undefined || ms === null)
+    return "";
+  const d = new Date(Number(ms));
+  return Number.isNaN(d.getTime()) ? String(ms) :
+    d.toISOString().replace(".000Z", "Z");
+}
 
 function section(title, ...kids) {
   return h("section", { class: "card" }, h("h2", null, title), ...kids);
@@ -887,8 +893,8 @@ function notADocument() {
 function verdictCard(v, claims, err) {
   const refused = err instanceof VerdictError && err.signed;
   const state = claims ? "trusted" : refused ? "refused" : "unverified";
-  const g = claims ? claims.submods.glassbox : refused ?
-    err.claims.submods.glassbox : null;
+  const signedClaims = claims || (refused ? err.claims : null);
+  const g = signedClaims ? signedClaims.submods.glassbox : null;
   const reason = g ? g["glassbox.reason"] : err instanceof VerdictError ?
     err.reason : "error";
   const failAt = claims || refused ? VERDICT_CHECKS.length :
@@ -924,6 +930,12 @@ function verdictCard(v, claims, err) {
   h("p", null, "Reason ", h("code", { id: "reason" }, reason), ": ",
     g ? g["glassbox.message"] : "the verdict could not be verified in " +
       "this browser, so it says nothing: " + err.message),
+  g ? dl([
+    ["Evaluated at", g["glassbox.at_ms"] === null ? "\u2014" :
+      when(g["glassbox.at_ms"])],
+    ["Signed", `${when(signedClaims.iat * 1000)}, good until ` +
+      when(signedClaims.exp * 1000)],
+  ]) : null,
   h("h3", null, "Checked in this browser"), steps, summary,
   Array.isArray(v.checks) ? h("details", { class: "server-checks" },
     h("summary", null, "The verifier's account of its checks (not signed)"),

@@ -6,9 +6,9 @@ import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { CheckError, VerdictError, verifyVerdict } from "../../web/check.js";
 
-const USAGE = `usage: check_verdict.mjs --verdict-key JWK_FILE --log-key VKEY_FILE
-       [--proof FILE] [--result FILE] [--nonce HEX] [--now UNIX_S] [--json]
-       ANSWER DOC
+const USAGE = `usage: check_verdict.mjs --verdict-key JWK_FILE
+       --log-key VKEY_FILE [--proof FILE] [--result FILE] [--nonce HEX]
+       [--now UNIX_S] [--json] ANSWER DOC
 
 Checks a verifier's signed verdict offline, as glassbox check-verdict does.
   ANSWER  the JSON answer of POST /api/v1/verify (verdict, tlog_proof), or

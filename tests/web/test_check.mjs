@@ -291,7 +291,8 @@ async function verdictTests() {
   const lessPcrs = { ...dA.pcrs };
   delete lessPcrs["15"];
   cases.push(["a PCR missing from the signed pcrs", {},
-    { doc: { ...dA, pcrs: lessPcrs } }, "verdict_mismatch glassbox.document.pcrs"]);
+    { doc: { ...dA, pcrs: lessPcrs } },
+    "verdict_mismatch glassbox.document.pcrs"]);
 
   // 1, 2. Form and signature.
   const [h, c, s] = base.jws.split(".");
@@ -548,7 +549,8 @@ async function cliTests({ vk, lk, log, base, docA, docB, result, nonce, now,
     typeof r.json.message === "string" && r.json.claims !== null, r.out);
   r = cv("--verdict-key", jwk, "--log-key", vkey, "--result", res,
     "--nonce", nonce, "--json", answer, doc);
-  check("cli: without --now, today's clock (the verdict is of 2027)", r.code === 1 &&
+  check("cli: without --now, today's clock (the verdict is of 2027)",
+    r.code === 1 &&
     r.json.reason === "verdict_expired" && r.json.claim === null, r.out);
   r = cv("--verdict-key", jwk, "--log-key", vkey, ...common, "--json",
     jws, doc);

@@ -28,7 +28,8 @@ export function verdictKey(seed = crypto.randomBytes(32)) {
   // Sorted keys and no white space, as docs/verdict.md says.
   const canon = (v) => Array.isArray(v) ? `[${v.map(canon).join(",")}]` :
     v !== null && typeof v === "object" ? `{${Object.keys(v).sort()
-      .filter((k) => v[k] !== undefined).map((k) => JSON.stringify(k) + ":" + canon(v[k])).join(",")}}` :
+      .filter((k) => v[k] !== undefined)
+      .map((k) => JSON.stringify(k) + ":" + canon(v[k])).join(",")}}` :
       JSON.stringify(v);
   function sign(claims, header = { alg: "EdDSA", kid, typ: "JWT" }) {
     const input = b64url(canon(header)) + "." + b64url(canon(claims));
