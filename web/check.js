@@ -235,20 +235,6 @@ export async function verifyConsistency(size1, size2, root1, root2, proof) {
   return true;
 }
 
-// A compact JWS with alg EdDSA, checked with an Ed25519 JWK's x.
-export async function verifyJws(jws, jwk) {
-  const parts = jws.split(".");
-  if (parts.length !== 3)
-    throw new CheckError("the verdict is not a compact JWS");
-  const head = JSON.parse(new TextDecoder().decode(b64ToBytes(parts[0])));
-  if (head.alg !== "EdDSA" || head.kid !== jwk.kid)
-    throw new CheckError("the verdict names another key or algorithm");
-  if (!(await ed25519Verify(b64ToBytes(jwk.x), b64ToBytes(parts[2]),
-    enc.encode(parts[0] + "." + parts[1]))))
-    throw new CheckError("the verdict's signature does not verify");
-  return JSON.parse(new TextDecoder().decode(b64ToBytes(parts[1])));
-}
-
 // --- CBOR (RFC 8949), only what a Nitro document needs --------------------
 //
 // A strict reader for the page to show the fields of the document the user
