@@ -1,7 +1,9 @@
-// The checks an auditor runs in the browser, with WebCrypto only: signed
-// notes (C2SP signed-note, Ed25519), checkpoints (C2SP tlog-checkpoint) and
-// RFC 9162 inclusion and consistency proofs. Nothing here trusts the server:
-// every function takes the bytes and answers true or throws CheckError.
+// The checks an auditor runs in the browser (and in Node 20), with
+// WebCrypto only: signed notes (C2SP signed-note, Ed25519), checkpoints
+// (C2SP tlog-checkpoint), RFC 9162 inclusion and consistency proofs, a
+// strict CBOR reader for Nitro documents, C2SP tlog-proof receipts and the
+// verifier's signed verdicts (docs/verdict.md). Nothing here trusts the
+// server: every function takes the bytes and answers, or throws CheckError.
 
 export class CheckError extends Error {}
 
