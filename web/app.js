@@ -3,14 +3,23 @@
 // proof is checked here with WebCrypto (check.js) rather than believed.
 
 import {
-  CheckError, b64ToBytes, bytesToB64, bytesToHex, hexToBytes, leafHash,
-  openCheckpoint, parseVerifierKey, verifyConsistency,
-  verifyInclusion, verifyJws,
+  CheckError, VerdictError, b64ToBytes, bytesToB64, bytesToHex, hexToBytes,
+  leafHash, openCheckpoint, parseDocument, parseVerifierKey, sha256, treeRoot,
+  verifyConsistency, verifyInclusion, verifyVerdict,
 } from "./check.js";
 
 const main = document.getElementById("main");
 const PAGE = 25;               // log entries per page
 const SAVED = "glassbox.checkpoint";
+const PINNED = "glassbox.keys";
+// The most log entries the page reads (and hashes) to compute the releases
+// and their revocations itself; past it, it says what it did not read. An
+// auditor (or a test) may lower it in localStorage "glassbox.logReadMax".
+const LOG_READ_LIMIT = 10000;
+const LOG_READ_MAX = Math.min(LOG_READ_LIMIT, Math.max(1,
+  Math.floor(Number(localStorage.getItem("glassbox.logReadMax"))) ||
+  LOG_READ_LIMIT));
+const ENTRIES_PAGE = 1000;     // the API's most entries per request
 
 // h("p", {class: "x"}, "text", child): an element; strings become text.
 function h(tag, attrs, ...kids) {
@@ -34,8 +43,14 @@ function h(tag, attrs, ...kids) {
 const link = (href, ...kids) => h("a", { href }, ...kids);
 const mono = (s) => h("code", { class: "hex" }, s);
 const badge = (kind, text) => h("span", { class: "badge " + kind }, text);
-const when = (ms) => (ms === undefined || ms === null ? "" :
-  new Date(Number(ms)).toISOString().replace(".000Z", "Z"));
+// A time in ms as ISO 8601; a number no Date can hold is shown as it is.
+function when(ms) {
+  if (ms === undefined || ms === null)
+    return "";
+  const d = new Date(Number(ms));
+  return Number.isNaN(d.getTime()) ? String(ms) :
+    d.toISOString().replace(".000Z", "Z");
+}
 
 function section(title, ...kids) {
   return h("section", { class: "card" }, h("h2", null, title), ...kids);
@@ -79,14 +94,60 @@ async function api(path, opts) {
   return body;
 }
 
-// The service's keys, once per page load.
+// The service's keys, pinned in this browser on the first visit (as a
+// remembered checkpoint is): every check uses the pinned keys. Keys the
+// service serves later that differ are shown as a warning, and nothing
+// signed by them is trusted until the user accepts them.
 let service;
+const keyText = (j) => (j && typeof j === "object" ?
+  [j.kty, j.crv, j.x, j.kid].join(" ") : "");
+
 async function wellKnown() {
   if (!service) {
     const w = await api("/.well-known/glassbox");
-    service = { ...w, logKey: await parseVerifierKey(w.log_key) };
+    const served = { verdict_key: w.verdict_key, log_key: w.log_key };
+    let pinned = null, firstVisit = false;
+    try {
+      pinned = JSON.parse(localStorage.getItem(PINNED));
+    } catch { /* pinned stays null */ }
+    if (!pinned || typeof pinned !== "object" || !pinned.verdict_key ||
+        typeof pinned.log_key !== "string") {
+      pinned = { ...served, since: new Date().toISOString() };
+      localStorage.setItem(PINNED, JSON.stringify(pinned));
+      firstVisit = true;
+    }
+    const changed = keyText(pinned.verdict_key) !==
+      keyText(served.verdict_key) || pinned.log_key !== served.log_key;
+    service = { ...w, pinned, served, changed, firstVisit,
+      logKey: await parseVerifierKey(pinned.log_key) };
   }
   return service;
+}
+
+function keyWarning(s) {
+  const accept = () => {
+    localStorage.setItem(PINNED, JSON.stringify({ ...s.served,
+      since: new Date().toISOString() }));
+    service = undefined;
+    logCache = null;
+    route();
+  };
+  return h("section", { class: "card error", role: "alert",
+    id: "key-warning" },
+  h("h2", null, "This service's keys changed"),
+  h("p", null, "The keys it publishes now are not the ones this browser " +
+    `pinned on ${s.pinned.since}. Everything on this page is still ` +
+    "checked with the pinned keys, so nothing signed by the new ones is " +
+    "trusted until you accept them. Accept only if the operator announced " +
+    "the change somewhere you trust."),
+  dl([
+    ["Pinned verdict key", mono(keyText(s.pinned.verdict_key))],
+    ["Served verdict key", mono(keyText(s.served.verdict_key))],
+    ["Pinned log key", mono(s.pinned.log_key)],
+    ["Served log key", mono(String(s.served.log_key))],
+  ]),
+  h("button", { type: "button", id: "accept-keys", onclick: accept },
+    "Accept the new keys"));
 }
 
 // The latest checkpoint (or the one of a size), its signature checked.
@@ -120,6 +181,136 @@ async function proveConsistency(c1, c2) {
     `&to=${c2.size}`);
   await verifyConsistency(c1.size, c2.size, c1.root, c2.root, p.consistency);
   return p.consistency.length;
+}
+
+// The log read whole (up to LOG_READ_MAX entries) and checked in this
+// browser: every entry's leaf hash, the tree's root rebuilt from them and
+// compared with a checkpoint signed by the pinned log key (for a longer log,
+// the checkpoint at LOG_READ_MAX, proven consistent with the latest).
+// Releases and revocations are derived from these leaves only.
+let logCache = null;
+
+async function verifiedLog() {
+  const cp = await checkpoint();
+  if (!logCache || logCache.note !== cp.note)
+    logCache = { note: cp.note, value: readLog(cp) };
+  return logCache.value;
+}
+
+async function readLog(cp) {
+  const size = Number(cp.size);
+  const n = Math.min(size, LOG_READ_MAX);
+  let at = cp;
+  if (n < size) {
+    at = await checkpoint(n);
+    await proveConsistency(at, cp);
+  }
+  const hashes = [], leaves = [];
+  for (let start = 0; start < n; start += ENTRIES_PAGE) {
+    const end = Math.min(n, start + ENTRIES_PAGE);
+    const page = await api(`/api/v1/log/entries?start=${start}&end=${end}`);
+    const got = page && Array.isArray(page.entries) ? page.entries : [];
+    if (got.length !== end - start)
+      throw new CheckError(`the log sent ${got.length} entries for ` +
+        `${start}..${end - 1}`);
+    for (const [i, e] of got.entries()) {
+      if (!e || e.index !== start + i || typeof e.data !== "string")
+        throw new CheckError(`the log did not send entry ${start + i}`);
+      hashes.push(await leafHash(e.data));
+      let leaf = null;
+      try {
+        leaf = JSON.parse(e.data);
+      } catch { /* not a leaf this page can read: it adds nothing */ }
+      leaves.push(leaf);
+    }
+  }
+  const root = await treeRoot(hashes);
+  if (bytesToHex(root) !== bytesToHex(at.root))
+    throw new CheckError(`the log's ${n} entries lead to the root ` +
+      `${bytesToHex(root).slice(0, 16)}\u2026, not to the one of its ` +
+      `signed checkpoint of size ${at.size}`);
+  const releases = new Map(), keys = new Map();
+  leaves.forEach((leaf, i) => {
+    if (!leaf || typeof leaf !== "object")
+      return;
+    const r = leaf.release, fpr = leaf.fingerprint;
+    if (leaf.type === "key_added" && typeof fpr === "string" &&
+        !keys.has(fpr))
+      keys.set(fpr, { fingerprint: fpr, index: i, revoked: null });
+    else if (leaf.type === "key_revoked" && keys.has(fpr) &&
+        keys.get(fpr).revoked === null)
+      keys.get(fpr).revoked = i;
+    if (leaf.type === "release_published" && r && typeof r === "object") {
+      const id = bytesToHex(hashes[i].slice(0, 8));
+      const pcrs = {};
+      for (const [k, v] of Object.entries(r.pcrs || {}))
+        if (typeof v === "string")
+          pcrs[k] = v;
+      releases.set(id, { id, index: i, name: String(r.name),
+        version: String(r.version), pcrs, revoked: null, reason: null });
+    } else if (leaf.type === "release_revoked" && typeof r === "string") {
+      const rel = releases.get(r);
+      if (rel && rel.revoked === null) {
+        rel.revoked = i;
+        rel.reason = String(leaf.reason);
+      }
+    }
+  });
+  return { cp, read: n, size, releases, keys };
+}
+
+// What was read of the log, and what was not.
+function logCoverage(vl) {
+  const kids = [outcome(true, `Computed in this browser from the log's ` +
+    `${vl.read === vl.size ? "" : "first "}${vl.read} entries: each ` +
+    "entry's leaf hash, and the tree they make, match a checkpoint signed " +
+    "by the log key.")];
+  if (vl.read < vl.size)
+    kids.push(h("p", { class: "warn", id: "log-unread" }, `Not checked: ` +
+      `the log has ${vl.size} entries and this page reads at most ` +
+      `${LOG_READ_MAX}. Entries ${vl.read} to ${vl.size - 1} were not ` +
+      "read, so releases published there are not listed, and a release " +
+      "shown as not revoked may have been revoked there."));
+  return h("div", { id: "log-coverage" }, kids);
+}
+
+// The server's own list of releases, compared with the verified log.
+async function serverListCheck(vl) {
+  let list;
+  try {
+    list = (await api("/api/v1/releases")).releases;
+    if (!Array.isArray(list))
+      throw new CheckError("not a list");
+  } catch (e) {
+    return outcome(false, "The server's list of releases could not be " +
+      "read: " + e.message);
+  }
+  const diffs = [], seen = new Set();
+  for (const r of list) {
+    const d = r && vl.releases.get(r.id);
+    if (r && typeof r.index === "number" && r.index >= vl.read)
+      continue;    // past what was read: not compared
+    seen.add(r && r.id);
+    if (!d)
+      diffs.push(`it lists ${r && r.id}, which the log does not have`);
+    else if (r.name !== d.name || r.version !== d.version ||
+        r.index !== d.index)
+      diffs.push(`it describes ${d.id} otherwise than the log`);
+    else if ((r.revoked ?? null) !== d.revoked && !(d.revoked === null &&
+        typeof r.revoked === "number" && r.revoked >= vl.read))
+      diffs.push(`it says ${d.name} ${d.version} is ` +
+        (r.revoked === null || r.revoked === undefined ? "not revoked" :
+          "revoked") + ", the log says " + (d.revoked === null ?
+        "it is not" : `it is, by entry ${d.revoked}`));
+  }
+  for (const d of vl.releases.values())
+    if (!seen.has(d.id))
+      diffs.push(`it omits ${d.name} ${d.version} (${d.id})`);
+  return h("div", { id: "server-list" }, diffs.length === 0 ?
+    outcome(true, "The server's own list of releases agrees with its log.") :
+    outcome(false, "The server's own list of releases (/api/v1/releases) " +
+      "disagrees with its verified log: " + diffs.slice(0, 5).join("; ") +
+      (diffs.length > 5 ? `; and ${diffs.length - 5} more.` : ".")));
 }
 
 function inclusionCard(index, proved, err) {
@@ -169,18 +360,25 @@ async function viewOverview() {
       ]),
       await savedCheckpointCard(cp),
     ]));
-  kids.push(section("Keys and root this service uses", dl([
-    ["Pinned root (SHA-256 of the certificate)", mono(w.root_sha256)],
-    ["Log key", mono(w.log_key)],
-    ["Verdict key (Ed25519 JWK x)", mono(w.verdict_key.x)],
-    ["Verdict key id", mono(w.verdict_key.kid)],
-    ["Software", w.version],
-  ])));
+  kids.push(section("Keys and root this service uses",
+    h("p", { class: "muted", id: "pinned-note" }, w.firstVisit ?
+      "This browser pinned these keys now, on its first visit: compare " +
+      "them once with the ones the operator publishes elsewhere." :
+      `This browser pinned these keys on ${w.pinned.since}; every check ` +
+      "here uses them."),
+    dl([
+      ["AWS Nitro root (SHA-256 of the certificate)", mono(w.root_sha256)],
+      ["Log key (pinned)", mono(w.pinned.log_key)],
+      ["Verdict key (pinned; Ed25519 JWK x)", mono(w.pinned.verdict_key.x)],
+      ["Verdict key id", mono(w.pinned.verdict_key.kid)],
+      ["Software", w.version],
+    ])));
   const v = await api("/api/v1/verdicts");
   const seen = v.reasons.filter((r) => r.total > 0);
   kids.push(section("Recent verdicts",
     h("p", { class: "muted" }, `Last ${v.recent_seconds / 60} minutes, and ` +
-      `since the service started at ${v.since}.`),
+      `since the service started at ${v.since}, as the service counts ` +
+      "them (not signed)."),
     seen.length === 0 ? h("p", null, "No documents verified yet.") :
       table(["Reason", "Last hour", "Since start", "Meaning"],
         seen.map((r) => [r.reason === "ok" ? badge("ok", "ok") :
@@ -225,11 +423,6 @@ async function savedCheckpointCard(cp) {
 async function viewReleases(params) {
   const q = (params.get("q") || "").trim();
   const isPcr = /^[0-9a-fA-F]{96}$/.test(q);
-  const all = (await api("/api/v1/releases" +
-    (isPcr ? "?pcr=" + q.toLowerCase() : ""))).releases;
-  const found = all.filter((r) => isPcr || q === "" ||
-    r.name.toLowerCase().includes(q.toLowerCase()))
-    .sort((a, b) => b.index - a.index);
   const input = h("input", { type: "search", name: "q", value: q,
     placeholder: "name, or any PCR value (96 hex digits)",
     "aria-label": "Search releases" });
@@ -237,8 +430,21 @@ async function viewReleases(params) {
     ev.preventDefault();
     location.hash = "#/releases?q=" + encodeURIComponent(input.value.trim());
   } }, input, h("button", { type: "submit" }, "Search"));
+  let vl;
+  try {
+    vl = await verifiedLog();
+  } catch (e) {
+    return [h("h1", null, "Releases"), form, section("Not verified",
+      outcome(false, "The log could not be verified, so no release is " +
+        "shown: " + e.message))];
+  }
+  const all = [...vl.releases.values()];
+  const found = all.filter((r) => (isPcr ? Object.values(r.pcrs).includes(
+    q.toLowerCase()) : q === "" || r.name.toLowerCase().includes(
+    q.toLowerCase()))).sort((a, b) => b.index - a.index);
   return [
-    h("h1", null, "Releases"), form,
+    h("h1", null, "Releases"), form, logCoverage(vl),
+    await serverListCheck(vl),
     h("p", { class: "muted", id: "release-count" }, q === "" ?
       `${found.length} published, newest first.` :
       `${found.length} of ${all.length} match ${isPcr ? "this PCR" : "\u201c" +
@@ -247,10 +453,11 @@ async function viewReleases(params) {
       "PCR0", "Log entry", "Status"], found.map((r) => [
       h("span", { class: "name" }, r.name), r.version,
       link("#/release/" + r.id, mono(r.id)),
-      mono(r.pcrs["0"].slice(0, 16) + "\u2026"),
+      mono((r.pcrs["0"] || "").slice(0, 16) + "\u2026"),
       link("#/entry/" + r.index, String(r.index)),
-      r.revoked === null ? badge("ok", "active") :
-        badge("bad", "revoked")]), "releases"),
+      r.revoked !== null ? badge("bad", "revoked") : vl.read < vl.size ?
+        badge("warn", "not revoked before entry " + vl.read) :
+        badge("ok", "active")]), "releases"),
   ];
 }
 
@@ -266,32 +473,69 @@ function statementText(b64) {
 }
 
 async function viewRelease(id) {
-  const { release } = await api("/api/v1/releases/" +
-    encodeURIComponent(id));
+  let vl, vlErr, release = null, apiErr;
+  try {
+    vl = await verifiedLog();
+  } catch (e) {
+    vlErr = e;
+  }
+  const fromLog = vl ? vl.releases.get(id) : undefined;
+  try {
+    release = (await api("/api/v1/releases/" + encodeURIComponent(id)))
+      .release;
+  } catch (e) {
+    apiErr = e;
+  }
+  if (!fromLog && !release)
+    throw apiErr || new CheckError("no such release");
+  const index = fromLog ? fromLog.index : release.index;
   let proved, err;
   try {
-    proved = await proveEntry(release.index);
+    proved = await proveEntry(index);
     // What is shown comes from the proven leaf, and must be this release.
     const want = bytesToHex((proved.hash).slice(0, 8));
     if (proved.leaf.type !== "release_published" || want !== id)
-      throw new CheckError(`entry ${release.index} is not release ${id}`);
+      throw new CheckError(`entry ${index} is not release ${id}`);
   } catch (e) {
     err = e;
   }
   const leaf = proved ? proved.leaf : null;
-  const rel = leaf ? leaf.release : release;
+  const rel = leaf ? leaf.release : release || fromLog;
+  // The status comes from the verified log only; the server's word is
+  // compared with it, never shown as the status.
+  let status, lie = null;
+  if (fromLog) {
+    status = fromLog.revoked !== null ? [badge("bad", "revoked"),
+      " by log entry ", link("#/entry/" + fromLog.revoked,
+        String(fromLog.revoked)), " \u2014 ", fromLog.reason] :
+      vl.read < vl.size ? [badge("warn", "not revoked before entry " +
+        vl.read), ` (entries ${vl.read} to ${vl.size - 1} were not read)`] :
+        [badge("ok", "active"), ` (no revocation in the log's ${vl.size} ` +
+          "entries)"];
+    if (release && (release.revoked ?? null) !== fromLog.revoked)
+      lie = outcome(false, "The server's answer for this release says it " +
+        `is ${release.revoked === null || release.revoked === undefined ?
+          "not revoked" : "revoked"}; its verified log says ` +
+        (fromLog.revoked === null ? "it is not." : `it is, by entry ` +
+          `${fromLog.revoked}.`));
+  } else if (vl && index < vl.read) {
+    status = badge("bad", "not in the log");
+    lie = outcome(false, `The server names release ${id} at entry ` +
+      `${index}, but the verified log has no such release there.`);
+  } else {
+    status = [badge("warn", "not verified"), " ", vl ? `entry ${index} is ` +
+      `past the ${vl.read} entries this page reads` : vlErr.message];
+  }
   return [
     h("h1", null, "Release ", h("span", { class: "name" }, rel.name), " ",
       rel.version),
-    inclusionCard(release.index, proved, err),
-    section("Release", dl([
-      ["Status", release.revoked === null ? badge("ok", "active") :
-        [badge("bad", "revoked"), " by log entry ",
-          link("#/entry/" + release.revoked, String(release.revoked))]],
+    inclusionCard(index, proved, err),
+    section("Release", lie, dl([
+      ["Status", h("span", { id: "release-status" }, status)],
       ["Id (leaf hash prefix)", mono(id)],
-      ["Log entry", link("#/entry/" + release.index, String(release.index))],
-      ["Signer key", link("#/keys", mono(leaf ? leaf.signer :
-        release.signer))],
+      ["Log entry", link("#/entry/" + index, String(index))],
+      ["Signer key", link("#/keys", mono(leaf ? leaf.signer : release ?
+        release.signer : "(not verified)"))],
       leaf && ["Published", when(leaf.time_ms)],
     ])),
     section(leaf ? "PCRs" : "PCRs (as the server says; not verified)",
@@ -309,17 +553,41 @@ async function viewRelease(id) {
 // --- Keys -----------------------------------------------------------------
 
 async function viewKeys() {
-  const { keys } = await api("/api/v1/keys");
-  return [
-    h("h1", null, "Signing keys"),
+  const head = [h("h1", null, "Signing keys"),
     h("p", { class: "muted" }, "Release managers' OpenPGP keys. Each was " +
-      "added, and may be revoked, by an entry of the log."),
-    table(["Fingerprint", "Added by", "Status"], keys.map((k) => [
-      mono(k.fingerprint), link("#/entry/" + k.index, "entry " + k.index),
-      k.revoked === null ? badge("ok", "active") :
-        [badge("bad", "revoked"), " by ",
-          link("#/entry/" + k.revoked, "entry " + k.revoked)]]), "keys"),
-  ];
+      "added, and may be revoked, by an entry of the log.")];
+  let vl;
+  try {
+    vl = await verifiedLog();
+  } catch (e) {
+    return [...head, section("Not verified", outcome(false, "The log " +
+      "could not be verified, so no key is shown: " + e.message))];
+  }
+  // The server's list, compared with the verified log.
+  let agree;
+  try {
+    const { keys } = await api("/api/v1/keys");
+    const inLog = [...vl.keys.values()];
+    agree = Array.isArray(keys) && keys.filter((k) => k.index < vl.read)
+      .length === inLog.length && keys.every((k) => k.index >= vl.read ||
+      (vl.keys.has(k.fingerprint) && vl.keys.get(k.fingerprint).index ===
+        k.index && ((k.revoked ?? null) === vl.keys.get(k.fingerprint)
+        .revoked || (vl.keys.get(k.fingerprint).revoked === null &&
+          k.revoked >= vl.read))));
+  } catch {
+    agree = false;
+  }
+  return [...head, logCoverage(vl),
+    h("div", { id: "server-keys" }, agree ? outcome(true, "The server's " +
+      "own list of keys agrees with its log.") : outcome(false, "The " +
+      "server's own list of keys (/api/v1/keys) disagrees with its " +
+      "verified log.")),
+    table(["Fingerprint", "Added by", "Status"], [...vl.keys.values()]
+      .map((k) => [mono(k.fingerprint), link("#/entry/" + k.index, "entry " +
+        k.index), k.revoked !== null ? [badge("bad", "revoked"), " by ",
+        link("#/entry/" + k.revoked, "entry " + k.revoked)] :
+        vl.read < vl.size ? badge("warn", "not revoked before entry " +
+          vl.read) : badge("ok", "active")]), "keys")];
 }
 
 // --- The log --------------------------------------------------------------
@@ -359,7 +627,9 @@ async function viewLog(params) {
     start > 0 ? link("#/log?end=" + start, "Older \u2192") : null);
   return [
     h("h1", null, "The log"),
-    section("Entries", pager, rows.length ? table(["#", "Type", "Time",
+    section("Entries", h("p", { class: "muted" }, "As the server lists " +
+      "them; each entry's page checks its inclusion in the signed log."),
+    pager, rows.length ? table(["#", "Type", "Time",
       "What"], rows, "entries") : null),
     consistencyCard(size, params),
     checkpointCard(size, params),
@@ -467,31 +737,17 @@ async function viewEntry(index) {
 
 // --- Verify a document ----------------------------------------------------
 
-const CHECKS = {
-  cbor: "COSE_Sign1 structure (CBOR)",
-  header: "Protected header: ES384",
-  fields: "Required fields and their sizes",
-  root: "Chain ends at the pinned root",
-  chain: "Certificate chain",
-  validity: "Certificates valid at the time asked",
-  signature: "Document signature (ECDSA P-384)",
-  debug: "Not a debug-mode enclave",
-  freshness: "Fresh (only when asked at \u201cnow\u201d)",
-  nonce: "Nonce (only when one is given)",
-  release: "PCRs are a published, unrevoked release",
-  result: "Result signature (only with a result)",
-};
 
-// Hex or base64 text to base64; null if it is neither.
-function documentBase64(text) {
+// The document's bytes from hex or base64 text; null if it is neither.
+function documentBytes(text) {
   const t = text.replace(/\s+/g, "");
   if (t === "")
     return null;
   if (/^([0-9a-fA-F]{2})+$/.test(t))
-    return bytesToB64(hexToBytes(t));
+    return hexToBytes(t);
   if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(t)) {
     try {
-      return bytesToB64(b64ToBytes(t));
+      return b64ToBytes(t);
     } catch {
       return null;
     }
@@ -523,79 +779,208 @@ function viewVerify() {
     h("button", { type: "submit" }, "Verify")));
   return [
     h("h1", null, "Verify a document"),
-    h("p", { class: "muted" }, "The verifier checks the document; its " +
-      "signed verdict is then checked in this browser."),
+    h("p", { class: "muted" }, "The verifier checks the document and signs " +
+      "its verdict. This browser then checks the verdict: its signature " +
+      "under the pinned verdict key, that it is about this very document, " +
+      "that it has not expired, and that its release is in the log. Only " +
+      "a verdict that passes all of these is shown as Trusted or Refused."),
     section("Document", form), out,
   ];
 }
 
+// The checks this browser makes on the verdict (docs/verdict.md), and the
+// reason code that says each one failed.
+const VERDICT_CHECKS = [
+  ["form", "bad_verdict", "A signed EAR verdict (EdDSA JWS under the " +
+    "pinned key's id)"],
+  ["signature", "bad_verdict_signature", "Its signature verifies under the " +
+    "pinned verdict key"],
+  ["inputs", "verdict_mismatch", "It is about this document (its SHA-256 " +
+    "and fields, computed in this browser)"],
+  ["time", "verdict_expired", "It has not expired"],
+  ["receipt", "bad_proof", "Its release is in the log (tlog-proof against " +
+    "a checkpoint signed by the pinned log key)"],
+  ["question", "verdict_mismatch", "It answers the question asked (the " +
+    "time to check at)"],
+];
+
+// The verifier's own account of its checks, in order (not signed).
+const CHECKS = {
+  cbor: "COSE_Sign1 structure (CBOR)",
+  header: "Protected header: ES384",
+  fields: "Required fields and their sizes",
+  root: "Chain ends at the pinned root",
+  chain: "Certificate chain",
+  validity: "Certificates valid at the time asked",
+  signature: "Document signature (ECDSA P-384)",
+  debug: "Not a debug-mode enclave",
+  freshness: "Fresh (only when asked at \u201cnow\u201d)",
+  nonce: "Nonce (only when one is given)",
+  release: "PCRs are a published, unrevoked release",
+  result: "Result signature (only with a result)",
+};
+
 async function verifyDocument(text, at) {
-  const doc = documentBase64(text);
-  if (doc === null)
-    return [verdictCard({ trusted: false, reason: "malformed",
-      message: "the input is neither hex nor base64, so it cannot be a " +
-        "document", checks: Object.keys(CHECKS).map((c, i) => ({
-        check: c, status: i === 0 ? "fail" : "not_run",
-        reason: i === 0 ? "malformed" : undefined })) }, null)];
+  const bytes = documentBytes(text);
+  if (bytes === null)
+    return [notADocument()];
   let v;
   try {
     v = await api("/api/v1/verify", { method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ document: doc, at }) });
+      body: JSON.stringify({ document: bytesToB64(bytes), at }) });
   } catch (e) {
     return [errorCard(e)];
   }
-  let jws;
+  const s = await wellKnown();
+  let claims = null, err = null;
   try {
-    const claims = await verifyJws(v.verdict, (await wellKnown()).verdict_key);
-    const sub = claims.submods.glassbox;
-    if (sub["glassbox.reason"] !== v.reason)
-      throw new CheckError("the signed verdict says " +
-        sub["glassbox.reason"]);
-    jws = outcome(true, "The verdict is signed by this service's verdict " +
-      "key (checked in this browser).");
+    claims = await verifyVerdict({ jws: v.verdict, tlogProof:
+      v.tlog_proof ?? null, document: bytes, result: null, nonce: null,
+    verdictKey: s.pinned.verdict_key, logKey: s.pinned.log_key,
+    now: Math.floor(Date.now() / 1000) });
   } catch (e) {
-    jws = outcome(false, "The verdict's signature: " + e.message);
+    err = e;
   }
-  const kids = [verdictCard(v, jws)];
-  if (v.document) {
-    const d = v.document;
-    kids.push(section("Document", dl([
-      ["Module", d.module_id],
-      ["Time", `${when(d.timestamp)} (${d.timestamp} ms)`],
-      ["Debug mode", d.debug ? "yes (PCRs are zero)" : "no"],
-      ["Public key", d.public_key ? mono(d.public_key) : "none"],
-      ["User data", d.user_data ? mono(d.user_data) : "none"],
-      ["Nonce", d.nonce ? mono(d.nonce) : "none"],
-    ])), section("PCRs", pcrTable(Object.fromEntries(
-      Object.entries(d.pcrs).filter(([, x]) => !/^0*$/.test(x))))),
-    h("p", { class: "muted" }, "PCRs that are all zero are not shown."));
+  // A verdict that passed: signed and affirming, or signed and refused.
+  const signed = claims || (err instanceof VerdictError && err.signed ?
+    err.claims : null);
+  if (signed && signed.submods.glassbox["glassbox.at"] !== at) {
+    err = new VerdictError("verdict_mismatch", "the verdict answers " +
+      `another question: at ${JSON.stringify(signed.submods.glassbox[
+        "glassbox.at"])}, not ${JSON.stringify(at)}`, "glassbox.at");
+    claims = null;
   }
-  if (v.release)
-    kids.push(section("Matching release", dl([
-      ["Name", h("span", { class: "name" }, v.release.name)],
-      ["Version", v.release.version],
-      ["Release", link("#/release/" + v.release.id, mono(v.release.id))],
-      ["Status", v.release.revoked === null ? badge("ok", "active") :
-        badge("bad", "revoked")],
-    ])));
+  const kids = [verdictCard(v, claims, err)];
+  kids.push(await documentCard(bytes));
+  const g = (claims || (err && err.signed ? err.claims : null))?.submods
+    .glassbox;
+  if (g && g["glassbox.release"]) {
+    const r = g["glassbox.release"], cp = g["glassbox.checkpoint"];
+    kids.push(section("Matching release (signed in the verdict)", dl([
+      ["Name", h("span", { class: "name" }, r.name)],
+      ["Version", r.version],
+      ["Release", link("#/release/" + r.id, mono(r.id))],
+      ["Log entry", link("#/entry/" + r.index, String(r.index))],
+      ["At the checkpoint", `of size ${cp.size}, root ` +
+        `${cp.root.slice(0, 16)}\u2026`],
+      ["Status then", h("span", { id: "verdict-release-status" },
+        claims ? badge("ok", "not revoked") : g["glassbox.reason"] ===
+          "revoked" ? badge("bad", "revoked") : mono(g["glassbox.reason"]))],
+    ]), h("p", { class: "muted" }, "What the verifier signed about the " +
+      "release at that checkpoint; the release's page computes its status " +
+      "now from the log.")));
+  }
   return kids;
 }
 
-function verdictCard(v, jws) {
-  const checks = h("ol", { class: "checks" }, v.checks.map((c) =>
-    h("li", { class: c.status, "data-check": c.check,
-      "data-status": c.status },
-    h("span", { class: "status" }, c.status.replace("_", " ")),
-    h("span", { class: "title" }, CHECKS[c.check] || c.check),
-    c.reason ? h("span", { class: "why" }, mono(c.reason), " ",
-      c.text || "") : null)));
-  return h("section", { class: "card verdict " + (v.trusted ? "good" : "bad"),
-    id: "verdict" },
-  h("h2", null, v.trusted ? "Trusted" : "Not trusted"),
-  h("p", null, "Reason ", h("code", { id: "reason" }, v.reason), ": ",
-    v.message),
-  checks, jws);
+// Input that is neither hex nor base64 never reaches the verifier.
+function notADocument() {
+  return h("section", { class: "card verdict bad", id: "verdict" },
+    h("h2", null, "Not a document"),
+    h("p", null, "Reason ", h("code", { id: "reason" }, "malformed"), ": " +
+      "the input is neither hex nor base64, so it cannot be a document " +
+      "(checked in this browser; nothing was sent)."),
+    h("ol", { class: "checks" }, Object.keys(CHECKS).map((c, i) =>
+      h("li", { class: i === 0 ? "fail" : "not_run", "data-check": c,
+        "data-status": i === 0 ? "fail" : "not_run" },
+      h("span", { class: "status" }, i === 0 ? "fail" : "not run"),
+      h("span", { class: "title" }, CHECKS[c])))));
+}
+
+// Trusted and Refused come from a verdict that passed every check here;
+// anything else is Unverified, with the check that failed.
+function verdictCard(v, claims, err) {
+  const refused = err instanceof VerdictError && err.signed;
+  const state = claims ? "trusted" : refused ? "refused" : "unverified";
+  const signedClaims = claims || (refused ? err.claims : null);
+  const g = signedClaims ? signedClaims.submods.glassbox : null;
+  const reason = g ? g["glassbox.reason"] : err instanceof VerdictError ?
+    err.reason : "error";
+  const failAt = claims || refused ? VERDICT_CHECKS.length :
+    err instanceof VerdictError ? (err.claim === "glassbox.at" ? 5 :
+      VERDICT_CHECKS.findIndex(([, r]) => r === err.reason)) : 0;
+  const noRelease = g && g["ear.status"] !== "affirming" &&
+    !g["glassbox.release"];
+  const steps = h("ol", { class: "vchecks" }, VERDICT_CHECKS.map(
+    ([id, , title], i) => {
+      const st = i < failAt ? (id === "receipt" && noRelease ? "skipped" :
+        "pass") : i === failAt ? "fail" : "not_run";
+      return h("li", { class: st, "data-vcheck": id, "data-status": st },
+        h("span", { class: "status" }, st.replace("_", " ")),
+        h("span", { class: "title" }, title),
+        i === failAt ? h("span", { class: "why" }, mono(err.reason),
+          err.claim ? [" ", mono(err.claim)] : null, " ", err.message) :
+          null);
+    }));
+  // The answer's unsigned summary must agree with what was verified.
+  const said = `trusted: ${v.trusted}, reason ${v.reason}`;
+  const summary = !g ? h("p", { class: "muted", id: "unsigned-summary" },
+    `The server's unsigned summary (${said}) is not shown as a verdict.`) :
+    v.trusted !== Boolean(claims) || v.reason !== g["glassbox.reason"] ?
+      h("div", { id: "unsigned-summary" }, outcome(false, "The answer's " +
+        `unsigned summary (${said}) contradicts its signed verdict ` +
+        `(${g["ear.status"]}, ${g["glassbox.reason"]}).`)) : null;
+  const heads = { trusted: "Trusted", refused: "Refused",
+    unverified: "Unverified" };
+  return h("section", { class: "card verdict " + (state === "trusted" ?
+    "good" : state === "refused" ? "bad" : "unverified"), id: "verdict",
+  "data-verdict": state },
+  h("h2", null, heads[state]),
+  h("p", null, "Reason ", h("code", { id: "reason" }, reason), ": ",
+    g ? g["glassbox.message"] : "the verdict could not be verified in " +
+      "this browser, so it says nothing: " + err.message),
+  g ? dl([
+    ["Evaluated at", g["glassbox.at_ms"] === null ? "\u2014" :
+      when(g["glassbox.at_ms"])],
+    ["Signed", `${when(signedClaims.iat * 1000)}, good until ` +
+      when(signedClaims.exp * 1000)],
+  ]) : null,
+  h("h3", null, "Checked in this browser"), steps, summary,
+  Array.isArray(v.checks) ? h("details", { class: "server-checks" },
+    h("summary", null, "The verifier's account of its checks (not signed)"),
+    h("ol", { class: "checks" }, v.checks.map((c) =>
+      h("li", { class: c.status, "data-check": c.check,
+        "data-status": c.status },
+      h("span", { class: "status" }, String(c.status).replace("_", " ")),
+      h("span", { class: "title" }, CHECKS[c.check] || c.check),
+      c.reason ? h("span", { class: "why" }, mono(c.reason), " ",
+        c.text || "") : null)))) : null);
+}
+
+// The document's fields, read from its bytes in this browser.
+async function documentCard(bytes) {
+  const digest = bytesToHex(await sha256(bytes));
+  let d;
+  try {
+    d = parseDocument(bytes);
+  } catch (e) {
+    return section("Document (read in this browser)", dl([
+      ["SHA-256", mono(digest)]]), outcome(false, "This browser cannot " +
+      "read it as a Nitro attestation document: " + e.message));
+  }
+  const hex = (b) => (b === null ? "none" : b.length === 0 ? "empty" :
+    mono(bytesToHex(b)));
+  const pcrs = Object.fromEntries(Object.entries(d.pcrs).map(([k, x]) =>
+    [k, bytesToHex(x)]).filter(([, x]) => !/^0*$/.test(x)));
+  const debug = ["0", "1", "2"].every((k) => d.pcrs[k] &&
+    d.pcrs[k].every((x) => x === 0));
+  return h("div", { id: "document-fields" },
+    section("Document (read in this browser)", dl([
+      ["SHA-256", mono(digest)],
+      ["Module", d.module_id],
+      ["Time", `${when(Number(d.timestamp))} (${d.timestamp} ms)`],
+      ["Digest", d.digest],
+      ["Debug mode", debug ? "yes (PCRs 0 to 2 are zero)" : "no"],
+      ["Public key", hex(d.public_key)],
+      ["User data", hex(d.user_data)],
+      ["Nonce", hex(d.nonce)],
+    ]), h("p", { class: "muted" }, "Read from the bytes you gave; their " +
+      "signature and certificates are what the verifier's signed verdict " +
+      "speaks for.")),
+    section("PCRs", Object.keys(pcrs).length ? pcrTable(pcrs) :
+      h("p", null, "Every PCR is zero.")),
+    h("p", { class: "muted" }, "PCRs that are all zero are not shown."));
 }
 
 // --- Routing --------------------------------------------------------------
@@ -618,15 +1003,19 @@ async function route() {
       "#/" + (path.split("/")[1] || "").replace(/^release$/, "releases")
         .replace(/^entry$/, "log"));
   main.setAttribute("aria-busy", "true");
-  let kids;
+  let kids, warn = null;
   try {
+    const s = await wellKnown();
+    if (s.changed)
+      warn = keyWarning(s);
     const r = routes.find(([re]) => re.test(path));
     kids = r ? await r[1](r[0].exec(path), params) :
       [h("h1", null, "Not found"), h("p", null, "No such view.")];
   } catch (e) {
     kids = [errorCard(e)];
   }
-  main.replaceChildren(...[kids].flat().filter(Boolean));
+  kids = [warn, kids];
+  main.replaceChildren(...[kids].flat(Infinity).filter(Boolean));
   main.setAttribute("aria-busy", "false");
 }
 

@@ -4,13 +4,18 @@
 // vectors. The page trusts these functions to catch a lying server.
 //
 // usage: node test_check.mjs VECTORS_DIR
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import {
-  bytesToHex, hexToBytes, openNote, parseCheckpoint, parseVerifierKey,
-  verifyConsistency, verifyInclusion,
+  VerdictError, bytesToHex, cborDecode, checkTlogProof, hexToBytes, openNote,
+  parseCheckpoint, parseDocument, parseTlogProof, parseVerifierKey,
+  verifyConsistency, verifyInclusion, verifyVerdict,
 } from "../../web/check.js";
 import { check, finish } from "../harness.mjs";
+import * as fx from "./verdict_fixture.mjs";
 
 const V = process.argv[2];
 if (!V) {
@@ -142,4 +147,427 @@ const cp = parseCheckpoint(notes.checkpoint_examples_unverifiable
 check("checkpoint parsed", cp.origin === "example.com/behind-the-sofa" &&
   cp.size === 20852163n && cp.root.length === 32);
 
+await verdictTests();
 finish();
+
+// --- verifyVerdict (docs/verdict.md) ---------------------------------------
+
+// What verifyVerdict says: "ok", or the reason and claim of its refusal.
+async function outcome(args) {
+  try {
+    await verifyVerdict(args);
+    return "ok";
+  } catch (e) {
+    if (!(e instanceof VerdictError))
+      return "threw " + e.message;
+    return e.reason + (e.claim ? " " + e.claim : "");
+  }
+}
+
+async function verdictTests() {
+  const nitro = path.join(V, "aws-nitro");
+  const manifest = load("aws-nitro/vectors.json").vectors;
+  const vec = (f) => manifest.find((v) => v.file === f);
+  const bytes = (f) => new Uint8Array(fs.readFileSync(path.join(nitro, f)));
+
+  // The CBOR reader against every vector: the fields the manifest lists.
+  let agree = 0, valid = 0;
+  for (const v of manifest.filter((v) => v.expected === "valid")) {
+    valid++;
+    try {
+      const d = parseDocument(bytes(v.file));
+      const pcrs = Object.fromEntries(Object.entries(d.pcrs)
+        .map(([k, x]) => [k, bytesToHex(x)]));
+      if (d.module_id === v.module_id && String(d.timestamp) ===
+          String(v.timestamp_ms) && JSON.stringify(pcrs) ===
+          JSON.stringify(v.pcrs))
+        agree++;
+    } catch { /* counted as a disagreement */ }
+  }
+  check("parseDocument: every valid vector's fields", agree === valid &&
+    valid > 20, `${agree}/${valid}`);
+  for (const v of manifest.filter((v) => /malformed|syntax/.test(
+    v.expected)))
+    check(`parseDocument refuses ${v.file}`, !await accepts(() =>
+      (parseDocument(bytes(v.file)), true)));
+  const cbor = (hex) => cborDecode(hexToBytes(hex));
+  const cborRefused = (hex) => {
+    try {
+      cbor(hex);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  check("cbor: a definite and an indefinite map", cbor("a2016161026162")
+    .get(2n) === "b" && cbor("bf0161610261 62ff".replace(/ /g, ""))
+    .get(1n) === "a");
+  check("cbor: trailing bytes refused", cborRefused("a0" + "00"));
+  check("cbor: a duplicate key refused", cborRefused("a2016161016162"));
+  check("cbor: truncated refused", cborRefused("5a00001000" + "00"));
+  check("cbor: an array longer than the input refused",
+    cborRefused("9bffffffffffffffff"));
+  check("cbor: 17 levels refused, 16 read", cborRefused("81".repeat(17) +
+    "00") && !cborRefused("81".repeat(16) + "00"));
+  check("cbor: a float refused", cborRefused("f93c00"));
+  check("cbor: another tag refused", cborRefused("c100"));
+  check("cbor: invalid UTF-8 refused", cborRefused("62c328"));
+  check("cbor: a break outside refused", cborRefused("ff"));
+  check("cbor: an indefinite integer refused", cborRefused("1f"));
+  check("cbor: a chunked string is not a plain one", !(cbor("5f4101ff")
+    instanceof Uint8Array) && cborRefused("5f6161ff"));
+  check("cbor: 65 pairs refused", cborRefused("b841" + Array.from({ length:
+    65 }, (_, i) => (i < 24 ? i.toString(16).padStart(2, "0") :
+    "18" + i.toString(16).padStart(2, "0")) + "00").join("")));
+
+  // A log with real leaves, and verdicts about real documents.
+  const A = "nitriding-20220804-prod.cbor", B = "marlin-20240303-prod.cbor";
+  const docA = bytes(A), docB = bytes(B);
+  const dA = fx.documentClaims(docA, vec(A));
+  const vk = fx.verdictKey(), lk = fx.logKey("test.glassbox/log");
+  const pcrsOf = (v) => ({ 0: v.pcrs["0"], 1: v.pcrs["1"], 2: v.pcrs["2"] });
+  const rel = (name, version, pcrs) => JSON.stringify({ type:
+    "release_published", statement: "e30=", signature: "sig", signer:
+    "f".repeat(40), time_ms: 1, release: { name, version, format: "v1",
+    pcrs } });
+  const entries = [
+    JSON.stringify({ type: "key_added", fingerprint: "f".repeat(40) }),
+    rel("enclave-a", "1.0", pcrsOf(vec(A))),
+    rel("enclave-b", "2.0", pcrsOf(vec(B))),
+    rel("enclave-a", "1.1", { ...pcrsOf(vec(A)), 1: "0".repeat(96) }),
+    JSON.stringify({ type: "release_revoked", release: "0".repeat(16) }),
+  ];
+  const log = fx.makeLog(lk, entries);
+  const release = (i, over = {}) => ({ id: log.id(i), name:
+    JSON.parse(entries[i]).release.name, version:
+    JSON.parse(entries[i]).release.version, index: i, ...over });
+  const checkpoint = { origin: lk.name, size: log.size,
+    root: log.root.toString("hex") };
+  const now = 1800000000, iat = now - 10;
+  const result = new TextEncoder().encode("the enclave's result");
+  const resultSha = fx.sha256(result).toString("hex"), nonce = "0a1b2c3d";
+  const good = { doc: dA, release: release(1), checkpoint, iat, nonce,
+    resultSha };
+  const base = { jws: vk.sign(fx.claims(good)), tlogProof: log.proof(1),
+    document: docA, result, nonce, verdictKey: vk.jwk, logKey: lk.vkey,
+    now };
+  const run = (over = {}, claimsOver = null) => outcome({ ...base,
+    ...(claimsOver ? { jws: vk.sign(fx.claims({ ...good, ...claimsOver }))
+    } : {}), ...over });
+
+  const got = await verifyVerdict(base);
+  check("verdict: a good one passes", got.submods.glassbox[
+    "glassbox.release"].index === 1, got);
+  check("verdict: the proof alone checks", (await checkTlogProof(
+    log.proof(1), lk.vkey)).index === 1n);
+
+  // 3. About other inputs.
+  const cases = [
+    ["document B", { document: docB }, null,
+      "verdict_mismatch glassbox.document.sha256"],
+    ["another result", { result: new Uint8Array([1]) }, null,
+      "verdict_mismatch glassbox.result_sha256"],
+    ["no result for a verdict about one", { result: null }, null,
+      "verdict_mismatch glassbox.result_sha256"],
+    ["a result for a verdict about none", {}, { resultSha: undefined },
+      "verdict_mismatch glassbox.result_sha256"],
+    ["another nonce", { nonce: "0a1b2c3e" }, null,
+      "verdict_mismatch eat_nonce"],
+    ["a nonce, and a verdict without one", {}, { nonce: undefined },
+      "verdict_mismatch eat_nonce"],
+    ["the nonce in upper case", { nonce: "0A1B2C3D" }, null, "ok"],
+    ["no nonce given: eat_nonce not compared", { nonce: null }, null, "ok"],
+  ];
+  for (const f of ["module_id", "timestamp", "digest", "pcrs",
+    "public_key_sha256", "user_data_sha256", "nonce"]) {
+    const alt = { module_id: "i-0000000000000000-enc0000000000000000",
+      timestamp: dA.timestamp + 1, digest: "SHA256",
+      pcrs: { ...dA.pcrs, 3: "11".repeat(48) },
+      public_key_sha256: "00".repeat(32), user_data_sha256: null,
+      nonce: null }[f];
+    cases.push([`a signed ${f} that is not the document's`, {},
+      { doc: { ...dA, [f]: alt } }, "verdict_mismatch glassbox.document." + f]);
+  }
+  const lessPcrs = { ...dA.pcrs };
+  delete lessPcrs["15"];
+  cases.push(["a PCR missing from the signed pcrs", {},
+    { doc: { ...dA, pcrs: lessPcrs } },
+    "verdict_mismatch glassbox.document.pcrs"]);
+
+  // 1, 2. Form and signature.
+  const [h, c, s] = base.jws.split(".");
+  const sig = Buffer.from(s, "base64url");
+  sig[10] ^= 1;
+  const flipped = [h, c, fx.b64url(sig)].join(".");
+  const otherKey = fx.verdictKey();
+  const claimsBad = JSON.parse(Buffer.from(c, "base64url"));
+  claimsBad.submods.glassbox["glassbox.reason"] = "ok";
+  claimsBad.exp += 1000;
+  cases.push(
+    ["a flipped signature byte", { jws: flipped }, null,
+      "bad_verdict_signature"],
+    ["changed claims", { jws: [h, fx.b64url(JSON.stringify(claimsBad)), s]
+      .join(".") }, null, "bad_verdict_signature"],
+    ["signed by another key under our kid", { jws: otherKey.sign(
+      fx.claims(good), { alg: "EdDSA", kid: vk.kid, typ: "JWT" }) }, null,
+    "bad_verdict_signature"],
+    ["another kid", { jws: otherKey.sign(fx.claims(good)) }, null,
+      "bad_verdict"],
+    ["alg none", { jws: vk.sign(fx.claims(good), { alg: "none",
+      kid: vk.kid }) }, null, "bad_verdict"],
+    ["two parts", { jws: h + "." + c }, null, "bad_verdict"],
+    ["no verdict at all", { jws: null }, null, "bad_verdict"],
+    ["padding in the signature", { jws: base.jws + "==" }, null,
+      "bad_verdict"],
+    ["a signature of 63 bytes", { jws: [h, c, fx.b64url(sig.subarray(1))]
+      .join(".") }, null, "bad_verdict_signature"],
+    ["another eat_profile", {}, { top: { eat_profile: "x" } }, "bad_verdict"],
+    ["no exp", {}, { top: { exp: undefined } }, "bad_verdict"],
+    ["affirming with a refusal's reason", {}, { reason: "revoked" },
+      "bad_verdict"],
+    ["affirming without document fields", {}, { doc: { sha256: dA.sha256 } },
+      "verdict_mismatch glassbox.document.module_id"],
+    ["exp before iat", {}, { ttl: -1, top: {} }, "bad_verdict"],
+    ["an unknown reason code", {}, { status: "contraindicated",
+      reason: "no_such_reason" }, "bad_verdict"],
+    ["no glassbox.at", {}, { sub: { "glassbox.at": undefined } },
+      "bad_verdict"],
+    ["glassbox.at_ms not a number", {}, { sub: { "glassbox.at_ms": "1" } },
+      "bad_verdict"],
+    ["a checkpoint of size 0", {}, { checkpoint: { ...checkpoint,
+      size: 0 } }, "bad_verdict"],
+    ["a release without its index", {}, { release: { ...release(1),
+      index: undefined } }, "bad_verdict"],
+    ["crit in the header", { jws: vk.sign(fx.claims(good), { alg: "EdDSA",
+      kid: vk.kid, crit: ["x"] }) }, null, "bad_verdict"],
+    ["a duplicate key in the claims", { jws: vk.signRaw(JSON.stringify({
+      alg: "EdDSA", kid: vk.kid }), JSON.stringify(fx.claims(good))
+      .replace(/^\{/, '{"iat":1,') ) }, null, "bad_verdict"],
+    ["claims nested past 32 levels", { jws: vk.signRaw(JSON.stringify({
+      alg: "EdDSA", kid: vk.kid }), JSON.stringify(fx.claims(good))
+      .replace(/\}$/, ',"x":' + "[".repeat(40) + "]".repeat(40) + "}")) },
+    null, "bad_verdict"],
+    // The order of the checks: the signature before the inputs, the
+    // inputs before the time.
+    ["bad signature and document B", { jws: flipped, document: docB }, null,
+      "bad_verdict_signature"],
+    ["expired and document B", { document: docB, now: iat + 301 }, null,
+      "verdict_mismatch glassbox.document.sha256"],
+  );
+
+  // 4. Time.
+  cases.push(
+    ["at exp", { now: iat + 300 }, null, "ok"],
+    ["expired", { now: iat + 301 }, null, "verdict_expired"],
+    ["signed in the future", { now: iat - 61 }, null, "verdict_expired"],
+    ["signed within the allowed skew", { now: iat - 60 }, null, "ok"],
+  );
+
+  // 5. The receipt.
+  const altPath = fx.inclusionPath(1, log.hashes).map((x) => Buffer.from(x));
+  altPath[0][3] ^= 0x40;
+  const otherLog = fx.makeLog(fx.logKey("test.glassbox/log"), entries);
+  const resigned = fx.makeLog(lk, [...entries, entries[0]]);
+  cases.push(
+    ["an altered proof hash", { tlogProof: log.proof(1, { path: altPath }) },
+      null, "bad_proof"],
+    ["a proof of another index", { tlogProof: log.proof(2) }, null,
+      "bad_proof"],
+    ["a proof whose index line lies", { tlogProof: log.proof(1,
+      { index: 2 }) }, null, "bad_proof"],
+    ["a release claim with another index", {}, { release: release(1,
+      { index: 2 }) }, "bad_proof"],
+    ["a checkpoint signed by another key", { tlogProof: otherLog.proof(1) },
+      null, "bad_proof"],
+    ["a checkpoint of another size", { tlogProof: resigned.proof(1) }, null,
+      "bad_proof"],
+    ["an entry with other PCRs", { tlogProof: log.proof(3) },
+      { release: release(3) }, "bad_proof"],
+    ["a release whose id is not its leaf's", {}, { release: release(1,
+      { id: log.id(2) }) }, "bad_proof"],
+    ["a release of another name", {}, { release: release(1,
+      { name: "enclave-b" }) }, "bad_proof"],
+    ["an entry that is not a release", { tlogProof: log.proof(0) },
+      { release: release(1, { index: 0, id: log.id(0) }) }, "bad_proof"],
+    ["no tlog-proof", { tlogProof: null }, null, "bad_proof"],
+    ["a tlog-proof without its entry", { tlogProof: log.proof(1,
+      { entry: null }) }, null, "bad_proof"],
+    ["a garbled tlog-proof", { tlogProof: "c2sp.org/tlog-proof@v1\nindex " +
+      "x\n\n" + log.note }, null, "bad_proof"],
+    ["a verdict without checkpoint", {}, { checkpoint: null }, "bad_proof"],
+    ["a checkpoint claim with another root", {}, { checkpoint: { ...checkpoint,
+      root: "00".repeat(32) } }, "bad_proof"],
+    ["a checkpoint claim with another origin", {}, { checkpoint: {
+      ...checkpoint, origin: "other.log" } }, "bad_proof"],
+    ["affirming without a release", {}, { release: null }, "bad_proof"],
+  );
+
+  // 6. Refusals are the verdict's own.
+  cases.push(
+    ["contraindicated: revoked", {}, { status: "contraindicated",
+      reason: "revoked" }, "revoked"],
+    ["contraindicated with a bad proof: bad_proof first", { tlogProof:
+      log.proof(2) }, { status: "contraindicated", reason: "revoked" },
+    "bad_proof"],
+  );
+  const caseDir = fs.mkdtempSync(path.join(os.tmpdir(), "glassbox-cases-"));
+  for (const [name, over, claimsOver, want] of cases) {
+    const gotC = await run(over, claimsOver);
+    check(`verdict: ${name} -> ${want}`, gotC === want, gotC);
+    writeCase(caseDir, name, { ...base, ...(claimsOver ? { jws: vk.sign(
+      fx.claims({ ...good, ...claimsOver })) } : {}), ...over }, want);
+  }
+  // The same cases as folders (docs/verdict.md, "Shared test cases"):
+  // check_verdict.mjs agrees with them, and $GB_VERDICT_CASES gets a copy
+  // for the C tool.
+  const rc = spawnSync(process.execPath, [path.join(path.dirname(
+    fileURLToPath(import.meta.url)), "run_cases.mjs"), caseDir],
+  { encoding: "utf8" });
+  check("check_verdict.mjs over the case folders", rc.status === 0 &&
+    /^(\d+) cases agree, 0 differ/m.test(rc.stdout), rc.stdout + rc.stderr);
+  if (process.env.GB_VERDICT_CASES)
+    fs.cpSync(caseDir, path.join(process.env.GB_VERDICT_CASES, "web"),
+      { recursive: true });
+  fs.rmSync(caseDir, { recursive: true, force: true });
+  const garbage = new TextEncoder().encode("garbage garbage");
+  check("verdict: contraindicated malformed, no release", await outcome({
+    ...base, document: garbage, result: null, nonce: null, tlogProof: null,
+    jws: vk.sign(fx.claims({ doc: { sha256: fx.sha256(garbage)
+      .toString("hex") }, iat, status: "contraindicated",
+    reason: "malformed" })) }) === "malformed");
+  check("verdict: a bad pinned key is not a verdict error", (await outcome({
+    ...base, verdictKey: { ...vk.jwk, kid: "00".repeat(8) } }))
+    .startsWith("threw") && (await outcome({ ...base, verdictKey: {
+    ...vk.jwk, x: fx.b64url(Buffer.alloc(31)) } })).startsWith("threw"));
+  const noKid = { ...vk.jwk };
+  delete noKid.kid;
+  check("verdict: a pinned JWK without kid is its own", await outcome({
+    ...base, verdictKey: noKid }) === "ok");
+
+  // The tlog-proof parser's own refusals.
+  const refused = (t) => {
+    try {
+      parseTlogProof(t);
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  const pf = log.proof(1);
+  check("tlog-proof: a leading zero in the index refused", refused(
+    pf.replace("index 1", "index 01")));
+  check("tlog-proof: a hash without its padding refused", refused(
+    pf.replace(/^([A-Za-z0-9+/]{43})=$/m, "$1")));
+  check("tlog-proof: hashes of 31 and 33 bytes refused", refused(
+    pf.replace(/^([A-Za-z0-9+/]{40})[A-Za-z0-9+/]{3}=$/m, "$1AA==")) &&
+    refused(pf.replace(/^([A-Za-z0-9+/]{43})=$/m, "$1A")) &&
+    !refused(pf.replace(/^([A-Za-z0-9+/]{40})[A-Za-z0-9+/]{3}=$/m,
+      "$1AAA=")));
+  check("tlog-proof: no extra line refused", refused(pf.replace(
+    /^extra .*\n/m, "")));
+  check("tlog-proof: nothing after the blank line refused", refused(
+    pf.slice(0, pf.indexOf("\n\n") + 2)));
+  check("tlog-proof: another header refused", refused(pf.replace("@v1",
+    "@v2")));
+  check("tlog-proof: no blank line refused", refused(pf.split("\n\n")[0]));
+
+  await cliTests({ vk, lk, log, base, docA, docB, result, nonce, now, good });
+}
+
+// One case as a folder of docs/verdict.md's layout.
+function writeCase(dir, name, a, want) {
+  const c = path.join(dir, name.replace(/[^A-Za-z0-9]+/g, "-"));
+  fs.mkdirSync(c);
+  const w = (f, data) => fs.writeFileSync(path.join(c, f), data);
+  w("answer.json", JSON.stringify({ verdict: a.jws ?? null,
+    tlog_proof: a.tlogProof ?? null }));
+  w("doc.cbor", a.document);
+  if (a.result)
+    w("result.bin", a.result);
+  if (a.nonce)
+    w("nonce.txt", a.nonce + "\n");
+  w("verdict_key.json", JSON.stringify(a.verdictKey));
+  w("log.vkey", a.logKey + "\n");
+  w("now.txt", a.now + "\n");
+  const [reason, claim] = want.split(" ");
+  w("expect.json", JSON.stringify(reason === "ok" ?
+    { exit: 0, reason: null, claim: null } :
+    { exit: 1, reason, claim: claim ?? null }));
+}
+
+// check_verdict.mjs: the same interface and exit codes as
+// glassbox check-verdict.
+async function cliTests({ vk, lk, log, base, docA, docB, result, nonce, now,
+  good }) {
+  const tool = path.join(path.dirname(fileURLToPath(import.meta.url)),
+    "check_verdict.mjs");
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "glassbox-cv-"));
+  const f = (name, data) => {
+    const p = path.join(dir, name);
+    fs.writeFileSync(p, data);
+    return p;
+  };
+  const jwk = f("jwk.json", JSON.stringify(vk.jwk));
+  const wk = f("well-known.json", JSON.stringify({ verdict_key: vk.jwk,
+    log_key: lk.vkey }));
+  const vkey = f("log.vkey", lk.vkey + "\n");
+  const answer = f("answer.json", JSON.stringify({ trusted: true,
+    verdict: base.jws, tlog_proof: log.proof(1) }));
+  const jws = f("verdict.jws", base.jws + "\n");
+  const proof = f("proof.tlog-proof", log.proof(1));
+  const doc = f("doc.cbor", docA), docHex = f("doc.hex",
+    Buffer.from(docA).toString("hex") + "\n");
+  const docB64 = f("doc.b64", Buffer.from(docA).toString("base64"));
+  const docBf = f("docB.cbor", docB), res = f("result.bin", result);
+  const cv = (...args) => {
+    const r = spawnSync(process.execPath, [tool, ...args], { encoding:
+      "utf8" });
+    let json = null;
+    try {
+      json = JSON.parse(r.stdout);
+    } catch { /* not JSON */ }
+    return { code: r.status, json, out: r.stdout + r.stderr };
+  };
+  const common = ["--result", res, "--nonce", nonce, "--now", String(now)];
+  let r = cv("--verdict-key", jwk, "--log-key", vkey, ...common, "--json",
+    answer, doc);
+  check("cli: a good answer exits 0", r.code === 0 && r.json &&
+    r.json.valid === true && r.json.reason === null && r.json.claim ===
+    null && r.json.claims.submods.glassbox["glassbox.reason"] === "ok",
+  r.out);
+  r = cv("--verdict-key", wk, "--log-key", wk, ...common, "--proof", proof,
+    jws, docHex);
+  check("cli: .well-known keys, a bare JWS, a hex document", r.code === 0,
+    r.out);
+  r = cv("--verdict-key", jwk, "--log-key", vkey, ...common, answer, docB64);
+  check("cli: a base64 document", r.code === 0, r.out);
+  r = cv("--verdict-key", jwk, "--log-key", vkey, ...common, "--json",
+    answer, docBf);
+  check("cli: document B exits 1, naming the claim", r.code === 1 &&
+    r.json && r.json.valid === false && r.json.reason ===
+    "verdict_mismatch" && r.json.claim === "glassbox.document.sha256" &&
+    typeof r.json.message === "string" && r.json.claims !== null, r.out);
+  r = cv("--verdict-key", jwk, "--log-key", vkey, "--result", res,
+    "--nonce", nonce, "--json", answer, doc);
+  check("cli: without --now, today's clock (the verdict is of 2027)",
+    r.code === 1 &&
+    r.json.reason === "verdict_expired" && r.json.claim === null, r.out);
+  r = cv("--verdict-key", jwk, "--log-key", vkey, ...common, "--json",
+    jws, doc);
+  check("cli: a bare JWS without --proof: bad_proof", r.code === 1 &&
+    r.json.reason === "bad_proof", r.out);
+  r = cv("--verdict-key", jwk, "--log-key", vkey, ...common,
+    "--nonce", "zz", answer, doc);
+  check("cli: a bad --nonce is a usage error", r.code === 2, r.out);
+  r = cv("--verdict-key", jwk, "--log-key", vkey, answer);
+  check("cli: a missing operand is a usage error", r.code === 2, r.out);
+  r = cv("--verdict-key", path.join(dir, "none"), "--log-key", vkey, answer,
+    doc);
+  check("cli: an unreadable key file exits 2", r.code === 2, r.out);
+  r = cv("--verdict-key", vkey, "--log-key", vkey, answer, doc);
+  check("cli: a key file that is no JWK exits 2", r.code === 2, r.out);
+  r = cv("--help");
+  check("cli: --help exits 0", r.code === 0 && /check-verdict/.test(r.out));
+  fs.rmSync(dir, { recursive: true, force: true });
+  void good;
+}
