@@ -774,6 +774,29 @@ for v, name in ((aws, "aws"), (sim, "sim")):
     check(f"{name} log is JSON lines", all_json and len(lines) > 5)
     check(f"{name} log has no secrets or bodies", TOKEN not in text and b64(bound)[:40] not in text
           and "BEGIN PGP" not in text)
+# --- 9. one contract, two checkers -------------------------------------------
+# The C checker (glassbox check-verdict) and the page's (web/check.js, run
+# by Node) over the same cases: the real verifier's above, and the synthetic
+# ones web_checks makes (tests/web/test_check.mjs). Both must agree with
+# expect.json on every case.
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+RUN_CASES = os.path.join(ROOT, "tests", "web", "run_cases.mjs")
+node = shutil.which("node")
+check("node is there for the cross-check", node is not None)
+if node:
+    web_parent = CASES.rstrip("/") + "-from-web"
+    env = dict(os.environ, GB_VERDICT_CASES=web_parent)
+    r = subprocess.run([node, os.path.join(ROOT, "tests", "web", "test_check.mjs"), VECTORS],
+                       capture_output=True, env=env, timeout=120)
+    check("web/check.js's own cases written", r.returncode == 0 and
+          os.path.isdir(os.path.join(web_parent, "web")), r.stdout[-500:] + r.stderr[-500:])
+    for where in (CASES, os.path.join(web_parent, "web")):
+        n = sum(os.path.isdir(os.path.join(where, x)) for x in os.listdir(where))
+        for who, tail in (("web/check.js", []), ("glassbox check-verdict", ["--", GB, "check-verdict"])):
+            r = subprocess.run([node, RUN_CASES, where] + tail, capture_output=True, timeout=300)
+            check(f"{who} agrees on {n} cases in {os.path.basename(where)}",
+                  r.returncode == 0 and n >= 15, r.stdout[-2000:] + r.stderr[-500:])
+
 mint.stdin.close()
 mint.wait()
 subprocess.run(["gpgconf", "--homedir", os.environ["GNUPGHOME"], "--kill", "gpg-agent"], capture_output=True)
