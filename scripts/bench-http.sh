@@ -133,28 +133,40 @@ print(", ".join(f"{n} {k}" for k, n in sorted(c.items())))
 EOF
 }
 
-# wrk's summary: requests/s, the 50% and 99% latencies in ms, and the count
-# of errors and non-2xx replies.
+# The verifier's CPU time so far (user + system), in clock ticks. Under a
+# GB_PROFILE wrapper the verifier is the wrapper's child.
+cpu_ticks() {
+  local v=$pid c
+  c=$(pgrep -P "$pid" | head -1 || true)
+  [ -n "$c" ] && v=$c
+  awk '{ print $14 + $15 }' "/proc/$v/stat"
+}
+
+# wrk's summary: requests/s, the 50% and 99% latencies in ms, the count of
+# errors and non-2xx replies, and the verifier's CPU microseconds per request.
 measure() {   # measure SECONDS PATH [SCRIPT]
-  local s=()
+  local s=() t0 t1
   [ -n "${3:-}" ] && s=(-s "$tmp/$3.lua")
+  t0=$(cpu_ticks)
   wrk -t2 -c"$conns" -d"$1"s --latency "${s[@]}" "$url$2" > "$tmp/wrk"
-  awk '
+  t1=$(cpu_ticks)
+  awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /Requests\/sec/ { rps = $2 }
+    / requests in / { n = $1 }
     $1 == "50%" { p50 = ms($2) }
     $1 == "99%" { p99 = ms($2) }
     /Socket errors/ { for (i = 3; i <= NF; i += 2) bad += $(i + 1) }
     /Non-2xx/ { bad += $NF }
-    END { printf "%.0f %.3f %.3f %d\n", rps, p50, p99, bad }' "$tmp/wrk"
+    END { printf "%.0f %.3f %.3f %d %.1f\n", rps, p50, p99, bad, ((n > 0) ? ticks / hz * 1e6 / n : 0) }' "$tmp/wrk"
 }
 
 row() {   # row NAME SECONDS PATH [SCRIPT]; sets rps
-  local name=$1 p50 p99 bad
+  local name=$1 p50 p99 bad cpu
   measure 2 "$3" "${4:-}" >/dev/null      # warm up
-  read -r rps p50 p99 bad <<<"$(measure "$2" "$3" "${4:-}")"
-  printf '%-16s %9s req/s   p50 %8s ms   p99 %8s ms%s\n' "$name" "$rps" "$p50" \
-    "$p99" "$([ "$bad" -gt 0 ] && echo "   ($bad errors or non-2xx)")"
+  read -r rps p50 p99 bad cpu <<<"$(measure "$2" "$3" "${4:-}")"
+  printf '%-15s %7s req/s  p50 %6s ms  p99 %6s ms  verifier CPU %6s us/req%s\n' \
+    "$name" "$rps" "$p50" "$p99" "$cpu" "$([ "$bad" -gt 0 ] && echo "  ($bad errors or non-2xx)")"
 }
 
 echo "glassbox-verifier $threads threads, wrk 2 threads $conns connections, ${secs} s each, $(nproc) cores (shared: absolute figures are noisy, ratios are side by side)"
