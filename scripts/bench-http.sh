@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # HTTP benchmark of glassbox-verifier (not a test; it prints figures and
-# asserts nothing about time): wrk on 127.0.0.1 against one verifier, side by
-# side in one run, so that the ratios hold even on a busy machine.
+# asserts nothing about time): wrk on 127.0.0.1 against real verifiers, all
+# rows in one run, interleaved round by round so that their ratios hold on a
+# busy machine.
 #
 #   healthz          GET /healthz: the server's own speed for a trivial reply
 #   verify cached    POST /api/v1/verify, the 26 real documents of
@@ -9,13 +10,14 @@
 #   verify trusted   the same, only the documents of the one published
 #                    release (the whole path: release, inclusion proof,
 #                    checkpoint, signed verdict)
-#   verify cold      the 26 documents again, verifier started with --cache off
+#   verify cold      the 26 documents, on a second verifier with --cache off
+#   in-process       tests/bench/bench_verify on as many threads
 #
-# It prints requests/s, p50 and p99 of each, and the two ratios of tracker
-# issue 16 item 7:
-#   verify cached / healthz                         (target >= 0.5)
-#   verify cold / in-process cold on the same threads (target >= 0.8;
-#                    in-process rate from tests/bench/bench_verify)
+# It prints requests/s, p50 and p99 of each row, the verifier's CPU time per
+# request (from /proc: less disturbed by other load than rates are), and the
+# two ratios of tracker issue 16 item 7:
+#   verify cached / healthz                           (target >= 0.5)
+#   verify cold / in-process cold on the same threads (target >= 0.8)
 #
 # The registry is real: a gpg key made in a temporary GNUPGHOME, `glassbox
 # registry init`, `key add`, and one release published whose PCR0..2 are
@@ -23,16 +25,18 @@
 # (printing "listening on URL"), --db, --threads and --cache, whatever HTTP
 # library it is built on.
 #
-#   GB_LOAD_SECONDS   seconds of each measurement (default 15; the whole run
-#                     takes about 6 times that plus the build)
+#   GB_LOAD_SECONDS   seconds of each row, over all rounds (default 15; the
+#                     run takes about 5 times that, plus the build)
+#   GB_ROUNDS         rounds (default 3)
 #   GB_HTTP_THREADS   verifier worker threads and in-process threads (2)
 #   GB_HTTP_CONNS     wrk connections (default 8); wrk runs 2 threads
 #   GB_BENCH_BUILD    build directory (default build-bench, Release)
 #   GB_VECTORS        the vectors (default ../shared/vectors)
 #   GB_NO_BUILD=1     use the build directory as it is
-#   GB_PROFILE=CMD    run the verifier of "verify cached" under CMD (e.g.
-#                     "perf record -g -o /tmp/perf.data --"); its figures
-#                     then mean nothing, only the profile does
+#   GB_PROFILE=CMD    afterwards, run a verifier under CMD (e.g. "perf record
+#                     -g -o /tmp/perf.data --") for GB_LOAD_SECONDS of
+#                     cached verification (GB_PROFILE_SCRIPT=trusted for the
+#                     release's documents); only its profile means anything
 set -euo pipefail
 cd "$(dirname "$0")/.."
 vectors=$(realpath "${GB_VECTORS:-../shared/vectors}")
@@ -51,9 +55,12 @@ gb=$bld/cli/glassbox
 verifier=$bld/verifier/glassbox-verifier
 
 tmp=$(mktemp -d)
-pid=
+pids=()
 cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  if [ ${#pids[@]} -gt 0 ]; then
+    kill "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+  fi
   gpgconf --homedir "$tmp/gnupg" --kill gpg-agent 2>/dev/null || true
   rm -rf "$tmp"
 }
@@ -102,26 +109,24 @@ EOF
 gpg --batch --quiet --yes --armor --detach-sign "$tmp/release.json"
 "$gb" registry --db "$tmp/reg.db" publish "$tmp/release.json" "$tmp/release.json.asc" >/dev/null
 
-start() {   # start on|off [wrapper...]
-  local cache=$1; shift
-  : > "$tmp/url"
+# Starts a verifier; sets pid_NAME and url_NAME.
+start() {   # start NAME on|off [wrapper...]
+  local name=$1 cache=$2 p u; shift 2
+  : > "$tmp/url.$name"
   "$@" "$verifier" --db "$tmp/reg.db" --listen 127.0.0.1:0 --threads "$threads" \
-    --cache "$cache" > "$tmp/url" 2> /dev/null &
-  pid=$!
-  for _ in $(seq 100); do grep -q listening "$tmp/url" && break; sleep 0.1; done
-  url=$(sed -n 's/.*listening on \(http[^ ]*\)/\1/p' "$tmp/url")
-  url=${url%/}
-  [ -n "$url" ] || { echo "bench-http: the verifier did not start" >&2; exit 2; }
-}
-stop() {
-  kill -INT "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  pid=
+    --cache "$cache" > "$tmp/url.$name" 2> /dev/null &
+  p=$!
+  pids+=("$p")
+  for _ in $(seq 100); do grep -q listening "$tmp/url.$name" && break; sleep 0.1; done
+  u=$(sed -n 's/.*listening on \(http[^ ]*\)/\1/p' "$tmp/url.$name")
+  [ -n "$u" ] || { echo "bench-http: the verifier did not start" >&2; exit 2; }
+  printf -v "pid_$name" '%s' "$p"
+  printf -v "url_$name" '%s' "${u%/}"
 }
 
 # Each body once: what the verifier answers (a sanity check, not a figure).
-verdicts() {   # verdicts NAME
-  python3 - "$url" "$tmp/$1.bodies" <<'EOF'
+verdicts() {   # verdicts URL NAME
+  python3 - "$1" "$tmp/$2.bodies" <<'EOF'
 import collections, json, sys, urllib.request
 c = collections.Counter()
 for line in open(sys.argv[2]):
@@ -133,74 +138,97 @@ print(", ".join(f"{n} {k}" for k, n in sorted(c.items())))
 EOF
 }
 
-# The verifier's CPU time so far (user + system), in clock ticks. Under a
+# A verifier's CPU time so far (user + system), in clock ticks. Under a
 # GB_PROFILE wrapper the verifier is the wrapper's child.
-cpu_ticks() {
-  local v=$pid c
-  c=$(pgrep -P "$pid" | head -1 || true)
+cpu_ticks() {   # cpu_ticks PID
+  local v=$1 c
+  c=$(pgrep -P "$1" | head -1 || true)
   [ -n "$c" ] && v=$c
   awk '{ print $14 + $15 }' "/proc/$v/stat"
 }
 
-# wrk's summary: requests/s, the 50% and 99% latencies in ms, the count of
-# errors and non-2xx replies, and the verifier's CPU microseconds per request.
-measure() {   # measure SECONDS PATH [SCRIPT]
-  local s=() t0 t1
-  [ -n "${3:-}" ] && s=(-s "$tmp/$3.lua")
-  t0=$(cpu_ticks)
-  wrk -t2 -c"$conns" -d"$1"s --latency "${s[@]}" "$url$2" > "$tmp/wrk"
-  t1=$(cpu_ticks)
-  awk -v ticks=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '
+# One wrk run; appends to $tmp/rows.NAME: requests, seconds, p50 and p99 in
+# ms, errors and non-2xx replies, and the verifier's CPU ticks.
+measure() {   # measure NAME SECONDS SERVER PATH [SCRIPT]
+  local s=() pid url t0 t1
+  pid=pid_$3 url=url_$3
+  [ -n "${5:-}" ] && s=(-s "$tmp/$5.lua")
+  t0=$(cpu_ticks "${!pid}")
+  wrk -t2 -c"$conns" -d"$2"s --latency "${s[@]}" "${!url}$4" > "$tmp/wrk"
+  t1=$(cpu_ticks "${!pid}")
+  awk -v ticks=$((t1 - t0)) '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
-    /Requests\/sec/ { rps = $2 }
-    / requests in / { n = $1 }
+    / requests in / { n = $1; d = $4; sub(/s,?$/, "", d) }
     $1 == "50%" { p50 = ms($2) }
     $1 == "99%" { p99 = ms($2) }
     /Socket errors/ { for (i = 3; i <= NF; i += 2) bad += $(i + 1) }
     /Non-2xx/ { bad += $NF }
-    END { printf "%.0f %.3f %.3f %d %.1f\n", rps, p50, p99, bad, ((n > 0) ? ticks / hz * 1e6 / n : 0) }' "$tmp/wrk"
+    END { printf "%d %s %.3f %.3f %d %d\n", n, d, p50, p99, bad, ticks }' "$tmp/wrk" >> "$tmp/rows.$1"
 }
 
-row() {   # row NAME SECONDS PATH [SCRIPT]; sets rps
-  local name=$1 p50 p99 bad cpu
-  measure 2 "$3" "${4:-}" >/dev/null      # warm up
-  read -r rps p50 p99 bad cpu <<<"$(measure "$2" "$3" "${4:-}")"
-  printf '%-15s %7s req/s  p50 %6s ms  p99 %6s ms  verifier CPU %6s us/req%s\n' \
-    "$name" "$rps" "$p50" "$p99" "$cpu" "$([ "$bad" -gt 0 ] && echo "  ($bad errors or non-2xx)")"
+# The rounds of a row together: requests/s over all of them, the mean p50,
+# the largest p99, and CPU microseconds per request, as a row appended to
+# $tmp/table and as "RPS CPU" on standard output.
+summary() {   # summary NAME LABEL
+  awk -v name="$2" -v hz="$(getconf CLK_TCK)" -v table="$tmp/table" '
+    { n += $1; d += $2; p50 += $3; if ($4 > p99) p99 = $4; bad += $5; t += $6; r++ }
+    END {
+      printf "%-15s %7.0f req/s  p50 %6.3f ms  p99 %6.3f ms  verifier CPU %7.1f us/req%s\n",
+        name, n / d, p50 / r, p99, t / hz * 1e6 / n, (bad > 0) ? "  (" bad " errors or non-2xx)" : "" >> table
+      printf "%.1f %.1f\n", n / d, t / hz * 1e6 / n
+    }' "$tmp/rows.$1"
 }
 
-echo "glassbox-verifier $threads threads, wrk 2 threads $conns connections, ${secs} s each, $(nproc) cores (shared: absolute figures are noisy, ratios are side by side)"
-inproc=$("$bld/tests/bench/bench_verify" "$vectors" two "$threads" |
-  sed -n 's/.*cold \([0-9]*\) docs\/s, all caches \([0-9]*\).*/\1 \2/p')
-read -r inproc_cold inproc_warm <<<"$inproc"
-echo "in-process, $threads threads: cold $inproc_cold docs/s, all caches $inproc_warm docs/s"
-
-start on
-echo "verdicts, all documents: $(verdicts all)"
-echo "verdicts, release documents: $(verdicts trusted)"
-row healthz "$secs" /healthz
-rps_health=$rps
-row "verify cached" "$secs" /api/v1/verify all
-rps_cached=$rps
-row "verify trusted" "$secs" /api/v1/verify trusted
-rps_trusted=$rps
-stop
-
-start off
-row "verify cold" "$secs" /api/v1/verify all
-rps_cold=$rps
-stop
-
-awk -v c="$rps_cached" -v t="$rps_trusted" -v h="$rps_health" -v k="$rps_cold" -v i="$inproc_cold" 'BEGIN {
-  printf "ratio verify cached / healthz       %.3f  (target >= 0.5)  %s\n", c / h, ((c / h >= 0.5) ? "meets" : "NOT MET")
-  printf "ratio verify trusted / healthz      %.3f\n", t / h
-  printf "ratio verify cold / in-process cold %.3f  (target >= 0.8)  %s\n", k / i, ((k / i >= 0.8) ? "meets" : "NOT MET")
+rounds=${GB_ROUNDS:-3}
+slice=$(( (secs + rounds - 1) / rounds ))
+echo "glassbox-verifier on $threads threads, wrk 2 threads $conns connections, $rounds rounds of ${slice} s per row, $(nproc) cores"
+echo "(on a shared machine absolute figures are noisy; rows are interleaved round by round so that their ratios hold)"
+start warm on
+start cold off
+echo "verdicts, all documents:     $(verdicts "$url_warm" all)"
+echo "verdicts, release documents: $(verdicts "$url_warm" trusted)"
+measure warmup 2 warm /api/v1/verify all
+measure warmup 2 cold /api/v1/verify all
+: > "$tmp/inproc"
+for _ in $(seq "$rounds"); do
+  measure healthz "$slice" warm /healthz
+  measure cached "$slice" warm /api/v1/verify all
+  measure trusted "$slice" warm /api/v1/verify trusted
+  measure cold "$slice" cold /api/v1/verify all
+  "$bld/tests/bench/bench_verify" "$vectors" two "$threads" |
+    sed -n 's/.*cold \([0-9]*\) docs\/s, all caches \([0-9]*\) docs\/s; CPU per document: cold \([0-9.]*\) us, all caches \([0-9.]*\) us.*/\1 \2 \3 \4/p' >> "$tmp/inproc"
+done
+{ read -r rps_health cpu_health; read -r rps_cached cpu_cached
+  read -r rps_trusted cpu_trusted; read -r rps_cold cpu_cold; } < <(
+  summary healthz healthz; summary cached "verify cached"
+  summary trusted "verify trusted"; summary cold "verify cold")
+read -r in_cold in_warm in_cold_cpu in_warm_cpu < <(awk '
+  { a += $1; b += $2; c += $3; d += $4; n++ }
+  END { if (n > 0) printf "%.0f %.0f %.1f %.2f\n", a / n, b / n, c / n, d / n }' "$tmp/inproc")
+[ -n "${in_cold:-}" ] || { echo "bench-http: bench_verify printed no rates" >&2; exit 2; }
+cat "$tmp/table"
+echo "in-process      $threads threads: cold $in_cold docs/s ($in_cold_cpu us CPU/doc), all caches $in_warm docs/s ($in_warm_cpu us CPU/doc)"
+awk -v c="$rps_cached" -v t="$rps_trusted" -v h="$rps_health" -v k="$rps_cold" -v i="$in_cold" \
+    -v cc="$cpu_cached" -v ct="$cpu_trusted" -v ch="$cpu_health" -v ck="$cpu_cold" -v ci="$in_cold_cpu" 'BEGIN {
+  printf "ratio verify cached / healthz        %.3f  (target >= 0.5)  %s\n", c / h, ((c / h >= 0.5) ? "meets" : "NOT MET")
+  printf "ratio verify trusted / healthz       %.3f\n", t / h
+  printf "ratio verify cold / in-process cold  %.3f  (target >= 0.8)  %s\n", k / i, ((k / i >= 0.8) ? "meets" : "NOT MET")
+  printf "verifier CPU per request: healthz %.1f us; verify cached %.1f us (%.1fx healthz), trusted %.1f us (%.1fx);\n", ch, cc, cc / ch, ct, ct / ch
+  printf "  cold %.0f us against %.0f us in-process (HTTP adds %.0f%%)\n", ck, ci, 100 * (ck - ci) / ci
 }'
+kill -INT "${pids[@]}" 2>/dev/null || true
+wait "${pids[@]}" 2>/dev/null || true
+pids=()
 
 if [ -n "${GB_PROFILE:-}" ]; then
   read -r -a wrap <<<"$GB_PROFILE"
-  start on "${wrap[@]}"
+  start prof on "${wrap[@]}"
   sleep 1
-  row "profiled" "$secs" /api/v1/verify "${GB_PROFILE_SCRIPT:-all}"
-  stop
+  measure prof "$secs" prof /api/v1/verify "${GB_PROFILE_SCRIPT:-all}"
+  : > "$tmp/table"
+  summary prof "profiled" >/dev/null
+  cat "$tmp/table"
+  kill -INT "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+  pids=()
 fi
