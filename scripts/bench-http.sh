@@ -214,7 +214,7 @@ awk -v c="$rps_cached" -v t="$rps_trusted" -v h="$rps_health" -v k="$rps_cold" -
   printf "ratio verify trusted / healthz       %.3f\n", t / h
   printf "ratio verify cold / in-process cold  %.3f  (target >= 0.8)  %s\n", k / i, ((k / i >= 0.8) ? "meets" : "NOT MET")
   printf "verifier CPU per request: healthz %.1f us; verify cached %.1f us (%.1fx healthz), trusted %.1f us (%.1fx);\n", ch, cc, cc / ch, ct, ct / ch
-  printf "  cold %.0f us against %.0f us in-process (HTTP adds %.0f%%)\n", ck, ci, 100 * (ck - ci) / ci
+  printf "  cold %.0f us against %.0f us in-process: HTTP adds %.0f%%, CPU ratio in-process / HTTP %.3f\n", ck, ci, 100 * (ck - ci) / ci, ci / ck
 }'
 kill -INT "${pids[@]}" 2>/dev/null || true
 wait "${pids[@]}" 2>/dev/null || true
