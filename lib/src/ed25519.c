@@ -60,16 +60,18 @@ gb_ed25519_sign(const uint8_t seed[GB_ED25519_SEED_BYTES], const void *msg,
 	return 0;
 }
 
-struct gb_ed25519_signer *
-gb_ed25519_signer_new(const uint8_t seed[GB_ED25519_SEED_BYTES])
+int
+gb_ed25519_signer_new(const uint8_t seed[GB_ED25519_SEED_BYTES],
+    struct gb_ed25519_signer **out)
 {
 	struct gb_ed25519_signer *s = malloc(sizeof *s);
 
 	if (s == NULL)
-		return NULL;
+		return GB_ENOMEM;
 	memcpy(s->seed, seed, GB_ED25519_SEED_BYTES);
 	ed25519_sha512_public_key(s->pub, s->seed);
-	return s;
+	*out = s;
+	return 0;
 }
 
 int

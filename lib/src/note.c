@@ -457,7 +457,6 @@ gb_checkpoint_verifier_new(const char *vkey,
 {
 	struct gb_checkpoint_verifier *v;
 
-	*out = NULL;
 	if ((v = calloc(1, sizeof *v)) == NULL)
 		return GB_ENOMEM;
 	if (gb_note_vkey_parse(vkey, &v->key) != 0) {

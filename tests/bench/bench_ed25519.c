@@ -89,7 +89,7 @@ main(void)
 
 	memset(msg, 'm', sizeof msg);
 	if (gb_ed25519_generate(seed) != 0 || gb_ed25519_public(seed, pub) != 0 ||
-	    (s = gb_ed25519_signer_new(seed)) == NULL ||
+	    gb_ed25519_signer_new(seed, &s) != 0 ||
 	    openssl_per_call(ref) != 0)
 		goto out;
 	printf("Ed25519, %d-byte message, thread CPU time per signature\n",

@@ -70,7 +70,7 @@ TEST(rfc8032_vectors)
 		ASSERT(memcmp(got, pub, 32) == 0);
 		ASSERT_EQ(gb_ed25519_sign(seed, msg, mlen, sig), 0);
 		ASSERT(memcmp(sig, want, 64) == 0);
-		ASSERT((s = gb_ed25519_signer_new(seed)) != NULL);
+		ASSERT_EQ(gb_ed25519_signer_new(seed, &s), 0);
 		ASSERT(memcmp(gb_ed25519_signer_public(s), pub, 32) == 0);
 		memset(sig, 0, sizeof sig);
 		ASSERT_EQ(gb_ed25519_signer_sign(s, msg, mlen, sig), 0);
@@ -94,7 +94,7 @@ TEST(same_as_openssl)
 		ASSERT_EQ(gb_ed25519_public(seed, pub), 0);
 		ASSERT_EQ(openssl_sign(seed, msg, len, ref), 0);
 		ASSERT_EQ(gb_ed25519_sign(seed, msg, len, a), 0);
-		ASSERT((s = gb_ed25519_signer_new(seed)) != NULL);
+		ASSERT_EQ(gb_ed25519_signer_new(seed, &s), 0);
 		ASSERT_EQ(gb_ed25519_signer_sign(s, msg, len, b), 0);
 		gb_ed25519_signer_free(s);
 		ASSERT(memcmp(a, ref, 64) == 0);
@@ -142,7 +142,7 @@ TEST(one_signer_many_threads)
 
 		ASSERT_EQ(openssl_sign(seed, msg, sizeof msg, ref + 64 * i), 0);
 	}
-	ASSERT((s = gb_ed25519_signer_new(seed)) != NULL);
+	ASSERT_EQ(gb_ed25519_signer_new(seed, &s), 0);
 	for (int i = 0; i < THREADS; i++) {
 		jobs[i] = (struct job){ s, ref, 0 };
 		ASSERT_EQ(pthread_create(&th[i], NULL, sign_all, &jobs[i]), 0);

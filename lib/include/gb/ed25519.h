@@ -35,10 +35,10 @@ int gb_ed25519_sign(const uint8_t seed[GB_ED25519_SEED_BYTES],
  */
 struct gb_ed25519_signer;
 
-/* A new signer (free with gb_ed25519_signer_free()), or NULL when out of
- * memory. */
-struct gb_ed25519_signer *gb_ed25519_signer_new(
-    const uint8_t seed[GB_ED25519_SEED_BYTES]);
+/* A new signer in *out (free with gb_ed25519_signer_free()). Returns 0 or
+ * GB_ENOMEM. */
+int gb_ed25519_signer_new(const uint8_t seed[GB_ED25519_SEED_BYTES],
+    struct gb_ed25519_signer **out);
 
 /* Signs msg. Returns 0 (it cannot fail once the signer exists; the int is
  * there for symmetry with gb_ed25519_sign()). */
