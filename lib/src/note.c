@@ -2,6 +2,7 @@
  * C2SP signed notes and tlog checkpoints (gb/note.h).
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -440,4 +441,86 @@ gb_checkpoint_parse(const char *text, size_t len, struct gb_checkpoint *c)
 	memcpy(c->root, root, GB_HASH_BYTES);
 	free(root);
 	return 0;
+}
+
+struct gb_checkpoint_verifier {
+	struct gb_note_key key;
+	pthread_mutex_t mu;
+	char *note;                     /* the last note that opened, or NULL */
+	size_t len;
+	struct gb_checkpoint c;         /* its checkpoint */
+};
+
+int
+gb_checkpoint_verifier_new(const char *vkey,
+    struct gb_checkpoint_verifier **out)
+{
+	struct gb_checkpoint_verifier *v;
+
+	if ((v = calloc(1, sizeof *v)) == NULL)
+		return GB_ENOMEM;
+	if (gb_note_vkey_parse(vkey, &v->key) != 0) {
+		free(v);
+		return GB_EINVAL;
+	}
+	if (pthread_mutex_init(&v->mu, NULL) != 0) {
+		free(v);
+		return GB_ENOMEM;
+	}
+	*out = v;
+	return 0;
+}
+
+const struct gb_note_key *
+gb_checkpoint_verifier_key(const struct gb_checkpoint_verifier *v)
+{
+	return &v->key;
+}
+
+int
+gb_checkpoint_verifier_open(struct gb_checkpoint_verifier *v,
+    const char *note, size_t len, struct gb_checkpoint *c)
+{
+	struct gb_note_opened o;
+	struct gb_checkpoint fresh;
+	char *copy;
+	bool same;
+
+	pthread_mutex_lock(&v->mu);
+	same = v->note != NULL && v->len == len &&
+	    memcmp(v->note, note, len) == 0;
+	if (same)
+		*c = v->c;
+	pthread_mutex_unlock(&v->mu);
+	if (same)
+		return 0;
+	/* Checked outside the lock: other threads keep the old memo
+	 * meanwhile. */
+	if (gb_note_open(note, len, &v->key, 1, &o) != 0 ||
+	    gb_checkpoint_parse(note, o.text_len, &fresh) != 0)
+		return GB_EINVAL;
+	*c = fresh;
+	/* Out of memory, the note is still good; it is not remembered. */
+	if ((copy = malloc(len + 1)) == NULL)
+		return 0;
+	memcpy(copy, note, len);
+	copy[len] = '\0';
+	pthread_mutex_lock(&v->mu);
+	free(v->note);
+	v->note = copy;
+	v->len = len;
+	v->c = fresh;
+	pthread_mutex_unlock(&v->mu);
+	return 0;
+}
+
+void
+gb_checkpoint_verifier_free(struct gb_checkpoint_verifier *v)
+{
+	if (v == NULL)
+		return;
+	pthread_mutex_destroy(&v->mu);
+	free(v->note);
+	gb_note_key_clear(&v->key);
+	free(v);
 }

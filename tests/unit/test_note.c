@@ -246,10 +246,85 @@ TEST(checkpoints)
 	json_decref(j);
 }
 
+/* A signed checkpoint note of size and root byte r, by k. */
+static char *
+signed_checkpoint(const struct gb_note_key *k, uint64_t size, uint8_t r)
+{
+	struct gb_checkpoint c;
+	char *text = NULL, *note = NULL;
+	size_t n;
+
+	memset(&c, 0, sizeof c);
+	strcpy(c.origin, k->name);
+	c.size = size;
+	memset(c.root, r, sizeof c.root);
+	if (gb_checkpoint_format(&c, &text) == 0)
+		(void)gb_note_sign(text, strlen(text), k, &note, &n);
+	free(text);
+	return note;
+}
+
+/* The checkpoint verifier parses the key once and remembers the last
+ * checkpoint that opened by its exact bytes: a note differing in one byte,
+ * even of the same length, is checked again and refused. */
+TEST(checkpoint_verifier)
+{
+	struct gb_checkpoint_verifier *v = NULL;
+	struct gb_note_key k, other;
+	struct gb_checkpoint c;
+	char *vkey, *a, *b, *forged, *alien, *hello;
+	size_t n;
+
+	ASSERT_EQ(gb_note_key_generate("glassbox.test/log", &k), 0);
+	ASSERT_EQ(gb_note_key_generate("glassbox.test/log", &other), 0);
+	ASSERT_EQ(gb_note_vkey_format(&k, &vkey), 0);
+	ASSERT(gb_checkpoint_verifier_new("glassbox.test/log+00000000+AAAA",
+	    &v) == GB_EINVAL && v == NULL);
+	ASSERT_EQ(gb_checkpoint_verifier_new(vkey, &v), 0);
+	ASSERT_EQ(gb_checkpoint_verifier_key(v)->id, k.id);
+	ASSERT((a = signed_checkpoint(&k, 7, 0xaa)) != NULL);
+	ASSERT((b = signed_checkpoint(&k, 8, 0xbb)) != NULL);
+	ASSERT((alien = signed_checkpoint(&other, 7, 0xaa)) != NULL);
+	ASSERT_EQ(gb_note_sign("hello\n", 6, &k, &hello, &n), 0);
+	/* The root's first base64 digit changed: same length, bad signature. */
+	ASSERT((forged = strdup(a)) != NULL);
+	*(strchr(strchr(forged, '\n') + 1, '\n') + 1) ^= 1;
+
+	for (int round = 0; round < 2; round++) {   /* the memo, then again */
+		ASSERT_EQ(gb_checkpoint_verifier_open(v, a, strlen(a), &c), 0);
+		ASSERT_EQ(c.size, 7);
+		ASSERT_EQ(c.root[0], 0xaa);
+		ASSERT_STR_EQ(c.origin, "glassbox.test/log");
+		c.size = 0;
+		ASSERT_EQ(gb_checkpoint_verifier_open(v, forged, strlen(forged),
+		    &c), GB_EINVAL);
+		ASSERT_EQ(gb_checkpoint_verifier_open(v, alien, strlen(alien),
+		    &c), GB_EINVAL);
+		ASSERT_EQ(gb_checkpoint_verifier_open(v, hello, strlen(hello),
+		    &c), GB_EINVAL);
+		ASSERT_EQ(gb_checkpoint_verifier_open(v, a, strlen(a) - 1, &c),
+		    GB_EINVAL);
+		ASSERT_EQ(gb_checkpoint_verifier_open(v, b, strlen(b), &c), 0);
+		ASSERT_EQ(c.size, 8);
+		ASSERT_EQ(c.root[31], 0xbb);
+	}
+	gb_checkpoint_verifier_free(v);
+	gb_checkpoint_verifier_free(NULL);
+	free(vkey);
+	free(a);
+	free(b);
+	free(forged);
+	free(alien);
+	free(hello);
+	gb_note_key_clear(&k);
+	gb_note_key_clear(&other);
+}
+
 TEST_MAIN(
 	T(published_notes_verify),
 	T(published_test_key_reproduces_its_signature),
 	T(malformed_notes_are_refused),
 	T(limits_and_bad_keys),
 	T(checkpoints),
+	T(checkpoint_verifier),
 )

@@ -28,7 +28,13 @@ int gb_hex_decode_alloc(const char *s, size_t slen, size_t max, uint8_t **out,
     size_t *out_len);
 
 /* Standard base64 (RFC 4648 4), with or without padding; ASCII white space
- * is skipped. Same contract as gb_hex_decode_alloc(). */
+ * is skipped. Strict otherwise: '=' only at the end and only to complete
+ * the last group, and the unused bits of a short last group must be zero
+ * (RFC 4648 3.5), so each byte string has one encoding. Same contract as
+ * gb_hex_decode_alloc(): at most max bytes are produced, GB_ETOOBIG as soon
+ * as the output would pass max (even if later text is not base64),
+ * GB_EINVAL for anything that is not base64. The buffer is NUL-terminated
+ * beyond *out_len. */
 int gb_base64_decode_alloc(const char *s, size_t slen, size_t max,
     uint8_t **out, size_t *out_len);
 
