@@ -167,7 +167,11 @@ c.close()
 r = run(GB, "registry", "--db", DB, "audit")
 check("audit without the index", r.returncode == 0, r.stderr)
 v = Verifier()
-check("index rebuilt from the leaves", index_rows() == rows)
+try:
+    check("index rebuilt from the leaves", index_rows() == rows)
+except sqlite3.OperationalError:
+    check("index rebuilt from the leaves", False)
+
 st, body = v.get("/api/v1/releases?pcr=" + SHARED)
 check("pcr search after the rebuild", [r["id"] for r in body["releases"]] == want)
 v.stop()
