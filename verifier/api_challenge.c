@@ -5,7 +5,10 @@
  *
  * The budget is a token bucket per client address (vs_remote()), kept as
  * GCRA's "theoretical arrival time": one int64 per client. IPv6 clients
- * are counted by their /64, as one host usually holds a whole /64. The
+ * are counted by their /64, as one host usually holds a whole /64. Behind
+ * a proxy named by --trusted-proxy, the client is the last address of
+ * X-Forwarded-For (the one the proxy added); anyone else's
+ * X-Forwarded-For is ignored, as a client can write anything there. The
  * table has a fixed size: a new client takes a free slot or evicts, among
  * the slots it may use, the one whose bucket is fullest (an evicted
  * client starts again with a full bucket, so eviction can only give
@@ -44,6 +47,39 @@ client_key(const char *addr, uint8_t key[8])
 	}
 	key[0] = 0;                 /* unknown: all such share one bucket */
 	return 1;
+}
+
+/* The client's address: the peer's, or, when the peer is a trusted
+ * proxy, the last entry of X-Forwarded-For (into buf). */
+static const char *
+client_addr(struct vs_req *q, char *buf, size_t cap)
+{
+	const struct vs_nonces *s = &q->vs->nonces;
+	const char *peer = vs_remote(q), *xff, *last;
+	uint8_t a[16];
+	size_t alen = 0, n;
+	bool trusted = false;
+
+	if (s->nproxies == 0 || peer == NULL)
+		return peer;
+	if (inet_pton(AF_INET, peer, a) == 1)
+		alen = 4;
+	else if (inet_pton(AF_INET6, peer, a) == 1)
+		alen = 16;
+	for (unsigned i = 0; i < s->nproxies && !trusted; i++)
+		trusted = s->proxies[i].len == alen &&
+		    memcmp(s->proxies[i].addr, a, alen) == 0;
+	if (!trusted || (xff = vs_header(q, "X-Forwarded-For")) == NULL)
+		return peer;
+	last = strrchr(xff, ',');
+	last = last ? last + 1 : xff;
+	last += strspn(last, " \t");
+	n = strcspn(last, " \t");
+	if (n == 0 || n >= cap)
+		return peer;
+	memcpy(buf, last, n);
+	buf[n] = '\0';
+	return buf;
 }
 
 /* FNV-1a over a random seed and the key: clients cannot choose where
@@ -152,14 +188,15 @@ vs_api_challenge(struct vs_req *q)
 {
 	struct vs *vs = q->vs;
 	uint8_t n[VS_NONCE_BYTES];
-	char hex[2 * VS_NONCE_BYTES + 1], at[40];
+	char hex[2 * VS_NONCE_BYTES + 1], at[40], client[64];
 	int64_t now = gb_time_now_ms(), exp = now + vs->cfg.nonce_ttl_ms;
 	int64_t wait;
 
 	if (!vs_method(q, "POST"))
 		return vs_problem(q, 405, "method_not_allowed", "use POST");
 	if (vs->cfg.challenge_rate > 0 && (wait = take_token(&vs->nonces,
-	    vs_remote(q), vs->cfg.challenge_rate, vs->cfg.challenge_burst,
+	    client_addr(q, client, sizeof client), vs->cfg.challenge_rate,
+	    vs->cfg.challenge_burst,
 	    now * 1000)) > 0)
 		return rate_limited(q, (wait + 999999) / 1000000);
 	if (vs_nonce_issue(&vs->nonces, now, vs->cfg.nonce_ttl_ms, n) != 0)

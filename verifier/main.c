@@ -41,6 +41,9 @@ static const char usage_text[] =
 "  --challenge-rate N   challenges per second per client address (IPv6:\n"
 "                       per /64); over it 429 (default 10; 0: no limit)\n"
 "  --challenge-burst N  challenges a client may ask at once (default 20)\n"
+"  --trusted-proxy LIST IP addresses of proxies (nginx), comma-separated,\n"
+"                       whose X-Forwarded-For's last address is taken as\n"
+"                       the client's for --challenge-rate\n"
 "  --verdict-key FILE   Ed25519 key signing verdicts, 64 hex digits, mode\n"
 "                       0600; made if absent (default PATH.verdict-key)\n"
 "  --token-file FILE    bearer token for POST /api/v1/releases...; mode\n"
@@ -173,7 +176,7 @@ verdict_key(struct vs *vs, const char *path)
 
 enum { O_CONFIG = 1, O_LISTEN, O_DB, O_ROOT, O_MAXAGE, O_SKEW, O_NONCE,
     O_VKEY, O_TOKEN, O_THREADS, O_MAXBODY, O_TIMEOUT, O_CACHE, O_AUDIT,
-    O_CKEY, O_NONCEDB, O_CRATE, O_CBURST, O_HELP };
+    O_CKEY, O_NONCEDB, O_CRATE, O_CBURST, O_PROXY, O_HELP };
 
 static const struct option longopts[] = {
 	{ "config", required_argument, NULL, O_CONFIG },
@@ -194,6 +197,7 @@ static const struct option longopts[] = {
 	{ "nonce-db", required_argument, NULL, O_NONCEDB },
 	{ "challenge-rate", required_argument, NULL, O_CRATE },
 	{ "challenge-burst", required_argument, NULL, O_CBURST },
+	{ "trusted-proxy", required_argument, NULL, O_PROXY },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -207,7 +211,8 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 	long long n = 0;
 
 	if (opt >= O_MAXAGE && opt != O_VKEY && opt != O_TOKEN &&
-	    opt != O_CACHE && opt != O_CKEY && opt != O_NONCEDB) {
+	    opt != O_CACHE && opt != O_CKEY && opt != O_NONCEDB &&
+	    opt != O_PROXY) {
 		n = strtoll(val, &end, 10);
 		if (*end != '\0' || n < 0 || n > 86400LL * 365 * 1000 ||
 		    end == val) {
@@ -258,6 +263,7 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 		break;
 	case O_CKEY: c->challenge_key = val; break;
 	case O_NONCEDB: c->nonce_db = val; break;
+	case O_PROXY: c->trusted_proxies = val; break;
 	case O_CRATE:
 	case O_CBURST:
 		if (n > 1000000 || (opt == O_CBURST && n < 1)) {

@@ -14,6 +14,7 @@
  * share the key file and the store accept each other's challenges and
  * refuse each other's used nonces. Expired rows are deleted now and then.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -248,6 +249,41 @@ path_or(const char *given, const char *db, const char *suffix, char **made)
 	return *made;
 }
 
+/* ADDR[,ADDR...] of --trusted-proxy into s->proxies. */
+static int
+parse_proxies(struct vs_nonces *s, const char *list)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const char *p = list;
+
+	while (list != NULL && *p != '\0') {
+		size_t n = strcspn(p, ",");
+		struct vs_proxy *x = &s->proxies[s->nproxies];
+
+		if (s->nproxies == VS_TRUSTED_PROXIES_MAX || n == 0 ||
+		    n >= sizeof buf) {
+			fprintf(stderr, "glassbox-verifier: --trusted-proxy: at "
+			    "most %d IP addresses, comma-separated\n",
+			    VS_TRUSTED_PROXIES_MAX);
+			return -1;
+		}
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+		if (inet_pton(AF_INET, buf, x->addr) == 1)
+			x->len = 4;
+		else if (inet_pton(AF_INET6, buf, x->addr) == 1)
+			x->len = 16;
+		else {
+			fprintf(stderr, "glassbox-verifier: --trusted-proxy: "
+			    "not an IP address: %s\n", buf);
+			return -1;
+		}
+		s->nproxies++;
+		p += n + (p[n] == ',');
+	}
+	return 0;
+}
+
 int
 vs_nonces_init(struct vs_nonces *s, const struct vs_config *c)
 {
@@ -261,13 +297,15 @@ vs_nonces_init(struct vs_nonces *s, const struct vs_config *c)
 	key_path = path_or(c->challenge_key, c->db, ".challenge-key", &kp);
 	db_path = path_or(c->nonce_db, c->db, ".nonces", &dp);
 	if (key_path == NULL || db_path == NULL ||
-	    (s->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL)
+	    (s->clients = calloc(VS_RATE_CLIENTS_MAX, sizeof *s->clients)) ==
+	    NULL || (s->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL)) == NULL ||
+	    RAND_bytes((uint8_t *)&s->hash_seed, sizeof s->hash_seed) != 1) {
+		fprintf(stderr, "glassbox-verifier: cannot set up challenges "
+		    "(out of memory, or OpenSSL has no HMAC)\n");
 		goto out;
-	if (load_key(s, key_path) != 0 || open_store(s, db_path) != 0)
-		goto out;
-	if ((s->clients = calloc(VS_RATE_CLIENTS_MAX, sizeof *s->clients)) ==
-	    NULL || RAND_bytes((uint8_t *)&s->hash_seed,
-	    sizeof s->hash_seed) != 1)
+	}
+	if (parse_proxies(s, c->trusted_proxies) != 0 ||
+	    load_key(s, key_path) != 0 || open_store(s, db_path) != 0)
 		goto out;
 	rc = 0;
 out:

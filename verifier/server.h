@@ -38,6 +38,7 @@
 #define VS_CHALLENGE_BURST 20
 #define VS_RATE_CLIENTS_MAX 4096
 #define VS_RATE_PROBE 8             /* slots looked at per client */
+#define VS_TRUSTED_PROXIES_MAX 8    /* --trusted-proxy addresses */
 
 struct vs_config {
 	const char *listen;         /* ADDR:PORT; port 0 picks one */
@@ -50,6 +51,7 @@ struct vs_config {
 	const char *nonce_db;       /* used-nonce store (SQLite) */
 	unsigned challenge_rate;    /* per client and second; 0: no limit */
 	unsigned challenge_burst;
+	const char *trusted_proxies;    /* ADDR[,ADDR...]: X-Forwarded-For */
 	unsigned threads;
 	size_t max_body;
 	unsigned request_timeout_ms;
@@ -85,6 +87,12 @@ struct vs_nonces {
 		int64_t tat_us;         /* GCRA: when the bucket is full again */
 	} *clients;                 /* From calloc(): VS_RATE_CLIENTS_MAX */
 	uint64_t hash_seed;
+	/* Peers whose X-Forwarded-For names the client (nginx in front). */
+	struct vs_proxy {
+		uint8_t addr[16];
+		uint8_t len;            /* 4 or 16 */
+	} proxies[VS_TRUSTED_PROXIES_MAX];
+	unsigned nproxies;
 };
 
 /* Prometheus counters, and verdicts per minute for the last hour. */

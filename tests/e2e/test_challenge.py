@@ -99,13 +99,14 @@ class Verifier:
             raise SystemExit(f"verifier did not start: {line} {self.log.read()}")
         self.port = int(line.split("listening on ")[1].strip().rstrip("/").rsplit(":", 1)[1])
 
-    def req(self, method, path, body=None, source="127.0.0.1"):
+    def req(self, method, path, body=None, source="127.0.0.1", headers=None):
         """(status, headers, parsed JSON body) from a client bound to source."""
         c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30,
                                        source_address=(source, 0))
         data = json.dumps(body).encode() if body is not None else None
-        c.request(method, path, body=data,
-                  headers={"Content-Type": "application/json"} if data else {})
+        h = {"Content-Type": "application/json"} if data else {}
+        h.update(headers or {})
+        c.request(method, path, body=data, headers=h)
         r = c.getresponse()
         raw = r.read()
         c.close()
@@ -248,6 +249,27 @@ st, _, _ = f.req("GET", "/api/v1/challenge")
 check("GET challenge 405", st == 405)
 with open(f.log.name) as lf:
     check("429s logged", '"reason":"rate_limited"' in lf.read())
+
+# Behind a trusted proxy (127.0.0.1 here), the client is the last address
+# of X-Forwarded-For; from anyone else the header is ignored.
+px = Verifier("--challenge-rate", "1", "--challenge-burst", "2", "--trusted-proxy", "::1,127.0.0.1")
+
+
+def via_proxy(xff, source="127.0.0.1"):
+    return px.req("POST", "/api/v1/challenge", source=source, headers={"X-Forwarded-For": xff})[0]
+
+
+codes = [via_proxy("203.0.113.9") for _ in range(10)]
+check("proxied flood limited", 429 in codes, codes)
+check("another proxied client served", via_proxy("198.51.100.7") == 200)
+check("the last X-Forwarded-For entry counts", via_proxy("198.51.100.8, 203.0.113.9") == 429
+      and via_proxy("203.0.113.9, 198.51.100.8") == 200)
+codes = [via_proxy(f"192.0.2.{i}", source="127.0.0.2") for i in range(10)]
+check("X-Forwarded-For from an untrusted peer ignored", 429 in codes, codes)
+r = subprocess.run([VERIFIER, "--db", DB, "--trusted-proxy", "nginx.local"],
+                   capture_output=True, text=True, timeout=30)
+check("bad --trusted-proxy refused", r.returncode == 2 and "not an IP address" in r.stderr, r.stderr)
+
 unlimited = Verifier("--challenge-rate", "0")
 check("rate 0: no limit", all(unlimited.req("POST", "/api/v1/challenge")[0] == 200
                               for _ in range(60)))
