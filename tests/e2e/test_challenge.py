@@ -274,10 +274,12 @@ unlimited = Verifier("--challenge-rate", "0")
 check("rate 0: no limit", all(unlimited.req("POST", "/api/v1/challenge")[0] == 200
                               for _ in range(60)))
 
+codes = []
 for p in procs:
     if p.poll() is None:
         p.send_signal(signal.SIGTERM)
-        p.wait(timeout=30)
+    codes.append(p.wait(timeout=30))
+check("every verifier stops cleanly", codes == [0] * len(codes), codes)
 mint.stdin.close()
 mint.wait(timeout=30)
 shutil.rmtree(TMP, ignore_errors=True)

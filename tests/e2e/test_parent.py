@@ -509,7 +509,7 @@ p = subprocess.Popen([PARENT, "--health", "127.0.0.1:0", "--outbound", f"unix:{o
                       "--allowlist", allow], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 check("port 65535 accepted", p.stdout.readline().startswith("outbound unix:"))
 p.send_signal(signal.SIGTERM)
-p.wait(timeout=30)
+check("port 65535 parent stops", p.wait(timeout=30) == 0)
 
 # A listed name that resolves to loopback is refused (and logged) unless
 # --outbound-allow-special; so is a literal special address.
@@ -523,7 +523,7 @@ for host in ("localhost", "127.0.0.1", "::1"):
     check(f"{host}: starts (allowlisted)", line.startswith("outbound unix:"), line)
     check(f"{host}: loopback refused", via_outbound() == b"")
     p.send_signal(signal.SIGTERM)
-    p.wait(timeout=30)
+    check(f"{host}: stops", p.wait(timeout=30) == 0)
     err = p.stderr.read()
     check(f"{host}: refusal logged", '"address_refused"' in err and "loopback" in err, err[-400:])
 # The same through a config file's outbound-allow-special = true.
@@ -544,7 +544,7 @@ p.send_signal(signal.SIGHUP)
 time.sleep(0.7)
 check("SIGHUP withdraws outbound-allow-special", via_outbound() == b"")
 p.send_signal(signal.SIGTERM)
-p.wait(timeout=30)
+check("special parent stops", p.wait(timeout=30) == 0)
 echo2.close()
 
 # 7b. Outbound names follow their DNS TTL: a small DNS server on 127.0.0.1
@@ -635,7 +635,7 @@ dns_answer[0] = "127.0.0.2"
 time.sleep(2.5)                         # the TTL is 1 s
 check("loopback answer refused", fetch() == b"")
 p.send_signal(signal.SIGTERM)
-p.wait(timeout=30)
+check("refusing dns parent stops", p.wait(timeout=30) == 0)
 err = p.stderr.read()
 check("metadata refusal logged", "169.254.169.254 is link-local and instance metadata" in err, err[-600:])
 check("loopback refusal logged", "127.0.0.2 is loopback" in err, err[-600:])

@@ -174,7 +174,7 @@ except sqlite3.OperationalError:
 
 st, body = v.get("/api/v1/releases?pcr=" + SHARED)
 check("pcr search after the rebuild", [r["id"] for r in body["releases"]] == want)
-v.stop()
+check("verifier stops again", v.stop() == 0)
 
 # The audit checks the index: a row added, a row taken away, a value changed.
 r = run(GB, "registry", "--db", DB, "audit")
