@@ -43,7 +43,8 @@ static const char usage_text[] =
 "  --challenge-burst N  challenges a client may ask at once (default 20)\n"
 "  --trusted-proxy LIST IP addresses of proxies (nginx), comma-separated,\n"
 "                       whose X-Forwarded-For's last address is taken as\n"
-"                       the client's for --challenge-rate\n"
+"                       the client's for --challenge-rate (default\n"
+"                       127.0.0.1,::1; \"\" trusts none)\n"
 "  --verdict-key FILE   Ed25519 key signing verdicts, 64 hex digits, mode\n"
 "                       0600; made if absent (default PATH.verdict-key)\n"
 "  --token-file FILE    bearer token for POST /api/v1/releases...; mode\n"
@@ -335,7 +336,8 @@ configure(struct vs_config *c, int argc, char **argv)
 	    .max_age_ms = 600000, .skew_ms = 60000, .nonce_ttl_ms = 300000,
 	    .threads = 4, .max_body = 65536, .request_timeout_ms = 10000,
 	    .audit_interval_s = 600, .challenge_rate = VS_CHALLENGE_RATE,
-	    .challenge_burst = VS_CHALLENGE_BURST };
+	    .challenge_burst = VS_CHALLENGE_BURST,
+	    .trusted_proxies = VS_TRUSTED_PROXIES };
 	for (int i = 1; i < argc; i++)     /* the config file first */
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc &&
 		    load_config(c, argv[i + 1]) != 0)

@@ -39,6 +39,9 @@
 #define VS_RATE_CLIENTS_MAX 4096
 #define VS_RATE_PROBE 8             /* slots looked at per client */
 #define VS_TRUSTED_PROXIES_MAX 8    /* --trusted-proxy addresses */
+/* By default a proxy on the same host (infra/nginx) is believed: a local
+ * peer could only spread its own challenges over more buckets. */
+#define VS_TRUSTED_PROXIES "127.0.0.1,::1"
 
 struct vs_config {
 	const char *listen;         /* ADDR:PORT; port 0 picks one */
