@@ -222,7 +222,9 @@ url_param(char *url, size_t cap, const char *name, const char *v)
 static int
 list_releases(struct vs_req *q, struct gb_registry *r)
 {
-	char name[GB_REG_NAME_MAX + 1], pcr0[100], pcr[100];
+	/* Larger than any valid value, so a too-long one is refused rather
+	 * than taken for an absent one (vs_query() says NULL to both). */
+	char name[1024], pcr0[1024], pcr[1024];
 	char url[2 * GB_REG_NAME_MAX * 3 + 512];
 	struct list_ctx c = { r, NULL };
 	struct gb_reg_filter f;
@@ -245,6 +247,9 @@ list_releases(struct vs_req *q, struct gb_registry *r)
 	    (f.pcr != NULL && !pcr_hex(pcr)))
 		return vs_problem(q, 400, "bad_request", "pcr0 and pcr are 96 "
 		    "hex digits (48 bytes)");
+	if (f.name != NULL && strlen(name) > GB_REG_NAME_MAX)
+		return vs_problem(q, 400, "bad_request", "a name is at most %d "
+		    "bytes", GB_REG_NAME_MAX);
 	c.out = json_array();
 	if (gb_registry_releases_page(r, &f, ra == 0 ? (int64_t)after : -1,
 	    (size_t)limit, list_one, &c, &next, &e) != 0) {

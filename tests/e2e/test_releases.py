@@ -150,7 +150,8 @@ st, body = v.get("/api/v1/releases?pcr0=" + published[4][1]["0"])
 check("pcr0 search", [r["version"] for r in body["releases"]] == ["4"], body)
 st, body = v.get("/api/v1/releases?pcr0=" + published[4][1]["0"] + "&pcr=" + SHARED)
 check("pcr0 and pcr together", body["releases"] == [], body)
-for bad in ("pcr=abc", "pcr=" + "zz" * 48, "pcr0=" + "00" * 47, "pcr=" + "00" * 49):
+for bad in ("pcr=abc", "pcr=" + "zz" * 48, "pcr0=" + "00" * 47, "pcr=" + "00" * 49,
+            "pcr=" + "00" * 200, "name=" + "x" * 129):
     st, body = v.get("/api/v1/releases?" + bad)
     check(f"{bad[:12]}... refused", st == 400, (st, body))
 pages = v.pages("/api/v1/releases?limit=4&name=app-odd")
