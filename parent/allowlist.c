@@ -149,6 +149,9 @@ allowlist_port(const char *s, unsigned *out)
 	unsigned v = 0;
 	size_t n = 0;
 
+	/* No leading zero either: YAML 1.1 reads 010 as octal 8, 1.2 as 10. */
+	if (s[0] == '0')
+		return -1;
 	for (; s[n] >= '0' && s[n] <= '9' && n < 5; n++)
 		v = v * 10 + (unsigned)(s[n] - '0');
 	if (n == 0 || s[n] != '\0' || v < 1 || v > 65535)

@@ -24,8 +24,8 @@ int allowlist_load(const char *path, struct allowlist *out, char *err,
 bool allowlist_has(const struct allowlist *l, const char *address,
     unsigned port);
 
-/* A port: 1 to 5 decimal digits (no sign, space or other base), 1..65535.
- * Returns 0 and sets *out, or -1. */
+/* A port: 1 to 5 decimal digits (no sign, space, leading zero or other
+ * base), 1..65535. Returns 0 and sets *out, or -1. */
 int allowlist_port(const char *s, unsigned *out);
 
 /*
