@@ -56,6 +56,10 @@ static const char usage_text[] =
 "                       TTL, at most this long (default 60; names DNS does\n"
 "                       not answer, as in /etc/hosts, exactly this long)\n"
 "  --dns-server A:P     ask this DNS server (IPv4) instead of resolv.conf's\n"
+"  --outbound-allow-special  let outbound names resolve to loopback,\n"
+"                       link-local (instance metadata), unspecified,\n"
+"                       multicast and other special addresses (refused\n"
+"                       and logged otherwise; private ranges are allowed)\n"
 "\n"
 "Logs JSON lines on standard error.\n";
 
@@ -295,7 +299,6 @@ add_outbound(const char *arg, unsigned max_conns)
 {
 	const char *eq = strchr(arg, '='), *colon, *why;
 	struct forwarder *f = free_slot();
-	char *end;
 
 	if (f == NULL || eq == NULL ||
 	    (size_t)(eq - arg) >= sizeof f->listen_text ||
@@ -313,8 +316,7 @@ add_outbound(const char *arg, unsigned max_conns)
 	}
 	f->target.kind = GB_LISTEN_TCP;
 	memcpy(f->target.host, eq + 1, (size_t)(colon - eq - 1));
-	f->target.port = (unsigned)strtoul(colon + 1, &end, 10);
-	if (*end != '\0' || f->target.port == 0 || f->target.port > 65535) {
+	if (allowlist_port(colon + 1, &f->target.port) != 0) {
 		fprintf(stderr, "glassbox-parent: %s: bad port\n", arg);
 		return -1;
 	}
@@ -413,6 +415,7 @@ struct config {
 	char *allowlist, *describe, *name, *health;
 	unsigned max_conns, connect_ms, idle_ms, drain_ms, resolve_s;
 	int allow_debug;                /* -1: not said */
+	int allow_special;              /* -1: not said */
 };
 
 static void
@@ -461,6 +464,11 @@ config_set(struct config *c, const char *k, const char *v, char *err,
 		c->allow_debug = v[0] == 't';
 		return 0;
 	}
+	if (strcmp(k, "outbound-allow-special") == 0 &&
+	    (strcmp(v, "true") == 0 || strcmp(v, "false") == 0)) {
+		c->allow_special = v[0] == 't';
+		return 0;
+	}
 #define NUM(name, field) if (strcmp(k, name) == 0 && num && n > 0 && \
 	    n < 100000000) { c->field = (unsigned)n; return 0; }
 	NUM("max-conns", max_conns)
@@ -483,6 +491,7 @@ config_load(const char *path, struct config *c, char *err, size_t errlen)
 
 	memset(c, 0, sizeof *c);
 	c->allow_debug = -1;
+	c->allow_special = -1;
 	if (f == NULL) {
 		snprintf(err, errlen, "cannot read %s", path);
 		return -1;
@@ -535,6 +544,7 @@ spec_ok(const char *spec, bool outbound, char *err, size_t errlen)
 	const char *eq = strchr(spec, '='), *why = NULL, *colon;
 	struct gb_listen_addr a;
 	char listen[160];
+	unsigned port;
 
 	if (eq == NULL || (size_t)(eq - spec) >= sizeof listen) {
 		snprintf(err, errlen, "not LISTEN=TARGET: %.80s", spec);
@@ -550,8 +560,8 @@ spec_ok(const char *spec, bool outbound, char *err, size_t errlen)
 	}
 	if (outbound) {
 		colon = strrchr(eq + 1, ':');
-		if (colon == NULL || colon == eq + 1 || atoi(colon + 1) <= 0 ||
-		    atoi(colon + 1) > 65535) {
+		if (colon == NULL || colon == eq + 1 ||
+		    allowlist_port(colon + 1, &port) != 0) {
 			snprintf(err, errlen, "%.80s: not HOST:PORT", eq + 1);
 			return false;
 		}
@@ -573,7 +583,7 @@ static const char *dns_server;          /* --dns-server, for tests */
 static int
 reconfigure(struct relay *r, bool at_start)
 {
-	struct config file = { .allow_debug = -1 };
+	struct config file = { .allow_debug = -1, .allow_special = -1 };
 	const char *fw[2 * SPECS_MAX], *ob[2 * SPECS_MAX];
 	unsigned nfw = 0, nob = 0, max_conns;
 	char err[400];
@@ -670,6 +680,16 @@ reconfigure(struct relay *r, bool at_start)
 	P.allow_debug = flags.allow_debug == 1 || (flags.allow_debug == -1 &&
 	    file.allow_debug == 1);
 	pthread_mutex_unlock(&P.mu);
+	{
+		bool special = flags.allow_special == 1 ||
+		    (flags.allow_special == -1 && file.allow_special == 1);
+
+		/* Resolve again at once, so the new rule applies now. */
+		allowlist_allow_special(special);
+		for (unsigned i = 0; i < P.n; i++)
+			if (P.f[i].outbound)
+				P.f[i].resolve_at_ms = 0;
+	}
 	if (at_start) {
 		/* Start-only settings, kept in flags for main(). */
 		if (!flags.health && file.health)
@@ -707,6 +727,7 @@ main(int argc, char **argv)
 		{ "allowlist", required_argument, NULL, 'L' },
 		{ "resolve-interval", required_argument, NULL, 'R' },
 		{ "dns-server", required_argument, NULL, 'S' },
+		{ "outbound-allow-special", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -722,6 +743,7 @@ main(int argc, char **argv)
 	int c, sig, idx;
 
 	flags.allow_debug = -1;
+	flags.allow_special = -1;
 	for (unsigned i = 0; i < RELAY_MAX_FORWARDERS; i++)
 		P.f[i].fd = -1;
 	while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
@@ -743,6 +765,10 @@ main(int argc, char **argv)
 		}
 		if (c == 'a') {
 			flags.allow_debug = 1;
+			continue;
+		}
+		if (c == 's') {
+			flags.allow_special = 1;
 			continue;
 		}
 		if (config_set(&flags, longopts[idx].name, optarg, err,

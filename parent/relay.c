@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "gb/timefmt.h"
+#include "allowlist.h"
 #include "relay.h"
 
 struct half {
@@ -164,6 +165,30 @@ out:
 	return rc;
 }
 
+/* Takes a resolved address for f unless it is in a refused range
+ * (allowlist.c); a refused one is logged, and f keeps no address. */
+static bool
+use_address(struct forwarder *f, const struct sockaddr *sa, socklen_t len)
+{
+	const char *why = allowlist_refused(sa);
+	char host[INET6_ADDRSTRLEN], msg[200];
+
+	if (why != NULL) {
+		if (getnameinfo(sa, len, host, sizeof host, NULL, 0,
+		    NI_NUMERICHOST) != 0)
+			snprintf(host, sizeof host, "?");
+		snprintf(msg, sizeof msg, "%s is %s", host, why);
+		relay_log("address_refused", f, msg);
+		len = 0;
+	}
+	pthread_mutex_lock(&f->mu);
+	if (len > 0)
+		memcpy(&f->addr, sa, len);
+	f->addrlen = len;
+	pthread_mutex_unlock(&f->mu);
+	return why == NULL;
+}
+
 int64_t
 relay_resolve(struct forwarder *f, unsigned n, unsigned max_s,
     const char *dns)
@@ -194,10 +219,8 @@ relay_resolve(struct forwarder *f, unsigned n, unsigned max_s,
 				wait = (int64_t)max_s * 1000;
 			sin.sin_port = htons((uint16_t)f[i].target.port);
 			sin.sin_addr = ip;
-			pthread_mutex_lock(&f[i].mu);
-			memcpy(&f[i].addr, &sin, sizeof sin);
-			f[i].addrlen = sizeof sin;
-			pthread_mutex_unlock(&f[i].mu);
+			(void)use_address(&f[i], (struct sockaddr *)&sin,
+			    sizeof sin);
 			f[i].resolve_at_ms = now + wait;
 		} else {
 			snprintf(port, sizeof port, "%u", f[i].target.port);
@@ -206,10 +229,11 @@ relay_resolve(struct forwarder *f, unsigned n, unsigned max_s,
 				relay_log("resolve_failed", &f[i],
 				    gai_strerror(e));
 			} else {
-				pthread_mutex_lock(&f[i].mu);
-				memcpy(&f[i].addr, ai->ai_addr, ai->ai_addrlen);
-				f[i].addrlen = ai->ai_addrlen;
-				pthread_mutex_unlock(&f[i].mu);
+				/* The first address not refused. */
+				for (struct addrinfo *p = ai; p != NULL &&
+				    !use_address(&f[i], p->ai_addr,
+				    p->ai_addrlen); p = p->ai_next)
+					;
 				freeaddrinfo(ai);
 			}
 			f[i].resolve_at_ms = now + (int64_t)max_s * 1000;

@@ -195,32 +195,11 @@ vs_release_json(struct gb_registry *r, uint64_t index)
 	return out;
 }
 
-/* Whether any PCR of the release leaf equals hex. */
-static bool
-has_pcr(struct gb_registry *r, uint64_t index, const char *hex)
-{
-	struct gb_reg_error e;
-	char *leaf;
-	const char *k;
-	json_t *j, *v;
-	bool found = false;
-
-	if (gb_registry_leaf(r, index, &leaf, &e) != 0)
-		return false;
-	j = gb_json_loadb(leaf, strlen(leaf), 0, NULL);
-	json_object_foreach(json_object_get(json_object_get(j, "release"),
-	    "pcrs"), k, v)
-		found |= json_is_string(v) &&
-		    strcasecmp(json_string_value(v), hex) == 0;
-	json_decref(j);
-	free(leaf);
-	return found;
-}
+#define RELEASES_PAGE_DEFAULT 100     /* releases per page unless ?limit= */
 
 struct list_ctx {
 	struct gb_registry *r;
 	json_t *out;
-	const char *name, *pcr0, *pcr;
 };
 
 static int
@@ -228,10 +207,6 @@ list_one(void *arg, const struct gb_reg_release *rel)
 {
 	struct list_ctx *c = arg;
 
-	if ((c->name != NULL && strcmp(c->name, rel->name) != 0) ||
-	    (c->pcr0 != NULL && strcasecmp(c->pcr0, rel->pcr0) != 0) ||
-	    (c->pcr != NULL && !has_pcr(c->r, rel->index, c->pcr)))
-		return 0;
 	json_array_append_new(c->out, vs_release_json(c->r, rel->index));
 	return 0;
 }
@@ -282,6 +257,99 @@ vs_problem_h(struct vs_req *q, int status, const char *name,
 	q->reason = code;
 	free(s);
 	return rc;
+/* A PCR value in a query: 96 hex digits, lower-cased in place. */
+static bool
+pcr_hex(char *s)
+{
+	size_t n = 0;
+
+	for (; s[n] != '\0'; n++) {
+		if (s[n] >= 'A' && s[n] <= 'F')
+			s[n] = (char)(s[n] - 'A' + 'a');
+		if (!((s[n] >= '0' && s[n] <= '9') ||
+		    (s[n] >= 'a' && s[n] <= 'f')))
+			return false;
+	}
+	return n == 96;
+}
+
+/* Appends &name=value, the value percent-encoded, to the URL being built
+ * (a fixed buffer: names are at most GB_REG_NAME_MAX bytes). */
+static void
+url_param(char *url, size_t cap, const char *name, const char *v)
+{
+	size_t n = strlen(url);
+
+	if (v == NULL)
+		return;
+	n += (size_t)snprintf(url + n, n < cap ? cap - n : 0, "&%s=", name);
+	for (; *v != '\0' && n + 4 < cap; v++) {
+		unsigned char c = (unsigned char)*v;
+
+		if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+		    (c >= 'A' && c <= 'Z') || c == '-' || c == '.' ||
+		    c == '_' || c == '~')
+			url[n++] = (char)c;
+		else
+			n += (size_t)snprintf(url + n, cap - n, "%%%02X", c);
+	}
+	url[n < cap ? n : cap - 1] = '\0';
+}
+
+/*
+ * GET /api/v1/releases[?name=&pcr0=&pcr=&limit=&after=]: a page of
+ * releases in log order (limit 1..GB_REG_PAGE_MAX, default
+ * RELEASES_PAGE_DEFAULT), those after the log index `after`; `next` is the
+ * URL of the next page (null on the last), `next_after` its cursor. A PCR
+ * search is an index lookup in the registry (release_pcrs).
+ */
+static int
+list_releases(struct vs_req *q, struct gb_registry *r)
+{
+	/* Larger than any valid value, so a too-long one is refused rather
+	 * than taken for an absent one (vs_query() says NULL to both). */
+	char name[1024], pcr0[1024], pcr[1024];
+	char url[2 * GB_REG_NAME_MAX * 3 + 512];
+	struct list_ctx c = { r, NULL };
+	struct gb_reg_filter f;
+	struct gb_reg_error e;
+	uint64_t limit = RELEASES_PAGE_DEFAULT, after = 0;
+	int64_t next;
+	int rl, ra;
+
+	f.name = vs_query(q, "name", name, sizeof name);
+	f.pcr0 = vs_query(q, "pcr0", pcr0, sizeof pcr0);
+	f.pcr = vs_query(q, "pcr", pcr, sizeof pcr);
+	rl = query_u64(q, "limit", &limit);
+	ra = query_u64(q, "after", &after);
+	if (rl == -2 || ra == -2 || limit < 1 || limit > GB_REG_PAGE_MAX ||
+	    after > INT64_MAX)
+		return vs_problem(q, 400, "bad_request", "limit is 1..%d "
+		    "(default %d) and after a log index", GB_REG_PAGE_MAX,
+		    RELEASES_PAGE_DEFAULT);
+	if ((f.pcr0 != NULL && !pcr_hex(pcr0)) ||
+	    (f.pcr != NULL && !pcr_hex(pcr)))
+		return vs_problem(q, 400, "bad_request", "pcr0 and pcr are 96 "
+		    "hex digits (48 bytes)");
+	if (f.name != NULL && strlen(name) > GB_REG_NAME_MAX)
+		return vs_problem(q, 400, "bad_request", "a name is at most %d "
+		    "bytes", GB_REG_NAME_MAX);
+	c.out = json_array();
+	if (gb_registry_releases_page(r, &f, ra == 0 ? (int64_t)after : -1,
+	    (size_t)limit, list_one, &c, &next, &e) != 0) {
+		json_decref(c.out);
+		return reg_problem(q, &e);
+	}
+	if (next >= 0) {
+		snprintf(url, sizeof url, "/api/v1/releases?after=%" PRId64
+		    "&limit=%" PRIu64, next, limit);
+		url_param(url, sizeof url, "name", f.name);
+		url_param(url, sizeof url, "pcr0", f.pcr0);
+		url_param(url, sizeof url, "pcr", f.pcr);
+	}
+	return vs_reply_json(q, 200, json_pack("{s:o, s:o, s:o}", "releases",
+	    c.out, "next", next >= 0 ? json_string(url) : json_null(),
+	    "next_after", next >= 0 ? json_integer(next) : json_null()));
 }
 
 /* Bearer token, compared in constant time (over SHA-256 of both, so the
@@ -399,29 +467,18 @@ vs_api_releases(struct vs_req *q)
 	const char *rest = uri + strlen("/api/v1/releases");
 	struct gb_registry *r = vs_registry(q);
 	struct gb_reg_error e;
-	char id[64], name[GB_REG_NAME_MAX + 1], pcr0[100], pcr[100];
+	char id[64];
 	uint64_t idx;
 
 	if (r == NULL)
 		return no_registry(q);
 	if (*rest == '\0' || strcmp(rest, "/") == 0) {
-		struct list_ctx c = { r, NULL, NULL, NULL, NULL };
-
 		if (vs_method(q, "POST"))
 			return write_op(q, NULL);
 		if (!vs_method(q, "GET"))
 			return vs_problem(q, 405, "method_not_allowed", "use GET "
 			    "or POST");
-		c.out = json_array();
-		c.name = vs_query(q, "name", name, sizeof name);
-		c.pcr0 = vs_query(q, "pcr0", pcr0, sizeof pcr0);
-		c.pcr = vs_query(q, "pcr", pcr, sizeof pcr);
-		if (gb_registry_releases(r, list_one, &c, &e) != 0) {
-			json_decref(c.out);
-			return reg_problem(q, &e);
-		}
-		return vs_reply_json(q, 200, json_pack("{s:o}", "releases",
-		    c.out));
+		return list_releases(q, r);
 	}
 	if (sscanf(rest, "/%16[0-9a-f]", id) != 1)
 		return vs_problem(q, 404, "not_found", "no such release");

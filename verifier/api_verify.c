@@ -15,25 +15,6 @@
 #include "gb/verdict.h"
 #include "server.h"
 
-int
-vs_api_challenge(struct vs_req *q)
-{
-	uint8_t n[VS_NONCE_BYTES];
-	char hex[2 * VS_NONCE_BYTES + 1], at[40];
-	int64_t now = gb_time_now_ms(), exp = now + q->vs->cfg.nonce_ttl_ms;
-
-	if (!vs_method(q, "POST"))
-		return vs_problem(q, 405, "method_not_allowed", "use POST");
-	if (vs_nonce_issue(&q->vs->nonces, now, q->vs->cfg.nonce_ttl_ms, n) !=
-	    0)
-		return vs_problem(q, 503, "busy", "too many outstanding "
-		    "challenges; try again later");
-	gb_hex_encode(hex, n, sizeof n);
-	gb_time_format_rfc3339(exp, at, sizeof at);
-	return vs_reply_json(q, 200, json_pack("{s:s, s:I, s:s}", "nonce", hex,
-	    "expires", (json_int_t)exp, "expires_at", at));
-}
-
 /* What a verify request asks. */
 struct ask {
 	uint8_t *doc, *nonce, *result, *sig;

@@ -35,6 +35,18 @@ static const char usage_text[] =
 "  --nonce-ttl SECONDS  lifetime of a challenge nonce (default 300)\n"
 "  --verdict-ttl SECONDS  a signed verdict's exp is its iat plus this\n"
 "                       (default 300; 1..86400)\n"
+"  --challenge-key FILE HMAC key of challenges, 64 hex digits, mode 0600;\n"
+"                       made if absent (default PATH.challenge-key);\n"
+"                       verifiers sharing it accept each other's nonces\n"
+"  --nonce-db FILE      used-nonce store, SQLite (default PATH.nonces);\n"
+"                       verifiers on one host share it to refuse reuse\n"
+"  --challenge-rate N   challenges per second per client address (IPv6:\n"
+"                       per /64); over it 429 (default 10; 0: no limit)\n"
+"  --challenge-burst N  challenges a client may ask at once (default 20)\n"
+"  --trusted-proxy LIST IP addresses of proxies (nginx), comma-separated,\n"
+"                       whose X-Forwarded-For's last address is taken as\n"
+"                       the client's for --challenge-rate (default\n"
+"                       127.0.0.1,::1; \"\" trusts none)\n"
 "  --verdict-key FILE   Ed25519 key signing verdicts, 64 hex digits, mode\n"
 "                       0600; made if absent (default PATH.verdict-key)\n"
 "  --token-file FILE    bearer token for POST /api/v1/releases...; mode\n"
@@ -167,7 +179,7 @@ verdict_key(struct vs *vs, const char *path)
 
 enum { O_CONFIG = 1, O_LISTEN, O_DB, O_ROOT, O_MAXAGE, O_SKEW, O_NONCE,
     O_VKEY, O_TOKEN, O_THREADS, O_MAXBODY, O_TIMEOUT, O_CACHE, O_AUDIT,
-    O_VTTL, O_HELP };
+    O_VTTL, O_CKEY, O_NONCEDB, O_CRATE, O_CBURST, O_PROXY, O_HELP };
 
 static const struct option longopts[] = {
 	{ "config", required_argument, NULL, O_CONFIG },
@@ -185,6 +197,11 @@ static const struct option longopts[] = {
 	{ "cache", required_argument, NULL, O_CACHE },
 	{ "audit-interval", required_argument, NULL, O_AUDIT },
 	{ "verdict-ttl", required_argument, NULL, O_VTTL },
+	{ "challenge-key", required_argument, NULL, O_CKEY },
+	{ "nonce-db", required_argument, NULL, O_NONCEDB },
+	{ "challenge-rate", required_argument, NULL, O_CRATE },
+	{ "challenge-burst", required_argument, NULL, O_CBURST },
+	{ "trusted-proxy", required_argument, NULL, O_PROXY },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -198,7 +215,8 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 	long long n = 0;
 
 	if (opt >= O_MAXAGE && opt != O_VKEY && opt != O_TOKEN &&
-	    opt != O_CACHE) {
+	    opt != O_CACHE && opt != O_CKEY && opt != O_NONCEDB &&
+	    opt != O_PROXY) {
 		n = strtoll(val, &end, 10);
 		if (*end != '\0' || n < 0 || n > 86400LL * 365 * 1000 ||
 		    end == val) {
@@ -254,6 +272,21 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 			return -1;
 		}
 		c->verdict_ttl_s = n;
+		break;
+	case O_CKEY: c->challenge_key = val; break;
+	case O_NONCEDB: c->nonce_db = val; break;
+	case O_PROXY: c->trusted_proxies = val; break;
+	case O_CRATE:
+	case O_CBURST:
+		if (n > 1000000 || (opt == O_CBURST && n < 1)) {
+			fprintf(stderr, "glassbox-verifier: --%s %s..1000000\n",
+			    name, opt == O_CBURST ? "1" : "0");
+			return -1;
+		}
+		if (opt == O_CRATE)
+			c->challenge_rate = (unsigned)n;
+		else
+			c->challenge_burst = (unsigned)n;
 		break;
 	default:
 		fprintf(stderr, "glassbox-verifier: unknown option %s\n", name);
@@ -314,6 +347,9 @@ configure(struct vs_config *c, int argc, char **argv)
 	    .max_age_ms = 600000, .skew_ms = 60000, .nonce_ttl_ms = 300000,
 	    .threads = 4, .max_body = 65536, .request_timeout_ms = 10000,
 	    .audit_interval_s = 600, .verdict_ttl_s = 300 };
+	    .audit_interval_s = 600, .challenge_rate = VS_CHALLENGE_RATE,
+	    .challenge_burst = VS_CHALLENGE_BURST,
+	    .trusted_proxies = VS_TRUSTED_PROXIES };
 	for (int i = 1; i < argc; i++)     /* the config file first */
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc &&
 		    load_config(c, argv[i + 1]) != 0)
@@ -425,7 +461,7 @@ main(int argc, char **argv)
 		    vs->cfg.token_file);
 		return 2;
 	}
-	if (vs_nonces_init(&vs->nonces, VS_NONCE_MAX) != 0 ||
+	if (vs_nonces_init(&vs->nonces, &vs->cfg) != 0 ||
 	    pthread_key_create(&vs->reg_key, close_registry) != 0)
 		return 2;
 	pthread_mutex_init(&vs->write_mu, NULL);

@@ -19,8 +19,29 @@
 #include "gb/registry.h"
 
 #define VS_VERSION "0.1.0"
-#define VS_NONCE_BYTES 32
-#define VS_NONCE_MAX 65536          /* outstanding challenges */
+/*
+ * A challenge nonce is a token the verifier checks without having stored
+ * it: 16 random bytes || expiry (ms since 1970, 8 bytes big-endian) ||
+ * HMAC-SHA256 of those 24 bytes under the challenge key, truncated to 16
+ * bytes. 40 bytes, 80 hex digits: well inside the NSM's 1024-byte nonce.
+ */
+#define VS_NONCE_RAND_BYTES 16
+#define VS_NONCE_MAC_BYTES 16       /* 128-bit tag: forging is 2^-128 */
+#define VS_NONCE_BYTES (VS_NONCE_RAND_BYTES + 8 + VS_NONCE_MAC_BYTES)
+#define VS_CHALLENGE_KEY_BYTES 32   /* HMAC-SHA256 key, 64 hex digits */
+/* Expired used-nonce rows are deleted at most this often. */
+#define VS_NONCE_PRUNE_MS 10000
+/* Per-client challenge budget (token bucket): defaults, and the size of
+ * the table of clients (least recently seen evicted past it; eviction
+ * only ever gives a client a full bucket, never fewer tokens). */
+#define VS_CHALLENGE_RATE 10        /* per second and client */
+#define VS_CHALLENGE_BURST 20
+#define VS_RATE_CLIENTS_MAX 4096
+#define VS_RATE_PROBE 8             /* slots looked at per client */
+#define VS_TRUSTED_PROXIES_MAX 8    /* --trusted-proxy addresses */
+/* By default a proxy on the same host (infra/nginx) is believed: a local
+ * peer could only spread its own challenges over more buckets. */
+#define VS_TRUSTED_PROXIES "127.0.0.1,::1"
 
 struct vs_config {
 	const char *listen;         /* ADDR:PORT; port 0 picks one */
@@ -29,6 +50,11 @@ struct vs_config {
 	const char *verdict_key;    /* Ed25519 seed file (hex), made if absent */
 	const char *token_file;     /* bearer token for writes */
 	int64_t max_age_ms, skew_ms, nonce_ttl_ms;
+	const char *challenge_key;  /* HMAC key file (hex), made if absent */
+	const char *nonce_db;       /* used-nonce store (SQLite) */
+	unsigned challenge_rate;    /* per client and second; 0: no limit */
+	unsigned challenge_burst;
+	const char *trusted_proxies;    /* ADDR[,ADDR...]: X-Forwarded-For */
 	unsigned threads;
 	size_t max_body;
 	unsigned request_timeout_ms;
@@ -49,14 +75,28 @@ struct vs_audit {
 	char code[32], message[512];
 };
 
-/* One-time nonces handed out by POST /api/v1/challenge. */
+/* Challenges (nonce.c): the key that makes and checks them, the store of
+ * used ones, and each client's budget (api_challenge.c). */
 struct vs_nonces {
-	pthread_mutex_t mu;
-	struct vs_nonce {
-		uint8_t n[VS_NONCE_BYTES];
-		int64_t expires_ms;     /* 0: free slot */
-	} *slot;
-	size_t cap, used;
+	uint8_t key[VS_CHALLENGE_KEY_BYTES];    /* wiped at fini */
+	struct evp_mac_st *hmac;    /* From EVP_MAC_fetch(), once */
+	pthread_mutex_t mu;         /* the store's connection */
+	struct sqlite3 *db;         /* From sqlite3_open_v2() */
+	struct sqlite3_stmt *insert, *prune;
+	int64_t pruned_ms;
+	pthread_mutex_t rate_mu;
+	struct vs_client {
+		uint8_t addr[8];        /* IPv4, or the /64 of IPv6 */
+		uint8_t len;            /* 0: free slot */
+		int64_t tat_us;         /* GCRA: when the bucket is full again */
+	} *clients;                 /* From calloc(): VS_RATE_CLIENTS_MAX */
+	uint64_t hash_seed;
+	/* Peers whose X-Forwarded-For names the client (nginx in front). */
+	struct vs_proxy {
+		uint8_t addr[16];
+		uint8_t len;            /* 4 or 16 */
+	} proxies[VS_TRUSTED_PROXIES_MAX];
+	unsigned nproxies;
 };
 
 /* Prometheus counters, and verdicts per minute for the last hour. */
@@ -139,8 +179,12 @@ int vs_audit_start(struct vs *vs);
 void vs_audit_stop(struct vs *vs);
 json_t *vs_audit_json(struct vs *vs, bool *failed);
 
-/* nonce.c */
-int vs_nonces_init(struct vs_nonces *s, size_t cap);
+/* nonce.c. init loads or makes the challenge key and opens the used-nonce
+ * store (paths from c, defaults derived from c->db); it prints why it
+ * failed. issue makes a token (nothing stored). take checks the MAC and
+ * expiry, then records the nonce as used in the store: true once, false
+ * for a forged, altered, expired or used nonce, or when the store fails. */
+int vs_nonces_init(struct vs_nonces *s, const struct vs_config *c);
 void vs_nonces_fini(struct vs_nonces *s);
 int vs_nonce_issue(struct vs_nonces *s, int64_t now_ms, int64_t ttl_ms,
     uint8_t out[VS_NONCE_BYTES]);

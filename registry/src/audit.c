@@ -223,6 +223,50 @@ out:
 	return rc;
 }
 
+/*
+ * release_pcrs (registry.c) must hold exactly every PCR of every published
+ * release, as the leaves say; replay_leaf() has checked each leaf's
+ * release object against its signed statement. A registry that could not
+ * build the table (read-only) has none, and searches read the leaves.
+ */
+static int
+check_pcr_index(struct gb_registry *r, struct gb_reg_error *e)
+{
+	static const char leaves[] = "SELECT CAST(j.key AS INTEGER), j.value,"
+	    " l.idx FROM leaves l, json_each(l.body, '$.release.pcrs') j"
+	    " WHERE json_extract(l.body, '$.type') = 'release_published'";
+	char sql[1024];
+	sqlite3_stmt *st;
+	int64_t extra = -1, missing = -1;
+
+	if (sqlite3_prepare_v2(r->db, "SELECT 1 FROM sqlite_master WHERE"
+	    " type = 'table' AND name = 'release_pcrs'", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return gb__reg_fail(e, "db_error", "%s", sqlite3_errmsg(r->db));
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	sqlite3_finalize(st);
+	snprintf(sql, sizeof sql, "SELECT (SELECT count(*) FROM (SELECT pcr,"
+	    " value, leaf FROM release_pcrs EXCEPT %s)), (SELECT count(*) FROM"
+	    " (%s EXCEPT SELECT pcr, value, leaf FROM release_pcrs))", leaves,
+	    leaves);
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return gb__reg_fail(e, "db_error", "%s", sqlite3_errmsg(r->db));
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		extra = sqlite3_column_int64(st, 0);
+		missing = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (extra != 0 || missing != 0)
+		return gb__reg_fail(e, "audit_failed", "the release_pcrs table "
+		    "does not match the log (%lld rows the log does not have, "
+		    "%lld missing)",
+		    (long long)extra, (long long)missing);
+	return 0;
+}
+
 /* The derived tables must hold exactly what the replay derived. */
 static int
 check_tables(struct gb_registry *r, struct replay *rp, struct gb_reg_error *e)
@@ -282,6 +326,8 @@ check_tables(struct gb_registry *r, struct replay *rp, struct gb_reg_error *e)
 	if (rc == 0 && n != rp->nrels)
 		rc = gb__reg_fail(e, "audit_failed", "the releases table has "
 		    "%zu releases, the log %zu", n, rp->nrels);
+	if (rc == 0)
+		rc = check_pcr_index(r, e);
 	return rc;
 }
 

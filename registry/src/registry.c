@@ -2,8 +2,9 @@
  * The registry over SQLite (gb/registry.h).
  *
  * Tables: leaves (the log), nodes (perfect-subtree hashes, gb/merkle.h),
- * checkpoints (one signed note per size), and two tables derived from the
- * leaves for lookups, keys and releases, which audit recomputes. Every
+ * checkpoints (one signed note per size), and tables derived from the
+ * leaves for lookups, keys, releases and release_pcrs (every PCR of every
+ * release, for search by value), which audit recomputes. Every
  * append is one IMMEDIATE transaction: checks, derived rows, the leaf, the
  * tree nodes and the new checkpoint commit together or not at all, so a
  * crash loses nothing acknowledged and leaves nothing half-written.
@@ -463,6 +464,79 @@ out:
 	return rc;
 }
 
+/*
+ * release_pcrs: (pcr index, value, release leaf) of every published
+ * release, so that a search by PCR value is an index lookup instead of
+ * parsing every release. Registries made before it had none: it is made
+ * and filled from the leaves on open, in one transaction (through a
+ * writable connection of its own when r is read-only). When the file
+ * cannot be written, searches read the leaves instead (pcr_index()).
+ */
+static const char pcr_schema[] =
+    "CREATE TABLE IF NOT EXISTS release_pcrs(pcr INTEGER NOT NULL,"
+    " value TEXT NOT NULL, leaf INTEGER NOT NULL,"
+    " PRIMARY KEY(value, pcr, leaf)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS release_pcrs_leaf ON release_pcrs(leaf);";
+
+/* Every PCR of every published release, from the leaves (whose release
+ * objects audit checks against their signed statements). */
+#define PCRS_FROM_LEAVES \
+    "SELECT CAST(j.key AS INTEGER), j.value, l.idx FROM leaves l," \
+    " json_each(l.body, '$.release.pcrs') j" \
+    " WHERE json_extract(l.body, '$.type') = 'release_published'"
+
+static bool
+pcr_index(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	bool have = false;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE"
+	    " type = 'table' AND name = 'release_pcrs'", -1, &st, NULL) ==
+	    SQLITE_OK)
+		have = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return have;
+}
+
+static int
+ensure_pcr_index(struct gb_registry *r, struct gb_reg_error *e)
+{
+	sqlite3 *db = r->db;
+	int rc = 0;
+
+	if (pcr_index(r->db))
+		return 0;
+	if (!r->writable && sqlite3_open_v2(r->path, &db,
+	    SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return 0;               /* searches read the leaves */
+	}
+	sqlite3_busy_timeout(db, 10000);
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		rc = -1;
+	/* Another process may have made it since we looked. */
+	else if (!pcr_index(db) && (sqlite3_exec(db, pcr_schema, NULL, NULL,
+	    NULL) != SQLITE_OK || sqlite3_exec(db, "INSERT INTO release_pcrs"
+	    "(pcr, value, leaf) " PCRS_FROM_LEAVES, NULL, NULL, NULL) !=
+	    SQLITE_OK))
+		rc = -1;
+	if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) !=
+	    SQLITE_OK)
+		rc = -1;
+	if (rc != 0) {
+		if (r->writable)
+			gb__reg_fail(e, "db_error", "cannot build the PCR "
+			    "index: %s", sqlite3_errmsg(db));
+		(void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	if (db != r->db)
+		sqlite3_close(db);
+	/* A read-only handle falls back to the leaves; a writer must keep
+	 * the index it writes to. */
+	return r->writable ? rc : 0;
+}
+
 int
 gb_registry_open(const char *db, bool writable, struct gb_registry **out,
     struct gb_reg_error *e)
@@ -506,6 +580,8 @@ gb_registry_open(const char *db, bool writable, struct gb_registry **out,
 	}
 	strcpy(r->origin, origin);
 	if (writable && read_log_key(r, e) != 0)
+		goto fail;
+	if (ensure_pcr_index(r, e) != 0)
 		goto fail;
 	free(v);
 	free(origin);
@@ -858,6 +934,15 @@ gb_registry_publish(struct gb_registry *r, const char *stmt, size_t stmt_len,
 	    "tittttt", e, out->id, (int64_t)out->index, rel.name, rel.version,
 	    pcr0, stmt_sha, fpr) != 0)
 		goto out;
+	for (unsigned i = 0; i < rel.npcrs; i++) {
+		char hex[97];
+
+		gb_hex_encode(hex, rel.pcrs[i].value, 48);
+		if (run(r, "INSERT INTO release_pcrs(pcr, value, leaf) VALUES"
+		    " (?, ?, ?)", "iti", e, (int64_t)rel.pcrs[i].index, hex,
+		    (int64_t)out->index) != 0)
+			goto out;
+	}
 	rc = 0;
 out:
 	free(have_sha);
@@ -1045,6 +1130,72 @@ gb_registry_releases(struct gb_registry *r,
 			.revoked = sqlite3_column_int64(st, 6),
 		};
 
+		if (fn(arg, &rel) != 0)
+			break;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 :
+	    db_fail(r, e, "listing releases");
+}
+
+int
+gb_registry_releases_page(struct gb_registry *r,
+    const struct gb_reg_filter *f, int64_t after, size_t limit,
+    int (*fn)(void *arg, const struct gb_reg_release *rel), void *arg,
+    int64_t *next, struct gb_reg_error *e)
+{
+	char sql[1024];
+	bool indexed = f->pcr != NULL && pcr_index(r->db);
+	sqlite3_stmt *st;
+	int64_t last = -1;
+	size_t n = 0;
+	int rc;
+
+	*next = -1;
+	if (limit == 0 || limit > GB_REG_PAGE_MAX)
+		return gb__reg_fail(e, "out_of_range", "a page holds 1..%d "
+		    "releases", GB_REG_PAGE_MAX);
+	/* Fixed fragments only: every value is a bound parameter. */
+	snprintf(sql, sizeof sql, "SELECT DISTINCT r.id, r.leaf, r.name,"
+	    " r.version, r.pcr0, r.signer, coalesce(r.revoked, -1)"
+	    " FROM releases r%s WHERE r.leaf > ?1%s%s%s ORDER BY r.leaf"
+	    " LIMIT ?5",
+	    indexed ? " JOIN release_pcrs p ON p.leaf = r.leaf AND"
+	    " p.value = ?4" : "",
+	    f->name != NULL ? " AND r.name = ?2" : "",
+	    f->pcr0 != NULL ? " AND r.pcr0 = ?3" : "",
+	    f->pcr != NULL && !indexed ? " AND r.leaf IN (SELECT l.idx FROM"
+	    " leaves l, json_each(l.body, '$.release.pcrs') j WHERE"
+	    " json_extract(l.body, '$.type') = 'release_published' AND"
+	    " j.value = ?4)" : "");
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_fail(r, e, "prepare");
+	sqlite3_bind_int64(st, 1, after);
+	if (f->name != NULL)
+		sqlite3_bind_text(st, 2, f->name, -1, SQLITE_STATIC);
+	if (f->pcr0 != NULL)
+		sqlite3_bind_text(st, 3, f->pcr0, -1, SQLITE_STATIC);
+	if (f->pcr != NULL)
+		sqlite3_bind_text(st, 4, f->pcr, -1, SQLITE_STATIC);
+	/* One more than asked, to tell whether another page follows. */
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)limit + 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct gb_reg_release rel = {
+			.id = (const char *)sqlite3_column_text(st, 0),
+			.index = (uint64_t)sqlite3_column_int64(st, 1),
+			.name = (const char *)sqlite3_column_text(st, 2),
+			.version = (const char *)sqlite3_column_text(st, 3),
+			.pcr0 = (const char *)sqlite3_column_text(st, 4),
+			.signer = (const char *)sqlite3_column_text(st, 5),
+			.revoked = sqlite3_column_int64(st, 6),
+		};
+
+		if (n == limit) {
+			*next = last;
+			break;
+		}
+		n++;
+		last = (int64_t)rel.index;
 		if (fn(arg, &rel) != 0)
 			break;
 	}

@@ -426,7 +426,8 @@ with open(allow, "w") as f:
             "- {address: kms.us-east-1.amazonaws.com, port: 443}\n")
 out_sock = os.path.join(TMP, "out.sock")
 p = subprocess.Popen([PARENT, "--health", "127.0.0.1:0", "--describe-cmd", SCRIPT,
-                      "--outbound", f"unix:{out_sock}=localhost:{echo2.port}", "--allowlist", allow],
+                      "--outbound", f"unix:{out_sock}=localhost:{echo2.port}", "--allowlist", allow,
+                      "--outbound-allow-special"],
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 line = p.stdout.readline()
 check("outbound starts", line.startswith("outbound unix:"), line)
@@ -477,6 +478,73 @@ with open(allow, "w") as f:
 r = subprocess.run([PARENT, "--outbound", f"unix:{out_sock}=x:1", "--allowlist", allow],
                    capture_output=True, text=True, timeout=30)
 check("bad allowlist refused", r.returncode == 2 and "bad or unknown field" in r.stderr, r.stderr)
+
+# Ports are 1..65535 exactly: 4294967739 does not wrap to 443, in the
+# allowlist or in --outbound.
+def start_refused(*args):
+    """(exit status, stderr) of a parent expected to refuse its start; a
+    parent that starts after all is stopped and reported as None."""
+    q = subprocess.Popen([PARENT, "--health", "127.0.0.1:0", *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = q.communicate(timeout=10)
+        return q.returncode, err
+    except subprocess.TimeoutExpired:
+        q.kill()
+        return None, q.communicate()[1]
+
+
+for bad_port in ("4294967739", "4294967296", "65536", "0", "-1", "+443", "0x1bb", " 443", "443 ", ""):
+    with open(allow, "w") as f:
+        f.write(f"allowlist:\n- {{address: x, port: '{bad_port}'}}\n")
+    rc, err = start_refused("--outbound", f"unix:{out_sock}=x:443", "--allowlist", allow)
+    check(f"allowlist port {bad_port!r} refused", rc == 2 and "bad or unknown field" in err, err)
+    with open(allow, "w") as f:
+        f.write("allowlist:\n- {address: x, port: 443}\n")
+    rc, err = start_refused("--outbound", f"unix:{out_sock}=x:{bad_port}", "--allowlist", allow)
+    check(f"--outbound port {bad_port!r} refused", rc == 2 and "HOST:PORT" in err, err)
+with open(allow, "w") as f:
+    f.write("allowlist:\n- {address: x, port: 65535}\n")
+p = subprocess.Popen([PARENT, "--health", "127.0.0.1:0", "--outbound", f"unix:{out_sock}=x:65535",
+                      "--allowlist", allow], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+check("port 65535 accepted", p.stdout.readline().startswith("outbound unix:"))
+p.send_signal(signal.SIGTERM)
+check("port 65535 parent stops", p.wait(timeout=30) == 0)
+
+# A listed name that resolves to loopback is refused (and logged) unless
+# --outbound-allow-special; so is a literal special address.
+for host in ("localhost", "127.0.0.1", "::1"):
+    with open(allow, "w") as f:
+        f.write(f"allowlist:\n- {{address: '{host}', port: {echo2.port}}}\n")
+    p = subprocess.Popen([PARENT, "--health", "127.0.0.1:0", "--outbound",
+                          f"unix:{out_sock}={host}:{echo2.port}", "--allowlist", allow],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    check(f"{host}: starts (allowlisted)", line.startswith("outbound unix:"), line)
+    check(f"{host}: loopback refused", via_outbound() == b"")
+    p.send_signal(signal.SIGTERM)
+    check(f"{host}: stops", p.wait(timeout=30) == 0)
+    err = p.stderr.read()
+    check(f"{host}: refusal logged", '"address_refused"' in err and "loopback" in err, err[-400:])
+# The same through a config file's outbound-allow-special = true.
+conf0 = os.path.join(TMP, "special.conf")
+with open(conf0, "w") as f:
+    f.write(f"outbound = unix:{out_sock}=localhost:{echo2.port}\nallowlist = {allow}\n"
+            "health = 127.0.0.1:0\noutbound-allow-special = true\n")
+with open(allow, "w") as f:
+    f.write(f"allowlist:\n- {{address: localhost, port: {echo2.port}}}\n")
+p = subprocess.Popen([PARENT, "--config", conf0], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+p.stdout.readline()
+check("outbound-allow-special = true allows loopback", via_outbound() == b"pingbye")
+# SIGHUP with the setting gone: refused from then on.
+with open(conf0, "w") as f:
+    f.write(f"outbound = unix:{out_sock}=localhost:{echo2.port}\nallowlist = {allow}\n"
+            "health = 127.0.0.1:0\n")
+p.send_signal(signal.SIGHUP)
+time.sleep(0.7)
+check("SIGHUP withdraws outbound-allow-special", via_outbound() == b"")
+p.send_signal(signal.SIGTERM)
+check("special parent stops", p.wait(timeout=30) == 0)
 echo2.close()
 
 # 7b. Outbound names follow their DNS TTL: a small DNS server on 127.0.0.1
@@ -532,7 +600,8 @@ with open(allow, "w") as f:
     f.write(f"allowlist:\n- {{address: svc.glassbox.test, port: {svc_port}}}\n")
 p = subprocess.Popen([PARENT, "--health", "127.0.0.1:0", "--outbound",
                       f"unix:{out_sock}=svc.glassbox.test:{svc_port}", "--allowlist", allow,
-                      "--dns-server", f"127.0.0.1:{dns.getsockname()[1]}", "--resolve-interval", "30"],
+                      "--dns-server", f"127.0.0.1:{dns.getsockname()[1]}", "--resolve-interval", "30",
+                      "--outbound-allow-special"],
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 p.stdout.readline()
 
@@ -552,6 +621,24 @@ time.sleep(2.5)                         # the TTL is 1 s
 check("re-resolved after the TTL", fetch() == b"second")
 p.send_signal(signal.SIGTERM)
 check("dns parent stops", p.wait(timeout=30) == 0)
+
+# Without --outbound-allow-special, a name whose DNS answer turns to the
+# instance metadata address (or loopback) is refused and logged.
+dns_answer[0] = "169.254.169.254"
+p = subprocess.Popen([PARENT, "--health", "127.0.0.1:0", "--outbound",
+                      f"unix:{out_sock}=svc.glassbox.test:{svc_port}", "--allowlist", allow,
+                      "--dns-server", f"127.0.0.1:{dns.getsockname()[1]}", "--resolve-interval", "30"],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+p.stdout.readline()
+check("metadata address refused", fetch() == b"")
+dns_answer[0] = "127.0.0.2"
+time.sleep(2.5)                         # the TTL is 1 s
+check("loopback answer refused", fetch() == b"")
+p.send_signal(signal.SIGTERM)
+check("refusing dns parent stops", p.wait(timeout=30) == 0)
+err = p.stderr.read()
+check("metadata refusal logged", "169.254.169.254 is link-local and instance metadata" in err, err[-600:])
+check("loopback refusal logged", "127.0.0.2 is loopback" in err, err[-600:])
 for s_ in (ra, rb, dns):
     s_.close()
 

@@ -119,6 +119,23 @@ int gb_registry_keys(struct gb_registry *r,
     int (*fn)(void *arg, const struct gb_reg_key *k), void *arg,
     struct gb_reg_error *e);
 
+/*
+ * A page of releases in log order: those whose leaf index is above after
+ * (-1: from the start), at most limit (1..GB_REG_PAGE_MAX), that match
+ * every filter given (NULL: any): name, PCR0, and pcr, a value any of the
+ * release's PCRs has (96 lower-case hex digits; found through the
+ * release_pcrs index). fn is called for each; *next is the after of the
+ * next page, or -1 when this one is the last.
+ */
+#define GB_REG_PAGE_MAX 1000            /* releases per page */
+struct gb_reg_filter {
+	const char *name, *pcr0, *pcr;
+};
+int gb_registry_releases_page(struct gb_registry *r,
+    const struct gb_reg_filter *f, int64_t after, size_t limit,
+    int (*fn)(void *arg, const struct gb_reg_release *rel), void *arg,
+    int64_t *next, struct gb_reg_error *e);
+
 /* The release published for a PCR0 (96 lower-case hex digits): its leaf
  * index, id, and the index of its revocation or -1. "not_found" if none. */
 int gb_registry_by_pcr0(struct gb_registry *r, const char *pcr0,
