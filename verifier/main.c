@@ -346,8 +346,8 @@ configure(struct vs_config *c, int argc, char **argv)
 	*c = (struct vs_config){ .listen = "127.0.0.1:8080",
 	    .max_age_ms = 600000, .skew_ms = 60000, .nonce_ttl_ms = 300000,
 	    .threads = 4, .max_body = 65536, .request_timeout_ms = 10000,
-	    .audit_interval_s = 600, .verdict_ttl_s = 300 };
-	    .audit_interval_s = 600, .challenge_rate = VS_CHALLENGE_RATE,
+	    .audit_interval_s = 600, .verdict_ttl_s = 300,
+	    .challenge_rate = VS_CHALLENGE_RATE,
 	    .challenge_burst = VS_CHALLENGE_BURST,
 	    .trusted_proxies = VS_TRUSTED_PROXIES };
 	for (int i = 1; i < argc; i++)     /* the config file first */
