@@ -257,6 +257,8 @@ vs_problem_h(struct vs_req *q, int status, const char *name,
 	q->reason = code;
 	free(s);
 	return rc;
+}
+
 /* A PCR value in a query: 96 hex digits, lower-cased in place. */
 static bool
 pcr_hex(char *s)
