@@ -19,6 +19,9 @@ const LOG_READ_LIMIT = 10000;
 const LOG_READ_MAX = Math.min(LOG_READ_LIMIT, Math.max(1,
   Math.floor(Number(localStorage.getItem("glassbox.logReadMax"))) ||
   LOG_READ_LIMIT));
+// Pages of the server's own release list compared with the log (1000
+// releases a page, as many as LOG_READ_LIMIT entries could hold).
+const SERVER_LIST_PAGES = 10;
 const ENTRIES_PAGE = 1000;     // the API's most entries per request
 
 // h("p", {class: "x"}, "text", child): an element; strings become text.
@@ -276,11 +279,24 @@ function logCoverage(vl) {
 
 // The server's own list of releases, compared with the verified log.
 async function serverListCheck(vl) {
-  let list;
+  const list = [];
+  let complete = false;
   try {
-    list = (await api("/api/v1/releases")).releases;
-    if (!Array.isArray(list))
-      throw new CheckError("not a list");
+    // The list comes in pages (next is the following page's URL); read
+    // at most SERVER_LIST_PAGES of them, as the log itself is read up to
+    // LOG_READ_MAX entries.
+    let url = "/api/v1/releases?limit=1000";
+    for (let page = 0; url && page < SERVER_LIST_PAGES; page++) {
+      const body = await api(url);
+      if (!Array.isArray(body.releases))
+        throw new CheckError("not a list");
+      list.push(...body.releases);
+      if (body.next !== null && (typeof body.next !== "string" ||
+          !body.next.startsWith("/api/v1/releases?")))
+        throw new CheckError("its next page is not a release list URL");
+      url = body.next;
+    }
+    complete = url === null;
   } catch (e) {
     return outcome(false, "The server's list of releases could not be " +
       "read: " + e.message);
@@ -304,7 +320,7 @@ async function serverListCheck(vl) {
         "it is not" : `it is, by entry ${d.revoked}`));
   }
   for (const d of vl.releases.values())
-    if (!seen.has(d.id))
+    if (!seen.has(d.id) && complete)
       diffs.push(`it omits ${d.name} ${d.version} (${d.id})`);
   return h("div", { id: "server-list" }, diffs.length === 0 ?
     outcome(true, "The server's own list of releases agrees with its log.") :

@@ -265,7 +265,7 @@ async function lying({ url, method, reqBody, body }) {
       r.revoked = null;
     return JSON.stringify(j);
   }
-  if (lie.mode === "rewritten-list" && url === "/api/v1/releases") {
+  if (lie.mode === "rewritten-list" && url.split("?")[0] === "/api/v1/releases") {
     const j = JSON.parse(body);
     const fake = { ...j.releases[0], id: "0123456789abcdef",
       name: "injected", version: "9.9", index: 3, revoked: null };
