@@ -222,7 +222,8 @@ check("a document for another nonce", v["reason"] == "nonce_mismatch", v["reason
 
 # Revocation through the API flips the same question.
 rid = http("GET", V + "/api/v1/releases?pcr0=" + pcrs_a["0"])[1]["releases"][0]["id"]
-stmt, sig = signed("revoke-a.json", {"action": "revoke", "pcr0": pcrs_a["0"],
+stmt, sig = signed("revoke-a.json", {"action": "revoke", "origin": "stack.glassbox.test/log",
+                                     "pcr0": pcrs_a["0"],
                                      "reason": "leaks the key"})
 st, out = http("POST", V + f"/api/v1/releases/{rid}/revoke",
                {"statement": b64(open(stmt, "rb").read()), "signature": open(sig).read()},
