@@ -69,6 +69,20 @@ bad(struct gb_reg_error *e, uint64_t idx, const char *what)
 	    what);
 }
 
+/* A failure of the audit's own keyring (a full /tmp, gpg missing, memory)
+ * says nothing about the log: it keeps its code instead of audit_failed. */
+static bool
+machine_fault(const struct gb_reg_error *ve)
+{
+	static const char *const codes[] = { "io_error", "gpg_error",
+	    "no_memory" };
+
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (strcmp(ve->code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
 /* The statement and signature a leaf carries, verified; *fpr the signer,
  * who must be active in the replay. */
 static int
@@ -78,7 +92,7 @@ replay_signed(struct replay *rp, json_t *leaf, uint64_t idx, char **stmt,
 	const char *b64 = json_string_value(json_object_get(leaf, "statement"));
 	const char *sig = json_string_value(json_object_get(leaf, "signature"));
 	const char *signer = json_string_value(json_object_get(leaf, "signer"));
-	struct gb_reg_error ve;
+	struct gb_reg_error ve = { "", "" };
 	struct key_row *k;
 	char msg[600];
 
@@ -90,6 +104,9 @@ replay_signed(struct replay *rp, json_t *leaf, uint64_t idx, char **stmt,
 		    "missing or malformed");
 	if (gb__keyring_verify(rp->kr, *stmt, *stmt_len, sig, strlen(sig), true,
 	    fpr, &ve) != 0) {
+		if (machine_fault(&ve))
+			return gb__reg_fail(e, ve.code, "entry %" PRIu64 ": "
+			    "cannot check its signature: %s", idx, ve.message);
 		snprintf(msg, sizeof msg, "its signature does not verify (%s)",
 		    ve.message);
 		return bad(e, idx, msg);
@@ -110,7 +127,7 @@ replay_leaf(struct replay *rp, json_t *leaf, uint64_t idx,
 	const char *type = json_string_value(json_object_get(leaf, "type"));
 	const char *fpr_in = json_string_value(json_object_get(leaf,
 	    "fingerprint"));
-	struct gb_reg_error ve;
+	struct gb_reg_error ve = { "", "" };
 	struct key_row *k;
 	char fpr[65], *stmt = NULL;
 	size_t len;
@@ -121,9 +138,16 @@ replay_leaf(struct replay *rp, json_t *leaf, uint64_t idx,
 	if (strcmp(type, "key_added") == 0) {
 		const char *key = json_string_value(json_object_get(leaf, "key"));
 
-		if (key == NULL || fpr_in == NULL ||
-		    gb__keyring_import(rp->kr, key, strlen(key), fpr, &ve) != 0)
+		if (key == NULL || fpr_in == NULL)
+			return bad(e, idx, "its key or fingerprint is missing");
+		if (gb__keyring_import(rp->kr, key, strlen(key), fpr, &ve) !=
+		    0) {
+			if (machine_fault(&ve))
+				return gb__reg_fail(e, ve.code, "entry %" PRIu64
+				    ": cannot import its key: %s", idx,
+				    ve.message);
 			return bad(e, idx, "its key does not import");
+		}
 		if (strcmp(fpr, fpr_in) != 0 || find_key(rp, fpr) != NULL)
 			return bad(e, idx, "its fingerprint is not its key's, or "
 			    "the key was added before");

@@ -125,6 +125,33 @@ else
     "$gb" registry --db "$mnt/reg.db" key revoke "$fpr" --reason "disk test"
   check full-disk-audit 0 'audit passed: 4 entries' -- "$gb" registry --db "$mnt/reg.db" audit
 
+  # The audit builds its fresh keyring under /tmp: a full /tmp is the
+  # machine's fault (io_error or gpg_error, exit 2), never blamed on the log
+  # (audit_failed). /tmp is filled in a private mount namespace, where the
+  # registry is reached through a bind mount on /mnt.
+  if [ -d /mnt ] && unshare -m true 2>/dev/null; then
+    bad=0 kib=0 tries=0
+    while [ "$kib" -le "$max_free_kib" ]; do
+      # shellcheck disable=SC2016 # expanded by the inner bash
+      out=$(unshare -m bash -c '
+        mount --bind "$1" /mnt && mount -t tmpfs -o size=4m tmpfs /tmp || exit 99
+        dd if=/dev/zero of=/tmp/fill bs=4k 2>/dev/null
+        [ "$2" -gt 0 ] && truncate -s "-$(($2 * 1024))" /tmp/fill
+        "$3" registry --db /mnt/reg.db audit' _ "$mnt" "$kib" "$gb" 2>&1); status=$?
+      [ "$status" -eq 0 ] && break
+      tries=$((tries + 1))
+      if [ "$status" -ne 2 ] || ! grep -qE 'io_error|gpg_error' <<<"$out"; then
+        bad=$((bad + 1)); echo "FAIL audit with $kib KiB free in /tmp: status $status: $out"
+      fi
+      kib=$((kib == 0 ? 4 : kib * 2))
+    done
+    check audit-full-tmp-failed 0 '^[1-9]' -- echo "$tries"
+    check audit-full-tmp 0 '^0$' -- echo "$bad"
+    check audit-full-tmp-passes-with-room 0 '^0$' -- echo "$status"
+  else
+    echo "SKIP audit with a full /tmp: no /mnt or no unshare -m"
+  fi
+
   # The verifier cannot make its verdict key on a full disk: it says so,
   # does not start, and leaves no file.
   fill 0
