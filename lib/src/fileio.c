@@ -164,6 +164,7 @@ int
 gb_write_file_atomic(const char *path, const void *data, size_t len,
     mode_t mode, unsigned flags)
 {
+	struct stat sb;
 	char *dir;
 	int rc = 1;
 
@@ -175,6 +176,14 @@ gb_write_file_atomic(const char *path, const void *data, size_t len,
 	if ((dir = parent_of(path)) == NULL) {
 		errno = ENOMEM;
 		return GB_ENOMEM;
+	}
+	/* rename() would put a regular file in place of a device, a socket
+	 * or a symbolic link: only a regular file is ever replaced. */
+	if (!(flags & GB_WRITE_EXCL) && lstat(path, &sb) == 0 &&
+	    !S_ISREG(sb.st_mode)) {
+		free(dir);
+		errno = EINVAL;
+		return GB_EINVAL;
 	}
 	if (flags & GB_WRITE_EXCL)
 		rc = write_unnamed(path, dir, data, len, mode);

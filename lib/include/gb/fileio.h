@@ -20,7 +20,9 @@
  * Writes len bytes of data to path with permissions mode (not subject to
  * the umask's loosening: the file is fchmod()ed to mode exactly). Returns 0,
  * or GB_EIO with errno saying why (ENOSPC, EEXIST with GB_WRITE_EXCL, ...),
- * GB_EINVAL for an empty path or unknown flags, GB_ENOMEM. On failure path
+ * GB_EINVAL for an empty path or unknown flags, or for a path that exists
+ * and is not a regular file (a device, a symbolic link: never replaced),
+ * GB_ENOMEM. On failure path
  * is unchanged and no temporary file is left behind (a crash may leave one
  * named PATH.tmp-XXXXXX only on file systems without O_TMPFILE).
  */
