@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <stdarg.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,11 +213,17 @@ gb__keyring_import(struct gb__keyring *k, const char *armored, size_t len,
 	gpgme_data_seek(d, 0, SEEK_SET);
 	if ((err = gpgme_op_import(k->ctx, d)) != 0 ||
 	    (ir = gpgme_op_import_result(k->ctx)) == NULL ||
-	    ir->imported + ir->unchanged < 1 || ir->secret_imported > 0) {
+	    ir->imported + ir->unchanged < 1) {
 		/* gpg read this very key above: the failure is the machine's
 		 * (a full disk, most often), not the key's. */
 		gpg_fail(k, len, e, "gpg_error", "gpg did not store the key in "
-		    "the keyring (%s)", gpgme_strerror(err));
+		    "the keyring (%s)", err != 0 ? gpgme_strerror(err) :
+		    "nothing imported");
+		goto out;
+	}
+	if (ir->secret_imported > 0) {
+		gb__reg_fail(e, "bad_key", "this holds a private key: add the "
+		    "public key only (gpg --armor --export)");
 		goto out;
 	}
 	rc = 0;
