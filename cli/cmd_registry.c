@@ -30,7 +30,9 @@ static const char usage_text[] =
 "                                --detach-sign); with --eif, refused unless\n"
 "                                its PCR0/1/2/8 equal the image's\n"
 "  revoke STATEMENT SIG          revoke a release: a signed JSON statement\n"
-"                                {\"action\":\"revoke\",\"pcr0\":HEX,\"reason\":TEXT}\n"
+"                                {\"action\":\"revoke\",\"origin\":ORIGIN,\n"
+"                                \"pcr0\":HEX,\"reason\":TEXT}, ORIGIN this\n"
+"                                log's (see checkpoint)\n"
 "  list                          releases, in log order\n"
 "  show ID|INDEX                 one entry: a release id, or a leaf index\n"
 "  checkpoint                    the latest signed checkpoint (C2SP note)\n"
@@ -38,17 +40,20 @@ static const char usage_text[] =
 "                                inclusion proof in the tree of N leaves\n"
 "                                (default: the whole log)\n"
 "  prove consistency OLD NEW     consistency proof between two sizes\n"
-"  audit [--since FILE]          recompute and re-verify the whole log; with\n"
-"                                --since, also that it grew from the\n"
-"                                checkpoint in FILE\n"
+"  audit [--since FILE]          recompute and re-verify the whole log and\n"
+"                                every checkpoint it signed; with --since,\n"
+"                                also that it grew from the checkpoint in\n"
+"                                FILE\n"
 "\n"
 "  --db PATH   the registry database (default: $GLASSBOX_DB, else\n"
 "              ./glassbox-registry.db); its log key is PATH.key (mode 0600),\n"
 "              its keyring PATH.gnupg\n"
 "  --json      print JSON on standard output\n"
 "\n"
+"Statements are signed with SHA-256 or stronger (weaker: weak_signature).\n"
+"\n"
 "Exit status: 0 done, 1 refused (a stable code and a message on standard\n"
-"error, or in the JSON), 2 usage or I/O error.\n";
+"error, or in the JSON), 2 usage or I/O error (a full disk is io_error).\n";
 
 struct opts {
 	const char *db, *origin, *reason, *since, *eif;

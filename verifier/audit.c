@@ -1,7 +1,9 @@
 /*
  * The log watch: a thread that audits the registry (gb_registry_audit:
  * every leaf, hash, GPG signature and rule, the derived tables, the tree and
- * the latest checkpoint) at start and then every --audit-interval seconds,
+ * every stored checkpoint, so that a history rewritten and re-signed at its
+ * end is caught by the first audit already, by the older checkpoints it
+ * contradicts) at start and then every --audit-interval seconds,
  * each time also proving that the log grew from the checkpoint the last
  * good audit saw. /readyz reports a failure, and /api/v1/verify refuses to
  * answer (503 log_damaged), so a database changed behind the log's back

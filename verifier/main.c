@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 
 #include "gb/codec.h"
+#include "gb/fileio.h"
 #include "gb/registry.h"
 #include "server.h"
 
@@ -138,7 +139,7 @@ verdict_key(struct vs *vs, const char *path)
 	char *hex = NULL, buf[2 * GB_ED25519_SEED_BYTES + 2];
 	struct sha256_ctx h;
 	uint8_t md[32];
-	int rc = read_secret(path, &hex), fd;
+	int rc = read_secret(path, &hex);
 
 	if (rc == -2)
 		return -1;
@@ -152,20 +153,25 @@ verdict_key(struct vs *vs, const char *path)
 			return -1;
 		}
 	} else {
-		if (gb_ed25519_generate(vs->verdict_seed) != 0 ||
-		    (fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0) {
-			fprintf(stderr, "glassbox-verifier: cannot create %s: "
-			    "%s\n", path, strerror(errno));
+		if (gb_ed25519_generate(vs->verdict_seed) != 0) {
+			fprintf(stderr, "glassbox-verifier: cannot make a "
+			    "verdict key\n");
 			return -1;
 		}
+		/* Whole or absent after a crash, never empty: written
+		 * aside, fsynced, linked into place, directory fsynced. */
 		gb_hex_encode(buf, vs->verdict_seed, sizeof vs->verdict_seed);
 		strcat(buf, "\n");
-		rc = write(fd, buf, strlen(buf)) == (ssize_t)strlen(buf) &&
-		    fsync(fd) == 0 ? 0 : -1;
-		close(fd);
+		rc = gb_write_file_atomic(path, buf, strlen(buf), 0600,
+		    GB_WRITE_EXCL);
 		OPENSSL_cleanse(buf, sizeof buf);
-		if (rc != 0)
+		if (rc != 0) {
+			fprintf(stderr, "glassbox-verifier: cannot create %s: "
+			    "%s\n", path, strerror(errno));
+			OPENSSL_cleanse(vs->verdict_seed,
+			    sizeof vs->verdict_seed);
 			return -1;
+		}
 	}
 	if (gb_ed25519_public(vs->verdict_seed, vs->verdict_pub) != 0)
 		return -1;

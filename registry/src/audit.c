@@ -8,11 +8,13 @@
  * latest checkpoint must be signed by the log key over the recomputed root.
  */
 #define _XOPEN_SOURCE 700       /* nftw() */
+#include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gb/docjson.h"
@@ -33,6 +35,7 @@ struct rel_row {
 };
 
 struct replay {
+	const char *origin;             /* the log's, borrowed */
 	struct gb__keyring *kr;
 	struct key_row *keys;
 	size_t nkeys;
@@ -66,6 +69,20 @@ bad(struct gb_reg_error *e, uint64_t idx, const char *what)
 	    what);
 }
 
+/* A failure of the audit's own keyring (a full /tmp, gpg missing, memory)
+ * says nothing about the log: it keeps its code instead of audit_failed. */
+static bool
+machine_fault(const struct gb_reg_error *ve)
+{
+	static const char *const codes[] = { "io_error", "gpg_error",
+	    "no_memory" };
+
+	for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+		if (strcmp(ve->code, codes[i]) == 0)
+			return true;
+	return false;
+}
+
 /* The statement and signature a leaf carries, verified; *fpr the signer,
  * who must be active in the replay. */
 static int
@@ -75,7 +92,7 @@ replay_signed(struct replay *rp, json_t *leaf, uint64_t idx, char **stmt,
 	const char *b64 = json_string_value(json_object_get(leaf, "statement"));
 	const char *sig = json_string_value(json_object_get(leaf, "signature"));
 	const char *signer = json_string_value(json_object_get(leaf, "signer"));
-	struct gb_reg_error ve;
+	struct gb_reg_error ve = { "", "" };
 	struct key_row *k;
 	char msg[600];
 
@@ -87,6 +104,9 @@ replay_signed(struct replay *rp, json_t *leaf, uint64_t idx, char **stmt,
 		    "missing or malformed");
 	if (gb__keyring_verify(rp->kr, *stmt, *stmt_len, sig, strlen(sig), true,
 	    fpr, &ve) != 0) {
+		if (machine_fault(&ve))
+			return gb__reg_fail(e, ve.code, "entry %" PRIu64 ": "
+			    "cannot check its signature: %s", idx, ve.message);
 		snprintf(msg, sizeof msg, "its signature does not verify (%s)",
 		    ve.message);
 		return bad(e, idx, msg);
@@ -107,7 +127,7 @@ replay_leaf(struct replay *rp, json_t *leaf, uint64_t idx,
 	const char *type = json_string_value(json_object_get(leaf, "type"));
 	const char *fpr_in = json_string_value(json_object_get(leaf,
 	    "fingerprint"));
-	struct gb_reg_error ve;
+	struct gb_reg_error ve = { "", "" };
 	struct key_row *k;
 	char fpr[65], *stmt = NULL;
 	size_t len;
@@ -118,9 +138,16 @@ replay_leaf(struct replay *rp, json_t *leaf, uint64_t idx,
 	if (strcmp(type, "key_added") == 0) {
 		const char *key = json_string_value(json_object_get(leaf, "key"));
 
-		if (key == NULL || fpr_in == NULL ||
-		    gb__keyring_import(rp->kr, key, strlen(key), fpr, &ve) != 0)
+		if (key == NULL || fpr_in == NULL)
+			return bad(e, idx, "its key or fingerprint is missing");
+		if (gb__keyring_import(rp->kr, key, strlen(key), fpr, &ve) !=
+		    0) {
+			if (machine_fault(&ve))
+				return gb__reg_fail(e, ve.code, "entry %" PRIu64
+				    ": cannot import its key: %s", idx,
+				    ve.message);
 			return bad(e, idx, "its key does not import");
+		}
 		if (strcmp(fpr, fpr_in) != 0 || find_key(rp, fpr) != NULL)
 			return bad(e, idx, "its fingerprint is not its key's, or "
 			    "the key was added before");
@@ -200,8 +227,14 @@ replay_leaf(struct replay *rp, json_t *leaf, uint64_t idx,
 
 		if (replay_signed(rp, leaf, idx, &stmt, &len, fpr, e) != 0)
 			goto out;
-		if (gb__revocation_parse(stmt, len, raw, reason, &ve) != 0) {
-			bad(e, idx, "its statement is not a valid revocation");
+		if (gb__revocation_parse(stmt, len, rp->origin, raw, reason,
+		    &ve) != 0) {
+			char msg[600];
+
+			snprintf(msg, sizeof msg, "its statement is not a valid "
+			    "revocation of this log (%s: %.500s)", ve.code,
+			    ve.message);
+			bad(e, idx, msg);
 			goto out;
 		}
 		gb_hex_encode(pcr0, raw, 48);
@@ -408,6 +441,90 @@ grew_from(struct gb_merkle_store *ts, const struct gb_checkpoint *old,
 	    (struct gb_span){ root, GB_HASH_BYTES }, sp, np) == 0;
 }
 
+/*
+ * The stored checkpoints, walked beside the leaves. The log signs one
+ * checkpoint per size, 0 included, and keeps them all, so each size the
+ * replay reaches must have its checkpoint, signed by the log key, of this
+ * log, for that size, over the root of exactly the leaves replayed so far.
+ * A history rewritten and re-signed at its end contradicts the older
+ * checkpoints still in the table; the first one it contradicts is named.
+ * Each costs one root of the in-memory tree (O(log n)) and one Ed25519
+ * verification, so the walk is O(n log n).
+ */
+struct cp_walk {
+	sqlite3_stmt *st;
+	struct gb_note_key key;         /* the log's verifier key */
+	int step;                       /* the last sqlite3_step() */
+};
+
+static int
+cp_walk_start(struct gb_registry *r, struct cp_walk *w, struct gb_reg_error *e)
+{
+	if (gb_note_vkey_parse(r->vkey, &w->key) != 0)
+		return gb__reg_fail(e, "bad_database", "the log key in the "
+		    "database is malformed");
+	if (sqlite3_prepare_v2(r->db, "SELECT size, note FROM checkpoints"
+	    " ORDER BY size", -1, &w->st, NULL) != SQLITE_OK)
+		return gb__reg_fail(e, gb__sqlite_code(sqlite3_errcode(r->db)),
+		    "%s", sqlite3_errmsg(r->db));
+	w->step = sqlite3_step(w->st);
+	return 0;
+}
+
+/* Checks the checkpoint of size n against the tree ts of n leaves. */
+static int
+cp_walk_check(struct gb_registry *r, struct cp_walk *w,
+    struct gb_merkle_store *ts, uint64_t n, struct gb_reg_error *e)
+{
+	struct gb_note_opened o;
+	struct gb_checkpoint c;
+	uint8_t root[GB_HASH_BYTES];
+	const char *note;
+	int64_t size;
+
+	if (w->step != SQLITE_ROW && w->step != SQLITE_DONE)
+		return gb__reg_fail(e, gb__sqlite_code(w->step), "reading the "
+		    "checkpoints: %s", sqlite3_errmsg(r->db));
+	size = w->step == SQLITE_ROW ? sqlite3_column_int64(w->st, 0) : -1;
+	if (size < 0 || (uint64_t)size != n)
+		return gb__reg_fail(e, "audit_failed", "the checkpoint of size %"
+		    PRIu64 " is missing: the log signs one for every size and "
+		    "keeps them all", n);
+	note = (const char *)sqlite3_column_text(w->st, 1);
+	if (note == NULL || gb_note_open(note, strlen(note), &w->key, 1,
+	    &o) != 0)
+		return gb__reg_fail(e, "audit_failed", "the checkpoint of size %"
+		    PRIu64 " is not signed by the log key: %s", n,
+		    note == NULL ? "it is empty" : o.error);
+	if (gb_checkpoint_parse(note, o.text_len, &c) != 0 ||
+	    strcmp(c.origin, r->origin) != 0 || c.size != n)
+		return gb__reg_fail(e, "audit_failed", "the checkpoint of size %"
+		    PRIu64 " is not a checkpoint of this log at that size", n);
+	if (gb_merkle_root(ts, n, root) != 0)
+		return gb__reg_fail(e, "no_memory", "out of memory");
+	if (memcmp(root, c.root, GB_HASH_BYTES) != 0)
+		return gb__reg_fail(e, "audit_failed", "the checkpoint of size %"
+		    PRIu64 ", signed by the log key, contradicts the leaves: "
+		    "the root of entries 0..%" PRIu64 " is not the one it "
+		    "signed, so the log's history was rewritten after it (an "
+		    "entry below %" PRIu64 " changed)", n, n == 0 ? 0 : n - 1,
+		    n);
+	w->step = sqlite3_step(w->st);
+	return 0;
+}
+
+/* After the last leaf: no checkpoint may be left over. */
+static int
+cp_walk_end(struct cp_walk *w, uint64_t n, struct gb_reg_error *e)
+{
+	if (w->step == SQLITE_ROW)
+		return gb__reg_fail(e, "audit_failed", "the checkpoint of size %"
+		    PRId64 " does not match the leaves: the log has only %"
+		    PRIu64 " entries (it was truncated)",
+		    (int64_t)sqlite3_column_int64(w->st, 0), n);
+	return 0;
+}
+
 static int
 rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -418,12 +535,23 @@ rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 }
 
 int
+gb__rmtree(const char *path)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) != 0)
+		return errno == ENOENT ? 0 : -1;
+	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : -1;
+}
+
+int
 gb_registry_audit(struct gb_registry *r, const char *since,
     uint64_t *checked, struct gb_reg_error *e)
 {
 	struct gb_merkle_mem *t = calloc(1, sizeof *t);
 	struct gb_merkle_store ts = gb_merkle_mem_store(t);
-	struct replay rp = { 0 };
+	struct replay rp = { .origin = r->origin };
+	struct cp_walk cw = { .st = NULL };
 	struct gb_checkpoint cp, old;
 	uint8_t hash[GB_HASH_BYTES], root[GB_HASH_BYTES];
 	char tmpl[] = "/tmp/glassbox-audit-XXXXXX", *home = NULL, *note = NULL;
@@ -447,6 +575,9 @@ gb_registry_audit(struct gb_registry *r, const char *since,
 		gb__reg_fail(e, "db_error", "%s", sqlite3_errmsg(r->db));
 		goto out;
 	}
+	if (cp_walk_start(r, &cw, e) != 0 || cp_walk_check(r, &cw, &ts, 0,
+	    e) != 0)
+		goto out;
 	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *body = (const char *)sqlite3_column_text(st, 1);
 		json_t *leaf;
@@ -486,11 +617,15 @@ gb_registry_audit(struct gb_registry *r, const char *since,
 			goto out;
 		}
 		n++;
+		if (cp_walk_check(r, &cw, &ts, n, e) != 0)
+			goto out;
 	}
 	if (step != SQLITE_DONE) {
 		gb__reg_fail(e, "db_error", "%s", sqlite3_errmsg(r->db));
 		goto out;
 	}
+	if (cp_walk_end(&cw, n, e) != 0)
+		goto out;
 	if (check_tables(r, &rp, e) != 0 || check_nodes(r, t, e) != 0)
 		goto out;
 	gb_merkle_root(&ts, n, root);
@@ -524,10 +659,11 @@ gb_registry_audit(struct gb_registry *r, const char *since,
 	rc = 0;
 out:
 	sqlite3_finalize(st);
+	sqlite3_finalize(cw.st);
 	(void)sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
 	gb__keyring_close(rp.kr);
 	if (home != NULL)
-		(void)nftw(home, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		(void)gb__rmtree(home);
 	if (t != NULL)
 		gb_merkle_mem_free(t);
 	free(t);

@@ -5,20 +5,75 @@
  * decision (keys table), not OpenPGP's trust model.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <gpgme.h>
 
+#include "gb/fileio.h"
 #include "reg_int.h"
+
+/* Room gpg needs on the keyring's disk beyond the keyring and the data
+ * at hand (its lock files, trustdb updates, a new pubring.kbx written
+ * beside the old one): below it, a failing gpg call is put down to the
+ * disk. */
+#define KEYRING_ROOM_BYTES (256 * 1024)
 
 struct gb__keyring {
 	gpgme_ctx_t ctx;
+	char *home;                     /* from malloc() */
 };
+
+/*
+ * Whether the disk that holds the keyring is (nearly) full. gpg reports a
+ * full disk as a failure of whatever it was doing ("End of file", "general
+ * error"), never as ENOSPC, and a full disk must not be blamed on the key
+ * or the signature (it is io_error), so after a failed gpg call the disk
+ * itself is asked. need: the bytes the call had to store.
+ */
+static bool
+no_room(const struct gb__keyring *k, size_t need)
+{
+	struct statvfs vfs;
+	struct stat sb;
+	char path[4096];
+	uint64_t room, want = (uint64_t)need + KEYRING_ROOM_BYTES;
+
+	if (statvfs(k->home, &vfs) != 0)
+		return false;
+	if (snprintf(path, sizeof path, "%s/pubring.kbx", k->home) <
+	    (int)sizeof path && stat(path, &sb) == 0)
+		want += (uint64_t)sb.st_size;   /* rewritten as a new file */
+	room = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	return room < want || vfs.f_favail == 0;
+}
+
+/* Sets e to io_error if the disk is full, else to code and the message;
+ * returns -1. */
+static int gpg_fail(const struct gb__keyring *k, size_t need,
+    struct gb_reg_error *e, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static int
+gpg_fail(const struct gb__keyring *k, size_t need, struct gb_reg_error *e,
+    const char *code, const char *fmt, ...)
+{
+	char msg[sizeof e->message];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (no_room(k, need))
+		return gb__reg_fail(e, "io_error", "the disk holding the keyring "
+		    "%s is full (gpg: %.200s)", k->home, msg);
+	return gb__reg_fail(e, code, "%s", msg);
+}
 
 /* Options that keep gpg from looking anything up anywhere. */
 static const char gpg_conf[] =
@@ -33,7 +88,6 @@ ensure_home(const char *home, struct gb_reg_error *e)
 {
 	struct stat st;
 	char path[4096];
-	int fd;
 
 	if (mkdir(home, 0700) != 0 && errno != EEXIST)
 		return gb__reg_fail(e, "io_error", "cannot create %s: %s", home,
@@ -48,18 +102,10 @@ ensure_home(const char *home, struct gb_reg_error *e)
 	if (snprintf(path, sizeof path, "%s/gpg.conf", home) >=
 	    (int)sizeof path)
 		return gb__reg_fail(e, "io_error", "path too long: %s", home);
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	if (fd >= 0) {
-		ssize_t n = write(fd, gpg_conf, sizeof gpg_conf - 1);
-
-		close(fd);
-		if (n != (ssize_t)sizeof gpg_conf - 1)
-			return gb__reg_fail(e, "io_error", "cannot write %s",
-			    path);
-	} else if (errno != EEXIST) {
-		return gb__reg_fail(e, "io_error", "cannot create %s: %s", path,
+	if (access(path, F_OK) != 0 && gb_write_file_atomic(path, gpg_conf,
+	    sizeof gpg_conf - 1, 0600, GB_WRITE_EXCL) != 0 && errno != EEXIST)
+		return gb__reg_fail(e, "io_error", "cannot write %s: %s", path,
 		    strerror(errno));
-	}
 	return 0;
 }
 
@@ -75,8 +121,11 @@ gb__keyring_open(const char *home, struct gb__keyring **out,
 		return -1;
 	if (gpgme_check_version("1.11.0") == NULL)
 		return gb__reg_fail(e, "gpg_error", "gpgme is older than 1.11");
-	if ((k = calloc(1, sizeof *k)) == NULL)
+	if ((k = calloc(1, sizeof *k)) == NULL ||
+	    (k->home = strdup(home)) == NULL) {
+		free(k);
 		return gb__reg_fail(e, "no_memory", "out of memory");
+	}
 	if ((err = gpgme_new(&k->ctx)) != 0 ||
 	    (err = gpgme_ctx_set_engine_info(k->ctx, GPGME_PROTOCOL_OpenPGP,
 	    NULL, home)) != 0) {
@@ -96,6 +145,7 @@ gb__keyring_close(struct gb__keyring *k)
 	if (k == NULL)
 		return;
 	gpgme_release(k->ctx);
+	free(k->home);
 	free(k);
 }
 
@@ -132,7 +182,7 @@ gb__keyring_import(struct gb__keyring *k, const char *armored, size_t len,
 	/* Look before importing: exactly one public key, usable. */
 	if ((err = gpgme_op_keylist_from_data_start(k->ctx, d, 0)) != 0 ||
 	    (err = gpgme_op_keylist_next(k->ctx, &key)) != 0) {
-		gb__reg_fail(e, "bad_key", "not an OpenPGP public key (%s)",
+		gpg_fail(k, len, e, "bad_key", "not an OpenPGP public key (%s)",
 		    gpgme_strerror(err));
 		goto out;
 	}
@@ -163,9 +213,17 @@ gb__keyring_import(struct gb__keyring *k, const char *armored, size_t len,
 	gpgme_data_seek(d, 0, SEEK_SET);
 	if ((err = gpgme_op_import(k->ctx, d)) != 0 ||
 	    (ir = gpgme_op_import_result(k->ctx)) == NULL ||
-	    ir->imported + ir->unchanged < 1 || ir->secret_imported > 0) {
-		gb__reg_fail(e, "bad_key", "gpg did not import the key (%s)",
-		    gpgme_strerror(err));
+	    ir->imported + ir->unchanged < 1) {
+		/* gpg read this very key above: the failure is the machine's
+		 * (a full disk, most often), not the key's. */
+		gpg_fail(k, len, e, "gpg_error", "gpg did not store the key in "
+		    "the keyring (%s)", err != 0 ? gpgme_strerror(err) :
+		    "nothing imported");
+		goto out;
+	}
+	if (ir->secret_imported > 0) {
+		gb__reg_fail(e, "bad_key", "this holds a private key: add the "
+		    "public key only (gpg --armor --export)");
 		goto out;
 	}
 	rc = 0;
@@ -174,6 +232,13 @@ out:
 	gpgme_key_unref(extra);
 	gpgme_data_release(d);
 	return rc;
+}
+
+static bool
+strong_digest(gpgme_hash_algo_t a)
+{
+	return a == GPGME_MD_SHA256 || a == GPGME_MD_SHA384 ||
+	    a == GPGME_MD_SHA512;
 }
 
 int
@@ -199,13 +264,25 @@ gb__keyring_verify(struct gb__keyring *k, const char *data, size_t len,
 	err = gpgme_op_verify(k->ctx, ds, dd, NULL);
 	vr = gpgme_op_verify_result(k->ctx);
 	if (err != 0 || vr == NULL || (s = vr->signatures) == NULL) {
-		gb__reg_fail(e, "bad_signature", "not a detached OpenPGP "
+		gpg_fail(k, len, e, "bad_signature", "not a detached OpenPGP "
 		    "signature (%s)", gpgme_strerror(err));
 		goto out;
 	}
 	if (s->next != NULL) {
 		gb__reg_fail(e, "bad_signature", "more than one signature: "
 		    "sign with one key");
+		goto out;
+	}
+	/* A digest weaker than SHA-256 (SHA-1, MD5, RIPEMD-160, SHA-224) lets
+	 * a signature stand for other bytes: refused, whatever gpg thinks.
+	 * An unknown digest (0) only passes on to a status that fails. */
+	if (!strong_digest(s->hash_algo) && (s->hash_algo != 0 ||
+	    gpgme_err_code(s->status) == GPG_ERR_NO_ERROR)) {
+		const char *name = gpgme_hash_algo_name(s->hash_algo);
+
+		gb__reg_fail(e, "weak_signature", "the signature uses the %s "
+		    "digest; sign with SHA-256 or stronger (gpg "
+		    "--digest-algo SHA512)", name != NULL ? name : "unknown");
 		goto out;
 	}
 	switch (gpgme_err_code(s->status)) {
@@ -231,7 +308,7 @@ gb__keyring_verify(struct gb__keyring *k, const char *data, size_t len,
 		    "were changed");
 		goto out;
 	default:
-		gb__reg_fail(e, "bad_signature", "the signature does not "
+		gpg_fail(k, len, e, "bad_signature", "the signature does not "
 		    "verify (%s)", gpgme_strerror(s->status));
 		goto out;
 	}

@@ -37,13 +37,24 @@ json_t *gb__release_json(const struct gb_release *rel);
 
 void gb__sha256_hex(const void *p, size_t n, char out[65]);
 
+/* The stable code of a failed SQLite call: io_error (disk full, I/O),
+ * no_memory, or db_error. */
+const char *gb__sqlite_code(int rc);
+
+/* Removes path and everything under it; 0 if it is gone (or never was),
+ * -1 with errno otherwise. */
+int gb__rmtree(const char *path);
+
 /* Sets e (if not NULL) and returns -1. */
 int gb__reg_fail(struct gb_reg_error *e, const char *code, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
 
-/* A revocation statement: {"action":"revoke","pcr0":HEX,"reason":TEXT}. */
-int gb__revocation_parse(const char *stmt, size_t len, uint8_t pcr0[48],
-    char reason[GB_REG_REASON_MAX + 1], struct gb_reg_error *e);
+/* A revocation statement:
+ * {"action":"revoke","origin":LOG,"pcr0":HEX,"reason":TEXT}; LOG must be
+ * origin (this log's), else "wrong_log". */
+int gb__revocation_parse(const char *stmt, size_t len, const char *origin,
+    uint8_t pcr0[48], char reason[GB_REG_REASON_MAX + 1],
+    struct gb_reg_error *e);
 
 /* The registry's keyring (gpgme over a GNUPGHOME of its own). */
 struct gb__keyring;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include <sqlite3.h>
 
 #include "gb/codec.h"
+#include "gb/fileio.h"
 #include "gb/note.h"
 #include "gb/timefmt.h"
 #include "reg_int.h"
@@ -45,10 +47,28 @@ static const char schema[] =
     " statement_sha256 TEXT NOT NULL, signer TEXT NOT NULL, revoked INTEGER,"
     " UNIQUE(name, version));";
 
+const char *
+gb__sqlite_code(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:       /* the disk (or a quota) is full */
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+		return "io_error";
+	case SQLITE_NOMEM:
+		return "no_memory";
+	default:
+		return "db_error";
+	}
+}
+
+/* A failed SQLite call, named by what the database says went wrong: a full
+ * disk is the machine's problem (io_error), never the input's. */
 static int
 db_fail(struct gb_registry *r, struct gb_reg_error *e, const char *what)
 {
-	return gb__reg_fail(e, "db_error", "%s: %s", what, sqlite3_errmsg(r->db));
+	return gb__reg_fail(e, gb__sqlite_code(sqlite3_extended_errcode(r->db)),
+	    "%s: %s", what, sqlite3_errmsg(r->db));
 }
 
 /* Runs SQL with no result rows. */
@@ -56,9 +76,11 @@ static int
 exec(struct gb_registry *r, const char *sql, struct gb_reg_error *e)
 {
 	char *msg = NULL;
+	int rc;
 
-	if (sqlite3_exec(r->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		gb__reg_fail(e, "db_error", "%s", msg ? msg : "sqlite error");
+	if ((rc = sqlite3_exec(r->db, sql, NULL, NULL, &msg)) != SQLITE_OK) {
+		gb__reg_fail(e, gb__sqlite_code(rc), "%s", msg ? msg :
+		    sqlite3_errstr(rc));
 		sqlite3_free(msg);
 		return -1;
 	}
@@ -79,8 +101,10 @@ path_with(const char *db, const char *suffix)
 static int
 open_db(const char *path, int flags, sqlite3 **db, struct gb_reg_error *e)
 {
-	if (sqlite3_open_v2(path, db, flags, NULL) != SQLITE_OK) {
-		gb__reg_fail(e, "db_error", "cannot open %s: %s", path,
+	int rc;
+
+	if ((rc = sqlite3_open_v2(path, db, flags, NULL)) != SQLITE_OK) {
+		gb__reg_fail(e, gb__sqlite_code(rc), "cannot open %s: %s", path,
 		    *db ? sqlite3_errmsg(*db) : "out of memory");
 		sqlite3_close(*db);
 		*db = NULL;
@@ -328,84 +352,252 @@ keyring(struct gb_registry *r, struct gb_reg_error *e)
 	return rc;
 }
 
-int
-gb_registry_init(const char *db, const char *origin, struct gb_reg_error *e)
+/* The files of a registry at db, and of its init in progress. */
+struct init_paths {
+	const char *db;                         /* borrowed */
+	char *key, *home;                       /* the final names */
+	char *stage, *sdb, *skey, *shome;       /* PATH.init/{db,key,gnupg} */
+};
+
+static void
+init_paths_free(struct init_paths *p)
 {
-	struct gb_registry r = { .writable = true, .path = NULL };
-	struct gb_note_key k;
-	char *keypath = NULL, *skey = NULL, *home = NULL;
-	sqlite3_stmt *st = NULL;
-	int fd = -1, rc = -1;
+	free(p->key);
+	free(p->home);
+	free(p->stage);
+	free(p->sdb);
+	free(p->skey);
+	free(p->shome);
+}
+
+static int
+init_paths(const char *db, struct init_paths *p)
+{
+	memset(p, 0, sizeof *p);
+	p->db = db;
+	if ((p->key = path_with(db, ".key")) == NULL ||
+	    (p->home = path_with(db, ".gnupg")) == NULL ||
+	    (p->stage = path_with(db, ".init")) == NULL ||
+	    (p->sdb = path_with(p->stage, "/db")) == NULL ||
+	    (p->skey = path_with(p->stage, "/key")) == NULL ||
+	    (p->shome = path_with(p->stage, "/gnupg")) == NULL) {
+		init_paths_free(p);
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+exists(const char *path)
+{
 	struct stat sb;
 
-	if (stat(db, &sb) == 0)
-		return gb__reg_fail(e, "exists", "%s already exists", db);
-	if (gb_note_key_generate(origin, &k) != 0)
-		return gb__reg_fail(e, "bad_origin", "the origin \"%s\" is not "
-		    "a valid key name (no spaces, no '+')", origin);
-	if ((keypath = path_with(db, ".key")) == NULL ||
-	    (home = path_with(db, ".gnupg")) == NULL) {
+	return lstat(path, &sb) == 0;
+}
+
+/*
+ * Serializes inits in one directory with flock() on the directory itself
+ * (no lock file to leave behind; the kernel drops the lock when its holder
+ * dies). Returns the descriptor to close, or -1 where the file system has
+ * no such locks (then inits are not serialized), or -2 on error.
+ */
+static int
+lock_dir(const char *db, struct gb_reg_error *e)
+{
+	const char *slash = strrchr(db, '/');
+	char *dir = slash == NULL ? strdup(".") : slash == db ? strdup("/") :
+	    strndup(db, (size_t)(slash - db));
+	int fd;
+
+	if (dir == NULL) {
 		gb__reg_fail(e, "no_memory", "out of memory");
-		goto out;
+		return -2;
 	}
-	if ((fd = open(keypath, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0) {
-		gb__reg_fail(e, errno == EEXIST ? "exists" : "io_error",
-		    "cannot create %s: %s", keypath, strerror(errno));
-		goto out;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		gb__reg_fail(e, "io_error", "cannot open the directory %s: %s",
+		    dir, strerror(errno));
+		free(dir);
+		return -2;
 	}
-	if (gb_note_skey_format(&k, &skey) != 0 ||
-	    gb_note_vkey_format(&k, &r.vkey) != 0) {
-		gb__reg_fail(e, "no_memory", "out of memory");
-		goto out;
+	free(dir);
+	while (flock(fd, LOCK_EX) != 0) {
+		if (errno == EINTR)
+			continue;
+		close(fd);
+		return -1;
 	}
-	if (write(fd, skey, strlen(skey)) != (ssize_t)strlen(skey) ||
-	    write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
-		gb__reg_fail(e, "io_error", "cannot write %s: %s", keypath,
-		    strerror(errno));
-		goto out;
-	}
-	if (gb__keyring_open(home, &r.keyring, e) != 0)
-		goto out;
-	if (open_db(db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &r.db,
-	    e) != 0)
-		goto out;
-	r.log_key = k;
+	return fd;
+}
+
+/* Writes the new database at p->sdb: schema, meta, the checkpoint of the
+ * empty log; closed, with nothing left in a WAL file. */
+static int
+init_db(struct init_paths *p, const char *origin, struct gb_note_key *k,
+    const char *vkey, struct gb_reg_error *e)
+{
+	struct gb_registry r = { .writable = true };
+	sqlite3_stmt *st = NULL;
+	char *wal = NULL;
+	int rc = -1;
+
+	if (open_db(p->sdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_EXCLUSIVE, &r.db, e) != 0)
+		return -1;
+	r.log_key = *k;
 	strcpy(r.origin, origin);
 	if (exec(&r, "PRAGMA journal_mode=WAL", e) != 0 ||
+	    exec(&r, "PRAGMA synchronous=FULL", e) != 0 ||
 	    exec(&r, "BEGIN IMMEDIATE", e) != 0)
 		goto out;
-	if (exec(&r, schema, e) != 0 ||
+	if ((rc = exec(&r, schema, e)) == 0 &&
 	    sqlite3_prepare_v2(r.db, "INSERT INTO meta(k, v) VALUES"
 	    " ('schema', '" SCHEMA_VERSION "'), ('origin', ?), ('vkey', ?)",
-	    -1, &st, NULL) != SQLITE_OK) {
-		end(&r, -1, e);
-		goto out;
+	    -1, &st, NULL) != SQLITE_OK)
+		rc = db_fail(&r, e, "prepare");
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, vkey, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = db_fail(&r, e, "meta");
 	}
-	sqlite3_bind_text(st, 1, origin, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, r.vkey, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_fail(&r, e, "meta");
 	if (rc == 0)
 		rc = put_checkpoint(&r, 0, e);
 	rc = end(&r, rc, e);
 out:
-	if (rc != 0 && fd >= 0)
-		unlink(keypath);
-	if (fd >= 0)
-		close(fd);
-	if (rc != 0 && r.db != NULL)
-		unlink(db);
+	gb_note_key_clear(&r.log_key);
 	sqlite3_finalize(st);
 	sqlite3_finalize(r.node_get);
 	sqlite3_finalize(r.node_put);
-	sqlite3_close(r.db);
-	gb__keyring_close(r.keyring);
+	/* Closing the last connection checkpoints the WAL into the database
+	 * and deletes it; only the database file is moved into place, so a
+	 * WAL left over would lose the schema. */
+	if (sqlite3_close(r.db) != SQLITE_OK && rc == 0)
+		rc = gb__reg_fail(e, "db_error", "cannot close the new database");
+	if (rc == 0 && ((wal = path_with(p->sdb, "-wal")) == NULL ||
+	    exists(wal)))
+		rc = gb__reg_fail(e, "io_error", "the new database could not be "
+		    "written out of its WAL (disk full?)");
+	free(wal);
+	return rc;
+}
+
+int
+gb_registry_init(const char *db, const char *origin, struct gb_reg_error *e)
+{
+	struct init_paths p;
+	struct gb_note_key k;
+	struct gb__keyring *kr = NULL;
+	char *skey = NULL, *vkey = NULL;
+	bool moved_home = false, moved_key = false;
+	int lock = -1, rc = -1;
+
+	memset(&k, 0, sizeof k);
+	if (gb_note_key_generate(origin, &k) != 0)
+		return gb__reg_fail(e, "bad_origin", "the origin \"%s\" is not "
+		    "a valid key name (no spaces, no '+')", origin);
+	if (init_paths(db, &p) != 0) {
+		gb_note_key_clear(&k);
+		return gb__reg_fail(e, "no_memory", "out of memory");
+	}
+	if ((lock = lock_dir(db, e)) == -2)
+		goto out;
+
+	/* PATH appears last: while it is absent, PATH.init marks what an
+	 * interrupted init left (PATH.key, PATH.gnupg it had moved into
+	 * place), and all of it goes. */
+	if (exists(db)) {
+		(void)rmdir(p.stage);   /* empty if an init died at its end */
+		gb__reg_fail(e, "exists", "%s already exists", db);
+		goto out;
+	}
+	if (exists(p.stage) && (gb__rmtree(p.stage) != 0 ||
+	    gb__rmtree(p.key) != 0 || gb__rmtree(p.home) != 0)) {
+		gb__reg_fail(e, "io_error", "cannot remove what an interrupted "
+		    "init left (%s): %s", p.stage, strerror(errno));
+		goto out;
+	}
+	if (exists(p.key) || exists(p.home)) {
+		gb__reg_fail(e, "exists", "%s or %s exists without its database "
+		    "%s: restore the database, or remove them", p.key, p.home,
+		    db);
+		goto out;
+	}
+
+	if (gb_note_skey_format(&k, &skey) != 0 ||
+	    gb_note_vkey_format(&k, &vkey) != 0) {
+		gb__reg_fail(e, "no_memory", "out of memory");
+		goto out;
+	}
+	if (mkdir(p.stage, 0700) != 0) {
+		gb__reg_fail(e, "io_error", "cannot create %s: %s", p.stage,
+		    strerror(errno));
+		goto out;
+	}
+	/* The key file ends with a newline, as its readers expect. */
+	{
+		size_t n = strlen(skey);
+		char *line = malloc(n + 2);
+
+		if (line == NULL) {
+			gb__reg_fail(e, "no_memory", "out of memory");
+			goto out;
+		}
+		memcpy(line, skey, n);
+		line[n] = '\n';
+		rc = gb_write_file_atomic(p.skey, line, n + 1, 0600,
+		    GB_WRITE_EXCL);
+		OPENSSL_clear_free(line, n + 2);
+		if (rc != 0) {
+			rc = gb__reg_fail(e, "io_error", "cannot write the log "
+			    "key: %s", strerror(errno));
+			goto out;
+		}
+		rc = -1;
+	}
+	if (gb__keyring_open(p.shome, &kr, e) != 0 ||
+	    init_db(&p, origin, &k, vkey, e) != 0)
+		goto out;
+	if (gb_fsync_dir(p.shome) != 0 || gb_fsync_dir(p.stage) != 0) {
+		gb__reg_fail(e, "io_error", "cannot sync %s: %s", p.stage,
+		    strerror(errno));
+		goto out;
+	}
+
+	/* Into place: the keyring, the key, then the database that makes
+	 * them a registry. */
+	if (rename(p.shome, p.home) != 0)
+		goto io;
+	moved_home = true;
+	if (rename(p.skey, p.key) != 0)
+		goto io;
+	moved_key = true;
+	if (gb_fsync_parent(db) != 0 || rename(p.sdb, db) != 0)
+		goto io;
+	if (gb_fsync_parent(db) != 0)
+		goto io;
+	(void)rmdir(p.stage);
+	rc = 0;
+	goto out;
+io:
+	gb__reg_fail(e, "io_error", "cannot move the new registry into place "
+	    "at %s: %s", db, strerror(errno));
+out:
+	gb__keyring_close(kr);
+	if (rc != 0 && lock != -2 && !exists(db)) {
+		/* Nothing half-made stays: the stage, and what left it. */
+		(void)gb__rmtree(p.stage);
+		if (moved_key)
+			(void)unlink(p.key);
+		if (moved_home)
+			(void)gb__rmtree(p.home);
+	}
+	if (lock >= 0)
+		close(lock);
 	if (skey != NULL)
 		OPENSSL_clear_free(skey, strlen(skey));
+	free(vkey);
 	gb_note_key_clear(&k);
-	gb_note_key_clear(&r.log_key);
-	free(r.vkey);
-	free(keypath);
-	free(home);
+	init_paths_free(&p);
 	return rc;
 }
 
@@ -964,7 +1156,8 @@ gb_registry_revoke(struct gb_registry *r, const char *stmt, size_t stmt_len,
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
-	if (gb__revocation_parse(stmt, stmt_len, pcr0_raw, reason, e) != 0)
+	if (gb__revocation_parse(stmt, stmt_len, r->origin, pcr0_raw,
+	    reason, e) != 0)
 		return -1;
 	gb_hex_encode(pcr0, pcr0_raw, 48);
 	if (begin(r, e) != 0)

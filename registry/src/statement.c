@@ -202,10 +202,11 @@ out:
 }
 
 int
-gb__revocation_parse(const char *stmt, size_t len, uint8_t pcr0[48],
-    char reason[GB_REG_REASON_MAX + 1], struct gb_reg_error *e)
+gb__revocation_parse(const char *stmt, size_t len, const char *origin,
+    uint8_t pcr0[48], char reason[GB_REG_REASON_MAX + 1],
+    struct gb_reg_error *e)
 {
-	const char *action, *hex, *why;
+	const char *action, *hex, *why, *log;
 	json_error_t je;
 	json_t *j;
 	int rc = -1;
@@ -215,12 +216,22 @@ gb__revocation_parse(const char *stmt, size_t len, uint8_t pcr0[48],
 		    "than %d bytes", GB_REG_STATEMENT_MAX);
 	j = gb_json_loadb(stmt, len, 0, &je);
 	action = json_string_value(json_object_get(j, "action"));
+	log = json_string_value(json_object_get(j, "origin"));
 	hex = json_string_value(json_object_get(j, "pcr0"));
 	why = json_string_value(json_object_get(j, "reason"));
 	if (!json_is_object(j) || action == NULL ||
 	    strcmp(action, "revoke") != 0)
 		gb__reg_fail(e, "bad_statement", "a revocation is a JSON object "
-		    "{\"action\": \"revoke\", \"pcr0\": HEX, \"reason\": TEXT}");
+		    "{\"action\": \"revoke\", \"origin\": LOG, \"pcr0\": HEX, "
+		    "\"reason\": TEXT}");
+	/* Bound to one log: a revocation signed for another log that trusts
+	 * the same key must not be replayable here. */
+	else if (log == NULL)
+		gb__reg_fail(e, "wrong_log", "the revocation does not name the "
+		    "log it is for: add \"origin\": \"%s\"", origin);
+	else if (strcmp(log, origin) != 0)
+		gb__reg_fail(e, "wrong_log", "the revocation is for the log "
+		    "\"%.200s\", not this one (\"%s\")", log, origin);
 	else if (hex == NULL || strlen(hex) != 96 ||
 	    gb_hex_decode(hex, 96, pcr0, 48) != 0)
 		gb__reg_fail(e, "bad_pcr", "the revocation's pcr0 is not 96 hex "

@@ -6,6 +6,7 @@
 # usage: test_registry.sh GLASSBOX
 set -u
 gb=$1
+here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/cli/lib.sh
 . "$(dirname "$0")/lib.sh"
 with_gpg_home
@@ -128,21 +129,50 @@ check no-pcr0 1 'bad_pcr: PCR0 is required' -- reg publish "$tmp/nopcr0.json" "$
 printf 'not json' > "$tmp/junk.json"
 sign rm@example.com "$tmp/junk.json"
 check junk 1 'bad_statement' -- reg publish "$tmp/junk.json" "$tmp/junk.json.asc"
+statement "$tmp/w.json" weak-app 1.0.0 "$(hex96 a6)"
+for algo in SHA1 MD5 SHA224; do
+  gpg --batch --yes --armor --local-user rm@example.com --digest-algo "$algo" \
+    --allow-weak-digest-algos --detach-sign -o "$tmp/w-$algo.asc" "$tmp/w.json" 2>/dev/null
+  check "weak-$algo" 1 "weak_signature: the signature uses the $algo digest" -- \
+    reg publish "$tmp/w.json" "$tmp/w-$algo.asc"
+done
+gpg --batch --yes --armor --local-user rm@example.com --digest-algo SHA384 \
+  --detach-sign -o "$tmp/w-SHA384.asc" "$tmp/w.json" 2>/dev/null
+# ... and SHA-384 passes (on a copy: the numbering below stays).
+rm -rf "$tmp/c"; mkdir "$tmp/c"
+cp "$db" "$tmp/c/reg.db"; cp "$db.key" "$tmp/c/reg.db.key"; cp -r "$db.gnupg" "$tmp/c/reg.db.gnupg"
+check strong-SHA384 0 'published: entry 3' -- \
+  "$gb" registry --db "$tmp/c/reg.db" publish "$tmp/w.json" "$tmp/w-SHA384.asc"
 check missing-file 2 'cannot read' -- reg publish "$tmp/none.json" "$tmp/a.json.asc"
 check_unchanged publish-refusals
 
 # Release revocation is a signed statement too.
-printf '{"action": "revoke", "pcr0": "%s", "reason": "CVE-2026-0001"}\n' "$(hex96 a1)" > "$tmp/rev.json"
+printf '{"action": "revoke", "origin": "glassbox.test/log", "pcr0": "%s", "reason": "CVE-2026-0001"}\n' "$(hex96 a1)" > "$tmp/rev.json"
 sign rm@example.com "$tmp/rev.json"
 sign stranger@example.com "$tmp/rev.json"; mv "$tmp/rev.json.asc" "$tmp/rev-stranger.asc"
 sign rm@example.com "$tmp/rev.json"
+# A revocation names the log it is for: one signed for another log that
+# trusts the same key, or for no log, is refused here.
+printf '{"action": "revoke", "origin": "other.test/log", "pcr0": "%s", "reason": "CVE-2026-0001"}\n' "$(hex96 a1)" > "$tmp/rev-other.json"
+sign rm@example.com "$tmp/rev-other.json"
+printf '{"action": "revoke", "pcr0": "%s", "reason": "CVE-2026-0001"}\n' "$(hex96 a1)" > "$tmp/rev-nolog.json"
+sign rm@example.com "$tmp/rev-nolog.json"
+# Digests weaker than SHA-256 are refused, whatever gpg accepts.
+gpg --batch --yes --armor --local-user rm@example.com --digest-algo SHA1 \
+  --detach-sign -o "$tmp/rev-sha1.asc" "$tmp/rev.json" 2>/dev/null
 before=$(size)
 check revoke-stranger 1 'unknown_key' -- reg revoke "$tmp/rev.json" "$tmp/rev-stranger.asc"
+check revoke-other-log 1 'wrong_log: the revocation is for the log "other.test/log", not this one' -- \
+  reg revoke "$tmp/rev-other.json" "$tmp/rev-other.json.asc"
+check revoke-no-log 1 'wrong_log: the revocation does not name the log' -- \
+  reg revoke "$tmp/rev-nolog.json" "$tmp/rev-nolog.json.asc"
+check revoke-sha1 1 'weak_signature: the signature uses the SHA1 digest' -- \
+  reg revoke "$tmp/rev.json" "$tmp/rev-sha1.asc"
 check_unchanged revoke-refused
 check revoke 0 'revoked: entry 3, release' -- reg revoke "$tmp/rev.json" "$tmp/rev.json.asc"
 check revoke-again 1 'already_revoked' -- reg revoke "$tmp/rev.json" "$tmp/rev.json.asc"
 check list-revoked 0 'demo-app .*REVOKED' -- reg list
-printf '{"action": "revoke", "pcr0": "%s", "reason": "x"}\n' "$(hex96 99)" > "$tmp/rev2.json"
+printf '{"action": "revoke", "origin": "glassbox.test/log", "pcr0": "%s", "reason": "x"}\n' "$(hex96 99)" > "$tmp/rev2.json"
 sign rm@example.com "$tmp/rev2.json"
 check revoke-unknown 1 'not_found: no release has this PCR0' -- reg revoke "$tmp/rev2.json" "$tmp/rev2.json.asc"
 
@@ -196,9 +226,12 @@ tamper unrevoke 'the releases table does not match the log' \
 tamper key-row 'the keys table does not match the log' \
   "UPDATE keys SET revoked = NULL"
 tamper node 'stored tree node' "UPDATE nodes SET hash = zeroblob(32) WHERE level = 1 AND idx = 0"
-tamper checkpoint 'latest checkpoint is not signed by the log key' \
+tamper checkpoint 'the checkpoint of size 5 is not signed by the log key' \
   "UPDATE checkpoints SET note = replace(note, char(10) || '5' || char(10), char(10) || '6' || char(10)) WHERE size = 5"
 tamper truncate 'does not match' "DELETE FROM leaves WHERE idx = 4"
+tamper checkpoint-gone 'the checkpoint of size 2 is missing' "DELETE FROM checkpoints WHERE size = 2"
+tamper checkpoint-moved 'the checkpoint of size 2 is not a checkpoint of this log at that size' \
+  "UPDATE checkpoints SET note = (SELECT note FROM checkpoints WHERE size = 3) WHERE size = 2"
 # A rewritten history, consistent with itself and re-signed, is caught by
 # --since: the copy loses its last entry and grows another one.
 rm -rf "$tmp/h"; mkdir "$tmp/h"
@@ -211,6 +244,29 @@ check rewrite-since 1 'was truncated' -- "$gb" registry --db "$tmp/h/reg.db" aud
 "$gb" registry --db "$tmp/h/reg.db" key revoke "$rm_fpr" --reason "other words" > /dev/null
 check rewrite-grown 1 'did not grow from the --since checkpoint' -- \
   "$gb" registry --db "$tmp/h/reg.db" audit --since "$tmp/cp5"
+
+# The attack without --since: entry 0 edited with the sqlite3 CLI, the
+# tree recomputed and the latest checkpoint re-signed with the log's own key
+# (tests/cli/rewrite_log.py). The older signed checkpoints the registry
+# keeps contradict the new tree: the first one is named.
+rewrite() {  # rewrite DIR: a copy of the registry with entry 0 edited
+  rm -rf "$1"; mkdir "$1"
+  cp "$db" "$1/reg.db"; cp "$db.key" "$1/reg.db.key"; cp -r "$db.gnupg" "$1/reg.db.gnupg"
+  sqlite3 "$1/reg.db" "UPDATE leaves SET body = replace(body, '\"time_ms\":', '\"time_ms\":1') WHERE idx = 0"
+}
+rewrite "$tmp/r"
+python3 "$here/rewrite_log.py" "$tmp/r/reg.db" "$tmp/r/reg.db.key"
+check rewrite-edited 0 '"time_ms":1' -- "$gb" registry --db "$tmp/r/reg.db" show 0
+check rewrite-latest-good 0 '^— glassbox.test/log ' -- "$gb" registry --db "$tmp/r/reg.db" checkpoint
+check rewrite-resigned 1 'audit_failed: the checkpoint of size 1, signed by the log key, contradicts the leaves' -- \
+  "$gb" registry --db "$tmp/r/reg.db" audit
+# With every checkpoint re-signed too, only a checkpoint kept outside the
+# registry tells (and this shows the re-signing itself is sound).
+rewrite "$tmp/r"
+python3 "$here/rewrite_log.py" "$tmp/r/reg.db" "$tmp/r/reg.db.key" --all
+check rewrite-all-resigned 0 'audit passed: 5 entries' -- "$gb" registry --db "$tmp/r/reg.db" audit
+check rewrite-all-since 1 'did not grow from the --since checkpoint' -- \
+  "$gb" registry --db "$tmp/r/reg.db" audit --since "$tmp/cp4"
 
 check no-db 2 'no_registry' -- "$gb" registry --db "$tmp/none.db" list
 check usage 2 'unknown command' -- reg frobnicate

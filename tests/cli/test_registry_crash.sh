@@ -12,18 +12,28 @@ gb=$1
 with_gpg_home
 db=$tmp/reg.db
 kills_wanted=50
-n=150                   # statements ready to publish; more than will be needed
+batch=100               # statements signed at a time, before they run short
+n_max=3000              # never more than this many (bounded)
 
 gpg --batch --passphrase '' --quick-gen-key "Crash Test <crash@example.com>" \
   ed25519 sign 1y 2>/dev/null
 gpg --armor --export crash@example.com > "$tmp/key.asc" 2>/dev/null
 "$gb" registry --db "$db" init > /dev/null
 "$gb" registry --db "$db" key add "$tmp/key.asc" > /dev/null
-for i in $(seq 0 $((n - 1))); do
-  printf '{"version":"1.0.%d","pcrs":{"0":"%096x"},"docker_image":{"name":"crash-app"}}\n' \
-    "$i" "$((i + 1))" > "$tmp/s$i.json"
-  gpg --batch --yes --armor --detach-sign "$tmp/s$i.json" 2>/dev/null
-done
+# Statements $n .. $n + $batch - 1, signed: made outside the runs that are
+# killed, whenever fewer than a batch are left (how many a run publishes
+# depends on the machine's speed).
+n=0
+more_statements() {
+  local i
+  for i in $(seq "$n" $((n + batch - 1))); do
+    printf '{"version":"1.0.%d","pcrs":{"0":"%096x"},"docker_image":{"name":"crash-app"}}\n' \
+      "$i" "$((i + 1))" > "$tmp/s$i.json"
+    gpg --batch --yes --armor --detach-sign "$tmp/s$i.json" 2>/dev/null
+  done
+  n=$((n + batch))
+}
+more_statements
 
 # Publishes statements from $1 on; each success is one line of ok.log,
 # written by glassbox itself as it exits.
@@ -38,8 +48,11 @@ publisher() {
 kills=0
 while [ "$kills" -lt "$kills_wanted" ]; do
   next=$(wc -l < "$tmp/ok.log")
-  if [ "$next" -ge "$n" ]; then
-    echo "FAIL: ran out of statements after $kills kills"; fail=$((fail + 1)); break
+  if [ $((next + batch)) -gt "$n" ]; then
+    if [ "$n" -ge "$n_max" ]; then
+      echo "FAIL: ran out of statements after $kills kills"; fail=$((fail + 1)); break
+    fi
+    more_statements
   fi
   setsid bash -c "$(declare -f publisher); gb='$gb' db='$db' tmp='$tmp' n=$n publisher $next" &
   pid=$!

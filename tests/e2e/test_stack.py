@@ -296,7 +296,8 @@ check("a document for another nonce", v["reason"] == "nonce_mismatch", v["reason
 
 # Revocation through the API flips the same question.
 rid = http("GET", V + "/api/v1/releases?pcr0=" + pcrs_a["0"])[1]["releases"][0]["id"]
-stmt, sig = signed("revoke-a.json", {"action": "revoke", "pcr0": pcrs_a["0"],
+stmt, sig = signed("revoke-a.json", {"action": "revoke", "origin": "stack.glassbox.test/log",
+                                     "pcr0": pcrs_a["0"],
                                      "reason": "leaks the key"})
 st, out = http("POST", V + f"/api/v1/releases/{rid}/revoke",
                {"statement": b64(open(stmt, "rb").read()), "signature": open(sig).read()},
@@ -381,6 +382,37 @@ check("and the verifier refuses to judge on it", st == 503 and v["reason"] == "l
 
 for p in list(procs):
     check(f"{os.path.basename(p.args[0])} stops cleanly", stop(p) == 0)
+
+# --- the auditor, again: a history rewritten and re-signed -------------------
+# Entry 0 is edited with the sqlite3 CLI, the tree recomputed and the latest
+# checkpoint re-signed with the log's own key (tests/cli/rewrite_log.py): a
+# consistent, validly signed log. A verifier that starts on it has no older
+# checkpoint of its own, yet its log watch finds that the older checkpoints
+# the registry keeps contradict the new tree.
+RW = os.path.join(TMP, "rewritten.db")
+must(GB, "registry", "--db", RW, "init", "--origin", "rewrite.glassbox.test/log")
+must(GB, "registry", "--db", RW, "key", "add", os.path.join(TMP, "rm.asc"))
+for version, pcrs in (("1.0", pcrs_a), ("2.0", pcrs_b)):
+    must(GB, "registry", "--db", RW, "publish", *pcr_values("rewrite-app", version, pcrs))
+must("sqlite3", RW, "UPDATE leaves SET body = replace(body, '\"time_ms\":', '\"time_ms\":1')"
+     " WHERE idx = 0")
+must(sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli",
+                                  "rewrite_log.py"), RW, RW + ".key")
+rc, _, err = run(GB, "registry", "--db", RW, "audit")
+check("rewritten log: plain audit names the first contradicted checkpoint",
+      rc == 1 and "checkpoint of size 1," in err, err)
+watcher, out = start([VERIFIER, "--db", RW, "--listen", "127.0.0.1:0", "--audit-interval", "1"])
+W = out[0].split("listening on ")[1].strip().rstrip("/")
+t0 = time.time()
+while True:                             # bounded: 15 s
+    st, out = http("GET", W + "/readyz")
+    if st != 200 and out.get("audit", {}).get("state") != "pending" or time.time() - t0 > 15:
+        break
+    time.sleep(0.2)
+check("rewritten log: /readyz is 503 log_damaged naming the checkpoint",
+      st == 503 and out.get("reason") == "log_damaged" and "checkpoint of size 1," in
+      out.get("detail", ""), out)
+check("glassbox-verifier on the rewritten log stops cleanly", stop(watcher) == 0)
 subprocess.run(["gpgconf", "--kill", "gpg-agent"], check=False)
 from harness import counts  # noqa: E402
 if counts["failed"] == 0:

@@ -350,7 +350,14 @@ check("before revocation", sim.verify(doomed_doc)["trusted"])
 doomed_id = sim.json("GET", f"/api/v1/releases?pcr0={DOOMED['0']}")[2]["releases"][0]["id"]
 rev_path = os.path.join(TMP, "rev.json")
 with open(rev_path, "w") as f:
-    json.dump({"action": "revoke", "pcr0": DOOMED["0"], "reason": "CVE-2026-0002"}, f)
+    json.dump({"action": "revoke", "origin": "other.glassbox/log", "pcr0": DOOMED["0"],
+               "reason": "CVE-2026-0002"}, f)
+rev = {"statement": b64(open(rev_path, "rb").read()), "signature": open(sign(rev_path)).read()}
+st, _, out = sim.json("POST", f"/api/v1/releases/{doomed_id}/revoke", rev, headers=auth)
+check("revoke for another log", st == 422 and out["reason"] == "wrong_log", out)
+with open(rev_path, "w") as f:
+    json.dump({"action": "revoke", "origin": "e2e.glassbox/log", "pcr0": DOOMED["0"],
+               "reason": "CVE-2026-0002"}, f)
 rev = {"statement": b64(open(rev_path, "rb").read()), "signature": open(sign(rev_path)).read()}
 good_id = sim.json("GET", f"/api/v1/releases?pcr0={GOOD['0']}")[2]["releases"][0]["id"]
 st, _, out = sim.json("POST", f"/api/v1/releases/{good_id}/revoke", rev, headers=auth)

@@ -22,7 +22,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (data[0] & 1)
 		(void)gb__revocation_parse((const char *)data + 1, size - 1,
-		    pcr0, reason, &e);
+		    "fuzz.glassbox.test/log", pcr0, reason, &e);
 	else if (gb_release_parse((const char *)data + 1, size - 1, &rel,
 	    &e) == 0)
 		json_decref(gb__release_json(&rel));

@@ -57,7 +57,7 @@ printf '{"name":"app","version":"0.9","pcrs":{"0":"%s","1":"%s","2":"%s"}}' \
   "$(pcr d)" "$(pcr e)" "$(pcr f)" >app-0.9.json
 "$repo/infra/scripts/publish-release.sh" --db reg.db app-0.9.json >/dev/null
 old=$("$gb" registry --db reg.db --json list | jq -r '.[1].id')
-printf '{"action":"revoke","pcr0":"%s","reason":"old"}' "$(pcr d)" >revoke.json
+printf '{"action":"revoke","origin":"infra.glassbox.test/log","pcr0":"%s","reason":"old"}' "$(pcr d)" >revoke.json
 gpg --batch --armor --detach-sign revoke.json
 "$gb" registry --db reg.db revoke revoke.json revoke.json.asc >/dev/null
 

@@ -87,7 +87,8 @@ publish("payments", "1.1", { 0: hex96("d"), 1: hex96("e"), 2: hex96("f") });
 // Names are printable ASCII without spaces: enough for markup.
 const EVIL = "<script>window.pwned=1</script><img/src=x/onerror=alert(1)>";
 publish(EVIL, "6.6.6", { 0: hex96("1"), 1: hex96("2"), 2: hex96("3") });
-reg("revoke", ...signed("revoke.json", { action: "revoke", pcr0: hex96("a"),
+reg("revoke", ...signed("revoke.json", { action: "revoke",
+  origin: "web.glassbox.test/log", pcr0: hex96("a"),
   reason: "CVE in 1.0" }));
 const oldFpr = JSON.parse(run(GB, "registry", "--db", DB, "--json", "key",
   "list")).find((k) => k.index === 1).fingerprint;

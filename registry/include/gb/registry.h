@@ -63,7 +63,9 @@ struct gb_reg_entry {
 
 /* Creates a new registry at db (refused if it exists): the database, the
  * log key (db + ".key", mode 0600) and the keyring (db + ".gnupg").
- * origin names the log in its checkpoints. */
+ * origin names the log in its checkpoints. All or nothing: they are built
+ * in db + ".init/" and renamed into place, the database last; what an
+ * interrupted init left is removed first. A full disk is "io_error". */
 int gb_registry_init(const char *db, const char *origin,
     struct gb_reg_error *e);
 
@@ -79,6 +81,9 @@ int gb_registry_key_revoke(struct gb_registry *r, const char *fpr,
 int gb_registry_publish(struct gb_registry *r, const char *stmt,
     size_t stmt_len, const char *sig, size_t sig_len,
     struct gb_reg_entry *out, struct gb_reg_error *e);
+/* stmt: {"action":"revoke","origin":ORIGIN,"pcr0":HEX,"reason":TEXT},
+ * ORIGIN this log's ("wrong_log" otherwise). Signatures over digests weaker
+ * than SHA-256 are "weak_signature" here and in publish. */
 int gb_registry_revoke(struct gb_registry *r, const char *stmt,
     size_t stmt_len, const char *sig, size_t sig_len,
     struct gb_reg_entry *out, struct gb_reg_error *e);
@@ -157,9 +162,11 @@ int gb_registry_prove_consistency(struct gb_registry *r, uint64_t size1,
 
 /* Recomputes everything from the leaves: their hashes and the tree, every
  * signature (with the keys the log holds, in a fresh keyring), the rules of
- * each change in order, the derived tables and the latest checkpoint's
- * signature; with since (an older checkpoint note), that the log grew from
- * it. Returns 0, or -1 with e naming the first bad entry. */
+ * each change in order, the derived tables, and every stored checkpoint
+ * (one per size 0..n, each signed by the log key over the root of the
+ * leaves up to its size); with since (an older checkpoint note), that the
+ * log grew from it. Returns 0, or -1 with e naming the first bad entry or
+ * checkpoint. O(n log n) besides one GPG verification per signed entry. */
 int gb_registry_audit(struct gb_registry *r, const char *since,
     uint64_t *checked, struct gb_reg_error *e);
 
