@@ -4,6 +4,7 @@
  *   GET  /health                  {status, public_key, nsm, module_id}
  *   GET  /attestation?nonce=HEX   {document, public_key}
  *   POST /sign {payload, nonce?}  {signature, public_key, document?}
+ *   GET  /metrics                 the HTTP server's counters (Prometheus)
  * The NSM is /dev/nsm (--nsm dev) or the simulator (--nsm sim), behind the
  * same protocol code (gb/nsm.h); calls to it are serialised.
  */
@@ -42,9 +43,15 @@ static const char usage_text[] =
 "                       nitro-cli's describe-eif/build-enclave JSON\n"
 "  --eif FILE           simulator: PCR0..2 measured from an enclave image\n"
 "  --debug-mode         simulator: PCR0..2 read as zeros\n"
-"  --threads N          connections served at once (default 4)\n"
+"  --threads N          server threads, each serving many connections\n"
+"                       (default: one per CPU, at least 2)\n"
 "  --max-body BYTES     largest request body (default 65536)\n"
-"  --timeout MS         per read and write on a connection (default 10000)\n"
+"  --head-timeout MS    total time for a request's head (default 10000)\n"
+"  --body-timeout MS    total time for a request's body (default 30000)\n"
+"  --timeout MS         the same as --head-timeout (older name)\n"
+"  --max-conns N        open connections (default 4096)\n"
+"  --max-per-addr N     open connections per client address (default 0:\n"
+"                       no cap; behind the parent every client is one)\n"
 "\n"
 "Prints the listening address (and the simulator's root) on standard\n"
 "output. SIGTERM or SIGINT stops it and wipes the key.\n";
@@ -209,7 +216,9 @@ static void
 handle(void *arg, const struct gb_http_req *q, struct gb_http_resp *r)
 {
 	struct enclave *e = arg;
-	bool get = strcmp(q->method, "GET") == 0;
+	/* HEAD is answered as GET is; the server sends no body. */
+	bool get = strcmp(q->method, "GET") == 0 ||
+	    strcmp(q->method, "HEAD") == 0;
 	bool post = strcmp(q->method, "POST") == 0;
 
 	if (strcmp(q->path, "/health") == 0) {
@@ -227,9 +236,37 @@ handle(void *arg, const struct gb_http_req *q, struct gb_http_resp *r)
 			sign(e, q, r);
 		else
 			problem(r, 405, "method_not_allowed", "use POST");
+	} else if (strcmp(q->path, "/metrics") == 0) {
+		char *m = get ? gb_httpd_metrics_text(q->httpd,
+		    "glassbox_enclave") : NULL;
+
+		if (!get)
+			problem(r, 405, "method_not_allowed", "use GET");
+		else if (m == NULL)
+			problem(r, 500, "no_memory", "out of memory");
+		else
+			gb_http_reply(r, 200, "text/plain; version=0.0.4", m);
+		free(m);
 	} else {
 		problem(r, 404, "not_found", "no such resource");
 	}
+}
+
+/* A decimal option value up to 2^31; *bad set if it is not one. */
+static unsigned long
+number(const char *s, bool *bad)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
+	    v > 0x7fffffffUL) {
+		*bad = true;
+		return 0;
+	}
+	return v;
 }
 
 /* PCR0..2 from pcr-values.json ("pcrs") or nitro-cli JSON
@@ -270,13 +307,20 @@ main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "max-body", required_argument, NULL, 'b' },
 		{ "timeout", required_argument, NULL, 'o' },
+		{ "head-timeout", required_argument, NULL, 'o' },
+		{ "body-timeout", required_argument, NULL, 'B' },
+		{ "max-conns", required_argument, NULL, 'c' },
+		{ "max-per-addr", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct enclave e = { .nsm_mu = PTHREAD_MUTEX_INITIALIZER };
 	const char *nsm = "dev", *listen = "vsock:5000", *state =
 	    "glassbox-nsm-sim", *pcrs_file = NULL, *eif_file = NULL, *why;
-	struct gb_httpd_opts ho = { 4, 65536, 10000, handle, &e };
+	struct gb_httpd_opts ho = { .max_body = 65536, .handler = handle,
+	    .arg = &e, .head_ms = GB_HTTPD_HEAD_MS, .body_ms = GB_HTTPD_BODY_MS,
+	    .max_conns = GB_HTTPD_CONNS_MAX };
+	bool bad = false;
 	struct gb_nsm_sim_opts so = { NULL, false };
 	static uint8_t pcrs[3][48], buf[GB_NSM_RESPONSE_MAX],
 	    req[GB_NSM_REQUEST_MAX];
@@ -295,9 +339,15 @@ main(int argc, char **argv)
 		case 's': state = optarg; break;
 		case 'p': pcrs_file = optarg; break;
 		case 'd': so.debug_mode = true; break;
-		case 't': ho.workers = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'b': ho.max_body = strtoul(optarg, NULL, 10); break;
-		case 'o': ho.timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+		case 't':
+			ho.workers = (unsigned)number(optarg, &bad);
+			bad |= ho.workers < 1;
+			break;
+		case 'b': ho.max_body = number(optarg, &bad); break;
+		case 'o': ho.head_ms = (unsigned)number(optarg, &bad); break;
+		case 'B': ho.body_ms = (unsigned)number(optarg, &bad); break;
+		case 'c': ho.max_conns = (unsigned)number(optarg, &bad); break;
+		case 'a': ho.max_per_addr = (unsigned)number(optarg, &bad);
 			break;
 		case 'e': eif_file = optarg; break;
 		case 'h':
@@ -308,12 +358,12 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || ho.workers < 1 ||
-	    ho.workers > GB_HTTPD_WORKERS_MAX || ho.max_body < 1024 ||
-	    ho.timeout_ms < 100) {
+	if (optind != argc || bad || ho.workers > GB_HTTPD_WORKERS_MAX ||
+	    ho.max_body < 1024 || ho.max_body > (64u << 20) ||
+	    ho.head_ms < 100 || ho.body_ms < 100 || ho.max_conns < 1) {
 		fprintf(stderr, "glassbox-enclave: bad arguments (threads "
-		    "1..%d, max-body >= 1024, timeout >= 100)\n%s",
-		    GB_HTTPD_WORKERS_MAX, usage_text);
+		    "1..%d, max-body 1024..67108864, timeouts >= 100, "
+		    "max-conns >= 1)\n%s", GB_HTTPD_WORKERS_MAX, usage_text);
 		return 2;
 	}
 	if (gb_listen_parse(listen, &addr, &why) != 0) {
@@ -403,6 +453,7 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	(void)gb_httpd_raise_nofile();
 	if ((fd = gb_listen_open(&addr, &why)) < 0) {
 		fprintf(stderr, "glassbox-enclave: --listen %s: %s: %s\n",
 		    listen, why, strerror(errno));
