@@ -808,11 +808,13 @@ parse_target(const char *t, struct gb_http_req *req, const char **why)
 				return 400;
 			}
 			c = gb_hex_value(t[i + 1]) * 16 + gb_hex_value(t[i + 2]);
-			i += 2;
-			if (c == 0) {
-				*why = "NUL in the path";
-				return 400;
-			}
+			/* "%00" stays as it is: a decoded path never holds a
+			 * NUL (that would cut "/app.js%00.html" to "/app.js"),
+			 * and no resource has a '%' in its name. */
+			if (c == 0)
+				c = '%';
+			else
+				i += 2;
 		}
 		if (o + 1 >= sizeof req->path) {
 			*why = "the path is too long";
