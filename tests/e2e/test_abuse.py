@@ -63,6 +63,7 @@ def cleanup():
         if p.poll() is None:
             p.kill()
             p.wait(timeout=30)
+    subprocess.run(["gpgconf", "--kill", "gpg-agent"], capture_output=True, timeout=30)
     shutil.rmtree(TMP, ignore_errors=True)
 
 
@@ -73,6 +74,7 @@ def watchdog():
     for p in procs:
         if p.poll() is None:
             p.kill()
+    subprocess.run(["gpgconf", "--kill", "gpg-agent"], capture_output=True, timeout=30)
     os._exit(1)
 
 
