@@ -70,11 +70,13 @@ def cleanup():
 def watchdog():
     """The whole test is bounded: a service that hangs fails it, and every
     process it started is killed."""
-    print(f"FAIL watchdog: the test did not finish in {TEST_MAX} s", flush=True)
+    print(f"FAIL watchdog: the test did not finish in {TEST_MAX} s; well-behaved requests "
+          f"that failed so far: {failures[:10]}", flush=True)
     for p in procs:
         if p.poll() is None:
             p.kill()
     subprocess.run(["gpgconf", "--kill", "gpg-agent"], capture_output=True, timeout=30)
+    shutil.rmtree(TMP, ignore_errors=True)
     os._exit(1)
 
 
@@ -110,6 +112,8 @@ def start(args, pattern, lines=1):
             return p, m
     raise SystemExit(f"{args[0]} did not start: {seen}")
 
+
+failures = []       # the well-behaved client's, filled during the attack
 
 # --- the services, on their defaults -------------------------------------------
 gpg("--passphrase", "", "--quick-gen-key", "Test <rm@example.com>", "ed25519", "sign", "1y")
@@ -309,7 +313,6 @@ attack = threading.Thread(target=att.run, args=(t_attack + ATTACK_MAX,))
 attack.start()
 
 # --- the well-behaved client, while the attack goes on --------------------------
-failures = []
 rounds = 0
 
 

@@ -154,6 +154,12 @@ for listen in ("unix:" + sock, "tcp:127.0.0.1:0"):
     c.close()
     check(f"{kind} wrong method", e.req("POST", "/health")[0] == 405 and e.req("GET", "/sign")[0] == 405)
     check(f"{kind} unknown path", e.req("GET", "/nope")[0] == 404)
+    st, text = e.req("GET", "/metrics")
+    r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "promcheck.py")], input=text.decode() if isinstance(text, bytes) else "",
+                       capture_output=True, text=True, timeout=60)
+    check(f"{kind} metrics parse as Prometheus text", st == 200 and r.returncode == 0 and
+          "glassbox_enclave_http_rejected counter" in r.stdout, r.stdout[-600:])
 
     # Concurrent clients each get their own, correct answer.
     def client(i):

@@ -414,6 +414,12 @@ text = raw.decode()
 check("metrics", st == 200 and 'glassbox_verdicts_total{reason="revoked"} 1' in text
       and "glassbox_request_seconds_bucket" in text and 'route="verify",status="200"' in text
       and "glassbox_cache_hits_total" in text, text[:300])
+# The reference parser (Debian's python3-prometheus-client) accepts it, and
+# each family is one group with HELP and TYPE.
+r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                    "promcheck.py")], input=text, capture_output=True, text=True, timeout=60)
+check("metrics parse as Prometheus text", r.returncode == 0 and "glassbox_cache_misses counter" in r.stdout
+      and "glassbox_http_deadline_closed counter" in r.stdout, r.stdout[-600:])
 # A body nested 1000 deep once overflowed a worker's stack inside jansson
 # and killed the service; it is refused before any parser recurses.
 st, _, raw = sim.req("POST", "/api/v1/verify", b"[" * 1000 + b"]" * 1000)

@@ -3,11 +3,15 @@
  * sends on a connection, written to a real gb_httpd server (libmicrohttpd
  * and our checks: deadlines, caps, Content-Length rules, target decoding)
  * on 127.0.0.1, then end of input; the answer is read to the end. The
- * handler does what the services' handlers do with a request: reads
- * headers, the media type, query parameters, and parses a JSON body with
- * the guarded parser.
+ * server runs the enclave's own handler (enclave/api.c: /health,
+ * /attestation, /sign with JSON bodies, /metrics) over the simulated NSM,
+ * so queries, bodies, signing and attestation are fuzzed through HTTP.
+ * The simulator's state lives in a temporary folder, removed at exit.
  */
+#define _XOPEN_SOURCE 700       /* nftw() */
+#include <ftw.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,58 +20,65 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
-#include "gb/docjson.h"
+#include "gb/codec.h"
+#include "gb/ed25519.h"
 #include "gb/httpd.h"
+#include "enclave.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_WAIT_MS 2000       /* the longest an answer may take */
 
-static void
-handler(void *arg, const struct gb_http_req *req, struct gb_http_resp *resp)
-{
-	char buf[256], media[64];
-	json_t *j;
-
-	(void)arg;
-	(void)gb_http_query(req, "nonce", buf, sizeof buf);
-	(void)gb_http_header(req, "Authorization");
-	gb_http_media_type(gb_http_header(req, "Content-Type"), media,
-	    sizeof media);
-	j = gb_json_loadb(req->body, req->body_len, 0, NULL);
-	if (strcmp(req->path, "/metrics") == 0) {
-		char *m = gb_httpd_metrics_text(req->httpd, "fuzz");
-
-		gb_http_reply(resp, 200, "text/plain", m ? m : "");
-		free(m);
-	} else {
-		gb_http_reply(resp, j != NULL ? 200 : strlen(req->path) > 1 ?
-		    400 : 404, "application/json", "{}");
-		(void)gb_http_resp_header(resp, "X-Fuzz", media);
-	}
-	json_decref(j);
-}
-
 static struct gb_httpd *server;
 static int server_port;
+static struct enclave enc = { .nsm_mu = PTHREAD_MUTEX_INITIALIZER };
+static char state_dir[] = "/tmp/glassbox-fuzz-http-XXXXXX";
+static uint8_t seed[GB_ED25519_SEED_BYTES];
+
+static int
+remove_one(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
 
 static void
 stop_server(void)
 {
 	gb_httpd_stop(server);
+	gb_nsm_sim_close(enc.sim);
+	(void)nftw(state_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The enclave as glassbox-enclave --nsm sim sets it up, served on
+ * 127.0.0.1 with short deadlines (an input that stops early is closed
+ * within a second). */
 static int
 start_server(void)
 {
+	struct gb_nsm_sim_opts so = { NULL, false };
 	struct gb_listen_addr a;
-	struct gb_httpd_opts o = { .workers = 2, .max_body = 4096,
-	    .handler = handler, .head_ms = 1000, .body_ms = 1000 };
+	struct gb_httpd_opts o = { .workers = 2, .max_body = 65536,
+	    .handler = enclave_handle, .arg = &enc, .head_ms = 1000,
+	    .body_ms = 1000 };
 	const char *why;
+	bool renewed;
 	int fd;
 
+	if (mkdtemp(state_dir) == NULL ||
+	    gb_nsm_sim_open(state_dir, &so, &enc.sim, &renewed) != 0)
+		return -1;
+	enc.nsm = gb_nsm_sim_transport(enc.sim);
+	enc.nsm_kind = "sim";
+	snprintf(enc.module_id, sizeof enc.module_id, "fuzz");
+	enc.seed = seed;
+	if (gb_ed25519_generate(enc.seed) != 0 ||
+	    gb_ed25519_public(enc.seed, enc.pub) != 0)
+		return -1;
+	gb_hex_encode(enc.pub_hex, enc.pub, sizeof enc.pub);
 	if (gb_listen_parse("tcp:127.0.0.1:0", &a, &why) != 0 ||
 	    (fd = gb_listen_open(&a, &why)) < 0)
 		return -1;
