@@ -3,7 +3,7 @@
  * the parent's health port), over libmicrohttpd (MHD) on a socket we open:
  * AF_VSOCK inside an enclave, a Unix socket or TCP elsewhere.
  *
- * Connection model: a few event-driven threads (MHD's internal epoll loop,
+ * Connection model: a few event-driven threads (MHD's internal poll() loop,
  * one per CPU by default) each serve many connections, so a slow or idle
  * client holds a socket and a little memory, never a thread. A request has
  * a total deadline for its head (from the connection's start, or from the
@@ -103,7 +103,6 @@ typedef void (*gb_http_problem_fn)(void *arg, int status, const char *code,
 struct gb_httpd_opts {
 	unsigned workers;               /* server threads; 0: one per CPU (>= 2) */
 	size_t max_body;                /* bigger bodies get 413 */
-	unsigned timeout_ms;            /* unused since MHD; see head_ms */
 	gb_http_handler handler;
 	void *arg;
 	unsigned head_ms;               /* 0: GB_HTTPD_HEAD_MS */
