@@ -115,6 +115,19 @@ dispatch(void *arg, const struct gb_http_req *req, struct gb_http_resp *resp)
 	vs_log_request(&q, secs);
 }
 
+/* A request the server refused before its body (413, 400, 405, ...): the
+ * same log line and counter as any other, under the route "server". */
+static void
+refused(void *arg, const struct gb_http_req *req, int status,
+    const char *code)
+{
+	struct vs_req q = { .req = req, .vs = arg, .route = "server",
+	    .status = status, .reason = code };
+
+	vs_metrics_count(q.vs, q.route, status, 0);
+	vs_log_request(&q, 0);
+}
+
 static void
 close_registry(void *p)
 {
@@ -414,7 +427,8 @@ start(struct vs *vs, int *port)
 	    .body_ms = vs->cfg.body_timeout_ms,
 	    .max_conns = vs->cfg.max_conns,
 	    .max_per_addr = vs->cfg.max_per_addr,
-	    .headers = vs_security_headers, .problem = vs_problem_resp };
+	    .headers = vs_security_headers, .problem = vs_problem_resp,
+	    .refused = refused };
 	int fd;
 
 	(void)gb_httpd_raise_nofile();

@@ -753,6 +753,8 @@ refuse(struct gb__httpd_rq *rq, int status, const char *code,
 	struct gb_http_resp r = { 0 };
 
 	atomic_fetch_add(status == 413 ? &h->too_large : &h->bad_request, 1);
+	if (h->o.refused != NULL)
+		h->o.refused(h->o.arg, &rq->req, status, code);
 	make_problem(h, status, code, detail, &r);
 	if (status == 405)
 		gb_http_resp_header(&r, "Allow", "GET, HEAD, POST");
@@ -849,12 +851,13 @@ begin(struct gb__httpd_rq *rq, const char *method)
 	if (rq->conn != NULL)
 		snprintf(req->remote, sizeof req->remote, "%s",
 		    rq->conn->remote);
+	/* Kept (cut short if it must be) for the refusal's log line. */
+	snprintf(req->method, sizeof req->method, "%s", method);
 	if (strlen(method) >= sizeof req->method ||
 	    (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
 	    strcmp(method, "POST") != 0))
 		return refuse(rq, 405, "method_not_allowed", "use GET, HEAD or "
 		    "POST");
-	strcpy(req->method, method);
 	if ((st = parse_target(rq->target, req, &why)) != 0)
 		return refuse(rq, st, st == 414 ? "too_large" : "bad_request",
 		    why);

@@ -419,6 +419,13 @@ for name, (port, get, post, blen) in SERVICES.items():
     st, hd, _ = raw(port, f"TRACE {get} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     check(f"{name}: TRACE is a 405", st == 405, st)
 
+# The verifier logs the server's own refusals as request lines.
+verifier.log.seek(0)
+logged = [json.loads(l) for l in verifier.log.read().splitlines() if l.startswith("{")]
+check("verifier: refusals before the body are logged", any(
+    l.get("route") == "server" and l.get("status") == 413 and l.get("reason") == "too_large"
+    and l.get("remote") == "127.0.0.1" for l in logged), logged[-3:])
+
 # Exact asset names on the verifier's page.
 for path in ("//app.js", "/app.js%00.html", "/app.js/", "/APP.JS"):
     st, hd, _ = raw(V_PORT, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())

@@ -104,6 +104,12 @@ typedef void (*gb_http_handler)(void *arg, const struct gb_http_req *req,
 typedef void (*gb_http_problem_fn)(void *arg, int status, const char *code,
     const char *detail, struct gb_http_resp *resp);
 
+/* Told of each request the server refuses itself before its body (for the
+ * service's log line and counters). req holds what was read of the head:
+ * method and path may be empty; remote is set. */
+typedef void (*gb_http_refused_fn)(void *arg, const struct gb_http_req *req,
+    int status, const char *code);
+
 struct gb_httpd_opts {
 	unsigned workers;               /* server threads; 0: one per CPU (>= 2) */
 	size_t max_body;                /* bigger bodies get 413 */
@@ -118,6 +124,7 @@ struct gb_httpd_opts {
 	 * server's own included (security headers); borrowed while it runs. */
 	const char *const *headers;
 	gb_http_problem_fn problem;     /* NULL: the default format */
+	gb_http_refused_fn refused;     /* NULL: not told */
 };
 
 /* Counters of a running server (each read atomically). */
