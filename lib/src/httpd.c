@@ -12,6 +12,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -626,7 +627,7 @@ sweeper(void *arg)
 		struct timespec ts;
 		int64_t now;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);    /* h->cv's clock */
 		ts.tv_nsec += (long)GB_HTTPD_SWEEP_MS * 1000000;
 		ts.tv_sec += ts.tv_nsec / 1000000000;
 		ts.tv_nsec %= 1000000000;
@@ -1065,7 +1066,16 @@ gb_httpd_start(int fd, const struct gb_httpd_opts *o, struct gb_httpd **out)
 	h->fd = fd;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_mutex_init(&h->log_mu, NULL);
-	pthread_cond_init(&h->cv, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* The sweeper's waits follow the monotonic clock: a change of
+		 * the wall clock must not stall it. */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&h->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	if (h->o.head_ms == 0)
 		h->o.head_ms = GB_HTTPD_HEAD_MS;
 	if (h->o.body_ms == 0)
@@ -1124,12 +1134,16 @@ gb_httpd_start(int fd, const struct gb_httpd_opts *o, struct gb_httpd **out)
 		pthread_cond_broadcast(&h->cv);
 		pthread_mutex_unlock(&h->mu);
 		pthread_join(h->sweeper, NULL);
+		/* MHD may have closed the socket it was given. */
+		if (fcntl(fd, F_GETFD) == -1)
+			fd = -1;
 		rc = GB_EIO;
 		goto fail;
 	}
 	return 0;
 fail:
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	if (h != NULL)
 		free_server(h);
 	return rc;
