@@ -283,14 +283,15 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 		    &c->body_timeout_ms) = (unsigned)n;
 		break;
 	case O_MAXCONNS:
-		if (n < 1 || n > 1000000) {
-			fprintf(stderr, "glassbox-verifier: --max-conns "
-			    "1..1000000\n");
+	case O_PERADDR:
+		if (n < (opt == O_MAXCONNS) || n > 1000000) {
+			fprintf(stderr, "glassbox-verifier: --%s %d..1000000\n",
+			    name, opt == O_MAXCONNS);
 			return -1;
 		}
-		c->max_conns = (unsigned)n;
+		*(opt == O_MAXCONNS ? &c->max_conns : &c->max_per_addr) =
+		    (unsigned)n;
 		break;
-	case O_PERADDR: c->max_per_addr = (unsigned)n; break;
 	case O_CACHE:
 		if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
 			fprintf(stderr, "glassbox-verifier: --cache on|off\n");
