@@ -37,7 +37,6 @@
 #include "gb/codec.h"
 #include "gb/err.h"
 #include "gb/httpd.h"
-#include "httpd_int.h"
 
 static int
 parse_uint(const char *s, unsigned max, unsigned *out)
