@@ -4,6 +4,7 @@
  *   GET  /health                  {status, public_key, nsm, module_id}
  *   GET  /attestation?nonce=HEX   {document, public_key}
  *   POST /sign {payload, nonce?}  {signature, public_key, document?}
+ *   GET  /metrics                 the HTTP server's counters (Prometheus)
  * The NSM is /dev/nsm (--nsm dev) or the simulator (--nsm sim), behind the
  * same protocol code (gb/nsm.h); calls to it are serialised.
  */
@@ -29,6 +30,7 @@
 #include "gb/nsm.h"
 #include "gb/nsm_sim.h"
 #include "gb/result.h"
+#include "enclave.h"
 
 static const char usage_text[] =
 "usage: glassbox-enclave [--nsm dev|sim] [--listen ADDR] [options]\n"
@@ -42,194 +44,34 @@ static const char usage_text[] =
 "                       nitro-cli's describe-eif/build-enclave JSON\n"
 "  --eif FILE           simulator: PCR0..2 measured from an enclave image\n"
 "  --debug-mode         simulator: PCR0..2 read as zeros\n"
-"  --threads N          connections served at once (default 4)\n"
+"  --threads N          server threads, each serving many connections\n"
+"                       (default: one per CPU, at least 2)\n"
 "  --max-body BYTES     largest request body (default 65536)\n"
-"  --timeout MS         per read and write on a connection (default 10000)\n"
+"  --head-timeout MS    total time for a request's head (default 10000)\n"
+"  --body-timeout MS    total time for a request's body (default 30000)\n"
+"  --timeout MS         the same as --head-timeout (older name)\n"
+"  --max-conns N        open connections (default 4096)\n"
+"  --max-per-addr N     open connections per client address (default 0:\n"
+"                       no cap; behind the parent every client is one)\n"
 "\n"
 "Prints the listening address (and the simulator's root) on standard\n"
 "output. SIGTERM or SIGINT stops it and wipes the key.\n";
 
-struct enclave {
-	struct gb_nsm nsm;
-	struct gb_nsm_sim *sim;
-	pthread_mutex_t nsm_mu;         /* one NSM request at a time */
-	uint8_t *seed;                  /* locked page, wiped on exit */
-	uint8_t pub[GB_ED25519_PUB_BYTES];
-	char pub_hex[2 * GB_ED25519_PUB_BYTES + 1];
-	char module_id[129];
-	const char *nsm_kind;
-};
-
-static void
-reply_json(struct gb_http_resp *r, int status, json_t *j)
+/* A decimal option value up to 2^31; *bad set if it is not one. */
+static unsigned long
+number(const char *s, bool *bad)
 {
-	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	char *end;
+	unsigned long v;
 
-	json_decref(j);
-	gb_http_reply(r, status, "application/json", s ? s : "{}");
-	if (s == NULL)
-		r->status = 500;
-	free(s);
-}
-
-static void
-problem(struct gb_http_resp *r, int status, const char *code,
-    const char *detail)
-{
-	reply_json(r, status, json_pack("{s:i, s:s, s:s}", "status", status,
-	    "reason", code, "detail", detail));
-	r->type = "application/problem+json";
-}
-
-/* An attestation from the NSM, as base64; NULL and a problem set on
- * failure. */
-static char *
-attest(struct enclave *e, const uint8_t *nonce, size_t nonce_len,
-    const uint8_t *user_data, size_t ud_len, struct gb_http_resp *r)
-{
-	static uint8_t buf[GB_NSM_RESPONSE_MAX];    /* under nsm_mu */
-	struct gb_nsm_response resp;
-	enum gb_nsm_status st;
-	char *b64 = NULL;
-
-	pthread_mutex_lock(&e->nsm_mu);
-	st = gb_nsm_attestation(&e->nsm, user_data, ud_len, nonce, nonce_len,
-	    e->pub, sizeof e->pub, buf, &resp);
-	if (st == GB_NSM_SUCCESS &&
-	    gb_base64_encode_alloc(resp.document, resp.document_len, &b64) != 0)
-		st = GB_NSM_INTERNAL_ERROR;
-	pthread_mutex_unlock(&e->nsm_mu);
-	if (st != GB_NSM_SUCCESS) {
-		char msg[160];
-
-		snprintf(msg, sizeof msg, "the NSM refused the attestation: "
-		    "%s (%s)", gb_nsm_status_name(st), gb_nsm_status_text(st));
-		problem(r, st >= GB_NSM_E_TRANSPORT ? 502 : 500, "nsm_error",
-		    msg);
-		return NULL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end != '\0' || errno != 0 ||
+	    v > 0x7fffffffUL) {
+		*bad = true;
+		return 0;
 	}
-	return b64;
-}
-
-static void
-health(struct enclave *e, struct gb_http_resp *r)
-{
-	reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:s}", "status", "ok",
-	    "public_key", e->pub_hex, "nsm", e->nsm_kind, "module_id",
-	    e->module_id));
-}
-
-static void
-attestation(struct enclave *e, const struct gb_http_req *q,
-    struct gb_http_resp *r)
-{
-	char hex[2 * GB_NSM_USER_FIELD_MAX + 2], *doc;
-	uint8_t *nonce = NULL;
-	size_t nonce_len = 0;
-
-	if (gb_http_query(q, "nonce", hex, sizeof hex) != NULL &&
-	    gb_hex_decode_alloc(hex, strlen(hex), GB_NSM_USER_FIELD_MAX,
-	    &nonce, &nonce_len) != 0) {
-		problem(r, 400, "bad_request", "nonce must be hex, at most 512 "
-		    "bytes");
-		return;
-	}
-	if (gb_http_query(q, "nonce", hex, sizeof hex) == NULL &&
-	    strstr(q->query, "nonce=") != NULL) {
-		problem(r, 400, "bad_request", "nonce is longer than 512 bytes");
-		return;
-	}
-	if ((doc = attest(e, nonce ? nonce : (const uint8_t *)"", nonce_len,
-	    NULL, 0, r)) != NULL)
-		reply_json(r, 200, json_pack("{s:s, s:s}", "document", doc,
-		    "public_key", e->pub_hex));
-	free(doc);
-	free(nonce);
-}
-
-static void
-sign(struct enclave *e, const struct gb_http_req *q, struct gb_http_resp *r)
-{
-	uint8_t sig[GB_ED25519_SIG_BYTES], md[32], *payload = NULL;
-	uint8_t *nonce = NULL;
-	size_t plen = 0, nlen = 0;
-	const char *p64, *nhex;
-	char *s64 = NULL, *doc = NULL;
-	struct sha256_ctx h;
-	json_t *j;
-
-	j = gb_json_loadb(q->body, q->body_len, 0, NULL);
-	p64 = json_string_value(json_object_get(j, "payload"));
-	nhex = json_string_value(json_object_get(j, "nonce"));
-	if (!json_is_object(j) || p64 == NULL ||
-	    gb_base64_decode_alloc(p64, strlen(p64), q->body_len, &payload,
-	    &plen) != 0) {
-		problem(r, 400, "bad_request", "send {\"payload\": BASE64, "
-		    "\"nonce\": HEX (optional)}");
-		goto out;
-	}
-	if ((json_object_get(j, "nonce") != NULL && nhex == NULL) ||
-	    (nhex != NULL && gb_hex_decode_alloc(nhex, strlen(nhex),
-	    GB_NSM_USER_FIELD_MAX, &nonce, &nlen) != 0)) {
-		problem(r, 400, "bad_request", "nonce must be hex, at most 512 "
-		    "bytes");
-		goto out;
-	}
-	if (gb_result_sign(e->seed, payload, plen, sig) != 0 ||
-	    gb_base64_encode_alloc(sig, sizeof sig, &s64) != 0) {
-		problem(r, 500, "internal", "cannot sign");
-		goto out;
-	}
-	if (nhex != NULL) {
-		/* A fresh document bound to this result. */
-		sha256_init(&h);
-		sha256_update(&h, plen, payload);
-		sha256_digest(&h, sizeof md, md);
-		if ((doc = attest(e, nonce ? nonce : (const uint8_t *)"", nlen,
-		    md, sizeof md, r)) == NULL)
-			goto out;
-	}
-	{
-		json_t *out = json_pack("{s:s, s:s}", "signature", s64,
-		    "public_key", e->pub_hex);
-
-		if (out != NULL && doc != NULL)
-			json_object_set_new(out, "document", json_string(doc));
-		reply_json(r, 200, out);
-	}
-out:
-	json_decref(j);
-	free(payload);
-	free(nonce);
-	free(s64);
-	free(doc);
-}
-
-static void
-handle(void *arg, const struct gb_http_req *q, struct gb_http_resp *r)
-{
-	struct enclave *e = arg;
-	bool get = strcmp(q->method, "GET") == 0;
-	bool post = strcmp(q->method, "POST") == 0;
-
-	if (strcmp(q->path, "/health") == 0) {
-		if (get)
-			health(e, r);
-		else
-			problem(r, 405, "method_not_allowed", "use GET");
-	} else if (strcmp(q->path, "/attestation") == 0) {
-		if (get)
-			attestation(e, q, r);
-		else
-			problem(r, 405, "method_not_allowed", "use GET");
-	} else if (strcmp(q->path, "/sign") == 0) {
-		if (post)
-			sign(e, q, r);
-		else
-			problem(r, 405, "method_not_allowed", "use POST");
-	} else {
-		problem(r, 404, "not_found", "no such resource");
-	}
+	return v;
 }
 
 /* PCR0..2 from pcr-values.json ("pcrs") or nitro-cli JSON
@@ -270,13 +112,20 @@ main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "max-body", required_argument, NULL, 'b' },
 		{ "timeout", required_argument, NULL, 'o' },
+		{ "head-timeout", required_argument, NULL, 'o' },
+		{ "body-timeout", required_argument, NULL, 'B' },
+		{ "max-conns", required_argument, NULL, 'c' },
+		{ "max-per-addr", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct enclave e = { .nsm_mu = PTHREAD_MUTEX_INITIALIZER };
 	const char *nsm = "dev", *listen = "vsock:5000", *state =
 	    "glassbox-nsm-sim", *pcrs_file = NULL, *eif_file = NULL, *why;
-	struct gb_httpd_opts ho = { 4, 65536, 10000, handle, &e };
+	struct gb_httpd_opts ho = { .max_body = 65536, .handler = enclave_handle,
+	    .arg = &e, .head_ms = GB_HTTPD_HEAD_MS, .body_ms = GB_HTTPD_BODY_MS,
+	    .max_conns = GB_HTTPD_CONNS_MAX };
+	bool bad = false;
 	struct gb_nsm_sim_opts so = { NULL, false };
 	static uint8_t pcrs[3][48], buf[GB_NSM_RESPONSE_MAX],
 	    req[GB_NSM_REQUEST_MAX];
@@ -295,9 +144,15 @@ main(int argc, char **argv)
 		case 's': state = optarg; break;
 		case 'p': pcrs_file = optarg; break;
 		case 'd': so.debug_mode = true; break;
-		case 't': ho.workers = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'b': ho.max_body = strtoul(optarg, NULL, 10); break;
-		case 'o': ho.timeout_ms = (unsigned)strtoul(optarg, NULL, 10);
+		case 't':
+			ho.workers = (unsigned)number(optarg, &bad);
+			bad |= ho.workers < 1;
+			break;
+		case 'b': ho.max_body = number(optarg, &bad); break;
+		case 'o': ho.head_ms = (unsigned)number(optarg, &bad); break;
+		case 'B': ho.body_ms = (unsigned)number(optarg, &bad); break;
+		case 'c': ho.max_conns = (unsigned)number(optarg, &bad); break;
+		case 'a': ho.max_per_addr = (unsigned)number(optarg, &bad);
 			break;
 		case 'e': eif_file = optarg; break;
 		case 'h':
@@ -308,12 +163,12 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || ho.workers < 1 ||
-	    ho.workers > GB_HTTPD_WORKERS_MAX || ho.max_body < 1024 ||
-	    ho.timeout_ms < 100) {
+	if (optind != argc || bad || ho.workers > GB_HTTPD_WORKERS_MAX ||
+	    ho.max_body < 1024 || ho.max_body > (64u << 20) ||
+	    ho.head_ms < 100 || ho.body_ms < 100 || ho.max_conns < 1) {
 		fprintf(stderr, "glassbox-enclave: bad arguments (threads "
-		    "1..%d, max-body >= 1024, timeout >= 100)\n%s",
-		    GB_HTTPD_WORKERS_MAX, usage_text);
+		    "1..%d, max-body 1024..67108864, timeouts >= 100, "
+		    "max-conns >= 1)\n%s", GB_HTTPD_WORKERS_MAX, usage_text);
 		return 2;
 	}
 	if (gb_listen_parse(listen, &addr, &why) != 0) {
@@ -403,6 +258,7 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	(void)gb_httpd_raise_nofile();
 	if ((fd = gb_listen_open(&addr, &why)) < 0) {
 		fprintf(stderr, "glassbox-enclave: --listen %s: %s: %s\n",
 		    listen, why, strerror(errno));

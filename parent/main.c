@@ -2,8 +2,8 @@
  * glassbox-parent: the bridge on the parent instance. It replaces the
  * seeds' socat lines (TCP to the enclave's vsock port) and their health
  * server: forwarders with limits and timeouts (relay.c), and GET /health
- * and /metrics (civetweb) with the enclave's state as
- * `nitro-cli describe-enclaves` reports it.
+ * and /metrics (the library's HTTP server, gb/httpd.h) with the enclave's
+ * state as `nitro-cli describe-enclaves` reports it.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,10 +16,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <civetweb.h>
 #include <jansson.h>
 
 #include "gb/docjson.h"
+#include "gb/httpd.h"
 #include "allowlist.h"
 #include "gb/codec.h"
 #include "relay.h"
@@ -40,7 +40,10 @@ static const char usage_text[] =
 "  --connect-timeout MS to the target (default 5000)\n"
 "  --idle-timeout MS    a connection with no traffic either way is closed\n"
 "                       (default 300000)\n"
-"  --health ADDR:PORT   GET /health and /metrics (default 127.0.0.1:8080)\n"
+"  --health ADDR:PORT   GET /health and /metrics (default 127.0.0.1:8080;\n"
+"                       [v6]:PORT too); each request's head must arrive\n"
+"                       within 10 s, its body within 30 s, at most 4096\n"
+"                       connections open (docs/parent.md)\n"
 "  --describe-cmd CMD   what prints the enclaves' JSON (default\n"
 "                       \"nitro-cli describe-enclaves\"), run through sh\n"
 "  --enclave-name NAME  which enclave of that list (default: the first)\n"
@@ -116,14 +119,6 @@ run_command(const char *cmd, char *buf, size_t cap, int timeout_ms)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static void
-reply(struct mg_connection *c, int status, const char *type, const char *s)
-{
-	mg_printf(c, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\nCache-Control: no-store\r\n\r\n%s", status,
-	    status == 200 ? "OK" : status == 503 ? "Service Unavailable" :
-	    "Error", type, strlen(s), s);
-}
 
 static json_t *
 forwarders_json(bool probe, bool *all_reachable)
@@ -157,8 +152,8 @@ forwarders_json(bool probe, bool *all_reachable)
 
 /* GET /health: the enclave's entry and the forwarders; 503 unless it runs,
  * is not in debug mode (unless allowed), and every target answers. */
-static int
-health(struct mg_connection *c, void *unused)
+static void
+health(struct gb_http_resp *resp)
 {
 	static const char *const keep[] = { "EnclaveName", "EnclaveID",
 	    "EnclaveCID", "State", "Flags", "MemoryMiB", "NumberOfCPUs" };
@@ -173,12 +168,6 @@ health(struct mg_connection *c, void *unused)
 	char *cmd, *want;
 	bool allow_debug;
 
-	(void)unused;
-	if (strcmp(mg_get_request_info(c)->request_method, "GET") != 0) {
-		reply(c, 405, "application/json", "{\"reason\":"
-		    "\"method_not_allowed\"}");
-		return 405;
-	}
 	pthread_mutex_lock(&P.mu);
 	cmd = strdup(P.describe);
 	want = P.name ? strdup(P.name) : NULL;
@@ -230,28 +219,44 @@ health(struct mg_connection *c, void *unused)
 	}
 	free(want);
 	body = json_dumps(j, JSON_COMPACT);
-	reply(c, why ? 503 : 200, "application/json", body ? body : "{}");
+	gb_http_reply(resp, why ? 503 : 200, "application/json",
+	    body ? body : "{}");
 	free(body);
 	json_decref(j);
 	json_decref(list);
-	return why ? 503 : 200;
 }
 
-static int
-metrics(struct mg_connection *c, void *unused)
+static struct gb_httpd *health_httpd;
+
+/* GET /metrics: each family one group with HELP and TYPE, then the health
+ * port's own connection counters. */
+static void
+metrics(struct gb_http_resp *resp)
 {
-	static const char *const names[] = { "active", "accepted", "refused",
-	    "failed", "bytes_in", "bytes_out" };
-	char *s = NULL;
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+		{ "active", "gauge", "Connections open now, by forwarder." },
+		{ "accepted_total", "counter", "Connections accepted." },
+		{ "refused_total", "counter", "Connections refused over "
+		    "--max-conns or off the allowlist." },
+		{ "failed_total", "counter", "Connections whose target did not "
+		    "answer." },
+		{ "bytes_in_total", "counter", "Bytes from clients to targets." },
+		{ "bytes_out_total", "counter", "Bytes from targets to clients." },
+	};
+	char *s = NULL, *http;
 	size_t len = 0;
 	FILE *m = open_memstream(&s, &len);
 
-	(void)unused;
-	if (m == NULL)
-		return 500;
-	for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-		fprintf(m, "# TYPE glassbox_parent_%s %s\n", names[k],
-		    k == 0 ? "gauge" : "counter");
+	if (m == NULL) {
+		gb_http_reply(resp, 500, "application/json", "{}");
+		return;
+	}
+	for (size_t k = 0; k < sizeof fam / sizeof fam[0]; k++) {
+		fprintf(m, "# HELP glassbox_parent_%s %s\n"
+		    "# TYPE glassbox_parent_%s %s\n", fam[k].name, fam[k].help,
+		    fam[k].name, fam[k].type);
 		for (unsigned i = 0; i < P.n; i++) {
 			struct forwarder *f = &P.f[i];
 			if (!f->in_use)
@@ -262,14 +267,61 @@ metrics(struct mg_connection *c, void *unused)
 			    atomic_load(&f->bytes_out) };
 
 			fprintf(m, "glassbox_parent_%s{listen=\"%s\"} %llu\n",
-			    names[k], f->listen_text,
+			    fam[k].name, f->listen_text,
 			    (unsigned long long)v[k]);
 		}
 	}
+	if ((http = gb_httpd_metrics_text(health_httpd,
+	    "glassbox_parent_health")) != NULL)
+		fputs(http, m);
+	free(http);
 	fclose(m);
-	reply(c, 200, "text/plain; version=0.0.4", s);
+	gb_http_reply(resp, 200, "text/plain; version=0.0.4", s ? s : "");
 	free(s);
-	return 200;
+}
+
+static void
+handle(void *arg, const struct gb_http_req *q, struct gb_http_resp *resp)
+{
+	/* HEAD is answered as GET is; the server sends no body. */
+	bool get = strcmp(q->method, "GET") == 0 ||
+	    strcmp(q->method, "HEAD") == 0;
+
+	(void)arg;
+	if (strcmp(q->path, "/health") != 0 && strcmp(q->path, "/metrics") != 0)
+		gb_http_reply(resp, 404, "application/problem+json",
+		    "{\"status\":404,\"reason\":\"not_found\"}");
+	else if (!get)
+		gb_http_reply(resp, 405, "application/problem+json",
+		    "{\"status\":405,\"reason\":\"method_not_allowed\"}");
+	else if (q->path[1] == 'h')
+		health(resp);
+	else
+		metrics(resp);
+}
+
+/* --health ADDR:PORT ([v6]:PORT too) as a listening address. */
+static int
+open_health(const char *spec, int *port)
+{
+	struct gb_listen_addr a;
+	char tcp[160];
+	const char *why;
+	int fd;
+
+	if (snprintf(tcp, sizeof tcp, "tcp:%s", spec) >= (int)sizeof tcp ||
+	    gb_listen_parse(tcp, &a, &why) != 0) {
+		fprintf(stderr, "glassbox-parent: --health %s: not ADDR:PORT\n",
+		    spec);
+		return -1;
+	}
+	if ((fd = gb_listen_open(&a, &why)) < 0) {
+		fprintf(stderr, "glassbox-parent: --health %s: %s: %s\n", spec,
+		    why, strerror(errno));
+		return -1;
+	}
+	*port = gb_listen_port(fd);
+	return fd;
 }
 
 /* A free forwarder slot: never used, or retired with no connection left
@@ -731,13 +783,13 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *opts[] = { "listening_ports", NULL, "num_threads", "2",
-	    "request_timeout_ms", "10000", NULL };
+	/* The health port serves small GETs: two threads are plenty, and the
+	 * describe command (up to 5 s) holds only its own. */
+	struct gb_httpd_opts ho = { .workers = 2, .max_body = 1024,
+	    .handler = handle };
 	struct relay_opts ro;
-	struct mg_callbacks cb;
-	struct mg_context *ctx;
-	struct mg_server_port port;
 	struct relay *r;
+	int hfd, port = -1;
 	char err[200];
 	sigset_t set;
 	int c, sig, idx;
@@ -808,18 +860,14 @@ main(int argc, char **argv)
 	if (relay_listen(P.f, P.n) != 0 ||
 	    relay_start(P.f, P.n, &ro, &r) != 0)
 		return 2;
-	opts[1] = flags.health;
-	memset(&cb, 0, sizeof cb);
-	mg_init_library(0);
-	if ((ctx = mg_start(&cb, NULL, opts)) == NULL ||
-	    mg_get_server_ports(ctx, 1, &port) < 1) {
+	(void)gb_httpd_raise_nofile();
+	if ((hfd = open_health(flags.health, &port)) < 0 ||
+	    gb_httpd_start(hfd, &ho, &health_httpd) != 0) {
 		fprintf(stderr, "glassbox-parent: cannot serve health on %s\n",
 		    flags.health);
 		relay_stop(r, 0);
 		return 2;
 	}
-	mg_set_request_handler(ctx, "/health", health, NULL);
-	mg_set_request_handler(ctx, "/metrics", metrics, NULL);
 	for (unsigned i = 0; i < P.n; i++) {
 		if (!P.f[i].in_use)
 			continue;
@@ -834,7 +882,7 @@ main(int argc, char **argv)
 	}
 	printf("health on http://%.*s:%d/health\n",
 	    (int)(strrchr(flags.health, ':') - flags.health), flags.health,
-	    port.port);
+	    port);
 	fflush(stdout);
 	relay_log("started", NULL, NULL);
 
@@ -853,9 +901,8 @@ main(int argc, char **argv)
 		wait = relay_resolve(P.f, P.n, flags.resolve_s, dns_server);
 	}
 	relay_log("stopping", NULL, "draining open connections");
-	mg_stop(ctx);
+	gb_httpd_stop(health_httpd);
 	relay_stop(r, flags.drain_ms);
-	mg_exit_library();
 	config_free(&flags);
 	free(P.allowlist);
 	free(P.describe);

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libcbor-dev libssl-dev nettle-dev libgmp-dev
-  libsqlite3-dev libcivetweb-dev libjansson-dev libgpgme-dev zlib1g-dev
+  libsqlite3-dev libjansson-dev libgpgme-dev zlib1g-dev
   libyaml-dev libmicrohttpd-dev libcurl4-openssl-dev
   gnupg sqlite3 openssl python3 python3-cryptography curl jq
   python3-jsonschema python3-prometheus-client wrk

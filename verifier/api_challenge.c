@@ -141,46 +141,16 @@ take_token(struct vs_nonces *s, const char *addr, unsigned rate,
 	return wait;
 }
 
-/* Every answer's headers (docs/verifier.md), as http.c sends them. */
-static const char security_headers[] =
-    "Content-Security-Policy: default-src 'none'; script-src 'self'; "
-    "style-src 'self'; img-src 'self'; connect-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"
-    "X-Content-Type-Options: nosniff\r\n"
-    "X-Frame-Options: DENY\r\n"
-    "Referrer-Policy: no-referrer\r\n";
-
-/*
- * 429 rate_limited, a problem+json with Retry-After (seconds). Written
- * here because http.c's replies take no extra header; when http.c grows
- * one (e.g. a header block in struct vs_req), this becomes a vs_problem()
- * call with it.
- */
+/* 429 rate_limited, a problem+json with Retry-After (seconds). */
 static int
 rate_limited(struct vs_req *q, int64_t retry_s)
 {
-	char body[400], head[1024];
-	int nb, nh;
+	char after[24];
 
-	nb = snprintf(body, sizeof body, "{\"type\":\"https://glassbox.dev/"
-	    "problems/rate_limited\",\"title\":\"Too Many Requests\","
-	    "\"status\":429,\"reason\":\"rate_limited\",\"detail\":\"too many "
-	    "challenges from this address; try again in %lld s\"}",
+	snprintf(after, sizeof after, "%lld", (long long)retry_s);
+	return vs_problem_h(q, 429, "Retry-After", after, "rate_limited",
+	    "too many challenges from this address; try again in %lld s",
 	    (long long)retry_s);
-	nh = snprintf(head, sizeof head, "HTTP/1.1 429 Too Many Requests\r\n"
-	    "Content-Type: application/problem+json\r\n"
-	    "Content-Length: %d\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "Retry-After: %lld\r\n"
-	    "%s\r\n", nb, (long long)retry_s, security_headers);
-	q->status = 429;
-	q->reason = "rate_limited";
-	if (nb > 0 && (size_t)nb < sizeof body && nh > 0 &&
-	    (size_t)nh < sizeof head) {
-		mg_write(q->conn, head, (size_t)nh);
-		mg_write(q->conn, body, (size_t)nb);
-	}
-	return 429;
 }
 
 int

@@ -211,51 +211,22 @@ list_one(void *arg, const struct gb_reg_release *rel)
 	return 0;
 }
 
-static const char *
-title(int status)
-{
-	switch (status) {
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 429: return "Too Many Requests";
-	default: return "Error";
-	}
-}
-
-/*
- * vs_problem() with one extra header. vs_reply_text() (http.c, owned by
- * another change) writes "Content-Type: TYPE\r\n" verbatim, so the extra
- * line rides after the type. Over gb/httpd.h's server (branch h-http) this
- * body becomes: rc = vs_problem(q, status, code, "%s", detail); then
- * gb_http_resp_header(q->resp, name, value).
- */
+/* vs_problem() with one extra header (name static, value copied), e.g.
+ * WWW-Authenticate on a 401. */
 int
 vs_problem_h(struct vs_req *q, int status, const char *name,
     const char *value, const char *code, const char *fmt, ...)
 {
-	char detail[600], type[128], ctype[256], *s = NULL;
-	json_t *j;
+	char detail[600];
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
-	snprintf(type, sizeof type, "https://glassbox.dev/problems/%s", code);
-	j = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title",
-	    title(status), "status", status, "reason", code, "detail", detail);
-	rc = snprintf(ctype, sizeof ctype, "application/problem+json\r\n"
-	    "%s: %s", name, value);
-	if (j == NULL || (s = json_dumps(j, JSON_COMPACT)) == NULL || rc < 0 ||
-	    (size_t)rc >= sizeof ctype || strpbrk(value, "\r\n") != NULL) {
-		json_decref(j);
-		free(s);
-		return vs_problem(q, status, code, "%s", detail);
-	}
-	json_decref(j);
-	rc = vs_reply_text(q, status, ctype, s, strlen(s));
-	q->reason = code;
-	free(s);
+	rc = vs_problem(q, status, code, "%s", detail);
+	if (strpbrk(value, "\r\n") == NULL)
+		gb_http_resp_header(q->resp, name, value);
 	return rc;
 }
 

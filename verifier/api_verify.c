@@ -34,13 +34,11 @@ ask_free(struct ask *a)
 	json_decref(a->at_json);
 }
 
-/* The raw query string (after '?', not decoded) or NULL. Borrowed.
- * It belongs beside vs_query() in http.c, which another change owns; over
- * gb/httpd.h's server (branch h-http) it is `return q->req->query;`. */
+/* The raw query string (after '?', not decoded) or NULL. Borrowed. */
 const char *
 vs_query_string(struct vs_req *q)
 {
-	return mg_get_request_info(q->conn)->query_string;
+	return q->req->query[0] != '\0' ? q->req->query : NULL;
 }
 
 /* at: "now" (default), "document", ms since 1970 (0 or more), or RFC 3339

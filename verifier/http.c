@@ -1,6 +1,7 @@
 /*
- * HTTP plumbing of glassbox-verifier: replies, problem details (RFC 9457),
- * bodies under a limit, the per-request log line, metrics.
+ * HTTP plumbing of glassbox-verifier: the request and its answer as the
+ * server (gb/httpd.h, libmicrohttpd) hands them over, problem details
+ * (RFC 9457), the per-request log line, metrics.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,58 +22,45 @@ status_text(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 409: return "Conflict";
+	case 411: return "Length Required";
 	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
 	case 415: return "Unsupported Media Type";
 	case 422: return "Unprocessable Content";
+	case 429: return "Too Many Requests";
 	case 500: return "Internal Server Error";
 	case 503: return "Service Unavailable";
 	default: return "Status";
 	}
 }
 
-/* Every answer, JSON or page: no script but the page's own files, no
- * framing, no sniffing, no referrer. */
-static const char security_headers[] =
-    "Content-Security-Policy: default-src 'none'; script-src 'self'; "
-    "style-src 'self'; img-src 'self'; connect-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\n"
-    "X-Content-Type-Options: nosniff\r\n"
-    "X-Frame-Options: DENY\r\n"
-    "Referrer-Policy: no-referrer\r\n";
+/* Every answer, JSON or page, the server's own errors included (gb/httpd.h
+ * adds them): no script but the page's own files, no framing, no
+ * sniffing, no referrer. */
+const char *const vs_security_headers[] = {
+	"Content-Security-Policy", "default-src 'none'; script-src 'self'; "
+	    "style-src 'self'; img-src 'self'; connect-src 'self'; "
+	    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+	"X-Content-Type-Options", "nosniff",
+	"X-Frame-Options", "DENY",
+	"Referrer-Policy", "no-referrer",
+	NULL,
+};
 
-/* Headers and body go out in one write: two small writes would meet
- * Nagle's algorithm and the client's delayed ACK (40 ms a response). */
+/* The answer is kept in q->resp and sent by the server when the handler
+ * returns (with the security headers, in one write); a later reply
+ * replaces an earlier one. */
 int
 vs_reply_text(struct vs_req *q, int status, const char *type,
     const char *body, size_t len)
 {
-	char head[768];
-	char *buf;
-	int n;
-
-	n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: %s\r\n"
-	    "Content-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\n"
-	    "%s"
-	    "%s"
-	    "\r\n", status, status_text(status), type, len, security_headers,
-	    status == 413 ? "Connection: close\r\n" : "");
 	q->status = status;
-	if (n < 0 || (size_t)n >= sizeof head ||
-	    (buf = malloc((size_t)n + len)) == NULL) {
-		mg_write(q->conn, head, n > 0 && (size_t)n < sizeof head ?
-		    (size_t)n : 0);
-		mg_write(q->conn, body, len);
-		return status;
-	}
-	memcpy(buf, head, (size_t)n);
-	if (len > 0)
-		memcpy(buf + n, body, len);
-	mg_write(q->conn, buf, (size_t)n + len);
-	free(buf);
-	return status;
+	gb_http_reply_buf(q->resp, status, type, body, len);
+	if (q->resp->status != status)
+		q->status = q->resp->status;    /* out of memory: 500 */
+	return q->status;
 }
 
 int
@@ -90,34 +78,53 @@ vs_reply_json(struct vs_req *q, int status, json_t *body)
 	return rc;
 }
 
+/* The problem document (RFC 9457) as a new string, or NULL. */
+static char *
+problem_text(int status, const char *code, const char *detail)
+{
+	char type[128];
+	json_t *j;
+	char *s;
+
+	/* type names the code: problems are told apart by it. */
+	snprintf(type, sizeof type, "https://glassbox.dev/problems/%s", code);
+	j = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type", type, "title",
+	    status_text(status), "status", status, "reason", code, "detail",
+	    detail);
+	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	return s;
+}
+
+void
+vs_problem_resp(void *arg, int status, const char *code, const char *detail,
+    struct gb_http_resp *resp)
+{
+	char *s = problem_text(status, code, detail);
+
+	(void)arg;
+	if (s == NULL) {
+		gb_http_reply(resp, 500, "text/plain", "out of memory\n");
+		return;
+	}
+	gb_http_reply(resp, status, "application/problem+json", s);
+	free(s);
+}
+
 int
 vs_problem(struct vs_req *q, int status, const char *code, const char *fmt,
     ...)
 {
 	char detail[600];
-	json_t *j;
-	char *s;
 	va_list ap;
+	char *s;
 	int rc;
 
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof detail, fmt, ap);
 	va_end(ap);
 	q->reason = code;
-	j = json_pack("{s:s, s:s, s:i, s:s, s:s}", "type",
-	    "https://glassbox.dev/problems/", "title", status_text(status),
-	    "status", status, "reason", code, "detail", detail);
-	/* type names the code: problems are told apart by it. */
-	if (j != NULL) {
-		char type[128];
-
-		snprintf(type, sizeof type, "https://glassbox.dev/problems/%s",
-		    code);
-		json_object_set_new(j, "type", json_string(type));
-	}
-	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	if (s == NULL)
+	if ((s = problem_text(status, code, detail)) == NULL)
 		return vs_reply_text(q, 500, "text/plain", "out of memory\n",
 		    14);
 	rc = vs_reply_text(q, status, "application/problem+json", s,
@@ -126,59 +133,61 @@ vs_problem(struct vs_req *q, int status, const char *code, const char *fmt,
 	return rc;
 }
 
+/* HEAD is served as GET (the server drops the body), so a GET handler
+ * answers it. */
 bool
 vs_method(struct vs_req *q, const char *method)
 {
-	return strcmp(mg_get_request_info(q->conn)->request_method, method) ==
-	    0;
+	if (strcmp(method, "GET") == 0 && strcmp(q->req->method, "HEAD") == 0)
+		return true;
+	return strcmp(q->req->method, method) == 0;
 }
 
 const char *
 vs_header(struct vs_req *q, const char *name)
 {
-	return mg_get_header(q->conn, name);
+	return gb_http_header(q->req, name);
 }
 
 const char *
 vs_path(struct vs_req *q)
 {
-	return mg_get_request_info(q->conn)->local_uri;
+	return q->req->path;
 }
 
 const char *
 vs_remote(struct vs_req *q)
 {
-	return mg_get_request_info(q->conn)->remote_addr;
+	return q->req->remote;
+}
+
+const char *
+vs_media_type(struct vs_req *q)
+{
+	return gb_http_media_type(vs_header(q, "Content-Type"), q->media,
+	    sizeof q->media);
 }
 
 /*
- * Reads the whole body, refusing one over the limit with 413 (the
- * connection then closes, as the rest of the body is never read). Returns
- * 0, or the status already sent.
+ * The whole body, as a new NUL-terminated copy. The server has already
+ * refused a body over the limit (413 before reading it) and waited for the
+ * rest. Returns 0, or the status already set.
  */
 int
 vs_read_body(struct vs_req *q, char **out, size_t *len)
 {
-	const struct mg_request_info *ri = mg_get_request_info(q->conn);
-	size_t max = q->vs->cfg.max_body, n = 0;
+	size_t max = q->vs->cfg.max_body, n = q->req->body_len;
 	char *buf;
-	int got;
 
 	*out = NULL;
 	*len = 0;
-	if (ri->content_length > (long long)max)
+	if (n > max)
 		return vs_problem(q, 413, "too_large", "the body is larger than "
 		    "%zu bytes", max);
-	if ((buf = malloc(max + 1)) == NULL)
+	if ((buf = malloc(n + 1)) == NULL)
 		return vs_problem(q, 500, "no_memory", "out of memory");
-	while ((got = mg_read(q->conn, buf + n, max + 1 - n)) > 0) {
-		n += (size_t)got;
-		if (n > max) {
-			free(buf);
-			return vs_problem(q, 413, "too_large", "the body is "
-			    "larger than %zu bytes", max);
-		}
-	}
+	if (n > 0)
+		memcpy(buf, q->req->body, n);
 	buf[n] = '\0';
 	*out = buf;
 	*len = n;
@@ -189,11 +198,7 @@ vs_read_body(struct vs_req *q, char **out, size_t *len)
 const char *
 vs_query(struct vs_req *q, const char *name, char *buf, size_t len)
 {
-	const char *qs = mg_get_request_info(q->conn)->query_string;
-
-	if (qs == NULL || mg_get_var(qs, strlen(qs), name, buf, len) < 0)
-		return NULL;
-	return buf;
+	return gb_http_query(q->req, name, buf, len);
 }
 
 /* This worker thread's read-only registry handle, opened on first use. */
@@ -212,15 +217,14 @@ vs_registry(struct vs_req *q)
 void
 vs_log_request(struct vs_req *q, double seconds)
 {
-	const struct mg_request_info *ri = mg_get_request_info(q->conn);
 	char ts[40];
 	json_t *j;
 	char *s;
 
 	gb_time_format_rfc3339(gb_time_now_ms(), ts, sizeof ts);
 	j = json_pack("{s:s, s:s, s:s, s:i, s:f, s:s}", "time", ts, "method",
-	    ri->request_method, "route", q->route, "status", q->status, "ms",
-	    seconds * 1e3, "remote", ri->remote_addr);
+	    q->req->method, "route", q->route, "status", q->status, "ms",
+	    seconds * 1e3, "remote", q->req->remote);
 	if (j != NULL && q->reason != NULL)
 		json_object_set_new(j, "reason", json_string(q->reason));
 	if (j != NULL && (s = json_dumps(j, JSON_COMPACT |
@@ -348,7 +352,10 @@ cat(char **s, size_t *len, size_t *cap, const char *fmt, ...)
 char *
 vs_metrics_text(struct vs *vs)
 {
+	static const char *const cache_names[3] = { "chain", "leaf",
+	    "document" };
 	struct vs_metrics *m = &vs->metrics;
+	char *conn;
 	struct gb_cache_stats cs;
 	char *s = NULL;
 	size_t len = 0, cap = 0;
@@ -389,13 +396,21 @@ vs_metrics_text(struct vs *vs)
 	    "glassbox_request_seconds_count %llu\n", m->lat_sum,
 	    (unsigned long long)m->lat_count);
 	pthread_mutex_unlock(&m->mu);
+	/* Each family is one group: all its samples after its HELP and TYPE
+	 * (the text format's rule; scrapers refuse interleaved families). */
 	cat(&s, &len, &cap, "# HELP glassbox_cache_hits_total Verification "
 	    "cache hits.\n# TYPE glassbox_cache_hits_total counter\n");
-	static const char *const names[3] = { "chain", "leaf", "document" };
 	for (int i = 0; i < 3; i++)
 		cat(&s, &len, &cap, "glassbox_cache_hits_total{cache=\"%s\"} "
-		    "%llu\nglassbox_cache_misses_total{cache=\"%s\"} %llu\n",
-		    names[i], (unsigned long long)cs.hits[i], names[i],
-		    (unsigned long long)cs.misses[i]);
+		    "%llu\n", cache_names[i], (unsigned long long)cs.hits[i]);
+	cat(&s, &len, &cap, "# HELP glassbox_cache_misses_total Verification "
+	    "cache misses.\n# TYPE glassbox_cache_misses_total counter\n");
+	for (int i = 0; i < 3; i++)
+		cat(&s, &len, &cap, "glassbox_cache_misses_total{cache=\"%s\"} "
+		    "%llu\n", cache_names[i], (unsigned long long)cs.misses[i]);
+	if ((conn = gb_httpd_metrics_text(vs->httpd, "glassbox")) != NULL) {
+		cat(&s, &len, &cap, "%s", conn);
+		free(conn);
+	}
 	return s;
 }

@@ -52,9 +52,18 @@ static const char usage_text[] =
 "                       0600; made if absent (default PATH.verdict-key)\n"
 "  --token-file FILE    bearer token for POST /api/v1/releases...; mode\n"
 "                       0600 (without it, writes are refused)\n"
-"  --threads N          worker threads (default 4)\n"
-"  --max-body BYTES     largest request body (default 65536)\n"
-"  --request-timeout MS slow or stuck clients are cut off (default 10000)\n"
+"  --threads N          server threads, each serving many connections\n"
+"                       (default: one per CPU, at least 2)\n"
+"  --max-body BYTES     largest request body (default 65536); a larger\n"
+"                       Content-Length gets 413 before the body is read\n"
+"  --request-timeout MS total time for a request's head, from the\n"
+"                       connection's start or the previous answer\n"
+"                       (default 10000)\n"
+"  --body-timeout MS    total time for a request's body (default 30000)\n"
+"  --max-conns N        open connections; over it a connection is closed\n"
+"                       at once (default 4096)\n"
+"  --max-per-addr N     open connections per client address (default 0:\n"
+"                       no cap; behind a proxy every client is one)\n"
 "  --cache on|off       verification caches (default on; off for\n"
 "                       measuring the cost of cold documents)\n""  --audit-interval S   audit the whole log (every leaf, signature and\n"
 "                       rule) at start and every S seconds; /readyz fails\n"
@@ -84,23 +93,54 @@ static struct route routes[] = {
 
 static struct vs the_vs;
 
-static struct route fallback = { "/**", "web", vs_api_asset };
+static struct route fallback = { "/", "web", vs_api_asset };
 
-static int
-dispatch(struct mg_connection *conn, void *cbdata)
+/* A route serves its path and what lies below it ("/api/v1/log" serves
+ * "/api/v1/log/checkpoint"); anything else is the page's. */
+static const struct route *
+find_route(const char *path)
 {
-	const struct route *rt = cbdata;
-	struct vs_req q = { conn, &the_vs, rt->name, 500, NULL };
+	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+		size_t n = strlen(routes[i].path);
+
+		if (strncmp(path, routes[i].path, n) == 0 &&
+		    (path[n] == '\0' || path[n] == '/'))
+			return &routes[i];
+	}
+	return &fallback;
+}
+
+/* The server (gb/httpd.h) calls this for every complete request. */
+static void
+dispatch(void *arg, const struct gb_http_req *req, struct gb_http_resp *resp)
+{
+	const struct route *rt = find_route(req->path);
+	struct vs_req q = { .req = req, .vs = arg, .route = rt->name,
+	    .status = 500, .resp = resp };
 	struct timespec t0, t1;
 	double secs;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rt->fn(&q);
+	if (resp->body == NULL)         /* a handler that said nothing */
+		vs_problem(&q, 500, "internal", "no answer");
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
-	vs_metrics_count(&the_vs, rt->name, q.status, secs);
+	vs_metrics_count(q.vs, rt->name, q.status, secs);
 	vs_log_request(&q, secs);
-	return q.status;
+}
+
+/* A request the server refused before its body (413, 400, 405, ...): the
+ * same log line and counter as any other, under the route "server". */
+static void
+refused(void *arg, const struct gb_http_req *req, int status,
+    const char *code)
+{
+	struct vs_req q = { .req = req, .vs = arg, .route = "server",
+	    .status = status, .reason = code };
+
+	vs_metrics_count(q.vs, q.route, status, 0);
+	vs_log_request(&q, 0);
 }
 
 static void
@@ -185,7 +225,8 @@ verdict_key(struct vs *vs, const char *path)
 
 enum { O_CONFIG = 1, O_LISTEN, O_DB, O_ROOT, O_MAXAGE, O_SKEW, O_NONCE,
     O_VKEY, O_TOKEN, O_THREADS, O_MAXBODY, O_TIMEOUT, O_CACHE, O_AUDIT,
-    O_VTTL, O_CKEY, O_NONCEDB, O_CRATE, O_CBURST, O_PROXY, O_HELP };
+    O_VTTL, O_CKEY, O_NONCEDB, O_CRATE, O_CBURST, O_PROXY,
+    O_BODYTIMEOUT, O_MAXCONNS, O_PERADDR, O_HELP };
 
 static const struct option longopts[] = {
 	{ "config", required_argument, NULL, O_CONFIG },
@@ -208,6 +249,9 @@ static const struct option longopts[] = {
 	{ "challenge-rate", required_argument, NULL, O_CRATE },
 	{ "challenge-burst", required_argument, NULL, O_CBURST },
 	{ "trusted-proxy", required_argument, NULL, O_PROXY },
+	{ "body-timeout", required_argument, NULL, O_BODYTIMEOUT },
+	{ "max-conns", required_argument, NULL, O_MAXCONNS },
+	{ "max-per-addr", required_argument, NULL, O_PERADDR },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -241,8 +285,9 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 	case O_VKEY: c->verdict_key = val; break;
 	case O_TOKEN: c->token_file = val; break;
 	case O_THREADS:
-		if (n < 1 || n > 256) {
-			fprintf(stderr, "glassbox-verifier: --threads 1..256\n");
+		if (n < 1 || n > GB_HTTPD_WORKERS_MAX) {
+			fprintf(stderr, "glassbox-verifier: --threads 1..%d\n",
+			    GB_HTTPD_WORKERS_MAX);
 			return -1;
 		}
 		c->threads = (unsigned)n;
@@ -255,7 +300,26 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 		}
 		c->max_body = (size_t)n;
 		break;
-	case O_TIMEOUT: c->request_timeout_ms = (unsigned)n; break;
+	case O_TIMEOUT:
+	case O_BODYTIMEOUT:
+		if (n < 100 || n > 3600000) {
+			fprintf(stderr, "glassbox-verifier: --%s 100..3600000\n",
+			    name);
+			return -1;
+		}
+		*(opt == O_TIMEOUT ? &c->request_timeout_ms :
+		    &c->body_timeout_ms) = (unsigned)n;
+		break;
+	case O_MAXCONNS:
+	case O_PERADDR:
+		if (n < (opt == O_MAXCONNS) || n > 1000000) {
+			fprintf(stderr, "glassbox-verifier: --%s %d..1000000\n",
+			    name, opt == O_MAXCONNS);
+			return -1;
+		}
+		*(opt == O_MAXCONNS ? &c->max_conns : &c->max_per_addr) =
+		    (unsigned)n;
+		break;
 	case O_CACHE:
 		if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
 			fprintf(stderr, "glassbox-verifier: --cache on|off\n");
@@ -351,9 +415,11 @@ configure(struct vs_config *c, int argc, char **argv)
 
 	*c = (struct vs_config){ .listen = "127.0.0.1:8080",
 	    .max_age_ms = 600000, .skew_ms = 60000, .nonce_ttl_ms = 300000,
-	    .threads = 4, .max_body = 65536, .request_timeout_ms = 10000,
-	    .audit_interval_s = 600, .verdict_ttl_s = 300,
-	    .challenge_rate = VS_CHALLENGE_RATE,
+	    .threads = 0, .max_body = 65536,
+	    .request_timeout_ms = GB_HTTPD_HEAD_MS,
+	    .body_timeout_ms = GB_HTTPD_BODY_MS,
+	    .max_conns = GB_HTTPD_CONNS_MAX, .audit_interval_s = 600,
+	    .verdict_ttl_s = 300, .challenge_rate = VS_CHALLENGE_RATE,
 	    .challenge_burst = VS_CHALLENGE_BURST,
 	    .trusted_proxies = VS_TRUSTED_PROXIES };
 	for (int i = 1; i < argc; i++)     /* the config file first */
@@ -381,44 +447,56 @@ configure(struct vs_config *c, int argc, char **argv)
 	return 0;
 }
 
-/* civetweb's listening_ports syntax for ADDR:PORT ([v6]:PORT too). */
+/* --listen ADDR:PORT ([v6]:PORT too; PORT alone is every IPv4 address)
+ * as a listening socket; *port is the port bound. */
 static int
-start(struct vs *vs, struct mg_context **out)
+open_listen(const char *spec, int *port)
 {
-	char threads[16], body[24], timeout[16];
-	const char *options[] = {
-		"listening_ports", vs->cfg.listen,
-		"num_threads", threads,
-		"request_timeout_ms", timeout,
-		"enable_keep_alive", "yes",
-		"keep_alive_timeout_ms", "5000",
-		"max_request_size", body,
-		"tcp_nodelay", "1",
-		NULL,
-	};
-	struct mg_callbacks cb;
-	struct mg_context *ctx;
+	struct gb_listen_addr a;
+	char tcp[160];
+	const char *why;
+	int fd;
 
-	snprintf(threads, sizeof threads, "%u", vs->cfg.threads);
-	snprintf(timeout, sizeof timeout, "%u", vs->cfg.request_timeout_ms);
-	snprintf(body, sizeof body, "%u", 16384);  /* request line + headers */
-	memset(&cb, 0, sizeof cb);
-	if ((ctx = mg_start(&cb, vs, options)) == NULL)
+	if (snprintf(tcp, sizeof tcp, strchr(spec, ':') ? "tcp:%s" :
+	    "tcp:0.0.0.0:%s", spec) >= (int)sizeof tcp ||
+	    gb_listen_parse(tcp, &a, &why) != 0) {
+		fprintf(stderr, "glassbox-verifier: --listen %s: not ADDR:PORT\n",
+		    spec);
 		return -1;
-	for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-		mg_set_request_handler(ctx, routes[i].path, dispatch,
-		    &routes[i]);
-	mg_set_request_handler(ctx, fallback.path, dispatch, &fallback);
-	*out = ctx;
-	return 0;
+	}
+	if ((fd = gb_listen_open(&a, &why)) < 0) {
+		fprintf(stderr, "glassbox-verifier: --listen %s: %s: %s\n",
+		    spec, why, strerror(errno));
+		return -1;
+	}
+	*port = gb_listen_port(fd);
+	return fd;
+}
+
+static int
+start(struct vs *vs, int *port)
+{
+	struct gb_httpd_opts o = { .workers = vs->cfg.threads,
+	    .max_body = vs->cfg.max_body, .handler = dispatch, .arg = vs,
+	    .head_ms = vs->cfg.request_timeout_ms,
+	    .body_ms = vs->cfg.body_timeout_ms,
+	    .max_conns = vs->cfg.max_conns,
+	    .max_per_addr = vs->cfg.max_per_addr,
+	    .headers = vs_security_headers, .problem = vs_problem_resp,
+	    .refused = refused };
+	int fd;
+
+	(void)gb_httpd_raise_nofile();
+	if ((fd = open_listen(vs->cfg.listen, port)) < 0)
+		return -1;
+	return gb_httpd_start(fd, &o, &vs->httpd) == 0 ? 0 : -1;
 }
 
 int
 main(int argc, char **argv)
 {
 	struct vs *vs = &the_vs;
-	struct mg_context *ctx = NULL;
-	struct mg_server_port port;
+	int port = -1;
 	struct gb_registry *r;
 	struct gb_reg_error e;
 	uint8_t *root = NULL;
@@ -479,18 +557,15 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	mg_init_library(0);
 	if (vs_audit_start(vs) != 0) {
 		fprintf(stderr, "glassbox-verifier: cannot start the log "
 		    "watch\n");
 		return 2;
 	}
-	if (start(vs, &ctx) != 0 ||
-	    mg_get_server_ports(ctx, 1, &port) < 1) {
+	if (start(vs, &port) != 0) {
 		fprintf(stderr, "glassbox-verifier: cannot listen on %s\n",
 		    vs->cfg.listen);
-		if (ctx != NULL)
-			mg_stop(ctx);
+		vs_audit_stop(vs);
 		return 2;
 	}
 	{
@@ -499,18 +574,18 @@ main(int argc, char **argv)
 
 		if (hostlen == 0 || strncmp(vs->cfg.listen, "0.0.0.0", 7) == 0)
 			printf("glassbox-verifier listening on "
-			    "http://127.0.0.1:%d/\n", port.port);
+			    "http://127.0.0.1:%d/\n", port);
 		else
 			printf("glassbox-verifier listening on http://%.*s:%d/\n",
-			    hostlen, vs->cfg.listen, port.port);
+			    hostlen, vs->cfg.listen, port);
 	}
 	fflush(stdout);
 
 	sigwait(&set, &sig);
 	fprintf(stderr, "{\"event\":\"stopping\",\"signal\":%d}\n", sig);
-	mg_stop(ctx);
+	gb_httpd_stop(vs->httpd);
+	vs->httpd = NULL;
 	vs_audit_stop(vs);
-	mg_exit_library();
 	vs_metrics_fini(&vs->metrics);
 	vs_nonces_fini(&vs->nonces);
 	pthread_mutex_destroy(&vs->write_mu);

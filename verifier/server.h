@@ -10,12 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <civetweb.h>
 #include <jansson.h>
 
 #include "gb/attest.h"
 #include "gb/ed25519.h"
 #include "gb/err.h"
+#include "gb/httpd.h"
 #include "gb/registry.h"
 
 #define VS_VERSION "0.1.0"
@@ -55,9 +55,12 @@ struct vs_config {
 	unsigned challenge_rate;    /* per client and second; 0: no limit */
 	unsigned challenge_burst;
 	const char *trusted_proxies;    /* ADDR[,ADDR...]: X-Forwarded-For */
-	unsigned threads;
+	unsigned threads;           /* 0: one per CPU */
 	size_t max_body;
-	unsigned request_timeout_ms;
+	unsigned request_timeout_ms;    /* total time for a request's head */
+	unsigned body_timeout_ms;   /* total time for its body */
+	unsigned max_conns;         /* open connections */
+	unsigned max_per_addr;      /* per client address; 0: no cap */
 	bool no_cache;              /* --cache off */
 	unsigned audit_interval_s;  /* 0: no log watch */
 	int64_t verdict_ttl_s;      /* a verdict's exp is iat + this */
@@ -126,16 +129,19 @@ struct vs {
 	struct vs_nonces nonces;
 	struct vs_metrics metrics;
 	pthread_key_t reg_key;      /* per-thread read-only registry handle */
+	struct gb_httpd *httpd;     /* the server, for its counters */
 	struct vs_audit audit;
 };
 
 /* What a handler says about its request, for the log line and metrics. */
 struct vs_req {
-	struct mg_connection *conn;
+	const struct gb_http_req *req;  /* the request (borrowed) */
 	struct vs *vs;
 	const char *route;
 	int status;
 	const char *reason;         /* reason code of a verdict or error */
+	struct gb_http_resp *resp;  /* the answer the server sends */
+	char media[128];            /* vs_media_type()'s result */
 };
 
 /* http.c */
@@ -152,6 +158,14 @@ const char *vs_header(struct vs_req *q, const char *name);
 const char *vs_path(struct vs_req *q);
 /* The client's address as text (IPv4 or IPv6, no port); borrowed. */
 const char *vs_remote(struct vs_req *q);
+/* The request's media type: Content-Type lower-cased, without parameters
+ * or spaces ("" when absent); compare it exactly. Borrowed. */
+const char *vs_media_type(struct vs_req *q);
+/* The security headers every answer carries (name, value, ..., NULL). */
+extern const char *const vs_security_headers[];
+/* The server's own errors (413, 408, ...) in the problem format. */
+void vs_problem_resp(void *arg, int status, const char *code,
+    const char *detail, struct gb_http_resp *resp);
 const char *vs_query(struct vs_req *q, const char *name, char *buf,
     size_t len);
 /* Whether Content-Type is exactly type (case-insensitive), with only, when

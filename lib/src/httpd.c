@@ -1,8 +1,23 @@
 /*
- * The small HTTP/1.1 server (gb/httpd.h).
+ * The HTTP/1.1 server of the services (gb/httpd.h): listening addresses,
+ * then libmicrohttpd (MHD) driven with a deadline sweeper, connection caps
+ * and strict request checks of our own.
+ *
+ * Why the sweeper is safe: MHD calls the NOTIFY_CONNECTION "closed"
+ * callback before it closes a connection's socket (daemon.c, in every
+ * path that closes one), and that callback takes h->mu to unlink the
+ * connection. The sweeper shuts sockets down only under h->mu and only for
+ * linked connections, so it never touches a descriptor that was closed and
+ * perhaps reused.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <linux/vm_sockets.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -17,12 +32,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <microhttpd.h>
+
 #include "gb/codec.h"
 #include "gb/err.h"
 #include "gb/httpd.h"
-#include "httpd_int.h"
-
-#define QUEUE_MAX 256           /* accepted connections waiting */
 
 static int
 parse_uint(const char *s, unsigned max, unsigned *out)
@@ -169,7 +183,7 @@ gb_listen_open(const struct gb_listen_addr *a, const char **why)
 		}
 		freeaddrinfo(ai);
 	}
-	if (listen(fd, 128) != 0) {
+	if (listen(fd, GB_HTTPD_BACKLOG) != 0) {
 		*why = "cannot listen";
 		goto fail;
 	}
@@ -199,28 +213,147 @@ gb_listen_port(int fd)
 	return -1;
 }
 
-struct gb_httpd {
+/* ---- the server ---- */
+
+#define ADDR_BUCKETS 1024       /* per-address counts, chained */
+#define LOG_PER_SECOND 10       /* MHD's messages, beyond which dropped */
+
+enum phase { PH_HEAD, PH_BODY, PH_WORK };
+
+/* Connections per client address (only when max_per_addr is set). */
+struct addr_count {
+	struct addr_count *next;
+	uint8_t key[20];
+	size_t keylen;
+	unsigned n;
+};
+
+/* One per connection, from malloc() in on_connection(STARTED), freed in
+ * on_connection(CLOSED). Fields under h->mu. */
+struct conn {
+	struct conn *prev, *next;
 	int fd;
+	enum phase phase;
+	int64_t deadline_ms;            /* 0: none */
+	bool line_seen;                 /* this request's line has arrived */
+	bool swept;
+	uint8_t key[20];
+	size_t keylen;
+	bool counted_addr;
+	char remote[64];
+};
+
+/* One per request, from malloc() in on_uri(), freed in on_completed(). */
+struct gb__httpd_rq {
+	struct gb_httpd *h;
+	struct conn *conn;
+	struct MHD_Connection *mc;
+	bool started;
+	char *target;                   /* the raw request target (malloc) */
+	char *body;                     /* malloc, cap bytes */
+	size_t len, cap, clen;
+	struct gb_http_req req;
+};
+
+struct gb_httpd {
 	struct gb_httpd_opts o;
-	pthread_t acceptor, workers[GB_HTTPD_WORKERS_MAX];
+	struct MHD_Daemon *d;
+	int fd;                         /* until MHD_quiesce_daemon */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int queue[QUEUE_MAX];
-	size_t head, count;
+	pthread_t sweeper;
 	bool stopping;
+	struct conn *conns;             /* under mu */
+	struct addr_count *addrs[ADDR_BUCKETS];     /* under mu */
+	unsigned open;                  /* under mu */
+	char *timeout_head, *timeout_body;  /* canned 408 answers (malloc) */
+	size_t timeout_head_len, timeout_body_len;
+	_Atomic uint64_t accepted, deadline_head, deadline_body, refused_total,
+	    refused_addr, too_large, bad_request;
+	pthread_mutex_t log_mu;
+	int64_t log_second;
+	unsigned log_count;
 };
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+gb_http_reply_buf(struct gb_http_resp *r, int status, const char *type,
+    const void *body, size_t len)
+{
+	free(r->body);
+	r->status = status;
+	r->type = type;
+	r->body_len = 0;
+	if ((r->body = malloc(len + 1)) == NULL) {
+		r->status = 500;
+		return;
+	}
+	if (len > 0)
+		memcpy(r->body, body, len);
+	r->body[len] = '\0';
+	r->body_len = len;
+}
 
 void
 gb_http_reply(struct gb_http_resp *r, int status, const char *type,
     const char *body)
 {
-	free(r->body);
-	r->status = status;
-	r->type = type;
-	r->body = strdup(body);
-	r->body_len = r->body != NULL ? strlen(body) : 0;
-	if (r->body == NULL)
-		r->status = 500;
+	gb_http_reply_buf(r, status, type, body, strlen(body));
+}
+
+int
+gb_http_resp_header(struct gb_http_resp *r, const char *name,
+    const char *value)
+{
+	if (r->nheaders >= GB_HTTPD_RESP_HEADERS_MAX)
+		return -1;
+	r->headers[r->nheaders].name = name;
+	snprintf(r->headers[r->nheaders].value,
+	    sizeof r->headers[r->nheaders].value, "%s", value);
+	r->nheaders++;
+	return 0;
+}
+
+const char *
+gb_http_header(const struct gb_http_req *req, const char *name)
+{
+	if (req->rq == NULL)
+		return NULL;
+	return MHD_lookup_connection_value(req->rq->mc, MHD_HEADER_KIND, name);
+}
+
+const char *
+gb_http_media_type(const char *ct, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	if (len == 0)
+		return "";
+	buf[0] = '\0';
+	if (ct == NULL)
+		return buf;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	n = strcspn(ct, ";");
+	while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	if (n >= len)
+		return buf;             /* too long: no type, never a prefix */
+	for (size_t i = 0; i < n; i++) {
+		char c = ct[i];
+
+		buf[i] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+	}
+	buf[n] = '\0';
+	return buf;
 }
 
 const char *
@@ -264,341 +397,852 @@ gb_http_query(const struct gb_http_req *req, const char *name, char *buf,
 	return NULL;
 }
 
-static const char *
-reason_phrase(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 400: return "Bad Request";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 411: return "Length Required";
-	case 413: return "Content Too Large";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Status";
-	}
-}
-
 static void
-send_all(int fd, const char *p, size_t n)
+default_problem(void *arg, int status, const char *code, const char *detail,
+    struct gb_http_resp *r)
 {
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-static void
-respond(int fd, const struct gb_http_resp *r)
-{
-	char head[256];
-	int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
-	    "Cache-Control: no-store\r\nConnection: close\r\n\r\n", r->status,
-	    reason_phrase(r->status), r->type ? r->type : "application/json",
-	    r->body_len);
-	char *all = malloc((size_t)n + r->body_len);
-
-	if (all == NULL) {
-		send_all(fd, head, (size_t)n);
-		send_all(fd, r->body, r->body_len);
-		return;
-	}
-	memcpy(all, head, (size_t)n);
-	if (r->body_len > 0)
-		memcpy(all + n, r->body, r->body_len);
-	send_all(fd, all, (size_t)n + r->body_len);    /* one write */
-	free(all);
-}
-
-static void
-problem(int fd, int status, const char *code, const char *detail)
-{
-	struct gb_http_resp r = { 0 };
 	char body[512];
 
+	(void)arg;
 	snprintf(body, sizeof body, "{\"status\":%d,\"reason\":\"%s\","
 	    "\"detail\":\"%s\"}", status, code, detail);
-	gb_http_reply(&r, status, "application/problem+json", body);
-	respond(fd, &r);
-	free(r.body);
+	gb_http_reply(r, status, "application/problem+json", body);
+}
+
+static void
+make_problem(struct gb_httpd *h, int status, const char *code,
+    const char *detail, struct gb_http_resp *r)
+{
+	(h->o.problem ? h->o.problem : default_problem)(h->o.arg, status, code,
+	    detail, r);
+}
+
+/* ---- connections: caps, deadlines ---- */
+
+/* The client's address as a key (family and address, no port) and as
+ * text. */
+static void
+addr_key(const struct sockaddr *sa, uint8_t key[20], size_t *keylen,
+    char *text, size_t textlen)
+{
+	*keylen = 0;
+	text[0] = '\0';
+	if (sa == NULL)
+		return;
+	key[0] = (uint8_t)sa->sa_family;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		memcpy(key + 1, &in->sin_addr, 4);
+		*keylen = 5;
+		inet_ntop(AF_INET, &in->sin_addr, text, (socklen_t)textlen);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		memcpy(key + 1, &in6->sin6_addr, 16);
+		*keylen = 17;
+		inet_ntop(AF_INET6, &in6->sin6_addr, text, (socklen_t)textlen);
+	} else if (sa->sa_family == AF_VSOCK) {
+		const struct sockaddr_vm *vm = (const void *)sa;
+
+		memcpy(key + 1, &vm->svm_cid, 4);
+		*keylen = 5;
+		snprintf(text, textlen, "vsock:%u", vm->svm_cid);
+	} else {
+		*keylen = 1;            /* unix: one local peer */
+		snprintf(text, textlen, "local");
+	}
+}
+
+static size_t
+addr_bucket(const uint8_t *key, size_t keylen)
+{
+	uint32_t x = 2166136261u;       /* FNV-1a */
+
+	for (size_t i = 0; i < keylen; i++)
+		x = (x ^ key[i]) * 16777619u;
+	return x % ADDR_BUCKETS;
+}
+
+/* The count of an address (under h->mu); with make, created if absent
+ * (NULL when out of memory). */
+static struct addr_count *
+addr_find(struct gb_httpd *h, const uint8_t *key, size_t keylen, bool make)
+{
+	struct addr_count **pp = &h->addrs[addr_bucket(key, keylen)], *a;
+
+	for (a = *pp; a != NULL; a = a->next)
+		if (a->keylen == keylen && memcmp(a->key, key, keylen) == 0)
+			return a;
+	if (!make || (a = calloc(1, sizeof *a)) == NULL)
+		return NULL;
+	memcpy(a->key, key, keylen);
+	a->keylen = keylen;
+	a->next = *pp;
+	*pp = a;
+	return a;
+}
+
+static void
+addr_release(struct gb_httpd *h, const uint8_t *key, size_t keylen)
+{
+	struct addr_count **pp = &h->addrs[addr_bucket(key, keylen)], *a;
+
+	for (; (a = *pp) != NULL; pp = &a->next) {
+		if (a->keylen != keylen || memcmp(a->key, key, keylen) != 0)
+			continue;
+		if (--a->n == 0) {
+			*pp = a->next;
+			free(a);
+		}
+		return;
+	}
 }
 
 /*
- * After refusing a request whose body is still arriving: stop writing, then
- * read and drop what the client sends (bounded, and within the timeout), so
- * that it is not reset before it reads the answer.
+ * MHD asks before it takes a connection. The caps are ours, not MHD's:
+ * MHD at its own limit stops accepting (clients wait in the listen queue),
+ * where a refusal here closes the connection at once and is counted. The
+ * check and the count (in on_connection) are apart, so with several
+ * threads accepting at once the cap can be passed by at most one
+ * connection a thread; MHD's own limit sits above it by that much.
  */
+static enum MHD_Result
+on_accept(void *cls, const struct sockaddr *sa, socklen_t salen)
+{
+	struct gb_httpd *h = cls;
+	uint8_t key[20];
+	size_t keylen;
+	char text[64];
+	bool ok = true;
+
+	(void)salen;
+	pthread_mutex_lock(&h->mu);
+	if (h->open >= h->o.max_conns) {
+		ok = false;
+		atomic_fetch_add(&h->refused_total, 1);
+	} else if (h->o.max_per_addr > 0) {
+		struct addr_count *a;
+
+		addr_key(sa, key, &keylen, text, sizeof text);
+		a = addr_find(h, key, keylen, false);
+		if (a != NULL && a->n >= h->o.max_per_addr) {
+			ok = false;
+			atomic_fetch_add(&h->refused_addr, 1);
+		}
+	}
+	pthread_mutex_unlock(&h->mu);
+	return ok ? MHD_YES : MHD_NO;
+}
+
 static void
-linger_close(int fd)
+on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
 {
-	char sink[4096];
-	size_t dropped = 0;
-	ssize_t r;
+	struct gb_httpd *h = cls;
+	struct conn *c = *socket_context;
 
-	shutdown(fd, SHUT_WR);
-	while (dropped < (1u << 20) &&
-	    (r = recv(fd, sink, sizeof sink, 0)) > 0)
-		dropped += (size_t)r;
-}
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *fi, *ai;
 
-/* Reads and answers one request on fd. */
-void
-gb__httpd_serve(const struct gb_httpd_opts *o, int fd)
-{
-	char head[GB_HTTPD_HEAD_MAX + 1], *end = NULL, *line, *save, *body;
-	struct timeval tv = { o->timeout_ms / 1000,
-	    (o->timeout_ms % 1000) * 1000 };
-	struct gb_http_req req;
-	struct gb_http_resp resp = { 0 };
-	char *buf;                      /* the body, then req.body */
-	size_t n = 0, have, clen = 0;
-	bool has_len = false;
-	char *target, *q;
-
-	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	while (end == NULL) {
-		ssize_t r;
-
-		if (n == GB_HTTPD_HEAD_MAX) {
-			problem(fd, 431, "too_large", "request head over 8192 "
-			    "bytes");
-			return;
-		}
-		r = recv(fd, head + n, GB_HTTPD_HEAD_MAX - n, 0);
-		if (r <= 0) {
-			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				problem(fd, 408, "timeout", "the request did not "
-				    "arrive in time");
-			return;
-		}
-		n += (size_t)r;
-		head[n] = '\0';
-		end = strstr(head, "\r\n\r\n");
-	}
-	*end = '\0';
-	body = end + 4;
-	have = n - (size_t)(body - head);
-
-	memset(&req, 0, sizeof req);
-	line = strtok_r(head, "\r\n", &save);
-	if (line == NULL || sscanf(line, "%7s", req.method) != 1 ||
-	    (target = strchr(line, ' ')) == NULL) {
-		problem(fd, 400, "bad_request", "malformed request line");
-		return;
-	}
-	target++;
-	if ((q = strchr(target, ' ')) == NULL || strncmp(q, " HTTP/1.", 8) != 0) {
-		problem(fd, 400, "bad_request", "malformed request line");
-		return;
-	}
-	*q = '\0';
-	if ((q = strchr(target, '?')) != NULL) {
-		*q++ = '\0';
-		if (strlen(q) >= sizeof req.query) {
-			problem(fd, 431, "too_large", "query too long");
-			return;
-		}
-		strcpy(req.query, q);
-	}
-	if (target[0] != '/' || strlen(target) >= sizeof req.path) {
-		problem(fd, 400, "bad_request", "bad request target");
-		return;
-	}
-	strcpy(req.path, target);
-	while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
-		char *colon = strchr(line, ':'), *v;
-
-		if (colon == NULL) {
-			problem(fd, 400, "bad_request", "malformed header");
-			return;
-		}
-		*colon = '\0';
-		for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
-			;
-		if (strcasecmp(line, "Content-Length") == 0) {
-			char *e;
-
-			errno = 0;
-			clen = strtoull(v, &e, 10);
-			if (errno != 0 || *e != '\0' || *v < '0' || *v > '9') {
-				problem(fd, 400, "bad_request", "bad "
-				    "Content-Length");
-				return;
-			}
-			has_len = true;
-		} else if (strcasecmp(line, "Transfer-Encoding") == 0) {
-			problem(fd, 411, "length_required", "send a "
-			    "Content-Length, not a chunked body");
-			return;
-		} else if (strcasecmp(line, "Content-Type") == 0) {
-			snprintf(req.content_type, sizeof req.content_type,
-			    "%s", v);
-		}
-	}
-	if (!has_len)
-		clen = 0;
-	if (clen > o->max_body) {
-		problem(fd, 413, "too_large", "the body is over the limit");
-		linger_close(fd);
-		return;
-	}
-	if ((buf = malloc(clen + 1)) == NULL) {
-		problem(fd, 500, "no_memory", "out of memory");
-		return;
-	}
-	if (have > clen)
-		have = clen;            /* nothing after the body is read */
-	memcpy(buf, body, have);
-	while (have < clen) {
-		ssize_t r = recv(fd, buf + have, clen - have, 0);
-
-		if (r <= 0) {
-			if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				problem(fd, 408, "timeout", "the body did not "
-				    "arrive in time");
-			free(buf);
-			return;
-		}
-		have += (size_t)r;
-	}
-	buf[clen] = '\0';
-	req.body = buf;
-	req.body_len = clen;
-	resp.status = 500;
-	o->handler(o->arg, &req, &resp);
-	if (resp.body == NULL)
-		gb_http_reply(&resp, resp.status, "application/json", "{}");
-	respond(fd, &resp);
-	free(resp.body);
-	free(buf);
-}
-
-static void *
-worker(void *arg)
-{
-	struct gb_httpd *h = arg;
-
-	for (;;) {
-		int fd;
-
+		if ((c = calloc(1, sizeof *c)) == NULL)
+			return;         /* no deadline: MHD's idle timeout only */
+		fi = MHD_get_connection_info(mc,
+		    MHD_CONNECTION_INFO_CONNECTION_FD);
+		ai = MHD_get_connection_info(mc,
+		    MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		c->fd = fi != NULL ? fi->connect_fd : -1;
+		addr_key(ai != NULL ? ai->client_addr : NULL, c->key,
+		    &c->keylen, c->remote, sizeof c->remote);
+		c->phase = PH_HEAD;
+		c->deadline_ms = now_ms() + h->o.head_ms;
 		pthread_mutex_lock(&h->mu);
-		while (h->count == 0 && !h->stopping)
-			pthread_cond_wait(&h->cv, &h->mu);
-		if (h->count == 0) {
-			pthread_mutex_unlock(&h->mu);
-			return NULL;
+		c->next = h->conns;
+		if (h->conns != NULL)
+			h->conns->prev = c;
+		h->conns = c;
+		h->open++;
+		if (h->o.max_per_addr > 0) {
+			struct addr_count *a = addr_find(h, c->key, c->keylen,
+			    true);
+
+			if (a != NULL) {
+				a->n++;
+				c->counted_addr = true;
+			}
 		}
-		fd = h->queue[h->head];
-		h->head = (h->head + 1) % QUEUE_MAX;
-		h->count--;
 		pthread_mutex_unlock(&h->mu);
-		gb__httpd_serve(&h->o, fd);
-		close(fd);
+		atomic_fetch_add(&h->accepted, 1);
+		*socket_context = c;
+		return;
 	}
+	if (c == NULL)
+		return;
+	/* CLOSED: MHD closes the socket after this returns. */
+	pthread_mutex_lock(&h->mu);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		h->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	h->open--;
+	if (c->counted_addr)
+		addr_release(h, c->key, c->keylen);
+	pthread_mutex_unlock(&h->mu);
+	free(c);
+	*socket_context = NULL;
 }
 
+static void
+set_phase(struct gb_httpd *h, struct conn *c, enum phase p)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&h->mu);
+	c->phase = p;
+	c->deadline_ms = p == PH_HEAD ? now_ms() + h->o.head_ms :
+	    p == PH_BODY ? now_ms() + h->o.body_ms : 0;
+	if (p == PH_HEAD)
+		c->line_seen = false;
+	pthread_mutex_unlock(&h->mu);
+}
+
+/*
+ * Every GB_HTTPD_SWEEP_MS: a connection past its deadline gets a 408 (when
+ * a request had begun: an idle kept-alive connection is just closed, as a
+ * client may be sending its next request at that moment) and is shut down;
+ * MHD sees the end of input and closes it. MHD reads and writes the socket
+ * in its own thread, but not during the head or the body (it writes only
+ * an answer, which comes after), so the 408 goes out whole.
+ */
 static void *
-acceptor(void *arg)
+sweeper(void *arg)
 {
 	struct gb_httpd *h = arg;
 
-	for (;;) {
-		int fd = accept(h->fd, NULL, NULL);
-		bool queued = false;
+	pthread_mutex_lock(&h->mu);
+	while (!h->stopping) {
+		struct timespec ts;
+		int64_t now;
 
-		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED ||
-			    errno == EMFILE || errno == ENFILE) {
-				if (errno == EMFILE || errno == ENFILE)
-					usleep(10000);
-				pthread_mutex_lock(&h->mu);
-				if (h->stopping) {
-					pthread_mutex_unlock(&h->mu);
-					return NULL;
-				}
-				pthread_mutex_unlock(&h->mu);
+		clock_gettime(CLOCK_MONOTONIC, &ts);    /* h->cv's clock */
+		ts.tv_nsec += (long)GB_HTTPD_SWEEP_MS * 1000000;
+		ts.tv_sec += ts.tv_nsec / 1000000000;
+		ts.tv_nsec %= 1000000000;
+		pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+		now = now_ms();
+		for (struct conn *c = h->conns; c != NULL; c = c->next) {
+			const char *msg;
+			size_t len;
+
+			if (c->swept || c->fd < 0 || c->deadline_ms == 0 ||
+			    now < c->deadline_ms)
 				continue;
+			c->swept = true;
+			if (c->phase == PH_BODY) {
+				atomic_fetch_add(&h->deadline_body, 1);
+				msg = h->timeout_body;
+				len = h->timeout_body_len;
+			} else {
+				atomic_fetch_add(&h->deadline_head, 1);
+				msg = c->line_seen ? h->timeout_head : NULL;
+				len = h->timeout_head_len;
 			}
-			return NULL;            /* shut down */
-		}
-		pthread_mutex_lock(&h->mu);
-		if (!h->stopping && h->count < QUEUE_MAX) {
-			h->queue[(h->head + h->count) % QUEUE_MAX] = fd;
-			h->count++;
-			queued = true;
-			pthread_cond_signal(&h->cv);
-		}
-		pthread_mutex_unlock(&h->mu);
-		if (!queued) {                  /* say so, do not stall */
-			problem(fd, 503, "busy", "too many connections waiting");
-			close(fd);
+			if (msg != NULL)
+				(void)send(c->fd, msg, len, MSG_DONTWAIT |
+				    MSG_NOSIGNAL);
+			shutdown(c->fd, SHUT_RDWR);
 		}
 	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+/* ---- requests ---- */
+
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+	struct gb_httpd *h = cls;
+	struct gb__httpd_rq *rq = calloc(1, sizeof *rq);
+	const union MHD_ConnectionInfo *si = MHD_get_connection_info(mc,
+	    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	if (rq == NULL)
+		return NULL;
+	if ((rq->target = strdup(uri)) == NULL) {
+		free(rq);
+		return NULL;
+	}
+	rq->h = h;
+	rq->mc = mc;
+	rq->conn = si != NULL ? si->socket_context : NULL;
+	rq->req.rq = rq;
+	rq->req.httpd = h;
+	if (rq->conn != NULL) {
+		pthread_mutex_lock(&h->mu);
+		rq->conn->line_seen = true;
+		pthread_mutex_unlock(&h->mu);
+	}
+	return rq;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct gb_httpd *h = cls;
+	struct gb__httpd_rq *rq = *req_cls;
+
+	(void)mc;
+	if (rq == NULL)
+		return;
+	/* The next request on this connection has its own head deadline,
+	 * counted from now (idle time included). */
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		set_phase(h, rq->conn, PH_HEAD);
+	free(rq->target);
+	free(rq->body);
+	free(rq);
+	*req_cls = NULL;
+}
+
+/* Sends r (its body taken over) with the server's headers; close says
+ * Connection: close. Returns MHD's answer. */
+static enum MHD_Result
+send_resp(struct gb_httpd *h, struct MHD_Connection *mc,
+    struct gb_http_resp *r, bool close)
+{
+	struct MHD_Response *m;
+	enum MHD_Result ok;
+
+	if (r->body == NULL)
+		gb_http_reply(r, r->status, "application/json", "{}");
+	m = r->body != NULL ? MHD_create_response_from_buffer(r->body_len,
+	    r->body, MHD_RESPMEM_MUST_FREE) : NULL;
+	if (m == NULL) {
+		free(r->body);
+		r->body = NULL;
+		return MHD_NO;          /* MHD closes the connection */
+	}
+	r->body = NULL;
+	MHD_add_response_header(m, "Content-Type", r->type ? r->type :
+	    "application/json");
+	MHD_add_response_header(m, "Cache-Control", "no-store");
+	for (const char *const *p = h->o.headers; p != NULL && p[0] != NULL;
+	    p += 2)
+		MHD_add_response_header(m, p[0], p[1]);
+	for (unsigned i = 0; i < r->nheaders; i++)
+		MHD_add_response_header(m, r->headers[i].name,
+		    r->headers[i].value);
+	if (close || r->status == 413)
+		MHD_add_response_header(m, "Connection", "close");
+	ok = MHD_queue_response(mc, (unsigned)r->status, m);
+	MHD_destroy_response(m);
+	return ok;
+}
+
+/* Refuses a request before its body: the answer, then the connection
+ * closes (the body, if any, is never read). */
+static enum MHD_Result
+refuse(struct gb__httpd_rq *rq, int status, const char *code,
+    const char *detail)
+{
+	struct gb_httpd *h = rq->h;
+	struct gb_http_resp r = { 0 };
+
+	atomic_fetch_add(status == 413 ? &h->too_large : &h->bad_request, 1);
+	if (h->o.refused != NULL)
+		h->o.refused(h->o.arg, &rq->req, status, code);
+	make_problem(h, status, code, detail, &r);
+	if (status == 405)
+		gb_http_resp_header(&r, "Allow", "GET, HEAD, POST");
+	set_phase(h, rq->conn, PH_WORK);
+	return send_resp(h, rq->mc, &r, true);
+}
+
+struct head_scan {
+	unsigned n_length, n_te;
+	const char *length;
+};
+
+static enum MHD_Result
+scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct head_scan *s = cls;
+
+	(void)kind;
+	if (strcasecmp(key, "Content-Length") == 0) {
+		s->n_length++;
+		s->length = value;
+	} else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+		s->n_te++;
+	}
+	return MHD_YES;
+}
+
+/* Splits and decodes the raw target into req->path and req->query.
+ * Returns 0, or the status to refuse with (*why set). */
+static int
+parse_target(const char *t, struct gb_http_req *req, const char **why)
+{
+	const char *q = strchr(t, '?');
+	size_t plen = q ? (size_t)(q - t) : strlen(t), o = 0;
+
+	if (strcmp(t, "*") == 0) {
+		strcpy(req->path, "*");
+		return 0;
+	}
+	if (t[0] != '/') {
+		*why = "the request target is not a path";
+		return 400;
+	}
+	for (size_t i = 0; i < plen; i++) {
+		int c = (unsigned char)t[i];
+
+		if (c == '%') {
+			if (i + 2 >= plen ||
+			    gb_hex_value(t[i + 1]) < 0 ||
+			    gb_hex_value(t[i + 2]) < 0) {
+				*why = "bad percent escape in the path";
+				return 400;
+			}
+			c = gb_hex_value(t[i + 1]) * 16 + gb_hex_value(t[i + 2]);
+			/* "%00" stays as it is: a decoded path never holds a
+			 * NUL (that would cut "/app.js%00.html" to "/app.js"),
+			 * and no resource has a '%' in its name. */
+			if (c == 0)
+				c = '%';
+			else
+				i += 2;
+		}
+		if (o + 1 >= sizeof req->path) {
+			*why = "the path is too long";
+			return 414;
+		}
+		req->path[o++] = (char)c;
+	}
+	req->path[o] = '\0';
+	if (q != NULL) {
+		if (strlen(q + 1) >= sizeof req->query) {
+			*why = "the query is too long";
+			return 414;
+		}
+		strcpy(req->query, q + 1);
+	}
+	return 0;
+}
+
+/* The head has arrived: check it, and refuse at once what will not be
+ * served. Returns MHD_YES to go on (the body, then the handler). */
+static enum MHD_Result
+begin(struct gb__httpd_rq *rq, const char *method)
+{
+	struct gb_httpd *h = rq->h;
+	struct gb_http_req *req = &rq->req;
+	struct head_scan s = { 0 };
+	const char *why = NULL, *ct;
+	int st;
+
+	rq->started = true;
+	set_phase(h, rq->conn, PH_BODY);
+	if (rq->conn != NULL)
+		snprintf(req->remote, sizeof req->remote, "%s",
+		    rq->conn->remote);
+	/* Kept (cut short if it must be) for the refusal's log line. */
+	snprintf(req->method, sizeof req->method, "%s", method);
+	if (strlen(method) >= sizeof req->method ||
+	    (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
+	    strcmp(method, "POST") != 0))
+		return refuse(rq, 405, "method_not_allowed", "use GET, HEAD or "
+		    "POST");
+	if ((st = parse_target(rq->target, req, &why)) != 0)
+		return refuse(rq, st, st == 414 ? "too_large" : "bad_request",
+		    why);
+	MHD_get_connection_values(rq->mc, MHD_HEADER_KIND, scan_header, &s);
+	if (s.n_te > 0)
+		return s.n_length > 0 ? refuse(rq, 400, "bad_request", "both "
+		    "Content-Length and Transfer-Encoding") : refuse(rq, 411,
+		    "length_required", "send a Content-Length, not a chunked "
+		    "body");
+	if (s.n_length > 1)
+		return refuse(rq, 400, "bad_request", "more than one "
+		    "Content-Length");
+	if (s.n_length == 1) {
+		const char *v = s.length;
+		size_t digits = strspn(v, "0123456789");
+		unsigned long long n;
+
+		if (digits == 0 || v[digits] != '\0')
+			return refuse(rq, 400, "bad_request", "bad "
+			    "Content-Length");
+		/* More than 19 digits overflows; it is over the limit too. */
+		n = digits > 19 ? ULLONG_MAX : strtoull(v, NULL, 10);
+		if (n > h->o.max_body)
+			return refuse(rq, 413, "too_large", "the body is over "
+			    "the limit");
+		rq->clen = (size_t)n;
+	}
+	ct = MHD_lookup_connection_value(rq->mc, MHD_HEADER_KIND,
+	    "Content-Type");
+	if (ct != NULL && strlen(ct) >= sizeof req->content_type)
+		ct = "invalid/too-long";    /* matches no type */
+	snprintf(req->content_type, sizeof req->content_type, "%s",
+	    ct ? ct : "");
+	return MHD_YES;
+}
+
+/* Appends body bytes; the total is within clen (MHD stops at the
+ * Content-Length, which begin() checked against the limit). The buffer
+ * grows with what arrives, not with what is announced. */
+static int
+append(struct gb__httpd_rq *rq, const char *p, size_t n)
+{
+	if (n > rq->clen - rq->len)
+		return -1;
+	if (rq->len + n + 1 > rq->cap) {
+		size_t cap = rq->cap ? rq->cap * 2 : 4096;
+		char *b;
+
+		if (cap < rq->len + n + 1)
+			cap = rq->len + n + 1;
+		if (cap > rq->clen + 1)
+			cap = rq->clen + 1;
+		if ((b = realloc(rq->body, cap)) == NULL)
+			return -1;
+		rq->body = b;
+		rq->cap = cap;
+	}
+	memcpy(rq->body + rq->len, p, n);
+	rq->len += n;
+	return 0;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *mc, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_len, void **req_cls)
+{
+	struct gb_httpd *h = cls;
+	struct gb__httpd_rq *rq = *req_cls;
+	struct gb_http_resp r = { 0 };
+
+	(void)url;
+	(void)version;
+	if (rq == NULL)
+		return MHD_NO;          /* out of memory: MHD closes it */
+	if (!rq->started)
+		return begin(rq, method);
+	if (*upload_len > 0) {
+		if (append(rq, upload, *upload_len) != 0)
+			return MHD_NO;
+		*upload_len = 0;
+		return MHD_YES;
+	}
+	/* The whole request is here. */
+	set_phase(h, rq->conn, PH_WORK);
+	rq->req.body = rq->body != NULL ? rq->body : "";
+	rq->req.body_len = rq->len;
+	if (rq->body != NULL)
+		rq->body[rq->len] = '\0';
+	r.status = 500;
+	h->o.handler(h->o.arg, &rq->req, &r);
+	return send_resp(h, mc, &r, false);
+}
+
+/* MHD's messages, as JSON lines, at most LOG_PER_SECOND a second (a
+ * flood of connections must not become a flood of log lines). */
+static void
+on_log(void *cls, const char *fmt, va_list ap)
+{
+	struct gb_httpd *h = cls;
+	int64_t sec = now_ms() / 1000;
+	char msg[256];
+	bool ok;
+	size_t n;
+
+	pthread_mutex_lock(&h->log_mu);
+	if (h->log_second != sec) {
+		h->log_second = sec;
+		h->log_count = 0;
+	}
+	ok = h->log_count++ < LOG_PER_SECOND;
+	pthread_mutex_unlock(&h->log_mu);
+	if (!ok)
+		return;
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	for (size_t i = 0; i < n; i++)
+		if (msg[i] == '"' || msg[i] == '\\' || (unsigned char)msg[i] < 32)
+			msg[i] = '\'';
+	fprintf(stderr, "{\"event\":\"httpd\",\"message\":\"%s\"}\n", msg);
+}
+
+/* The raw 408 the sweeper sends: made once, at start. */
+static char *
+canned_timeout(struct gb_httpd *h, const char *detail, size_t *len)
+{
+	struct gb_http_resp r = { 0 };
+	char *s = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&s, &n);
+
+	if (f == NULL)
+		return NULL;
+	make_problem(h, 408, "timeout", detail, &r);
+	fprintf(f, "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n", r.type ? r.type :
+	    "application/problem+json", r.body_len);
+	for (const char *const *p = h->o.headers; p != NULL && p[0] != NULL;
+	    p += 2)
+		fprintf(f, "%s: %s\r\n", p[0], p[1]);
+	fputs("\r\n", f);
+	if (r.body_len > 0)
+		fwrite(r.body, 1, r.body_len, f);
+	free(r.body);
+	if (fclose(f) != 0) {
+		free(s);
+		return NULL;
+	}
+	*len = n;
+	return s;
+}
+
+unsigned long
+gb_httpd_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+		(void)getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return (unsigned long)rl.rlim_cur;
+}
+
+static void
+free_server(struct gb_httpd *h)
+{
+	for (size_t i = 0; i < ADDR_BUCKETS; i++)
+		while (h->addrs[i] != NULL) {
+			struct addr_count *a = h->addrs[i];
+
+			h->addrs[i] = a->next;
+			free(a);
+		}
+	free(h->timeout_head);
+	free(h->timeout_body);
+	pthread_cond_destroy(&h->cv);
+	pthread_mutex_destroy(&h->mu);
+	pthread_mutex_destroy(&h->log_mu);
+	free(h);
 }
 
 int
 gb_httpd_start(int fd, const struct gb_httpd_opts *o, struct gb_httpd **out)
 {
-	struct gb_httpd *h = calloc(1, sizeof *h);
-	unsigned started = 0;
+	struct gb_httpd *h = NULL;
+	unsigned workers, idle_s;
+	char detail[128];
+	int rc = GB_EINVAL;
 
 	*out = NULL;
-	if (h == NULL || o->workers == 0 || o->workers > GB_HTTPD_WORKERS_MAX ||
-	    o->handler == NULL) {
-		free(h);
-		close(fd);
-		return GB_EINVAL;
-	}
-	h->fd = fd;
+	if (o->handler == NULL || o->workers > GB_HTTPD_WORKERS_MAX ||
+	    o->max_body == 0)
+		goto fail;
+	rc = GB_ENOMEM;
+	if ((h = calloc(1, sizeof *h)) == NULL)
+		goto fail;
 	h->o = *o;
+	h->fd = fd;
 	pthread_mutex_init(&h->mu, NULL);
-	pthread_cond_init(&h->cv, NULL);
-	for (; started < o->workers; started++)
-		if (pthread_create(&h->workers[started], NULL, worker, h) != 0)
-			break;
-	if (started < o->workers ||
-	    pthread_create(&h->acceptor, NULL, acceptor, h) != 0) {
-		h->o.workers = started;
+	pthread_mutex_init(&h->log_mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* The sweeper's waits follow the monotonic clock: a change of
+		 * the wall clock must not stall it. */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&h->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	if (h->o.head_ms == 0)
+		h->o.head_ms = GB_HTTPD_HEAD_MS;
+	if (h->o.body_ms == 0)
+		h->o.body_ms = GB_HTTPD_BODY_MS;
+	if (h->o.max_conns == 0)
+		h->o.max_conns = GB_HTTPD_CONNS_MAX;
+	if (h->o.stack_bytes == 0)
+		h->o.stack_bytes = GB_HTTPD_STACK_BYTES;
+	workers = o->workers;
+	if (workers == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		workers = n < 2 ? 2 : n > GB_HTTPD_WORKERS_MAX ?
+		    GB_HTTPD_WORKERS_MAX : (unsigned)n;
+	}
+	h->o.workers = workers;
+	snprintf(detail, sizeof detail, "the request head did not arrive "
+	    "within %u ms", h->o.head_ms);
+	h->timeout_head = canned_timeout(h, detail, &h->timeout_head_len);
+	snprintf(detail, sizeof detail, "the request body did not arrive "
+	    "within %u ms", h->o.body_ms);
+	h->timeout_body = canned_timeout(h, detail, &h->timeout_body_len);
+	if (h->timeout_head == NULL || h->timeout_body == NULL)
+		goto fail;
+	if (pthread_create(&h->sweeper, NULL, sweeper, h) != 0)
+		goto fail;
+	/* MHD's idle timeout stays as a backstop for the answer's way out
+	 * (a client that stops reading); our deadlines come first. poll(),
+	 * not epoll: MHD 0.9.75's edge-triggered epoll loop misses an end of
+	 * input that arrives with a request's last bytes, so a half-closed
+	 * connection lingered until its deadline; poll() sees it at once.
+	 * Either way a thread serves many connections. */
+	idle_s = (h->o.head_ms > h->o.body_ms ? h->o.head_ms : h->o.body_ms) /
+	    1000 + 1;
+	*out = h;       /* before the first request can ask for it */
+	h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
+	    on_accept, h, on_request, h,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_log, h,     /* first, as MHD asks */
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, workers,
+	    MHD_OPTION_THREAD_STACK_SIZE, h->o.stack_bytes,
+	    MHD_OPTION_CONNECTION_LIMIT, h->o.max_conns + workers,
+	    MHD_OPTION_CONNECTION_TIMEOUT, idle_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)GB_HTTPD_CONN_MEMORY_BYTES,
+	    MHD_OPTION_STRICT_FOR_CLIENT, 1,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
+	    MHD_OPTION_END);
+	if (h->d == NULL) {
+		*out = NULL;
 		pthread_mutex_lock(&h->mu);
 		h->stopping = true;
 		pthread_cond_broadcast(&h->cv);
 		pthread_mutex_unlock(&h->mu);
-		for (unsigned i = 0; i < started; i++)
-			pthread_join(h->workers[i], NULL);
-		close(fd);
-		free(h);
-		return GB_ENOMEM;
+		pthread_join(h->sweeper, NULL);
+		/* MHD may have closed the socket it was given. */
+		if (fcntl(fd, F_GETFD) == -1)
+			fd = -1;
+		rc = GB_EIO;
+		goto fail;
 	}
-	*out = h;
 	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (h != NULL)
+		free_server(h);
+	return rc;
 }
 
 void
 gb_httpd_stop(struct gb_httpd *h)
 {
+	int fd;
+	int64_t until;
+
 	if (h == NULL)
 		return;
+	/* Stop accepting; MHD hands the listening socket back. */
+	fd = MHD_quiesce_daemon(h->d);
+	if (fd >= 0)
+		close(fd);
+	/* Requests at work finish and are answered. */
+	until = now_ms() + GB_HTTPD_DRAIN_MS;
+	for (;;) {
+		bool busy = false;
+
+		pthread_mutex_lock(&h->mu);
+		for (struct conn *c = h->conns; c != NULL && !busy; c = c->next)
+			busy = c->phase == PH_WORK;
+		pthread_mutex_unlock(&h->mu);
+		if (!busy || now_ms() >= until)
+			break;
+		usleep(10000);
+	}
+	MHD_stop_daemon(h->d);
 	pthread_mutex_lock(&h->mu);
 	h->stopping = true;
-	pthread_mutex_unlock(&h->mu);
-	shutdown(h->fd, SHUT_RDWR);     /* wakes accept() */
-	pthread_join(h->acceptor, NULL);
-	pthread_mutex_lock(&h->mu);
 	pthread_cond_broadcast(&h->cv);
 	pthread_mutex_unlock(&h->mu);
-	for (unsigned i = 0; i < h->o.workers; i++)
-		pthread_join(h->workers[i], NULL);
-	close(h->fd);
-	pthread_cond_destroy(&h->cv);
-	pthread_mutex_destroy(&h->mu);
-	free(h);
+	pthread_join(h->sweeper, NULL);
+	free_server(h);
+}
+
+void
+gb_httpd_stats(const struct gb_httpd *h, struct gb_httpd_stats *st)
+{
+	struct gb_httpd *m = (struct gb_httpd *)(uintptr_t)h;
+
+	memset(st, 0, sizeof *st);
+	if (h == NULL)
+		return;
+	pthread_mutex_lock(&m->mu);
+	st->open = h->open;
+	pthread_mutex_unlock(&m->mu);
+	st->accepted = atomic_load(&m->accepted);
+	st->deadline_head = atomic_load(&m->deadline_head);
+	st->deadline_body = atomic_load(&m->deadline_body);
+	st->refused_total = atomic_load(&m->refused_total);
+	st->refused_addr = atomic_load(&m->refused_addr);
+	st->too_large = atomic_load(&m->too_large);
+	st->bad_request = atomic_load(&m->bad_request);
+}
+
+char *
+gb_httpd_metrics_text(const struct gb_httpd *h, const char *p)
+{
+	struct gb_httpd_stats s;
+	char *out = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&out, &n);
+
+	if (f == NULL)
+		return NULL;
+	gb_httpd_stats(h, &s);
+	fprintf(f, "# HELP %s_http_connections_open HTTP connections open "
+	    "now.\n# TYPE %s_http_connections_open gauge\n"
+	    "%s_http_connections_open %llu\n", p, p, p,
+	    (unsigned long long)s.open);
+	fprintf(f, "# HELP %s_http_connections_total HTTP connections "
+	    "accepted.\n# TYPE %s_http_connections_total counter\n"
+	    "%s_http_connections_total %llu\n", p, p, p,
+	    (unsigned long long)s.accepted);
+	fprintf(f, "# HELP %s_http_deadline_closed_total HTTP connections "
+	    "closed because a request's head or body missed its deadline.\n"
+	    "# TYPE %s_http_deadline_closed_total counter\n"
+	    "%s_http_deadline_closed_total{phase=\"head\"} %llu\n"
+	    "%s_http_deadline_closed_total{phase=\"body\"} %llu\n", p, p, p,
+	    (unsigned long long)s.deadline_head, p,
+	    (unsigned long long)s.deadline_body);
+	fprintf(f, "# HELP %s_http_refused_total HTTP connections refused "
+	    "over a connection cap.\n# TYPE %s_http_refused_total counter\n"
+	    "%s_http_refused_total{limit=\"total\"} %llu\n"
+	    "%s_http_refused_total{limit=\"address\"} %llu\n", p, p, p,
+	    (unsigned long long)s.refused_total, p,
+	    (unsigned long long)s.refused_addr);
+	fprintf(f, "# HELP %s_http_rejected_total HTTP requests the server "
+	    "refused before their body.\n# TYPE %s_http_rejected_total "
+	    "counter\n%s_http_rejected_total{reason=\"too_large\"} %llu\n"
+	    "%s_http_rejected_total{reason=\"bad_request\"} %llu\n", p, p, p,
+	    (unsigned long long)s.too_large, p,
+	    (unsigned long long)s.bad_request);
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
 }

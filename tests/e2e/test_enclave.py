@@ -143,9 +143,23 @@ for listen in ("unix:" + sock, "tcp:127.0.0.1:0"):
     check(f"{kind} sign not json", st == 400 and p["reason"] == "bad_request", p)
     check(f"{kind} sign bad payload", e.req("POST", "/sign", '{"payload": "!!"}')[0] == 400)
     check(f"{kind} sign bad nonce", e.req("POST", "/sign", '{"payload": "", "nonce": 5}')[0] == 400)
-    check(f"{kind} oversized", e.req("POST", "/sign", "x" * 70000)[0] == 413)
+    # Refused from its Content-Length, before the body: send the head alone
+    # (a client that sends the body anyway may meet a closed socket).
+    c = e.conn()
+    c.putrequest("POST", "/sign")
+    c.putheader("Content-Length", "70000")
+    c.endheaders()
+    r = c.getresponse()
+    check(f"{kind} oversized", r.status == 413 and r.getheader("Connection") == "close")
+    c.close()
     check(f"{kind} wrong method", e.req("POST", "/health")[0] == 405 and e.req("GET", "/sign")[0] == 405)
     check(f"{kind} unknown path", e.req("GET", "/nope")[0] == 404)
+    st, text = e.req("GET", "/metrics")
+    r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        "promcheck.py")], input=text.decode() if isinstance(text, bytes) else "",
+                       capture_output=True, text=True, timeout=60)
+    check(f"{kind} metrics parse as Prometheus text", st == 200 and r.returncode == 0 and
+          "glassbox_enclave_http_rejected counter" in r.stdout, r.stdout[-600:])
 
     # Concurrent clients each get their own, correct answer.
     def client(i):

@@ -365,6 +365,12 @@ check("health no enclave", st == 503, h)
 describe()
 text = "\n".join(p.metrics())
 check("metrics", "glassbox_parent_accepted" in text and "glassbox_parent_bytes_in" in text, text[:200])
+with urllib.request.urlopen(p.health_url.replace("/health", "/metrics"), timeout=30) as r:
+    full = r.read().decode()
+r = subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                    "promcheck.py")], input=full, capture_output=True, text=True, timeout=60)
+check("metrics parse as Prometheus text", r.returncode == 0 and
+      "glassbox_parent_health_http_connections_open" in r.stdout, r.stdout[-600:])
 rc = p.stop()
 check("stops on SIGTERM", rc == 0, (rc, p.log_tail(60)))
 

@@ -1,49 +1,138 @@
 /*
- * libFuzzer target for the small HTTP server's request parsing
- * (lib/src/httpd.c): the input is what a client sends on a connection,
- * through a socket pair, answered by a handler that reads the request.
+ * libFuzzer target for whole HTTP requests: the input is what a client
+ * sends on a connection, written to a real gb_httpd server (libmicrohttpd
+ * and our checks: deadlines, caps, Content-Length rules, target decoding)
+ * on 127.0.0.1, then end of input; the answer is read to the end. The
+ * server runs the enclave's own handler (enclave/api.c: /health,
+ * /attestation, /sign with JSON bodies, /metrics) over the simulated NSM,
+ * so queries, bodies, signing and attestation are fuzzed through HTTP.
+ * The simulator's state lives in a temporary folder, removed at exit.
  */
+#define _XOPEN_SOURCE 700       /* nftw() */
+#include <ftw.h>
+#include <poll.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
-#include "httpd_int.h"
+#include "gb/codec.h"
+#include "gb/ed25519.h"
+#include "gb/httpd.h"
+#include "enclave.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void
-handler(void *arg, const struct gb_http_req *req, struct gb_http_resp *resp)
-{
-	char buf[64];
+#define FUZZ_WAIT_MS 2000       /* the longest an answer may take */
 
-	(void)arg;
-	(void)gb_http_query(req, "nonce", buf, sizeof buf);
-	gb_http_reply(resp, strlen(req->path) > 1 ? 200 : 404,
-	    "application/json", "{}");
+static struct gb_httpd *server;
+static int server_port;
+static struct enclave enc = { .nsm_mu = PTHREAD_MUTEX_INITIALIZER };
+static char state_dir[] = "/tmp/glassbox-fuzz-http-XXXXXX";
+static uint8_t seed[GB_ED25519_SEED_BYTES];
+
+static int
+remove_one(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+stop_server(void)
+{
+	gb_httpd_stop(server);
+	gb_nsm_sim_close(enc.sim);
+	(void)nftw(state_dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The enclave as glassbox-enclave --nsm sim sets it up, served on
+ * 127.0.0.1 with short deadlines (an input that stops early is closed
+ * within a second). */
+static int
+start_server(void)
+{
+	struct gb_nsm_sim_opts so = { NULL, false };
+	struct gb_listen_addr a;
+	struct gb_httpd_opts o = { .workers = 2, .max_body = 65536,
+	    .handler = enclave_handle, .arg = &enc, .head_ms = 1000,
+	    .body_ms = 1000 };
+	const char *why;
+	bool renewed;
+	int fd;
+
+	if (mkdtemp(state_dir) == NULL ||
+	    gb_nsm_sim_open(state_dir, &so, &enc.sim, &renewed) != 0)
+		return -1;
+	enc.nsm = gb_nsm_sim_transport(enc.sim);
+	enc.nsm_kind = "sim";
+	snprintf(enc.module_id, sizeof enc.module_id, "fuzz");
+	enc.seed = seed;
+	if (gb_ed25519_generate(enc.seed) != 0 ||
+	    gb_ed25519_public(enc.seed, enc.pub) != 0)
+		return -1;
+	gb_hex_encode(enc.pub_hex, enc.pub, sizeof enc.pub);
+	if (gb_listen_parse("tcp:127.0.0.1:0", &a, &why) != 0 ||
+	    (fd = gb_listen_open(&a, &why)) < 0)
+		return -1;
+	server_port = gb_listen_port(fd);
+	if (gb_httpd_start(fd, &o, &server) != 0)
+		return -1;
+	atexit(stop_server);
+	return 0;
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct gb_httpd_opts o = { 1, 4096, 200, handler, NULL };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
 	char sink[4096];
-	int sv[2];
+	size_t off = 0;
+	int fd;
 
-	if (size > 60000 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+	if (server == NULL && start_server() != 0)
+		abort();
+	if (size > 60000 || (fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
 		return 0;
-	/* The whole request, then end of input: the server never waits. */
-	if (size > 0 && write(sv[0], data, size) != (ssize_t)size) {
-		close(sv[0]);
-		close(sv[1]);
+	sin.sin_port = htons((uint16_t)server_port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
+		close(fd);
 		return 0;
 	}
-	shutdown(sv[0], SHUT_WR);
-	gb__httpd_serve(&o, sv[1]);
-	close(sv[1]);
-	while (read(sv[0], sink, sizeof sink) > 0)
-		;
-	close(sv[0]);
+	if (size == 0)
+		shutdown(fd, SHUT_WR);
+	/* The request, then end of input: the server never waits for more.
+	 * Writes and reads take turns so neither side's buffer fills. */
+	for (int rounds = 0; rounds < 1000; rounds++) {
+		struct pollfd p = { fd, POLLIN | (off < size ? POLLOUT : 0), 0 };
+		ssize_t n;
+
+		if (poll(&p, 1, FUZZ_WAIT_MS) <= 0)
+			break;
+		if ((p.revents & POLLOUT) && off < size) {
+			n = send(fd, data + off, size - off, MSG_NOSIGNAL);
+			if (n <= 0)
+				off = size;
+			else
+				off += (size_t)n;
+			if (off == size)
+				shutdown(fd, SHUT_WR);
+			continue;
+		}
+		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = recv(fd, sink, sizeof sink, 0);
+			if (n <= 0)
+				break;
+		}
+	}
+	close(fd);
 	return 0;
 }

@@ -1,0 +1,203 @@
+/*
+ * glassbox-enclave's endpoints: GET /health, GET /attestation, POST /sign,
+ * GET /metrics (see main.c and docs/enclave.md).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <nettle/sha2.h>
+
+#include "gb/codec.h"
+#include "gb/docjson.h"
+#include "gb/result.h"
+#include "enclave.h"
+
+
+
+static void
+reply_json(struct gb_http_resp *r, int status, json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	gb_http_reply(r, status, "application/json", s ? s : "{}");
+	if (s == NULL)
+		r->status = 500;
+	free(s);
+}
+
+static void
+problem(struct gb_http_resp *r, int status, const char *code,
+    const char *detail)
+{
+	reply_json(r, status, json_pack("{s:i, s:s, s:s}", "status", status,
+	    "reason", code, "detail", detail));
+	r->type = "application/problem+json";
+}
+
+/* An attestation from the NSM, as base64; NULL and a problem set on
+ * failure. */
+static char *
+attest(struct enclave *e, const uint8_t *nonce, size_t nonce_len,
+    const uint8_t *user_data, size_t ud_len, struct gb_http_resp *r)
+{
+	static uint8_t buf[GB_NSM_RESPONSE_MAX];    /* under nsm_mu */
+	struct gb_nsm_response resp;
+	enum gb_nsm_status st;
+	char *b64 = NULL;
+
+	pthread_mutex_lock(&e->nsm_mu);
+	st = gb_nsm_attestation(&e->nsm, user_data, ud_len, nonce, nonce_len,
+	    e->pub, sizeof e->pub, buf, &resp);
+	if (st == GB_NSM_SUCCESS &&
+	    gb_base64_encode_alloc(resp.document, resp.document_len, &b64) != 0)
+		st = GB_NSM_INTERNAL_ERROR;
+	pthread_mutex_unlock(&e->nsm_mu);
+	if (st != GB_NSM_SUCCESS) {
+		char msg[160];
+
+		snprintf(msg, sizeof msg, "the NSM refused the attestation: "
+		    "%s (%s)", gb_nsm_status_name(st), gb_nsm_status_text(st));
+		problem(r, st >= GB_NSM_E_TRANSPORT ? 502 : 500, "nsm_error",
+		    msg);
+		return NULL;
+	}
+	return b64;
+}
+
+static void
+health(struct enclave *e, struct gb_http_resp *r)
+{
+	reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:s}", "status", "ok",
+	    "public_key", e->pub_hex, "nsm", e->nsm_kind, "module_id",
+	    e->module_id));
+}
+
+static void
+attestation(struct enclave *e, const struct gb_http_req *q,
+    struct gb_http_resp *r)
+{
+	char hex[2 * GB_NSM_USER_FIELD_MAX + 2], *doc;
+	uint8_t *nonce = NULL;
+	size_t nonce_len = 0;
+
+	if (gb_http_query(q, "nonce", hex, sizeof hex) != NULL &&
+	    gb_hex_decode_alloc(hex, strlen(hex), GB_NSM_USER_FIELD_MAX,
+	    &nonce, &nonce_len) != 0) {
+		problem(r, 400, "bad_request", "nonce must be hex, at most 512 "
+		    "bytes");
+		return;
+	}
+	if (gb_http_query(q, "nonce", hex, sizeof hex) == NULL &&
+	    strstr(q->query, "nonce=") != NULL) {
+		problem(r, 400, "bad_request", "nonce is longer than 512 bytes");
+		return;
+	}
+	if ((doc = attest(e, nonce ? nonce : (const uint8_t *)"", nonce_len,
+	    NULL, 0, r)) != NULL)
+		reply_json(r, 200, json_pack("{s:s, s:s}", "document", doc,
+		    "public_key", e->pub_hex));
+	free(doc);
+	free(nonce);
+}
+
+static void
+sign(struct enclave *e, const struct gb_http_req *q, struct gb_http_resp *r)
+{
+	uint8_t sig[GB_ED25519_SIG_BYTES], md[32], *payload = NULL;
+	uint8_t *nonce = NULL;
+	size_t plen = 0, nlen = 0;
+	const char *p64, *nhex;
+	char *s64 = NULL, *doc = NULL;
+	struct sha256_ctx h;
+	json_t *j;
+
+	j = gb_json_loadb(q->body, q->body_len, 0, NULL);
+	p64 = json_string_value(json_object_get(j, "payload"));
+	nhex = json_string_value(json_object_get(j, "nonce"));
+	if (!json_is_object(j) || p64 == NULL ||
+	    gb_base64_decode_alloc(p64, strlen(p64), q->body_len, &payload,
+	    &plen) != 0) {
+		problem(r, 400, "bad_request", "send {\"payload\": BASE64, "
+		    "\"nonce\": HEX (optional)}");
+		goto out;
+	}
+	if ((json_object_get(j, "nonce") != NULL && nhex == NULL) ||
+	    (nhex != NULL && gb_hex_decode_alloc(nhex, strlen(nhex),
+	    GB_NSM_USER_FIELD_MAX, &nonce, &nlen) != 0)) {
+		problem(r, 400, "bad_request", "nonce must be hex, at most 512 "
+		    "bytes");
+		goto out;
+	}
+	if (gb_result_sign(e->seed, payload, plen, sig) != 0 ||
+	    gb_base64_encode_alloc(sig, sizeof sig, &s64) != 0) {
+		problem(r, 500, "internal", "cannot sign");
+		goto out;
+	}
+	if (nhex != NULL) {
+		/* A fresh document bound to this result. */
+		sha256_init(&h);
+		sha256_update(&h, plen, payload);
+		sha256_digest(&h, sizeof md, md);
+		if ((doc = attest(e, nonce ? nonce : (const uint8_t *)"", nlen,
+		    md, sizeof md, r)) == NULL)
+			goto out;
+	}
+	{
+		json_t *out = json_pack("{s:s, s:s}", "signature", s64,
+		    "public_key", e->pub_hex);
+
+		if (out != NULL && doc != NULL)
+			json_object_set_new(out, "document", json_string(doc));
+		reply_json(r, 200, out);
+	}
+out:
+	json_decref(j);
+	free(payload);
+	free(nonce);
+	free(s64);
+	free(doc);
+}
+
+void
+enclave_handle(void *arg, const struct gb_http_req *q, struct gb_http_resp *r)
+{
+	struct enclave *e = arg;
+	/* HEAD is answered as GET is; the server sends no body. */
+	bool get = strcmp(q->method, "GET") == 0 ||
+	    strcmp(q->method, "HEAD") == 0;
+	bool post = strcmp(q->method, "POST") == 0;
+
+	if (strcmp(q->path, "/health") == 0) {
+		if (get)
+			health(e, r);
+		else
+			problem(r, 405, "method_not_allowed", "use GET");
+	} else if (strcmp(q->path, "/attestation") == 0) {
+		if (get)
+			attestation(e, q, r);
+		else
+			problem(r, 405, "method_not_allowed", "use GET");
+	} else if (strcmp(q->path, "/sign") == 0) {
+		if (post)
+			sign(e, q, r);
+		else
+			problem(r, 405, "method_not_allowed", "use POST");
+	} else if (strcmp(q->path, "/metrics") == 0) {
+		char *m = get ? gb_httpd_metrics_text(q->httpd,
+		    "glassbox_enclave") : NULL;
+
+		if (!get)
+			problem(r, 405, "method_not_allowed", "use GET");
+		else if (m == NULL)
+			problem(r, 500, "no_memory", "out of memory");
+		else
+			gb_http_reply(r, 200, "text/plain; version=0.0.4", m);
+		free(m);
+	} else {
+		problem(r, 404, "not_found", "no such resource");
+	}
+}
+

@@ -1,0 +1,32 @@
+/*
+ * glassbox-enclave: the state the request handlers share, and the handler
+ * itself (api.c), apart from main.c so that tests/fuzz/fuzz_http.c can
+ * serve real requests with it.
+ */
+#ifndef GB_ENCLAVE_H
+#define GB_ENCLAVE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "gb/ed25519.h"
+#include "gb/httpd.h"
+#include "gb/nsm.h"
+#include "gb/nsm_sim.h"
+
+struct enclave {
+	struct gb_nsm nsm;
+	struct gb_nsm_sim *sim;
+	pthread_mutex_t nsm_mu;         /* one NSM request at a time */
+	uint8_t *seed;                  /* locked page, wiped on exit */
+	uint8_t pub[GB_ED25519_PUB_BYTES];
+	char pub_hex[2 * GB_ED25519_PUB_BYTES + 1];
+	char module_id[129];
+	const char *nsm_kind;
+};
+
+/* Serves one request (a gb_http_handler; arg is the struct enclave). */
+void enclave_handle(void *arg, const struct gb_http_req *q,
+    struct gb_http_resp *r);
+
+#endif /* GB_ENCLAVE_H */
