@@ -415,7 +415,8 @@ main(int argc, char **argv)
 		snprintf(vkey_path, n, "%s.verdict-key", vs->cfg.db);
 		vs->cfg.verdict_key = vkey_path;
 	}
-	if (verdict_key(vs, vs->cfg.verdict_key) != 0)
+	if (verdict_key(vs, vs->cfg.verdict_key) != 0 ||
+	    gb_ed25519_signer_new(vs->verdict_seed, &vs->verdict_signer) != 0)
 		return 2;
 	if (vs->cfg.token_file != NULL &&
 	    (read_secret(vs->cfg.token_file, &vs->token) != 0 ||
@@ -475,6 +476,7 @@ main(int argc, char **argv)
 	gb_verifier_free(vs->verifier);
 	if (vs->token != NULL)
 		OPENSSL_clear_free(vs->token, strlen(vs->token));
+	gb_ed25519_signer_free(vs->verdict_signer);
 	OPENSSL_cleanse(vs->verdict_seed, sizeof vs->verdict_seed);
 	free(vkey_path);
 	free(config_text);

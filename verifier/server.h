@@ -79,6 +79,9 @@ struct vs {
 	struct gb_verifier *verifier;
 	uint8_t verdict_seed[GB_ED25519_SEED_BYTES];
 	uint8_t verdict_pub[GB_ED25519_PUB_BYTES];
+	/* The verdict key made ready once (main.c, after verdict_key());
+	 * shared read-only by the workers. */
+	struct gb_ed25519_signer *verdict_signer;
 	char verdict_kid[17];
 	char *token;                /* NULL: writes disabled */
 	char log_vkey[512];
