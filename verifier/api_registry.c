@@ -82,15 +82,24 @@ proof_array(uint8_t (*p)[GB_HASH_BYTES], size_t n)
 static int
 latest(struct gb_registry *r, char **note, struct gb_checkpoint *c)
 {
+	struct gb_checkpoint_verifier *v = vs_log_checkpoints(
+	    gb_registry_vkey(r));
 	struct gb_note_opened o;
 	struct gb_note_key k;
 	struct gb_reg_error e;
+	bool ok;
 
 	if (gb_registry_checkpoint(r, note, &e) != 0)
 		return -1;
-	if (gb_note_vkey_parse(gb_registry_vkey(r), &k) != 0 ||
-	    gb_note_open(*note, strlen(*note), &k, 1, &o) != 0 ||
-	    gb_checkpoint_parse(*note, o.text_len, c) != 0) {
+	/* The process's verifier (the key parsed once, the same note checked
+	 * once); parsing the key here is for a registry of another key. */
+	if (v != NULL)
+		ok = gb_checkpoint_verifier_open(v, *note, strlen(*note), c) == 0;
+	else
+		ok = gb_note_vkey_parse(gb_registry_vkey(r), &k) == 0 &&
+		    gb_note_open(*note, strlen(*note), &k, 1, &o) == 0 &&
+		    gb_checkpoint_parse(*note, o.text_len, c) == 0;
+	if (!ok) {
 		free(*note);
 		*note = NULL;
 		return -1;

@@ -416,7 +416,8 @@ main(int argc, char **argv)
 		vs->cfg.verdict_key = vkey_path;
 	}
 	if (verdict_key(vs, vs->cfg.verdict_key) != 0 ||
-	    gb_ed25519_signer_new(vs->verdict_seed, &vs->verdict_signer) != 0)
+	    gb_ed25519_signer_new(vs->verdict_seed, &vs->verdict_signer) != 0 ||
+	    vs_cache_init(vs) != 0)
 		return 2;
 	if (vs->cfg.token_file != NULL &&
 	    (read_secret(vs->cfg.token_file, &vs->token) != 0 ||
@@ -470,6 +471,7 @@ main(int argc, char **argv)
 	mg_stop(ctx);
 	vs_audit_stop(vs);
 	mg_exit_library();
+	vs_cache_fini(vs);
 	vs_metrics_fini(&vs->metrics);
 	vs_nonces_fini(&vs->nonces);
 	pthread_mutex_destroy(&vs->write_mu);

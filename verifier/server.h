@@ -89,6 +89,9 @@ struct vs {
 	struct vs_nonces nonces;
 	struct vs_metrics metrics;
 	pthread_key_t reg_key;      /* per-thread read-only registry handle */
+	/* The log's checkpoints opened with its key, parsed once, each note's
+	 * signature checked once (cache.c). */
+	struct gb_checkpoint_verifier *log_checkpoints;
 	struct vs_audit audit;
 };
 
@@ -149,6 +152,15 @@ int vs_nonce_issue(struct vs_nonces *s, int64_t now_ms, int64_t ttl_ms,
     uint8_t out[VS_NONCE_BYTES]);
 bool vs_nonce_take(struct vs_nonces *s, const uint8_t *n, size_t len,
     int64_t now_ms);
+
+/* cache.c: made once at startup (main.c, after the verdict key) and
+ * freed after the workers stopped. */
+int vs_cache_init(struct vs *vs);
+void vs_cache_fini(struct vs *vs);
+/* The process's log checkpoint verifier (vs->log_checkpoints), for code
+ * that has no struct vs at hand, when vkey is the log key it was made
+ * from; else (or before vs_cache_init()) NULL. */
+struct gb_checkpoint_verifier *vs_log_checkpoints(const char *vkey);
 
 /* jws.c */
 char *vs_jws_sign(const struct vs *vs, json_t *claims);
