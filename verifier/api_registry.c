@@ -108,25 +108,35 @@ latest(struct gb_registry *r, char **note, struct gb_checkpoint *c)
 }
 
 json_t *
-vs_proof_json(struct gb_registry *r, uint64_t index)
+vs_proof_json_at(struct gb_registry *r, uint64_t index, const char *note,
+    const struct gb_checkpoint *c)
 {
 	uint8_t p[GB_MERKLE_MAX_PROOF][GB_HASH_BYTES];
-	struct gb_checkpoint c;
 	struct gb_reg_error e;
-	char *note, root[2 * GB_HASH_BYTES + 1];
+	char root[2 * GB_HASH_BYTES + 1];
 	size_t n;
+	json_t *j;
+
+	if (r == NULL ||
+	    gb_registry_prove_inclusion(r, index, c->size, p, &n, &e) != 0)
+		return json_null();
+	gb_hex_encode(root, c->root, GB_HASH_BYTES);
+	j = json_pack("{s:{s:s, s:I, s:s}, s:I, s:o}", "checkpoint", "note",
+	    note, "size", (json_int_t)c->size, "root", root, "index",
+	    (json_int_t)index, "inclusion", proof_array(p, n));
+	return j != NULL ? j : json_null();
+}
+
+json_t *
+vs_proof_json(struct gb_registry *r, uint64_t index)
+{
+	struct gb_checkpoint c;
+	char *note;
 	json_t *j;
 
 	if (r == NULL || latest(r, &note, &c) != 0)
 		return json_null();
-	if (gb_registry_prove_inclusion(r, index, c.size, p, &n, &e) != 0) {
-		free(note);
-		return json_null();
-	}
-	gb_hex_encode(root, c.root, GB_HASH_BYTES);
-	j = json_pack("{s:{s:s, s:I, s:s}, s:I, s:o}", "checkpoint", "note",
-	    note, "size", (json_int_t)c.size, "root", root, "index",
-	    (json_int_t)index, "inclusion", proof_array(p, n));
+	j = vs_proof_json_at(r, index, note, &c);
 	free(note);
 	return j;
 }

@@ -381,60 +381,45 @@ doc_json(const struct gb_doc *d)
 }
 
 /* The registry's part: the release whose PCR0 the document has must be
- * published, unrevoked, and declare only PCRs equal to the document's. */
+ * published, unrevoked, and declare only PCRs equal to the document's.
+ * What the registry says comes through the registry cache (cache.c) or,
+ * with it off, from the database: the same view either way. */
 static enum gb_reason
-check_release(struct vs_req *q, const struct gb_doc *d, uint64_t *index,
-    bool *matched, struct gb_result *res)
+check_release(struct vs_req *q, struct vs_regstate *st,
+    const struct gb_doc *d, char pcr0[97], uint64_t *index, bool *matched,
+    struct gb_result *res)
 {
-	struct gb_registry *r = vs_registry(q);
-	struct gb_reg_error e;
-	char pcr0[97], id[17], *leaf = NULL;
-	const char *k;
-	int64_t revoked;
-	json_t *j, *pcrs, *v;
-	enum gb_reason out = GB_R_OK;
+	struct vs_relview v;
 
 	*matched = false;
-	if (r == NULL)
+	if (st->rd == NULL)
 		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "the "
 		    "registry is not available");
 	if (d->pcrs[0].ptr == NULL || d->pcrs[0].len != 48)
 		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "the "
 		    "document has no 48-byte PCR0");
 	gb_hex_encode(pcr0, d->pcrs[0].ptr, 48);
-	if (gb_registry_by_pcr0(r, pcr0, index, id, &revoked, &e) != 0)
+	if (vs_regcache_view(q->vs, st, pcr0, &v) != 0 || !v.found)
 		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "no "
 		    "published release has this PCR0");
-	if (gb_registry_leaf(r, *index, &leaf, &e) != 0 ||
-	    (j = gb_json_loadb(leaf, strlen(leaf), 0, NULL)) == NULL) {
-		free(leaf);
+	*index = v.index;
+	if (!v.readable)
 		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "cannot "
-		    "read release %s", id);
-	}
-	free(leaf);
-	pcrs = json_object_get(json_object_get(j, "release"), "pcrs");
-	json_object_foreach(pcrs, k, v) {
-		unsigned i = (unsigned)strtoul(k, NULL, 10);
-		uint8_t want[48];
-		const char *hex = json_string_value(v);
+		    "read release %s", v.id);
+	for (unsigned k = 0; k < v.npcrs; k++) {
+		unsigned i = v.pcrs[k].i;
 
-		if (i >= GB_PCR_MAX_COUNT || hex == NULL ||
-		    gb_hex_decode(hex, strlen(hex), want, 48) != 0 ||
-		    d->pcrs[i].ptr == NULL || d->pcrs[i].len != 48 ||
-		    memcmp(d->pcrs[i].ptr, want, 48) != 0) {
-			out = gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT,
+		if (!v.pcrs[k].ok || d->pcrs[i].ptr == NULL ||
+		    d->pcrs[i].len != 48 ||
+		    memcmp(d->pcrs[i].ptr, v.pcrs[k].v, 48) != 0)
+			return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT,
 			    "PCR%u differs from release %s, which has this "
-			    "PCR0", i, id);
-			break;
-		}
+			    "PCR0", i, v.id);
 	}
-	json_decref(j);
-	if (out != GB_R_OK)
-		return out;
 	*matched = true;
-	if (revoked >= 0)
+	if (v.revoked >= 0)
 		return gb_result_set(res, GB_R_REVOKED, "release %s was revoked "
-		    "by log entry %lld", id, (long long)revoked);
+		    "by log entry %lld", v.id, (long long)v.revoked);
 	return GB_R_OK;
 }
 
@@ -575,9 +560,10 @@ vs_api_verify(struct vs_req *q)
 	struct gb_doc d;
 	enum gb_reason r;
 	json_t *release = json_null(), *proof = json_null(), *claims;
+	struct vs_regstate st;
 	uint64_t index = 0;
 	bool matched = false, parsed;
-	char *jws = NULL, *tlog = NULL;
+	char *jws = NULL, *tlog = NULL, pcr0[97];
 	int rc;
 
 	if (!vs_method(q, "POST")) {
@@ -591,6 +577,7 @@ vs_api_verify(struct vs_req *q)
 	}
 	if ((rc = read_ask(q, &a)) != 0)
 		goto out;
+	vs_regcache_begin(vs, &st);
 	r = gb_verifier_verify(vs->verifier, a.doc, a.doc_len, a.at_ms, &d,
 	    &res);
 	parsed = r == GB_R_OK || r > GB_R_BAD_FIELD;
@@ -613,8 +600,8 @@ vs_api_verify(struct vs_req *q)
 	 * policy check refuses it. */
 	if (r == GB_R_OK || r >= GB_R_DEBUG_MODE) {
 		struct gb_result rres;
-		enum gb_reason rr = check_release(q, &d, &index, &matched,
-		    &rres);
+		enum gb_reason rr = check_release(q, &st, &d, pcr0, &index,
+		    &matched, &rres);
 
 		if (r == GB_R_OK && rr != GB_R_OK) {
 			r = rr;
@@ -626,13 +613,10 @@ vs_api_verify(struct vs_req *q)
 		    &res);
 
 	if (matched) {
-		struct gb_registry *reg = vs_registry(q);
-
 		json_decref(release);
 		json_decref(proof);
-		release = vs_release_json(reg, index);
-		proof = vs_proof_json(reg, index);
-		tlog = vs_tlog_proof(reg, proof);
+		vs_regcache_release(vs, &st, pcr0, index, &release, &proof,
+		    &tlog);
 	}
 	claims = verdict_claims(vs, &a, r, &res, parsed ? &d : NULL, release,
 	    proof);

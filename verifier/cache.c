@@ -1,32 +1,101 @@
 /*
  * What the verifier keeps between requests (docs/verifier.md "Caches"):
- * the log's checkpoint verifier (the key parsed once, each checkpoint's
- * signature checked once).
+ *
+ * - the log's checkpoint verifier: the key parsed once, each checkpoint's
+ *   signature checked once;
+ * - per worker thread, a registry reader whose statements are prepared
+ *   once;
+ * - the registry cache: for each PCR0 asked about, what the registry says
+ *   (the release, its PCRs, and for a release its JSON, inclusion proof and
+ *   tlog-proof against the latest checkpoint), all dropped at once when the
+ *   latest checkpoint changes (every change to the registry appends a leaf
+ *   and a checkpoint in one transaction).
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "gb/codec.h"
+#include "gb/docjson.h"
 #include "gb/note.h"
 #include "server.h"
 
+/* PCR0s remembered by the registry cache (releases and PCR0s no release
+ * has); a direct-mapped table, so a flood of new PCR0s replaces entries
+ * and never grows it. About 2 KiB an entry plus a release's JSON. */
+#define VS_RELEASE_CACHE_SLOTS 256
+
+struct vs_relentry {
+	bool used;
+	uint8_t pcr0[48];
+	struct vs_relview view;
+	json_t *release, *proof;    /* owned; json null when not found */
+	char *tlog;                 /* owned; NULL when not found */
+};
+
+struct vs_regcache {
+	pthread_mutex_t mu;
+	char *note;                 /* the latest checkpoint, from malloc() */
+	size_t note_len;
+	struct gb_checkpoint cp;    /* note, opened */
+	uint64_t gen;               /* bumped when note changes; 0 unused */
+	struct vs_relentry slot[VS_RELEASE_CACHE_SLOTS];
+};
+
 /* The one struct vs of the process, for vs_log_checkpoints(). */
 static struct vs *the_vs;
+
+static void
+close_reader(void *p)
+{
+	gb_reg_reader_close(p);
+}
+
+static void
+entry_clear(struct vs_relentry *en)
+{
+	json_decref(en->release);
+	json_decref(en->proof);
+	free(en->tlog);
+	memset(en, 0, sizeof *en);
+}
 
 int
 vs_cache_init(struct vs *vs)
 {
 	vs->log_checkpoints = NULL;
+	vs->regcache = NULL;
 	if (vs->log_vkey[0] != '\0' &&
 	    gb_checkpoint_verifier_new(vs->log_vkey, &vs->log_checkpoints) != 0)
 		return -1;
+	if (pthread_key_create(&vs->reader_key, close_reader) != 0)
+		goto fail;
+	if (!vs->cfg.no_cache) {
+		if ((vs->regcache = calloc(1, sizeof *vs->regcache)) == NULL)
+			goto fail;
+		pthread_mutex_init(&vs->regcache->mu, NULL);
+	}
 	the_vs = vs;
 	return 0;
+fail:
+	gb_checkpoint_verifier_free(vs->log_checkpoints);
+	vs->log_checkpoints = NULL;
+	return -1;
 }
 
+/* After the workers stopped (their readers closed with their threads). */
 void
 vs_cache_fini(struct vs *vs)
 {
 	the_vs = NULL;
+	if (vs->regcache != NULL) {
+		for (size_t i = 0; i < VS_RELEASE_CACHE_SLOTS; i++)
+			entry_clear(&vs->regcache->slot[i]);
+		free(vs->regcache->note);
+		pthread_mutex_destroy(&vs->regcache->mu);
+		free(vs->regcache);
+		vs->regcache = NULL;
+	}
+	pthread_key_delete(vs->reader_key);
 	gb_checkpoint_verifier_free(vs->log_checkpoints);
 	vs->log_checkpoints = NULL;
 }
@@ -40,4 +109,245 @@ vs_log_checkpoints(const char *vkey)
 	    strcmp(vkey, vs->log_vkey) != 0)
 		return NULL;
 	return vs->log_checkpoints;
+}
+
+/* Compares the latest checkpoint with the cache's; returns the cache's
+ * generation for it, or 0 when the cache cannot serve this request (the
+ * checkpoint unreadable or not opening, or older than the cache's: this
+ * thread read before another thread saw a newer one). */
+static uint64_t
+sync_gen(struct vs *vs, struct gb_reg_reader *rd)
+{
+	struct vs_regcache *c = vs->regcache;
+	struct gb_reg_error e;
+	struct gb_checkpoint cp;
+	const char *note;
+	size_t len;
+	uint64_t size, gen = 0;
+	char *copy;
+
+	if (gb_reg_reader_latest(rd, &note, &len, &size, &e) != 0)
+		return 0;
+	pthread_mutex_lock(&c->mu);
+	if (c->note != NULL && c->note_len == len &&
+	    memcmp(c->note, note, len) == 0)
+		gen = c->gen;
+	pthread_mutex_unlock(&c->mu);
+	if (gen != 0)
+		return gen;
+	/* A new checkpoint: opened outside the lock (its verifier has a lock
+	 * of its own), then it replaces the cache unless a newer one did. */
+	if (vs->log_checkpoints == NULL ||
+	    gb_checkpoint_verifier_open(vs->log_checkpoints, note, len, &cp) !=
+	    0 || cp.size != size || (copy = malloc(len + 1)) == NULL)
+		return 0;
+	memcpy(copy, note, len + 1);
+	pthread_mutex_lock(&c->mu);
+	if (c->note != NULL && c->note_len == len &&
+	    memcmp(c->note, note, len) == 0) {
+		gen = c->gen;
+		free(copy);
+	} else if (c->note != NULL && size < c->cp.size) {
+		free(copy);
+	} else {
+		for (size_t i = 0; i < VS_RELEASE_CACHE_SLOTS; i++)
+			entry_clear(&c->slot[i]);
+		free(c->note);
+		c->note = copy;
+		c->note_len = len;
+		c->cp = cp;
+		gen = ++c->gen;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return gen;
+}
+
+void
+vs_regcache_begin(struct vs *vs, struct vs_regstate *st)
+{
+	struct gb_reg_reader *rd = pthread_getspecific(vs->reader_key);
+	struct gb_reg_error e;
+
+	st->rd = NULL;
+	st->gen = 0;
+	if (rd == NULL && vs->cfg.db != NULL &&
+	    gb_reg_reader_open(vs->cfg.db, &rd, &e) == 0 &&
+	    pthread_setspecific(vs->reader_key, rd) != 0) {
+		gb_reg_reader_close(rd);
+		rd = NULL;
+	}
+	st->rd = rd;
+	if (rd != NULL && vs->regcache != NULL)
+		st->gen = sync_gen(vs, rd);
+}
+
+/* Reads the view from the database. */
+static int
+load_view(struct gb_reg_reader *rd, const char *pcr0hex,
+    struct vs_relview *v)
+{
+	struct gb_reg_error e;
+	const char *k;
+	char *leaf = NULL;
+	json_t *j, *v0;
+
+	memset(v, 0, sizeof *v);
+	if (gb_reg_reader_by_pcr0(rd, pcr0hex, &v->index, v->id, &v->revoked,
+	    &e) != 0)
+		return strcmp(e.code, "not_found") == 0 ? 0 : -1;
+	v->found = true;
+	if (gb_reg_reader_leaf(rd, v->index, &leaf, &e) != 0 ||
+	    (j = gb_json_loadb(leaf, strlen(leaf), 0, NULL)) == NULL) {
+		free(leaf);
+		return 0;
+	}
+	free(leaf);
+	v->readable = true;
+	json_object_foreach(json_object_get(json_object_get(j, "release"),
+	    "pcrs"), k, v0) {
+		const char *hex = json_string_value(v0);
+		unsigned i = (unsigned)strtoul(k, NULL, 10);
+
+		/* One entry past the limit, refused, stands for the rest: a
+		 * release declares at most GB_PCR_MAX_COUNT. */
+		v->pcrs[v->npcrs].i = i;
+		v->pcrs[v->npcrs].ok = v->npcrs < VS_RELEASE_PCRS_MAX &&
+		    i < GB_PCR_MAX_COUNT && hex != NULL &&
+		    gb_hex_decode(hex, strlen(hex), v->pcrs[v->npcrs].v, 48) == 0;
+		if (v->npcrs++ == VS_RELEASE_PCRS_MAX)
+			break;
+	}
+	json_decref(j);
+	return 0;
+}
+
+static size_t
+slot_of(const uint8_t pcr0[48])
+{
+	/* PCR0 is a SHA-384 digest: any of its bytes are uniform. */
+	return ((size_t)pcr0[0] | (size_t)pcr0[1] << 8) %
+	    VS_RELEASE_CACHE_SLOTS;
+}
+
+/* The release's JSON, proof and tlog-proof into en, against the checkpoint
+ * of st's generation (which the cache holds while it is current); -1 when
+ * the generation has passed meanwhile or a part is missing. */
+static int
+fill(struct vs_regcache *c, struct vs_regstate *st, struct vs_relentry *en)
+{
+	struct gb_registry *r = gb_reg_reader_registry(st->rd);
+	struct gb_checkpoint cp;
+	char *note = NULL;
+
+	pthread_mutex_lock(&c->mu);
+	if (c->gen == st->gen) {
+		note = strdup(c->note);
+		cp = c->cp;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (note == NULL)
+		return -1;
+	en->release = vs_release_json(r, en->view.index);
+	en->proof = vs_proof_json_at(r, en->view.index, note, &cp);
+	en->tlog = vs_tlog_proof(r, en->proof);
+	free(note);
+	/* Not remembered unless whole: a failed read (or a release newer
+	 * than this checkpoint, read in a race with a publication) is tried
+	 * again by the next request. */
+	return json_is_object(en->release) && json_is_object(en->proof) &&
+	    en->tlog != NULL ? 0 : -1;
+}
+
+int
+vs_regcache_view(struct vs *vs, struct vs_regstate *st, const char *pcr0hex,
+    struct vs_relview *view)
+{
+	struct vs_regcache *c = vs->regcache;
+	struct vs_relentry fresh;
+	struct vs_relentry *en;
+	uint8_t pcr0[48];
+	bool hit = false;
+
+	memset(view, 0, sizeof *view);
+	if (st->rd == NULL)
+		return -1;
+	if (st->gen == 0 || gb_hex_decode(pcr0hex, strlen(pcr0hex), pcr0,
+	    sizeof pcr0) != 0)
+		return load_view(st->rd, pcr0hex, view);
+	en = &c->slot[slot_of(pcr0)];
+	pthread_mutex_lock(&c->mu);
+	if (c->gen == st->gen && en->used &&
+	    memcmp(en->pcr0, pcr0, sizeof pcr0) == 0) {
+		*view = en->view;
+		hit = true;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (hit)
+		return 0;
+	if (load_view(st->rd, pcr0hex, view) != 0)
+		return -1;
+	/* An unreadable release is not remembered: the next request tries
+	 * again. */
+	if (view->found && !view->readable)
+		return 0;
+	memset(&fresh, 0, sizeof fresh);
+	fresh.used = true;
+	memcpy(fresh.pcr0, pcr0, sizeof pcr0);
+	fresh.view = *view;
+	if (view->found && fill(c, st, &fresh) != 0) {
+		entry_clear(&fresh);
+		return 0;
+	}
+	pthread_mutex_lock(&c->mu);
+	if (c->gen == st->gen) {
+		entry_clear(en);
+		*en = fresh;
+		memset(&fresh, 0, sizeof fresh);
+	}
+	pthread_mutex_unlock(&c->mu);
+	entry_clear(&fresh);
+	return 0;
+}
+
+void
+vs_regcache_release(struct vs *vs, struct vs_regstate *st,
+    const char *pcr0hex, uint64_t index, json_t **release, json_t **proof,
+    char **tlog)
+{
+	struct vs_regcache *c = vs->regcache;
+	struct gb_registry *r = st->rd != NULL ?
+	    gb_reg_reader_registry(st->rd) : NULL;
+	struct vs_relentry *en;
+	uint8_t pcr0[48];
+	bool has_tlog = false;
+
+	*release = NULL;
+	*proof = NULL;
+	*tlog = NULL;
+	if (st->gen != 0 && gb_hex_decode(pcr0hex, strlen(pcr0hex), pcr0,
+	    sizeof pcr0) == 0) {
+		en = &c->slot[slot_of(pcr0)];
+		pthread_mutex_lock(&c->mu);
+		/* Copies: jansson's reference counts and dumps are not for
+		 * sharing between threads. */
+		if (c->gen == st->gen && en->used && en->view.found &&
+		    en->view.index == index &&
+		    memcmp(en->pcr0, pcr0, sizeof pcr0) == 0) {
+			*release = json_deep_copy(en->release);
+			*proof = json_deep_copy(en->proof);
+			has_tlog = en->tlog != NULL;
+			*tlog = has_tlog ? strdup(en->tlog) : NULL;
+		}
+		pthread_mutex_unlock(&c->mu);
+		if (*release != NULL && *proof != NULL &&
+		    has_tlog == (*tlog != NULL))
+			return;
+		json_decref(*release);
+		json_decref(*proof);
+		free(*tlog);
+		*tlog = NULL;
+	}
+	*release = vs_release_json(r, index);
+	*proof = vs_proof_json(r, index);
+	*tlog = vs_tlog_proof(r, *proof);
 }

@@ -16,7 +16,9 @@
 #include "gb/attest.h"
 #include "gb/ed25519.h"
 #include "gb/err.h"
+#include "gb/note.h"
 #include "gb/registry.h"
+#include "gb/regread.h"
 
 #define VS_VERSION "0.1.0"
 #define VS_NONCE_BYTES 32
@@ -92,6 +94,8 @@ struct vs {
 	/* The log's checkpoints opened with its key, parsed once, each note's
 	 * signature checked once (cache.c). */
 	struct gb_checkpoint_verifier *log_checkpoints;
+	pthread_key_t reader_key;   /* per-thread gb_reg_reader (cache.c) */
+	struct vs_regcache *regcache;   /* NULL with --cache off */
 	struct vs_audit audit;
 };
 
@@ -162,6 +166,46 @@ void vs_cache_fini(struct vs *vs);
  * from; else (or before vs_cache_init()) NULL. */
 struct gb_checkpoint_verifier *vs_log_checkpoints(const char *vkey);
 
+/* What the registry says about a PCR0 (96 hex digits), as verify's release
+ * check reads it: the release, and its declared PCRs in the leaf's order
+ * (ok false: an entry that cannot equal any document's). */
+#define VS_RELEASE_PCRS_MAX GB_PCR_MAX_COUNT
+struct vs_relview {
+	bool found;                 /* a release has this PCR0 */
+	bool readable;              /* its leaf was read and parsed */
+	uint64_t index;
+	char id[17];
+	int64_t revoked;            /* leaf of the revocation, or -1 */
+	unsigned npcrs;
+	struct {
+		unsigned i;
+		bool ok;
+		uint8_t v[48];
+	} pcrs[VS_RELEASE_PCRS_MAX + 1];
+};
+
+/* One verify request's view of the registry, through this thread's
+ * reader: gen is the registry cache's generation, which names the log's
+ * state (0: the cache is off or bypassed for this request; every answer is
+ * read from the database then). */
+struct vs_regstate {
+	struct gb_reg_reader *rd;   /* borrowed; NULL: no registry */
+	uint64_t gen;
+};
+/* Gets the thread's reader (opened on first use) and, with the cache on,
+ * compares the log's latest checkpoint with the cache's: a new one drops
+ * the cache. */
+void vs_regcache_begin(struct vs *vs, struct vs_regstate *st);
+/* The registry's view of pcr0hex; 0, or -1 when the registry could not be
+ * read (view->found false). */
+int vs_regcache_view(struct vs *vs, struct vs_regstate *st,
+    const char *pcr0hex, struct vs_relview *view);
+/* The release JSON, the proof JSON and the tlog-proof text of the release
+ * of pcr0hex (new references / a new string; the tlog NULL if none). */
+void vs_regcache_release(struct vs *vs, struct vs_regstate *st,
+    const char *pcr0hex, uint64_t index, json_t **release, json_t **proof,
+    char **tlog);
+
 /* jws.c */
 char *vs_jws_sign(const struct vs *vs, json_t *claims);
 char *vs_b64url(const uint8_t *p, size_t n);
@@ -183,6 +227,9 @@ int vs_api_openapi(struct vs_req *q);
 /* Release info for a verdict: the matching release's JSON and proof. */
 json_t *vs_release_json(struct gb_registry *r, uint64_t index);
 json_t *vs_proof_json(struct gb_registry *r, uint64_t index);
+/* The same against the checkpoint note, already opened into c. */
+json_t *vs_proof_json_at(struct gb_registry *r, uint64_t index,
+    const char *note, const struct gb_checkpoint *c);
 /* The C2SP tlog-proof@v1 text of that proof (vs_proof_json()'s answer),
  * with the release's leaf in its extra line: a new string, or NULL. */
 char *vs_tlog_proof(struct gb_registry *r, json_t *proof);
