@@ -337,17 +337,14 @@ vs_content_type_is(struct vs_req *q, const char *type, bool charset_ok)
 	return *p == '\0';
 }
 
-/* Reads the request: JSON, or raw CBOR with nonce and at in the query. */
+/* Reads the request from its body (taken over): JSON, or raw CBOR with
+ * nonce and at in the query. */
 static int
-read_ask(struct vs_req *q, struct ask *a)
+read_ask(struct vs_req *q, struct ask *a, char *body, size_t len)
 {
 	bool cbor = vs_content_type_is(q, "application/cbor", false);
-	char *body;
-	size_t len;
 	int rc;
 
-	if ((rc = vs_read_body(q, &body, &len)) != 0)
-		return rc;
 	if (!cbor && !vs_content_type_is(q, "application/json", true)) {
 		free(body);
 		return vs_problem(q, 415, "unsupported_media_type", "send "
@@ -511,9 +508,8 @@ checkpoint_claim(json_t *proof)
 static json_t *
 verdict_claims(struct vs *vs, const struct ask *a, enum gb_reason r,
     const struct gb_result *res, const struct gb_doc *d, json_t *release,
-    json_t *proof)
+    json_t *proof, int64_t iat)
 {
-	int64_t iat = gb_time_now_ms() / 1000;
 	json_t *sub, *claims, *at_ms;
 
 	if (a->at_ms == GB_AT_DOCUMENT)
@@ -550,6 +546,43 @@ verdict_claims(struct vs *vs, const struct ask *a, enum gb_reason r,
 	return claims;
 }
 
+/* A remembered answer for this request, sent: the verdict counted and named
+ * in the log line as the computed one would be. Returns 0 when there is
+ * none. */
+static int
+answer_cached(struct vs_req *q, const uint8_t key[VS_RESPCACHE_KEY_BYTES],
+    uint64_t gen)
+{
+	struct vs_answer *a = vs_respcache_get(q->vs, key, gen,
+	    gb_time_now_ms() / 1000);
+	int rc;
+
+	if (a == NULL)
+		return 0;
+	vs_metrics_verdict(q->vs, a->reason);
+	q->reason = gb_reason_code(a->reason);
+	rc = vs_reply_text(q, 200, "application/json", a->body, a->len);
+	vs_respcache_put_back(a);
+	return rc;
+}
+
+/* The answer's bytes (what vs_reply_json() would send): a new string. */
+static char *
+answer_json(enum gb_reason r, const struct gb_result *res,
+    const struct ask *a, const struct gb_doc *d, json_t *release,
+    json_t *proof, const char *jws, const char *tlog)
+{
+	json_t *j = json_pack("{s:b, s:s, s:s, s:o, s:o, s:O, s:O, s:O, s:s, "
+	    "s:s?}", "trusted", r == GB_R_OK, "reason", gb_reason_code(r),
+	    "message", res->detail, "checks", checks_json(r, a), "document",
+	    d != NULL ? doc_json(d) : json_null(), "release", release, "proof",
+	    proof, "at", a->at_json, "verdict", jws, "tlog_proof", tlog);
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	return s;
+}
+
 int
 vs_api_verify(struct vs_req *q)
 {
@@ -558,26 +591,40 @@ vs_api_verify(struct vs_req *q)
 	struct gb_policy pol = { .allow_debug = false };
 	struct gb_result res = { GB_R_OK, "" };
 	struct gb_doc d;
+	struct vs_regstate st;
 	enum gb_reason r;
 	json_t *release = json_null(), *proof = json_null(), *claims;
-	struct vs_regstate st;
+	uint8_t key[VS_RESPCACHE_KEY_BYTES];
 	uint64_t index = 0;
+	int64_t iat;
 	bool matched = false, parsed;
-	char *jws = NULL, *tlog = NULL, pcr0[97];
+	char *jws = NULL, *tlog = NULL, *answer = NULL, *body, pcr0[97];
+	size_t len;
 	int rc;
 
 	if (!vs_method(q, "POST")) {
 		rc = vs_problem(q, 405, "method_not_allowed", "use POST");
 		goto out;
 	}
+	/* First, before any answer, remembered or not. */
 	if (atomic_load(&vs->audit.damaged)) {
 		rc = vs_problem(q, 503, "log_damaged", "the log failed its "
 		    "audit; no verdict can rest on it (see /readyz)");
 		goto out;
 	}
-	if ((rc = read_ask(q, &a)) != 0)
+	if ((rc = vs_read_body(q, &body, &len)) != 0)
 		goto out;
 	vs_regcache_begin(vs, &st);
+	if (vs->respcache != NULL && st.gen != 0) {
+		vs_respcache_key(vs_header(q, "Content-Type"),
+		    vs_query_string(q), body, len, key);
+		if ((rc = answer_cached(q, key, st.gen)) != 0) {
+			free(body);
+			goto out;
+		}
+	}
+	if ((rc = read_ask(q, &a, body, len)) != 0)
+		goto out;
 	r = gb_verifier_verify(vs->verifier, a.doc, a.doc_len, a.at_ms, &d,
 	    &res);
 	parsed = r == GB_R_OK || r > GB_R_BAD_FIELD;
@@ -618,28 +665,34 @@ vs_api_verify(struct vs_req *q)
 		vs_regcache_release(vs, &st, pcr0, index, &release, &proof,
 		    &tlog);
 	}
+	iat = gb_time_now_ms() / 1000;
 	claims = verdict_claims(vs, &a, r, &res, parsed ? &d : NULL, release,
-	    proof);
-	if (claims == NULL || (jws = vs_jws_sign(vs, claims)) == NULL) {
+	    proof, iat);
+	if (claims == NULL || (jws = vs_jws_sign(vs, claims)) == NULL ||
+	    (answer = answer_json(r, &res, &a, parsed ? &d : NULL, release,
+	    proof, jws, tlog)) == NULL) {
 		json_decref(claims);
 		rc = vs_problem(q, 500, "no_memory", "the verdict could not be "
 		    "signed");
 		goto out;
 	}
 	json_decref(claims);
+	/* Answered again the same way within this second and log state: a
+	 * nonce is used once, and "now" is a different time each
+	 * millisecond. */
+	if (vs->respcache != NULL && st.gen != 0 && a.nonce == NULL &&
+	    !a.at_now)
+		vs_respcache_add(vs, key, st.gen, iat, r, answer,
+		    strlen(answer));
 	vs_metrics_verdict(vs, r);
 	q->reason = gb_reason_code(r);
-	rc = vs_reply_json(q, 200, json_pack("{s:b, s:s, s:s, s:o, s:o, s:O, "
-	    "s:O, s:O, s:s, s:s?}", "trusted", r == GB_R_OK, "reason",
-	    gb_reason_code(r), "message", res.detail, "checks",
-	    checks_json(r, &a), "document", parsed ? doc_json(&d) :
-	    json_null(), "release", release, "proof", proof, "at", a.at_json,
-	    "verdict", jws, "tlog_proof", tlog));
+	rc = vs_reply_text(q, 200, "application/json", answer, strlen(answer));
 out:
 	json_decref(release);
 	json_decref(proof);
 	free(jws);
 	free(tlog);
+	free(answer);
 	ask_free(&a);
 	return rc;
 }

@@ -9,10 +9,18 @@
  *   (the release, its PCRs, and for a release its JSON, inclusion proof and
  *   tlog-proof against the latest checkpoint), all dropped at once when the
  *   latest checkpoint changes (every change to the registry appends a leaf
- *   and a checkpoint in one transaction).
+ *   and a checkpoint in one transaction);
+ * - the response cache: whole verify answers, for requests that can be
+ *   answered twice (no nonce, a fixed time), keyed by the request's bytes,
+ *   the registry cache's generation and the second of the verdict's iat.
+ *   Within one second and one log state the answer computed again would be
+ *   the same bytes (iat has 1 s resolution and Ed25519 is deterministic),
+ *   so a hit sends exactly what a miss would.
  */
 #include <stdlib.h>
 #include <string.h>
+
+#include <nettle/sha2.h>
 
 #include "gb/codec.h"
 #include "gb/docjson.h"
@@ -39,6 +47,23 @@ struct vs_regcache {
 	struct gb_checkpoint cp;    /* note, opened */
 	uint64_t gen;               /* bumped when note changes; 0 unused */
 	struct vs_relentry slot[VS_RELEASE_CACHE_SLOTS];
+};
+
+/* Answers remembered by the response cache: a direct-mapped table (a flood
+ * of distinct bodies replaces entries, never grows it). An answer is 2 to
+ * 8 KiB; larger ones (at most VS_RESPONSE_MAX_BYTES) are not kept, so the
+ * cache holds at most SLOTS * MAX_BYTES (16 MiB), usually about 2 MiB. */
+#define VS_RESPONSE_CACHE_SLOTS 512
+#define VS_RESPONSE_MAX_BYTES 32768
+
+struct vs_respcache {
+	pthread_mutex_t mu;
+	struct vs_respentry {
+		uint8_t key[VS_RESPCACHE_KEY_BYTES];
+		uint64_t gen;
+		int64_t second;
+		struct vs_answer *answer;       /* NULL: free slot */
+	} slot[VS_RESPONSE_CACHE_SLOTS];
 };
 
 /* The one struct vs of the process, for vs_log_checkpoints(). */
@@ -73,10 +98,14 @@ vs_cache_init(struct vs *vs)
 		if ((vs->regcache = calloc(1, sizeof *vs->regcache)) == NULL)
 			goto fail;
 		pthread_mutex_init(&vs->regcache->mu, NULL);
+		if ((vs->respcache = calloc(1, sizeof *vs->respcache)) == NULL)
+			goto fail;
+		pthread_mutex_init(&vs->respcache->mu, NULL);
 	}
 	the_vs = vs;
 	return 0;
 fail:
+	/* Only at startup: the process ends. */
 	gb_checkpoint_verifier_free(vs->log_checkpoints);
 	vs->log_checkpoints = NULL;
 	return -1;
@@ -95,6 +124,13 @@ vs_cache_fini(struct vs *vs)
 		free(vs->regcache);
 		vs->regcache = NULL;
 	}
+	if (vs->respcache != NULL) {
+		for (size_t i = 0; i < VS_RESPONSE_CACHE_SLOTS; i++)
+			vs_respcache_put_back(vs->respcache->slot[i].answer);
+		pthread_mutex_destroy(&vs->respcache->mu);
+		free(vs->respcache);
+		vs->respcache = NULL;
+	}
 	pthread_key_delete(vs->reader_key);
 	gb_checkpoint_verifier_free(vs->log_checkpoints);
 	vs->log_checkpoints = NULL;
@@ -111,6 +147,15 @@ vs_log_checkpoints(const char *vkey)
 	return vs->log_checkpoints;
 }
 
+/* Forgets every entry: a new generation. The lock is held. */
+static void
+drop(struct vs_regcache *c)
+{
+	for (size_t i = 0; i < VS_RELEASE_CACHE_SLOTS; i++)
+		entry_clear(&c->slot[i]);
+	c->gen++;
+}
+
 /* Compares the latest checkpoint with the cache's; returns the cache's
  * generation for it, or 0 when the cache cannot serve this request (the
  * checkpoint unreadable or not opening, or older than the cache's: this
@@ -124,14 +169,22 @@ sync_gen(struct vs *vs, struct gb_reg_reader *rd)
 	const char *note;
 	size_t len;
 	uint64_t size, gen = 0;
+	bool changed;
 	char *copy;
 
-	if (gb_reg_reader_latest(rd, &note, &len, &size, &e) != 0)
+	if (gb_reg_reader_latest(rd, &note, &len, &size, &changed, &e) != 0)
 		return 0;
 	pthread_mutex_lock(&c->mu);
 	if (c->note != NULL && c->note_len == len &&
-	    memcmp(c->note, note, len) == 0)
+	    memcmp(c->note, note, len) == 0) {
+		/* The same log, but the database changed since this thread
+		 * last looked: an append another thread has seen already, or
+		 * a write that bypassed the log (the log watch will say).
+		 * Either way the cache must not outlive what it read. */
+		if (changed)
+			drop(c);
 		gen = c->gen;
+	}
 	pthread_mutex_unlock(&c->mu);
 	if (gen != 0)
 		return gen;
@@ -150,13 +203,12 @@ sync_gen(struct vs *vs, struct gb_reg_reader *rd)
 	} else if (c->note != NULL && size < c->cp.size) {
 		free(copy);
 	} else {
-		for (size_t i = 0; i < VS_RELEASE_CACHE_SLOTS; i++)
-			entry_clear(&c->slot[i]);
+		drop(c);
 		free(c->note);
 		c->note = copy;
 		c->note_len = len;
 		c->cp = cp;
-		gen = ++c->gen;
+		gen = c->gen;
 	}
 	pthread_mutex_unlock(&c->mu);
 	return gen;
@@ -350,4 +402,90 @@ vs_regcache_release(struct vs *vs, struct vs_regstate *st,
 	*release = vs_release_json(r, index);
 	*proof = vs_proof_json(r, index);
 	*tlog = vs_tlog_proof(r, *proof);
+}
+
+/* Each part with its length first, so that no two requests share a text
+ * to hash; a missing Content-Type differs from an empty one. */
+void
+vs_respcache_key(const char *ctype, const char *query, const char *body,
+    size_t len, uint8_t key[VS_RESPCACHE_KEY_BYTES])
+{
+	const char *part[2] = { ctype, query };
+	struct sha256_ctx h;
+	uint8_t n[9];
+
+	sha256_init(&h);
+	for (size_t i = 0; i < 2; i++) {
+		size_t pl = part[i] != NULL ? strlen(part[i]) : 0;
+
+		n[0] = part[i] != NULL;
+		for (size_t b = 0; b < 8; b++)
+			n[1 + b] = (uint8_t)((uint64_t)pl >> (8 * b));
+		sha256_update(&h, sizeof n, n);
+		if (pl > 0)
+			sha256_update(&h, pl, (const uint8_t *)part[i]);
+	}
+	sha256_update(&h, len, (const uint8_t *)body);
+	sha256_digest(&h, VS_RESPCACHE_KEY_BYTES, key);
+}
+
+static size_t
+resp_slot(const uint8_t key[VS_RESPCACHE_KEY_BYTES])
+{
+	return ((size_t)key[0] | (size_t)key[1] << 8) % VS_RESPONSE_CACHE_SLOTS;
+}
+
+struct vs_answer *
+vs_respcache_get(struct vs *vs, const uint8_t key[VS_RESPCACHE_KEY_BYTES],
+    uint64_t gen, int64_t second)
+{
+	struct vs_respcache *c = vs->respcache;
+	struct vs_respentry *en;
+	struct vs_answer *a = NULL;
+
+	if (c == NULL || gen == 0)
+		return NULL;
+	en = &c->slot[resp_slot(key)];
+	pthread_mutex_lock(&c->mu);
+	if (en->answer != NULL && en->gen == gen && en->second == second &&
+	    memcmp(en->key, key, VS_RESPCACHE_KEY_BYTES) == 0) {
+		a = en->answer;
+		atomic_fetch_add(&a->refs, 1);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return a;
+}
+
+void
+vs_respcache_put_back(struct vs_answer *a)
+{
+	if (a != NULL && atomic_fetch_sub(&a->refs, 1) == 1)
+		free(a);
+}
+
+void
+vs_respcache_add(struct vs *vs, const uint8_t key[VS_RESPCACHE_KEY_BYTES],
+    uint64_t gen, int64_t second, enum gb_reason reason, const char *body,
+    size_t len)
+{
+	struct vs_respcache *c = vs->respcache;
+	struct vs_respentry *en;
+	struct vs_answer *a, *old;
+
+	if (c == NULL || gen == 0 || len > VS_RESPONSE_MAX_BYTES ||
+	    (a = malloc(sizeof *a + len)) == NULL)
+		return;
+	atomic_init(&a->refs, 1);
+	a->reason = reason;
+	a->len = len;
+	memcpy(a->body, body, len);
+	en = &c->slot[resp_slot(key)];
+	pthread_mutex_lock(&c->mu);
+	old = en->answer;
+	memcpy(en->key, key, VS_RESPCACHE_KEY_BYTES);
+	en->gen = gen;
+	en->second = second;
+	en->answer = a;
+	pthread_mutex_unlock(&c->mu);
+	vs_respcache_put_back(old);
 }

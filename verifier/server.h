@@ -96,6 +96,7 @@ struct vs {
 	struct gb_checkpoint_verifier *log_checkpoints;
 	pthread_key_t reader_key;   /* per-thread gb_reg_reader (cache.c) */
 	struct vs_regcache *regcache;   /* NULL with --cache off */
+	struct vs_respcache *respcache; /* NULL with --cache off */
 	struct vs_audit audit;
 };
 
@@ -165,6 +166,29 @@ void vs_cache_fini(struct vs *vs);
  * that has no struct vs at hand, when vkey is the log key it was made
  * from; else (or before vs_cache_init()) NULL. */
 struct gb_checkpoint_verifier *vs_log_checkpoints(const char *vkey);
+
+/* The response cache: whole verify answers (requests without a nonce, at
+ * a time other than "now"), by key (vs_respcache_key()), the registry
+ * cache's generation and the second they were signed in. */
+#define VS_RESPCACHE_KEY_BYTES 32
+void vs_respcache_key(const char *ctype, const char *query, const char *body,
+    size_t len, uint8_t key[VS_RESPCACHE_KEY_BYTES]);
+/* A remembered answer: take it with vs_respcache_get(), send body[0..len),
+ * then give it back with vs_respcache_put_back(). */
+struct vs_answer {
+	_Atomic unsigned refs;
+	enum gb_reason reason;      /* the verdict's, for metrics and the log */
+	size_t len;
+	char body[];
+};
+struct vs_answer *vs_respcache_get(struct vs *vs,
+    const uint8_t key[VS_RESPCACHE_KEY_BYTES], uint64_t gen,
+    int64_t second);
+void vs_respcache_put_back(struct vs_answer *a);
+/* Remembers a copy of body as the answer for (key, gen, second). */
+void vs_respcache_add(struct vs *vs, const uint8_t key[VS_RESPCACHE_KEY_BYTES],
+    uint64_t gen, int64_t second, enum gb_reason reason, const char *body,
+    size_t len);
 
 /* What the registry says about a PCR0 (96 hex digits), as verify's release
  * check reads it: the release, and its declared PCRs in the leaf's order

@@ -16,6 +16,8 @@ struct gb_reg_reader {
 	sqlite3_stmt *latest, *by_pcr0, *leaf;  /* prepared on first use */
 	char *note;                     /* the last note read, from malloc() */
 	size_t note_cap;
+	bool seen;                      /* data_version holds a value */
+	unsigned data_version;          /* SQLite's, at the previous call */
 };
 
 int
@@ -66,17 +68,26 @@ done(sqlite3_stmt *st)
 
 int
 gb_reg_reader_latest(struct gb_reg_reader *rd, const char **note,
-    size_t *len, uint64_t *size, struct gb_reg_error *e)
+    size_t *len, uint64_t *size, bool *changed, struct gb_reg_error *e)
 {
 	sqlite3_stmt *st = stmt(rd, &rd->latest, "SELECT size, note FROM "
 	    "checkpoints ORDER BY size DESC LIMIT 1", e);
 	const unsigned char *t;
+	unsigned dv = 0;
 	size_t n;
 	int rc, out = -1;
 
 	if (st == NULL)
 		return -1;
 	rc = sqlite3_step(st);
+	/* While the statement's read transaction is open, the pager's data
+	 * version is that of the snapshot read (it is brought up to date
+	 * when a transaction starts). */
+	if (sqlite3_file_control(rd->r->db, "main", SQLITE_FCNTL_DATA_VERSION,
+	    &dv) != SQLITE_OK) {
+		gb__reg_fail(e, "db_error", "reading the data version");
+		goto out;
+	}
 	if (rc == SQLITE_DONE) {
 		gb__reg_fail(e, "bad_database", "the log has no checkpoint");
 		goto out;
@@ -103,6 +114,9 @@ gb_reg_reader_latest(struct gb_reg_reader *rd, const char **note,
 	*note = rd->note;
 	*len = n;
 	*size = (uint64_t)sqlite3_column_int64(st, 0);
+	*changed = !rd->seen || dv != rd->data_version;
+	rd->seen = true;
+	rd->data_version = dv;
 	out = 0;
 out:
 	done(st);

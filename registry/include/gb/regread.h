@@ -11,6 +11,7 @@
 #ifndef GB_REGREAD_H
 #define GB_REGREAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,10 +30,13 @@ struct gb_registry *gb_reg_reader_registry(struct gb_reg_reader *rd);
 
 /* The latest checkpoint note and the tree size it names, read through a
  * statement prepared once. *note points into the reader (borrowed until
- * the next call on rd), NUL-terminated, *len bytes. Returns 0, or -1 with
- * e set ("bad_database" when the log has no checkpoint). */
+ * the next call on rd), NUL-terminated, *len bytes. *changed says whether
+ * the database changed in any way since the reader's previous call (any
+ * commit by anyone, even one that bypassed the log; true on the first
+ * call): SQLite's data version, read in the same transaction. Returns 0,
+ * or -1 with e set ("bad_database" when the log has no checkpoint). */
 int gb_reg_reader_latest(struct gb_reg_reader *rd, const char **note,
-    size_t *len, uint64_t *size, struct gb_reg_error *e);
+    size_t *len, uint64_t *size, bool *changed, struct gb_reg_error *e);
 
 /* gb_registry_by_pcr0() through a statement prepared once. */
 int gb_reg_reader_by_pcr0(struct gb_reg_reader *rd, const char *pcr0,
