@@ -28,8 +28,10 @@
 #include "server.h"
 
 /* PCR0s remembered by the registry cache (releases and PCR0s no release
- * has); a direct-mapped table, so a flood of new PCR0s replaces entries
- * and never grows it. About 2 KiB an entry plus a release's JSON. */
+ * has): a table of sets of VS_CACHE_WAYS entries, so a flood of new PCR0s
+ * replaces entries and never grows it, while a few keys sharing a set do
+ * not push each other out. About 2 KiB an entry plus a release's JSON. */
+#define VS_CACHE_WAYS 4
 #define VS_RELEASE_CACHE_SLOTS 256
 
 struct vs_relentry {
@@ -47,10 +49,12 @@ struct vs_regcache {
 	struct gb_checkpoint cp;    /* note, opened */
 	uint64_t gen;               /* bumped when note changes; 0 unused */
 	struct vs_relentry slot[VS_RELEASE_CACHE_SLOTS];
+	unsigned char next[VS_RELEASE_CACHE_SLOTS / VS_CACHE_WAYS];
+	    /* the way each set replaces next */
 };
 
-/* Answers remembered by the response cache: a direct-mapped table (a flood
- * of distinct bodies replaces entries, never grows it). An answer is 2 to
+/* Answers remembered by the response cache, in sets of VS_CACHE_WAYS (a
+ * flood of distinct bodies replaces entries, never grows it). An answer is 2 to
  * 8 KiB; larger ones (at most VS_RESPONSE_MAX_BYTES) are not kept, so the
  * cache holds at most SLOTS * MAX_BYTES (16 MiB), usually about 2 MiB. */
 #define VS_RESPONSE_CACHE_SLOTS 512
@@ -64,6 +68,7 @@ struct vs_respcache {
 		int64_t second;
 		struct vs_answer *answer;       /* NULL: free slot */
 	} slot[VS_RESPONSE_CACHE_SLOTS];
+	unsigned char next[VS_RESPONSE_CACHE_SLOTS / VS_CACHE_WAYS];
 };
 
 /* The one struct vs of the process, for vs_log_checkpoints(). */
@@ -273,12 +278,48 @@ load_view(struct gb_reg_reader *rd, const char *pcr0hex,
 	return 0;
 }
 
+/* The first entry of pcr0's set. PCR0 is a SHA-384 digest: any of its
+ * bytes are uniform. */
 static size_t
-slot_of(const uint8_t pcr0[48])
+set_of(const uint8_t pcr0[48])
 {
-	/* PCR0 is a SHA-384 digest: any of its bytes are uniform. */
 	return ((size_t)pcr0[0] | (size_t)pcr0[1] << 8) %
-	    VS_RELEASE_CACHE_SLOTS;
+	    (VS_RELEASE_CACHE_SLOTS / VS_CACHE_WAYS) * VS_CACHE_WAYS;
+}
+
+/* pcr0's entry, or NULL. The lock is held. */
+static struct vs_relentry *
+rel_find(struct vs_regcache *c, const uint8_t pcr0[48])
+{
+	size_t set = set_of(pcr0);
+
+	for (size_t w = 0; w < VS_CACHE_WAYS; w++) {
+		struct vs_relentry *en = &c->slot[set + w];
+
+		if (en->used && memcmp(en->pcr0, pcr0, 48) == 0)
+			return en;
+	}
+	return NULL;
+}
+
+/* Where pcr0 goes: its entry (another thread put it there meanwhile), a
+ * free one, or the next of its set in turn. The lock is held. */
+static struct vs_relentry *
+rel_victim(struct vs_regcache *c, const uint8_t pcr0[48])
+{
+	size_t set = set_of(pcr0);
+	struct vs_relentry *en = rel_find(c, pcr0);
+
+	for (size_t w = 0; en == NULL && w < VS_CACHE_WAYS; w++)
+		if (!c->slot[set + w].used)
+			en = &c->slot[set + w];
+	if (en == NULL) {
+		unsigned char *n = &c->next[set / VS_CACHE_WAYS];
+
+		en = &c->slot[set + *n];
+		*n = (unsigned char)((*n + 1) % VS_CACHE_WAYS);
+	}
+	return en;
 }
 
 /* The release's JSON, proof and tlog-proof into en, against the checkpoint
@@ -326,10 +367,8 @@ vs_regcache_view(struct vs *vs, struct vs_regstate *st, const char *pcr0hex,
 	if (st->gen == 0 || gb_hex_decode(pcr0hex, strlen(pcr0hex), pcr0,
 	    sizeof pcr0) != 0)
 		return load_view(st->rd, pcr0hex, view);
-	en = &c->slot[slot_of(pcr0)];
 	pthread_mutex_lock(&c->mu);
-	if (c->gen == st->gen && en->used &&
-	    memcmp(en->pcr0, pcr0, sizeof pcr0) == 0) {
+	if (c->gen == st->gen && (en = rel_find(c, pcr0)) != NULL) {
 		*view = en->view;
 		hit = true;
 	}
@@ -352,6 +391,7 @@ vs_regcache_view(struct vs *vs, struct vs_regstate *st, const char *pcr0hex,
 	}
 	pthread_mutex_lock(&c->mu);
 	if (c->gen == st->gen) {
+		en = rel_victim(c, pcr0);
 		entry_clear(en);
 		*en = fresh;
 		memset(&fresh, 0, sizeof fresh);
@@ -378,13 +418,12 @@ vs_regcache_release(struct vs *vs, struct vs_regstate *st,
 	*tlog = NULL;
 	if (st->gen != 0 && gb_hex_decode(pcr0hex, strlen(pcr0hex), pcr0,
 	    sizeof pcr0) == 0) {
-		en = &c->slot[slot_of(pcr0)];
 		pthread_mutex_lock(&c->mu);
 		/* Copies: jansson's reference counts and dumps are not for
 		 * sharing between threads. */
-		if (c->gen == st->gen && en->used && en->view.found &&
-		    en->view.index == index &&
-		    memcmp(en->pcr0, pcr0, sizeof pcr0) == 0) {
+		if (c->gen == st->gen && (en = rel_find(c, pcr0)) != NULL &&
+		    en->view.found &&
+		    en->view.index == index) {
 			*release = json_deep_copy(en->release);
 			*proof = json_deep_copy(en->proof);
 			has_tlog = en->tlog != NULL;
@@ -429,10 +468,28 @@ vs_respcache_key(const char *ctype, const char *query, const char *body,
 	sha256_digest(&h, VS_RESPCACHE_KEY_BYTES, key);
 }
 
+/* The first entry of key's set (a SHA-256 digest: uniform bytes). */
 static size_t
-resp_slot(const uint8_t key[VS_RESPCACHE_KEY_BYTES])
+resp_set(const uint8_t key[VS_RESPCACHE_KEY_BYTES])
 {
-	return ((size_t)key[0] | (size_t)key[1] << 8) % VS_RESPONSE_CACHE_SLOTS;
+	return ((size_t)key[0] | (size_t)key[1] << 8) %
+	    (VS_RESPONSE_CACHE_SLOTS / VS_CACHE_WAYS) * VS_CACHE_WAYS;
+}
+
+/* key's entry, or NULL. The lock is held. */
+static struct vs_respentry *
+resp_find(struct vs_respcache *c, const uint8_t key[VS_RESPCACHE_KEY_BYTES])
+{
+	size_t set = resp_set(key);
+
+	for (size_t w = 0; w < VS_CACHE_WAYS; w++) {
+		struct vs_respentry *en = &c->slot[set + w];
+
+		if (en->answer != NULL &&
+		    memcmp(en->key, key, VS_RESPCACHE_KEY_BYTES) == 0)
+			return en;
+	}
+	return NULL;
 }
 
 struct vs_answer *
@@ -445,10 +502,9 @@ vs_respcache_get(struct vs *vs, const uint8_t key[VS_RESPCACHE_KEY_BYTES],
 
 	if (c == NULL || gen == 0)
 		return NULL;
-	en = &c->slot[resp_slot(key)];
 	pthread_mutex_lock(&c->mu);
-	if (en->answer != NULL && en->gen == gen && en->second == second &&
-	    memcmp(en->key, key, VS_RESPCACHE_KEY_BYTES) == 0) {
+	if ((en = resp_find(c, key)) != NULL && en->gen == gen &&
+	    en->second == second) {
 		a = en->answer;
 		atomic_fetch_add(&a->refs, 1);
 	}
@@ -479,8 +535,26 @@ vs_respcache_add(struct vs *vs, const uint8_t key[VS_RESPCACHE_KEY_BYTES],
 	a->reason = reason;
 	a->len = len;
 	memcpy(a->body, body, len);
-	en = &c->slot[resp_slot(key)];
 	pthread_mutex_lock(&c->mu);
+	/* The key's own entry, else a free or outdated one (another second
+	 * or log state), else the next of the set in turn. */
+	if ((en = resp_find(c, key)) == NULL) {
+		size_t set = resp_set(key);
+
+		for (size_t w = 0; en == NULL && w < VS_CACHE_WAYS; w++) {
+			struct vs_respentry *x = &c->slot[set + w];
+
+			if (x->answer == NULL || x->gen != gen ||
+			    x->second != second)
+				en = x;
+		}
+		if (en == NULL) {
+			unsigned char *n = &c->next[set / VS_CACHE_WAYS];
+
+			en = &c->slot[set + *n];
+			*n = (unsigned char)((*n + 1) % VS_CACHE_WAYS);
+		}
+	}
 	old = en->answer;
 	memcpy(en->key, key, VS_RESPCACHE_KEY_BYTES);
 	en->gen = gen;
