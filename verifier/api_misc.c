@@ -72,9 +72,13 @@ vs_api_ready(struct vs_req *q)
 		return vs_problem(q, 503, "not_ready", "the registry cannot be "
 		    "read");
 	}
-	ok = gb_note_vkey_parse(gb_registry_vkey(r), &k) == 0 &&
+	ok = (q->vs->log_checkpoints != NULL &&
+	    strcmp(gb_registry_vkey(r), q->vs->log_vkey) == 0 ?
+	    gb_checkpoint_verifier_open(q->vs->log_checkpoints, note,
+	    strlen(note), &c) == 0 :
+	    gb_note_vkey_parse(gb_registry_vkey(r), &k) == 0 &&
 	    gb_note_open(note, strlen(note), &k, 1, &o) == 0 &&
-	    gb_checkpoint_parse(note, o.text_len, &c) == 0 &&
+	    gb_checkpoint_parse(note, o.text_len, &c) == 0) &&
 	    c.size == size;
 	if (ok) {
 		struct gb_merkle_store s = gb_registry_store(r);

@@ -82,15 +82,24 @@ proof_array(uint8_t (*p)[GB_HASH_BYTES], size_t n)
 static int
 latest(struct gb_registry *r, char **note, struct gb_checkpoint *c)
 {
+	struct gb_checkpoint_verifier *v = vs_log_checkpoints(
+	    gb_registry_vkey(r));
 	struct gb_note_opened o;
 	struct gb_note_key k;
 	struct gb_reg_error e;
+	bool ok;
 
 	if (gb_registry_checkpoint(r, note, &e) != 0)
 		return -1;
-	if (gb_note_vkey_parse(gb_registry_vkey(r), &k) != 0 ||
-	    gb_note_open(*note, strlen(*note), &k, 1, &o) != 0 ||
-	    gb_checkpoint_parse(*note, o.text_len, c) != 0) {
+	/* The process's verifier (the key parsed once, the same note checked
+	 * once); parsing the key here is for a registry of another key. */
+	if (v != NULL)
+		ok = gb_checkpoint_verifier_open(v, *note, strlen(*note), c) == 0;
+	else
+		ok = gb_note_vkey_parse(gb_registry_vkey(r), &k) == 0 &&
+		    gb_note_open(*note, strlen(*note), &k, 1, &o) == 0 &&
+		    gb_checkpoint_parse(*note, o.text_len, c) == 0;
+	if (!ok) {
 		free(*note);
 		*note = NULL;
 		return -1;
@@ -99,25 +108,35 @@ latest(struct gb_registry *r, char **note, struct gb_checkpoint *c)
 }
 
 json_t *
-vs_proof_json(struct gb_registry *r, uint64_t index)
+vs_proof_json_at(struct gb_registry *r, uint64_t index, const char *note,
+    const struct gb_checkpoint *c)
 {
 	uint8_t p[GB_MERKLE_MAX_PROOF][GB_HASH_BYTES];
-	struct gb_checkpoint c;
 	struct gb_reg_error e;
-	char *note, root[2 * GB_HASH_BYTES + 1];
+	char root[2 * GB_HASH_BYTES + 1];
 	size_t n;
+	json_t *j;
+
+	if (r == NULL ||
+	    gb_registry_prove_inclusion(r, index, c->size, p, &n, &e) != 0)
+		return json_null();
+	gb_hex_encode(root, c->root, GB_HASH_BYTES);
+	j = json_pack("{s:{s:s, s:I, s:s}, s:I, s:o}", "checkpoint", "note",
+	    note, "size", (json_int_t)c->size, "root", root, "index",
+	    (json_int_t)index, "inclusion", proof_array(p, n));
+	return j != NULL ? j : json_null();
+}
+
+json_t *
+vs_proof_json(struct gb_registry *r, uint64_t index)
+{
+	struct gb_checkpoint c;
+	char *note;
 	json_t *j;
 
 	if (r == NULL || latest(r, &note, &c) != 0)
 		return json_null();
-	if (gb_registry_prove_inclusion(r, index, c.size, p, &n, &e) != 0) {
-		free(note);
-		return json_null();
-	}
-	gb_hex_encode(root, c.root, GB_HASH_BYTES);
-	j = json_pack("{s:{s:s, s:I, s:s}, s:I, s:o}", "checkpoint", "note",
-	    note, "size", (json_int_t)c.size, "root", root, "index",
-	    (json_int_t)index, "inclusion", proof_array(p, n));
+	j = vs_proof_json_at(r, index, note, &c);
 	free(note);
 	return j;
 }

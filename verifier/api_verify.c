@@ -316,17 +316,14 @@ vs_content_type_is(struct vs_req *q, const char *type, bool charset_ok)
 	return *p == '\0';
 }
 
-/* Reads the request: JSON, or raw CBOR with nonce and at in the query. */
+/* Reads the request from its body (taken over): JSON, or raw CBOR with
+ * nonce and at in the query. */
 static int
-read_ask(struct vs_req *q, struct ask *a)
+read_ask(struct vs_req *q, struct ask *a, char *body, size_t len)
 {
 	bool cbor = vs_content_type_is(q, "application/cbor", false);
-	char *body;
-	size_t len;
 	int rc;
 
-	if ((rc = vs_read_body(q, &body, &len)) != 0)
-		return rc;
 	if (!cbor && !vs_content_type_is(q, "application/json", true)) {
 		free(body);
 		return vs_problem(q, 415, "unsupported_media_type", "send "
@@ -360,60 +357,45 @@ doc_json(const struct gb_doc *d)
 }
 
 /* The registry's part: the release whose PCR0 the document has must be
- * published, unrevoked, and declare only PCRs equal to the document's. */
+ * published, unrevoked, and declare only PCRs equal to the document's.
+ * What the registry says comes through the registry cache (cache.c) or,
+ * with it off, from the database: the same view either way. */
 static enum gb_reason
-check_release(struct vs_req *q, const struct gb_doc *d, uint64_t *index,
-    bool *matched, struct gb_result *res)
+check_release(struct vs_req *q, struct vs_regstate *st,
+    const struct gb_doc *d, char pcr0[97], uint64_t *index, bool *matched,
+    struct gb_result *res)
 {
-	struct gb_registry *r = vs_registry(q);
-	struct gb_reg_error e;
-	char pcr0[97], id[17], *leaf = NULL;
-	const char *k;
-	int64_t revoked;
-	json_t *j, *pcrs, *v;
-	enum gb_reason out = GB_R_OK;
+	struct vs_relview v;
 
 	*matched = false;
-	if (r == NULL)
+	if (st->rd == NULL)
 		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "the "
 		    "registry is not available");
 	if (d->pcrs[0].ptr == NULL || d->pcrs[0].len != 48)
 		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "the "
 		    "document has no 48-byte PCR0");
 	gb_hex_encode(pcr0, d->pcrs[0].ptr, 48);
-	if (gb_registry_by_pcr0(r, pcr0, index, id, &revoked, &e) != 0)
+	if (vs_regcache_view(q->vs, st, pcr0, &v) != 0 || !v.found)
 		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "no "
 		    "published release has this PCR0");
-	if (gb_registry_leaf(r, *index, &leaf, &e) != 0 ||
-	    (j = gb_json_loadb(leaf, strlen(leaf), 0, NULL)) == NULL) {
-		free(leaf);
+	*index = v.index;
+	if (!v.readable)
 		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "cannot "
-		    "read release %s", id);
-	}
-	free(leaf);
-	pcrs = json_object_get(json_object_get(j, "release"), "pcrs");
-	json_object_foreach(pcrs, k, v) {
-		unsigned i = (unsigned)strtoul(k, NULL, 10);
-		uint8_t want[48];
-		const char *hex = json_string_value(v);
+		    "read release %s", v.id);
+	for (unsigned k = 0; k < v.npcrs; k++) {
+		unsigned i = v.pcrs[k].i;
 
-		if (i >= GB_PCR_MAX_COUNT || hex == NULL ||
-		    gb_hex_decode(hex, strlen(hex), want, 48) != 0 ||
-		    d->pcrs[i].ptr == NULL || d->pcrs[i].len != 48 ||
-		    memcmp(d->pcrs[i].ptr, want, 48) != 0) {
-			out = gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT,
+		if (!v.pcrs[k].ok || d->pcrs[i].ptr == NULL ||
+		    d->pcrs[i].len != 48 ||
+		    memcmp(d->pcrs[i].ptr, v.pcrs[k].v, 48) != 0)
+			return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT,
 			    "PCR%u differs from release %s, which has this "
-			    "PCR0", i, id);
-			break;
-		}
+			    "PCR0", i, v.id);
 	}
-	json_decref(j);
-	if (out != GB_R_OK)
-		return out;
 	*matched = true;
-	if (revoked >= 0)
+	if (v.revoked >= 0)
 		return gb_result_set(res, GB_R_REVOKED, "release %s was revoked "
-		    "by log entry %lld", id, (long long)revoked);
+		    "by log entry %lld", v.id, (long long)v.revoked);
 	return GB_R_OK;
 }
 
@@ -505,9 +487,8 @@ checkpoint_claim(json_t *proof)
 static json_t *
 verdict_claims(struct vs *vs, const struct ask *a, enum gb_reason r,
     const struct gb_result *res, const struct gb_doc *d, json_t *release,
-    json_t *proof)
+    json_t *proof, int64_t iat)
 {
-	int64_t iat = gb_time_now_ms() / 1000;
 	json_t *sub, *claims, *at_ms;
 
 	if (a->at_ms == GB_AT_DOCUMENT)
@@ -544,6 +525,43 @@ verdict_claims(struct vs *vs, const struct ask *a, enum gb_reason r,
 	return claims;
 }
 
+/* A remembered answer for this request, sent: the verdict counted and named
+ * in the log line as the computed one would be. Returns 0 when there is
+ * none. */
+static int
+answer_cached(struct vs_req *q, const uint8_t key[VS_RESPCACHE_KEY_BYTES],
+    uint64_t gen)
+{
+	struct vs_answer *a = vs_respcache_get(q->vs, key, gen,
+	    gb_time_now_ms() / 1000);
+	int rc;
+
+	if (a == NULL)
+		return 0;
+	vs_metrics_verdict(q->vs, a->reason);
+	q->reason = gb_reason_code(a->reason);
+	rc = vs_reply_text(q, 200, "application/json", a->body, a->len);
+	vs_respcache_put_back(a);
+	return rc;
+}
+
+/* The answer's bytes (what vs_reply_json() would send): a new string. */
+static char *
+answer_json(enum gb_reason r, const struct gb_result *res,
+    const struct ask *a, const struct gb_doc *d, json_t *release,
+    json_t *proof, const char *jws, const char *tlog)
+{
+	json_t *j = json_pack("{s:b, s:s, s:s, s:o, s:o, s:O, s:O, s:O, s:s, "
+	    "s:s?}", "trusted", r == GB_R_OK, "reason", gb_reason_code(r),
+	    "message", res->detail, "checks", checks_json(r, a), "document",
+	    d != NULL ? doc_json(d) : json_null(), "release", release, "proof",
+	    proof, "at", a->at_json, "verdict", jws, "tlog_proof", tlog);
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	json_decref(j);
+	return s;
+}
+
 int
 vs_api_verify(struct vs_req *q)
 {
@@ -552,23 +570,39 @@ vs_api_verify(struct vs_req *q)
 	struct gb_policy pol = { .allow_debug = false };
 	struct gb_result res = { GB_R_OK, "" };
 	struct gb_doc d;
+	struct vs_regstate st;
 	enum gb_reason r;
 	json_t *release = json_null(), *proof = json_null(), *claims;
+	uint8_t key[VS_RESPCACHE_KEY_BYTES];
 	uint64_t index = 0;
+	int64_t iat;
 	bool matched = false, parsed;
-	char *jws = NULL, *tlog = NULL;
+	char *jws = NULL, *tlog = NULL, *answer = NULL, *body, pcr0[97];
+	size_t len;
 	int rc;
 
 	if (!vs_method(q, "POST")) {
 		rc = vs_problem(q, 405, "method_not_allowed", "use POST");
 		goto out;
 	}
+	/* First, before any answer, remembered or not. */
 	if (atomic_load(&vs->audit.damaged)) {
 		rc = vs_problem(q, 503, "log_damaged", "the log failed its "
 		    "audit; no verdict can rest on it (see /readyz)");
 		goto out;
 	}
-	if ((rc = read_ask(q, &a)) != 0)
+	if ((rc = vs_read_body(q, &body, &len)) != 0)
+		goto out;
+	vs_regcache_begin(vs, &st);
+	if (vs->respcache != NULL && st.gen != 0) {
+		vs_respcache_key(vs_header(q, "Content-Type"),
+		    vs_query_string(q), body, len, key);
+		if ((rc = answer_cached(q, key, st.gen)) != 0) {
+			free(body);
+			goto out;
+		}
+	}
+	if ((rc = read_ask(q, &a, body, len)) != 0)
 		goto out;
 	r = gb_verifier_verify(vs->verifier, a.doc, a.doc_len, a.at_ms, &d,
 	    &res);
@@ -592,8 +626,8 @@ vs_api_verify(struct vs_req *q)
 	 * policy check refuses it. */
 	if (r == GB_R_OK || r >= GB_R_DEBUG_MODE) {
 		struct gb_result rres;
-		enum gb_reason rr = check_release(q, &d, &index, &matched,
-		    &rres);
+		enum gb_reason rr = check_release(q, &st, &d, pcr0, &index,
+		    &matched, &rres);
 
 		if (r == GB_R_OK && rr != GB_R_OK) {
 			r = rr;
@@ -605,36 +639,39 @@ vs_api_verify(struct vs_req *q)
 		    &res);
 
 	if (matched) {
-		struct gb_registry *reg = vs_registry(q);
-
 		json_decref(release);
 		json_decref(proof);
-		release = vs_release_json(reg, index);
-		proof = vs_proof_json(reg, index);
-		tlog = vs_tlog_proof(reg, proof);
+		vs_regcache_release(vs, &st, pcr0, index, &release, &proof,
+		    &tlog);
 	}
+	iat = gb_time_now_ms() / 1000;
 	claims = verdict_claims(vs, &a, r, &res, parsed ? &d : NULL, release,
-	    proof);
-	if (claims == NULL || (jws = vs_jws_sign(vs, claims)) == NULL) {
+	    proof, iat);
+	if (claims == NULL || (jws = vs_jws_sign(vs, claims)) == NULL ||
+	    (answer = answer_json(r, &res, &a, parsed ? &d : NULL, release,
+	    proof, jws, tlog)) == NULL) {
 		json_decref(claims);
 		rc = vs_problem(q, 500, "no_memory", "the verdict could not be "
 		    "signed");
 		goto out;
 	}
 	json_decref(claims);
+	/* Answered again the same way within this second and log state: a
+	 * nonce is used once, and "now" is a different time each
+	 * millisecond. */
+	if (vs->respcache != NULL && st.gen != 0 && a.nonce == NULL &&
+	    !a.at_now)
+		vs_respcache_add(vs, key, st.gen, iat, r, answer,
+		    strlen(answer));
 	vs_metrics_verdict(vs, r);
 	q->reason = gb_reason_code(r);
-	rc = vs_reply_json(q, 200, json_pack("{s:b, s:s, s:s, s:o, s:o, s:O, "
-	    "s:O, s:O, s:s, s:s?}", "trusted", r == GB_R_OK, "reason",
-	    gb_reason_code(r), "message", res.detail, "checks",
-	    checks_json(r, &a), "document", parsed ? doc_json(&d) :
-	    json_null(), "release", release, "proof", proof, "at", a.at_json,
-	    "verdict", jws, "tlog_proof", tlog));
+	rc = vs_reply_text(q, 200, "application/json", answer, strlen(answer));
 out:
 	json_decref(release);
 	json_decref(proof);
 	free(jws);
 	free(tlog);
+	free(answer);
 	ask_free(&a);
 	return rc;
 }

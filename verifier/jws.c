@@ -49,7 +49,7 @@ vs_jws_sign(const struct vs *vs, json_t *claims)
 	strcpy(input, hb);
 	strcat(input, ".");
 	strcat(input, cb);
-	if (gb_ed25519_sign(vs->verdict_seed, input, n, sig) != 0 ||
+	if (gb_ed25519_signer_sign(vs->verdict_signer, input, n, sig) != 0 ||
 	    (sb = vs_b64url(sig, sizeof sig)) == NULL ||
 	    (out = malloc(n + 1 + strlen(sb) + 1)) == NULL)
 		goto out;

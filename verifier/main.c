@@ -64,8 +64,9 @@ static const char usage_text[] =
 "                       at once (default 4096)\n"
 "  --max-per-addr N     open connections per client address (default 0:\n"
 "                       no cap; behind a proxy every client is one)\n"
-"  --cache on|off       verification caches (default on; off for\n"
-"                       measuring the cost of cold documents)\n""  --audit-interval S   audit the whole log (every leaf, signature and\n"
+"  --cache on|off       verification, registry and response caches\n"
+"                       (default on; off for measuring cold documents)\n"
+"  --audit-interval S   audit the whole log (every leaf, signature and\n"
 "                       rule) at start and every S seconds; /readyz fails\n"
 "                       when an audit does (default 600; 0 turns it off)\n"
 "\n"
@@ -535,7 +536,9 @@ main(int argc, char **argv)
 		snprintf(vkey_path, n, "%s.verdict-key", vs->cfg.db);
 		vs->cfg.verdict_key = vkey_path;
 	}
-	if (verdict_key(vs, vs->cfg.verdict_key) != 0)
+	if (verdict_key(vs, vs->cfg.verdict_key) != 0 ||
+	    gb_ed25519_signer_new(vs->verdict_seed, &vs->verdict_signer) != 0 ||
+	    vs_cache_init(vs) != 0)
 		return 2;
 	if (vs->cfg.token_file != NULL &&
 	    (read_secret(vs->cfg.token_file, &vs->token) != 0 ||
@@ -586,12 +589,14 @@ main(int argc, char **argv)
 	gb_httpd_stop(vs->httpd);
 	vs->httpd = NULL;
 	vs_audit_stop(vs);
+	vs_cache_fini(vs);
 	vs_metrics_fini(&vs->metrics);
 	vs_nonces_fini(&vs->nonces);
 	pthread_mutex_destroy(&vs->write_mu);
 	gb_verifier_free(vs->verifier);
 	if (vs->token != NULL)
 		OPENSSL_clear_free(vs->token, strlen(vs->token));
+	gb_ed25519_signer_free(vs->verdict_signer);
 	OPENSSL_cleanse(vs->verdict_seed, sizeof vs->verdict_seed);
 	free(vkey_path);
 	free(config_text);

@@ -16,7 +16,9 @@
 #include "gb/ed25519.h"
 #include "gb/err.h"
 #include "gb/httpd.h"
+#include "gb/note.h"
 #include "gb/registry.h"
+#include "gb/regread.h"
 
 #define VS_VERSION "0.1.0"
 /*
@@ -122,6 +124,9 @@ struct vs {
 	struct gb_verifier *verifier;
 	uint8_t verdict_seed[GB_ED25519_SEED_BYTES];
 	uint8_t verdict_pub[GB_ED25519_PUB_BYTES];
+	/* The verdict key made ready once (main.c, after verdict_key());
+	 * shared read-only by the workers. */
+	struct gb_ed25519_signer *verdict_signer;
 	char verdict_kid[17];
 	char *token;                /* NULL: writes disabled */
 	char log_vkey[512];
@@ -130,6 +135,12 @@ struct vs {
 	struct vs_metrics metrics;
 	pthread_key_t reg_key;      /* per-thread read-only registry handle */
 	struct gb_httpd *httpd;     /* the server, for its counters */
+	/* The log's checkpoints opened with its key, parsed once, each note's
+	 * signature checked once (cache.c). */
+	struct gb_checkpoint_verifier *log_checkpoints;
+	pthread_key_t reader_key;   /* per-thread gb_reg_reader (cache.c) */
+	struct vs_regcache *regcache;   /* NULL with --cache off */
+	struct vs_respcache *respcache; /* NULL with --cache off */
 	struct vs_audit audit;
 };
 
@@ -205,6 +216,78 @@ int vs_nonce_issue(struct vs_nonces *s, int64_t now_ms, int64_t ttl_ms,
 bool vs_nonce_take(struct vs_nonces *s, const uint8_t *n, size_t len,
     int64_t now_ms);
 
+/* cache.c: made once at startup (main.c, after the verdict key) and
+ * freed after the workers stopped. */
+int vs_cache_init(struct vs *vs);
+void vs_cache_fini(struct vs *vs);
+/* The process's log checkpoint verifier (vs->log_checkpoints), for code
+ * that has no struct vs at hand, when vkey is the log key it was made
+ * from; else (or before vs_cache_init()) NULL. */
+struct gb_checkpoint_verifier *vs_log_checkpoints(const char *vkey);
+
+/* The response cache: whole verify answers (requests without a nonce, at
+ * a time other than "now"), by key (vs_respcache_key()), the registry
+ * cache's generation and the second they were signed in. */
+#define VS_RESPCACHE_KEY_BYTES 32
+void vs_respcache_key(const char *ctype, const char *query, const char *body,
+    size_t len, uint8_t key[VS_RESPCACHE_KEY_BYTES]);
+/* A remembered answer: take it with vs_respcache_get(), send body[0..len),
+ * then give it back with vs_respcache_put_back(). */
+struct vs_answer {
+	_Atomic unsigned refs;
+	enum gb_reason reason;      /* the verdict's, for metrics and the log */
+	size_t len;
+	char body[];
+};
+struct vs_answer *vs_respcache_get(struct vs *vs,
+    const uint8_t key[VS_RESPCACHE_KEY_BYTES], uint64_t gen,
+    int64_t second);
+void vs_respcache_put_back(struct vs_answer *a);
+/* Remembers a copy of body as the answer for (key, gen, second). */
+void vs_respcache_add(struct vs *vs, const uint8_t key[VS_RESPCACHE_KEY_BYTES],
+    uint64_t gen, int64_t second, enum gb_reason reason, const char *body,
+    size_t len);
+
+/* What the registry says about a PCR0 (96 hex digits), as verify's release
+ * check reads it: the release, and its declared PCRs in the leaf's order
+ * (ok false: an entry that cannot equal any document's). */
+#define VS_RELEASE_PCRS_MAX GB_PCR_MAX_COUNT
+struct vs_relview {
+	bool found;                 /* a release has this PCR0 */
+	bool readable;              /* its leaf was read and parsed */
+	uint64_t index;
+	char id[17];
+	int64_t revoked;            /* leaf of the revocation, or -1 */
+	unsigned npcrs;
+	struct {
+		unsigned i;
+		bool ok;
+		uint8_t v[48];
+	} pcrs[VS_RELEASE_PCRS_MAX + 1];
+};
+
+/* One verify request's view of the registry, through this thread's
+ * reader: gen is the registry cache's generation, which names the log's
+ * state (0: the cache is off or bypassed for this request; every answer is
+ * read from the database then). */
+struct vs_regstate {
+	struct gb_reg_reader *rd;   /* borrowed; NULL: no registry */
+	uint64_t gen;
+};
+/* Gets the thread's reader (opened on first use) and, with the cache on,
+ * compares the log's latest checkpoint with the cache's: a new one drops
+ * the cache. */
+void vs_regcache_begin(struct vs *vs, struct vs_regstate *st);
+/* The registry's view of pcr0hex; 0, or -1 when the registry could not be
+ * read (view->found false). */
+int vs_regcache_view(struct vs *vs, struct vs_regstate *st,
+    const char *pcr0hex, struct vs_relview *view);
+/* The release JSON, the proof JSON and the tlog-proof text of the release
+ * of pcr0hex (new references / a new string; the tlog NULL if none). */
+void vs_regcache_release(struct vs *vs, struct vs_regstate *st,
+    const char *pcr0hex, uint64_t index, json_t **release, json_t **proof,
+    char **tlog);
+
 /* jws.c */
 char *vs_jws_sign(const struct vs *vs, json_t *claims);
 char *vs_b64url(const uint8_t *p, size_t n);
@@ -226,6 +309,9 @@ int vs_api_openapi(struct vs_req *q);
 /* Release info for a verdict: the matching release's JSON and proof. */
 json_t *vs_release_json(struct gb_registry *r, uint64_t index);
 json_t *vs_proof_json(struct gb_registry *r, uint64_t index);
+/* The same against the checkpoint note, already opened into c. */
+json_t *vs_proof_json_at(struct gb_registry *r, uint64_t index,
+    const char *note, const struct gb_checkpoint *c);
 /* The C2SP tlog-proof@v1 text of that proof (vs_proof_json()'s answer),
  * with the release's leaf in its extra line: a new string, or NULL. */
 char *vs_tlog_proof(struct gb_registry *r, json_t *proof);

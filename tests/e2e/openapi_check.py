@@ -35,12 +35,6 @@ MAX_MESSAGE = 300           # characters of one failure's text
 # reported to the lead. They are printed, not counted. Remove each entry
 # once its fix is merged: after that the same failure fails the test.
 PENDING = [
-    # verifier/http.c vs_metrics_text() prints the hits and misses samples
-    # of each cache in turn, and glassbox_cache_misses_total has no HELP or
-    # TYPE line: the reference parser splits the family.
-    ("/metrics: glassbox_cache_misses_total lacks HELP/TYPE and interleaves with "
-     "glassbox_cache_hits_total (service defect, verifier/http.c)",
-     re.compile(r"GET /metrics 200: not valid Prometheus text: glassbox_cache_(hits|misses)(_total)?: ")),
 ]
 
 
