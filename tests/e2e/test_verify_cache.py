@@ -272,7 +272,7 @@ flips("publication", target, ("/api/v1/releases",
 rid = warm.post("/api/v1/verify", json.loads(body(for_revoke)))[1]["release"]["id"]
 flips("revocation", for_revoke,
       (f"/api/v1/releases/{rid}/revoke",
-       signed("rev.json", {"action": "revoke", "pcr0": for_revoke["pcrs"]["0"],
+       signed("rev.json", {"action": "revoke", "origin": "cache.glassbox/log", "pcr0": for_revoke["pcrs"]["0"],
                            "reason": "CVE-2026-0003"})),
       "ok", "revoked")
 # A write that bypasses the log (no new checkpoint) is seen as well.
