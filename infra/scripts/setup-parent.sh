@@ -2,8 +2,9 @@
 # Sets up a Glassbox parent instance (Amazon Linux 2023, enclaves enabled):
 #   - nitro-cli and its allocator (CPUs and memory for the enclave);
 #   - Glassbox built from the source tarball DIST (git archive of the
-#     checkout), with libcbor and civetweb, which AL2023 does not package,
-#     built from Debian's source tarballs, pinned by their SHA-256;
+#     checkout), with libcbor and libmicrohttpd, which AL2023 does not
+#     package (or not at Debian 12's version), built from Debian's source
+#     tarballs, pinned by their SHA-256;
 #   - a system user glassbox (group ne), /etc/glassbox, /var/lib/glassbox;
 #   - the systemd units (enclave runner, parent bridge, verifier) and nginx
 #     with TLS in front of the verifier;
@@ -40,14 +41,14 @@ share=$prefix/share/glassbox
 
 # Debian's source tarballs of the two libraries AL2023 lacks; the SHA-256
 # are those of the signed .dsc files of Debian 12 (libcbor 0.8.0-2,
-# civetweb 1.15+dfsg-4).
+# libmicrohttpd 0.9.75-6).
 declare -A src_url=(
   [libcbor]=https://deb.debian.org/debian/pool/main/libc/libcbor/libcbor_0.8.0.orig.tar.gz
-  [civetweb]=https://deb.debian.org/debian/pool/main/c/civetweb/civetweb_1.15+dfsg.orig.tar.xz
+  [libmicrohttpd]=https://deb.debian.org/debian/pool/main/libm/libmicrohttpd/libmicrohttpd_0.9.75.orig.tar.xz
 )
 declare -A src_sha256=(
   [libcbor]=618097166ea4a54499646998ccaa949a5816e6a665cf1d6df383690895217c8b
-  [civetweb]=ec372e9737bc820118bbb735f46a07d41f795814ca0f38bc6e67048e7a460f33
+  [libmicrohttpd]=796e7e217a4802679fcac667a4e98501c53185dcf50ca0583870e84192620131
 )
 
 step() { echo "setup-parent: $*"; }
@@ -73,7 +74,7 @@ systemctl enable --now nitro-enclaves-allocator.service
 
 build=$(mktemp -d)
 trap 'rm -rf "$build"' EXIT
-for lib in libcbor civetweb; do
+for lib in libcbor libmicrohttpd; do
   if [ -e "$prefix/lib/.glassbox-$lib" ]; then
     continue
   fi
@@ -83,13 +84,18 @@ for lib in libcbor civetweb; do
   echo "${src_sha256[$lib]}  $file" | sha256sum -c --quiet -
   mkdir "$build/$lib"
   tar -xf "$file" -C "$build/$lib" --strip-components=1
-  opts=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" -DBUILD_SHARED_LIBS=ON)
-  [ "$lib" = civetweb ] && opts+=(-DCIVETWEB_ENABLE_SSL=OFF -DCIVETWEB_BUILD_TESTING=OFF
-    -DCIVETWEB_ENABLE_SERVER_EXECUTABLE=OFF -DCIVETWEB_ENABLE_ASAN=OFF)
-  [ "$lib" = libcbor ] && opts+=(-DWITH_TESTS=OFF -DWITH_EXAMPLES=OFF)
-  cmake -S "$build/$lib" -B "$build/$lib/build" "${opts[@]}" >/dev/null
-  cmake --build "$build/$lib/build" -j"$(nproc)" >/dev/null
-  cmake --install "$build/$lib/build" >/dev/null
+  if [ "$lib" = libmicrohttpd ]; then
+    # Autotools; no TLS (nginx terminates it), no docs or examples.
+    (cd "$build/$lib" && ./configure -q --prefix="$prefix" --disable-https \
+      --disable-doc --disable-examples --disable-curl >/dev/null &&
+      make -s -j"$(nproc)" >/dev/null && make -s install >/dev/null)
+  else
+    opts=(-DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix"
+      -DBUILD_SHARED_LIBS=ON -DWITH_TESTS=OFF -DWITH_EXAMPLES=OFF)
+    cmake -S "$build/$lib" -B "$build/$lib/build" "${opts[@]}" >/dev/null
+    cmake --build "$build/$lib/build" -j"$(nproc)" >/dev/null
+    cmake --install "$build/$lib/build" >/dev/null
+  fi
   touch "$prefix/lib/.glassbox-$lib"
 done
 echo "$prefix/lib" >/etc/ld.so.conf.d/glassbox.conf
