@@ -109,10 +109,10 @@ sign(struct enclave *e, const struct gb_http_req *q, struct gb_http_resp *r)
 	uint8_t sig[GB_ED25519_SIG_BYTES], md[32], *payload = NULL;
 	uint8_t *nonce = NULL;
 	size_t plen = 0, nlen = 0;
-	const char *p64, *nhex;
+	const char *p64, *nhex, *key;
 	char *s64 = NULL, *doc = NULL;
 	struct sha256_ctx h;
-	json_t *j;
+	json_t *j, *v;
 
 	j = gb_json_loadb(q->body, q->body_len, 0, NULL);
 	p64 = json_string_value(json_object_get(j, "payload"));
@@ -123,6 +123,17 @@ sign(struct enclave *e, const struct gb_http_req *q, struct gb_http_resp *r)
 		problem(r, 400, "bad_request", "send {\"payload\": BASE64, "
 		    "\"nonce\": HEX (optional)}");
 		goto out;
+	}
+	json_object_foreach(j, key, v) {
+		/* A misspelt field must not quietly switch the binding off. */
+		if (strcmp(key, "payload") != 0 && strcmp(key, "nonce") != 0) {
+			char why[128];
+
+			snprintf(why, sizeof why, "unknown field \"%.64s\": send "
+			    "payload and nonce only", key);
+			problem(r, 400, "unknown_field", why);
+			goto out;
+		}
 	}
 	if ((json_object_get(j, "nonce") != NULL && nhex == NULL) ||
 	    (nhex != NULL && gb_hex_decode_alloc(nhex, strlen(nhex),

@@ -143,6 +143,10 @@ for listen in ("unix:" + sock, "tcp:127.0.0.1:0"):
     check(f"{kind} sign not json", st == 400 and p["reason"] == "bad_request", p)
     check(f"{kind} sign bad payload", e.req("POST", "/sign", '{"payload": "!!"}')[0] == 400)
     check(f"{kind} sign bad nonce", e.req("POST", "/sign", '{"payload": "", "nonce": 5}')[0] == 400)
+    # A misspelt nonce would quietly give a result with no fresh document.
+    st, p = e.req("POST", "/sign", '{"payload": "AA==", "nonse": "00"}')
+    check(f"{kind} sign misspelt field", st == 400 and p["reason"] == "unknown_field" and
+          "nonse" in p["detail"], p)
     # Refused from its Content-Length, before the body: send the head alone
     # (a client that sends the body anyway may meet a closed socket).
     c = e.conn()
