@@ -62,14 +62,26 @@ client_addr(struct vs_req *q, char *buf, size_t cap)
 
 	if (s->nproxies == 0 || peer == NULL)
 		return peer;
-	if (inet_pton(AF_INET, peer, a) == 1)
+	if (inet_pton(AF_INET, peer, a) == 1) {
 		alen = 4;
-	else if (inet_pton(AF_INET6, peer, a) == 1)
+	} else if (inet_pton(AF_INET6, peer, a) == 1) {
+		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		    0, 0xff, 0xff };
+
+		/* On a [::] listener an IPv4 proxy arrives IPv4-mapped. */
 		alen = 16;
+		if (memcmp(a, mapped, sizeof mapped) == 0) {
+			memmove(a, a + 12, 4);
+			alen = 4;
+		}
+	}
 	for (unsigned i = 0; i < s->nproxies && !trusted; i++)
 		trusted = s->proxies[i].len == alen &&
 		    memcmp(s->proxies[i].addr, a, alen) == 0;
-	if (!trusted || (xff = vs_header(q, "X-Forwarded-For")) == NULL)
+	/* The proxy appends its own line or entry: the last entry of the
+	 * last line is what it saw; earlier ones are the client's words. */
+	if (!trusted || (xff = gb_http_header_last(q->req, "X-Forwarded-For",
+	    NULL)) == NULL)
 		return peer;
 	last = strrchr(xff, ',');
 	last = last ? last + 1 : xff;

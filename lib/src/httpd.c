@@ -330,6 +330,39 @@ gb_http_header(const struct gb_http_req *req, const char *name)
 	return MHD_lookup_connection_value(req->rq->mc, MHD_HEADER_KIND, name);
 }
 
+struct header_last {
+	const char *name, *value;
+	unsigned count;
+};
+
+static enum MHD_Result
+header_last_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct header_last *h = cls;
+
+	(void)kind;
+	if (key != NULL && strcasecmp(key, h->name) == 0) {
+		h->value = value;
+		h->count++;
+	}
+	return MHD_YES;
+}
+
+const char *
+gb_http_header_last(const struct gb_http_req *req, const char *name,
+    unsigned *count)
+{
+	struct header_last h = { name, NULL, 0 };
+
+	if (req->rq != NULL)
+		MHD_get_connection_values(req->rq->mc, MHD_HEADER_KIND,
+		    header_last_cb, &h);
+	if (count != NULL)
+		*count = h.count;
+	return h.value;
+}
+
 const char *
 gb_http_media_type(const char *ct, char *buf, size_t len)
 {

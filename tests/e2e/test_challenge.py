@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import stat
+import socket
 import subprocess
 import sys
 import tempfile
@@ -266,6 +267,26 @@ check("the last X-Forwarded-For entry counts", via_proxy("10.0.0.1, 198.51.100.8
       and via_proxy("10.0.0.2, 203.0.113.9, 198.51.100.8") == 200)
 codes = [via_proxy(f"192.0.2.{i}", source="127.0.0.2") for i in range(10)]
 check("X-Forwarded-For from an untrusted peer ignored", 429 in codes, codes)
+
+
+def two_xff_lines(port, first, last):
+    """A challenge through a proxy that appends its own X-Forwarded-For line
+    after the client's (HAProxy's option forwardfor does)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sk:
+        sk.sendall(("POST /api/v1/challenge HTTP/1.1\r\nHost: x\r\n"
+                    f"X-Forwarded-For: {first}\r\nX-Forwarded-For: {last}\r\n"
+                    "Content-Length: 0\r\nConnection: close\r\n\r\n").encode())
+        return int(sk.recv(64).split()[1])
+
+
+# The client writes the first line; the proxy's is the last one.
+codes = [two_xff_lines(px.port, f"203.0.113.{i}", "198.51.100.77") for i in range(10)]
+check("two X-Forwarded-For lines: the proxy's last one counts", 429 in codes, codes)
+# On a [::] listener a local IPv4 proxy arrives as ::ffff:127.0.0.1.
+px6 = Verifier("--challenge-rate", "1", "--challenge-burst", "2", "--listen", "[::]:0")
+codes = [px6.req("POST", "/api/v1/challenge", headers={"X-Forwarded-For": f"192.0.2.{i}"})[0]
+         for i in range(10)]
+check("[::] listener: an IPv4-mapped proxy is still trusted", all(c == 200 for c in codes), codes)
 r = subprocess.run([VERIFIER, "--db", DB, "--trusted-proxy", "nginx.local"],
                    capture_output=True, text=True, timeout=30)
 check("bad --trusted-proxy refused", r.returncode == 2 and "not an IP address" in r.stderr, r.stderr)

@@ -172,6 +172,11 @@ int gb_http_resp_header(struct gb_http_resp *r, const char *name,
 /* A request header (the first of its name, case-insensitive), or NULL;
  * borrowed for the request. */
 const char *gb_http_header(const struct gb_http_req *req, const char *name);
+/* The last header of that name (NULL if none), and how many there are in
+ * *count (count may be NULL): for headers a proxy appends, such as
+ * X-Forwarded-For, where the first line is the client's to write. */
+const char *gb_http_header_last(const struct gb_http_req *req,
+    const char *name, unsigned *count);
 /* A query parameter (percent-decoded into buf); NULL if absent or too
  * long. */
 const char *gb_http_query(const struct gb_http_req *req, const char *name,
