@@ -79,21 +79,29 @@ static void
 attestation(struct enclave *e, const struct gb_http_req *q,
     struct gb_http_resp *r)
 {
-	char hex[2 * GB_NSM_USER_FIELD_MAX + 2], *doc;
+	char *doc;
 	uint8_t *nonce = NULL;
 	size_t nonce_len = 0;
 
-	if (gb_http_query(q, "nonce", hex, sizeof hex) != NULL &&
-	    gb_hex_decode_alloc(hex, strlen(hex), GB_NSM_USER_FIELD_MAX,
-	    &nonce, &nonce_len) != 0) {
-		problem(r, 400, "bad_request", "nonce must be hex, at most 512 "
-		    "bytes");
-		return;
-	}
-	if (gb_http_query(q, "nonce", hex, sizeof hex) == NULL &&
-	    strstr(q->query, "nonce=") != NULL) {
-		problem(r, 400, "bad_request", "nonce is longer than 512 bytes");
-		return;
+	/* The query is empty or exactly "nonce=HEX": a misspelt, repeated or
+	 * encoded parameter would otherwise give a document with another
+	 * nonce than the client meant. */
+	if (q->query[0] != '\0') {
+		const char *v = q->query + strlen("nonce=");
+		size_t n = strlen(v);
+
+		if (strncmp(q->query, "nonce=", strlen("nonce=")) != 0 ||
+		    strspn(v, "0123456789abcdefABCDEF") != n) {
+			problem(r, 400, "bad_request", "the query is nonce=HEX "
+			    "and nothing else");
+			return;
+		}
+		if (n > 2 * GB_NSM_USER_FIELD_MAX || gb_hex_decode_alloc(v, n,
+		    GB_NSM_USER_FIELD_MAX, &nonce, &nonce_len) != 0) {
+			problem(r, 400, "bad_request", "nonce must be hex, at "
+			    "most 512 bytes");
+			return;
+		}
 	}
 	if ((doc = attest(e, nonce ? nonce : (const uint8_t *)"", nonce_len,
 	    NULL, 0, r)) != NULL)

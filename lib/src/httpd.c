@@ -412,7 +412,8 @@ gb_http_query(const struct gb_http_req *req, const char *name, char *buf,
 				} else if (c == '+') {
 					c = ' ';
 				}
-				if (o + 1 >= len)
+				/* A NUL would cut the value short unseen. */
+				if (o + 1 >= len || c == 0)
 					return NULL;
 				buf[o++] = (char)c;
 			}

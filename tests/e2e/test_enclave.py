@@ -139,6 +139,10 @@ for listen in ("unix:" + sock, "tcp:127.0.0.1:0"):
     check(f"{kind} bad hex", e.req("GET", "/attestation?nonce=xyz")[0] == 400)
     check(f"{kind} nonce too long", e.req("GET", "/attestation?nonce=" + "00" * 513)[0] == 400)
     check(f"{kind} nonce 512 bytes", e.req("GET", "/attestation?nonce=" + "00" * 512)[0] == 200)
+    # Only nonce=HEX: a misspelt, repeated or NUL-cut nonce is refused, not
+    # replaced by another one.
+    for q in ("nonse=abcd", "nonce=abcd&nonce=ef", "nonce=ab%00cd", "nonce=abcd&x=1", "nonce=zz"):
+        check(f"{kind} attestation ?{q} refused", e.req("GET", "/attestation?" + q)[0] == 400)
     st, p = e.req("POST", "/sign", "not json")
     check(f"{kind} sign not json", st == 400 and p["reason"] == "bad_request", p)
     check(f"{kind} sign bad payload", e.req("POST", "/sign", '{"payload": "!!"}')[0] == 400)

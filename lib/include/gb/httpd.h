@@ -177,8 +177,8 @@ const char *gb_http_header(const struct gb_http_req *req, const char *name);
  * X-Forwarded-For, where the first line is the client's to write. */
 const char *gb_http_header_last(const struct gb_http_req *req,
     const char *name, unsigned *count);
-/* A query parameter (percent-decoded into buf); NULL if absent or too
- * long. */
+/* A query parameter (percent-decoded into buf); NULL if absent, too long,
+ * or holding an encoded NUL (%00). */
 const char *gb_http_query(const struct gb_http_req *req, const char *name,
     char *buf, size_t len);
 /* The media type of a Content-Type value: lower-cased, without parameters
