@@ -797,7 +797,7 @@ refuse(struct gb__httpd_rq *rq, int status, const char *code,
 }
 
 struct head_scan {
-	unsigned n_length, n_te;
+	unsigned n_length, n_te, n_type;
 	const char *length;
 };
 
@@ -813,6 +813,8 @@ scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
 		s->length = value;
 	} else if (strcasecmp(key, "Transfer-Encoding") == 0) {
 		s->n_te++;
+	} else if (strcasecmp(key, "Content-Type") == 0) {
+		s->n_type++;
 	}
 	return MHD_YES;
 }
@@ -904,6 +906,10 @@ begin(struct gb__httpd_rq *rq, const char *method)
 	if (s.n_length > 1)
 		return refuse(rq, 400, "bad_request", "more than one "
 		    "Content-Length");
+	/* Two types: which one the body is would be a guess. */
+	if (s.n_type > 1)
+		return refuse(rq, 400, "bad_request", "more than one "
+		    "Content-Type");
 	if (s.n_length == 1) {
 		const char *v = s.length;
 		size_t digits = strspn(v, "0123456789");

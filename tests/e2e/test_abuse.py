@@ -405,6 +405,9 @@ for name, (port, get, post, blen) in SERVICES.items():
         if name == "verifier":
             check(f"verifier: 400 {lens} has the security headers",
                   all(h in hd for h in SECURITY), hd)
+    st, hd, _ = raw(port, f"POST {post} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                    "Content-Type: application/cbor\r\nContent-Length: 2\r\n\r\n{}".encode())
+    check(f"{name}: two Content-Types are a 400", st == 400, (st, hd))
     st, hd, body = raw(port, f"HEAD {get} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     check(f"{name}: HEAD has no body", st == 200 and body == b"" and
           int(hd.get("content-length", "0")) > 0, (st, hd, body[:100]))
