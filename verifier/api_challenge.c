@@ -176,6 +176,14 @@ vs_api_challenge(struct vs_req *q)
 
 	if (!vs_method(q, "POST"))
 		return vs_problem(q, 405, "method_not_allowed", "use POST");
+	/* It takes nothing: whatever a client sends here was meant for
+	 * something else, and is refused rather than ignored. */
+	if (q->req->query[0] != '\0')
+		return vs_problem(q, 400, "unknown_field", "a challenge takes no "
+		    "query parameters");
+	if (q->req->body_len > 0)
+		return vs_problem(q, 400, "bad_request", "a challenge takes no "
+		    "body");
 	if (vs->cfg.challenge_rate > 0 && (wait = take_token(&vs->nonces,
 	    client_addr(q, client, sizeof client), vs->cfg.challenge_rate,
 	    vs->cfg.challenge_burst,

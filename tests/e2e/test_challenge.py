@@ -246,6 +246,10 @@ if st == 200:
     check("another client's round trip", out["trusted"], out["reason"])
     out = f.verify(f.challenge(source="127.0.0.3")["nonce"])
     check("verify from the flooding address works", out["trusted"], out["reason"])
+st, _, out = f.req("POST", "/api/v1/challenge?nonce=00", source="127.0.0.3")
+check("a challenge takes no query", st == 400 and out["reason"] == "unknown_field", (st, out))
+st, _, out = f.req("POST", "/api/v1/challenge", {"nonce": "00"}, source="127.0.0.3")
+check("a challenge takes no body", st == 400 and out["reason"] == "bad_request", (st, out))
 st, _, _ = f.req("GET", "/api/v1/challenge")
 check("GET challenge 405", st == 405)
 with open(f.log.name) as lf:
