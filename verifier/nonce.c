@@ -17,7 +17,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +32,7 @@
 #include <sqlite3.h>
 
 #include "gb/codec.h"
+#include "gb/fileio.h"
 #include "server.h"
 
 /* How long a store operation waits for another process's lock. */
@@ -86,66 +86,30 @@ out:
 	return rc;
 }
 
-/* Writes the key file atomically and without clobbering: a temporary file
- * in the same directory (mode 0600), written and fsynced, then linked to
- * path (link() fails if another process made the key first, where rename()
- * would replace it under that process), and the directory fsynced. On
- * EEXIST, *raced is set and the caller reads the other process's key. */
+/* Writes the key file atomically and without clobbering
+ * (gb_write_file_atomic() with GB_WRITE_EXCL: linked into place, so a
+ * verifier that made the key first keeps it). On EEXIST, *raced is set and
+ * the caller reads the other process's key. */
 static int
 write_key(const char *path, const uint8_t key[VS_CHALLENGE_KEY_BYTES],
     bool *raced)
 {
-	char hex[2 * VS_CHALLENGE_KEY_BYTES + 2], *tmp = NULL, *dcopy = NULL;
-	size_t n = strlen(path) + sizeof ".tmp-XXXXXX";
-	int fd = -1, dfd = -1, rc = -1;
+	char hex[2 * VS_CHALLENGE_KEY_BYTES + 2];
+	int rc;
 
 	*raced = false;
-	if ((tmp = malloc(n)) == NULL || (dcopy = strdup(path)) == NULL)
-		goto out;
-	snprintf(tmp, n, "%s.tmp-XXXXXX", path);
-	if ((fd = mkstemp(tmp)) < 0) {       /* mode 0600 */
-		fprintf(stderr, "glassbox-verifier: cannot create %s: %s\n",
-		    tmp, strerror(errno));
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
 	gb_hex_encode(hex, key, VS_CHALLENGE_KEY_BYTES);
 	strcat(hex, "\n");
-	if (write(fd, hex, strlen(hex)) != (ssize_t)strlen(hex) ||
-	    fsync(fd) != 0 || close(fd) != 0) {
-		fd = -1;
-		fprintf(stderr, "glassbox-verifier: cannot write %s: %s\n",
-		    tmp, strerror(errno));
-		goto out;
-	}
-	fd = -1;
-	if (link(tmp, path) != 0) {
-		if (errno == EEXIST)
-			*raced = true;
-		else
-			fprintf(stderr, "glassbox-verifier: cannot create %s: "
-			    "%s\n", path, strerror(errno));
-		goto out;
-	}
-	if ((dfd = open(dirname(dcopy), O_RDONLY | O_DIRECTORY)) < 0 ||
-	    fsync(dfd) != 0) {
-		fprintf(stderr, "glassbox-verifier: cannot sync the directory "
-		    "of %s: %s\n", path, strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
+	rc = gb_write_file_atomic(path, hex, strlen(hex), 0600, GB_WRITE_EXCL);
 	OPENSSL_cleanse(hex, sizeof hex);
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
-	if (tmp != NULL)
-		unlink(tmp);
-	free(tmp);
-	free(dcopy);
-	return rc;
+	if (rc == 0)
+		return 0;
+	if (rc == GB_EIO && errno == EEXIST)
+		*raced = true;
+	else
+		fprintf(stderr, "glassbox-verifier: cannot create %s: %s\n",
+		    path, rc == GB_EIO ? strerror(errno) : gb_strerror(rc));
+	return -1;
 }
 
 /* Reads the key file: 64 hex digits (a trailing newline allowed), mode
