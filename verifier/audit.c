@@ -100,11 +100,15 @@ keep_note(struct vs_audit *a, const char *note, size_t len,
  * one) and compares it with the kept one. Returns 0 when it is the kept
  * checkpoint or grew from it (then it is kept), 1 when nothing can be said
  * (unreadable, or not signed by the log key: the audit and /readyz report
- * those), -1 with e naming the damage: smaller (a rollback), or not
- * consistent (a rollback and new entries, or a rewrite).
+ * those; or nothing kept yet), -1 with e naming the damage: smaller (a
+ * rollback), or not consistent (a rollback and new entries, or a rewrite).
+ * With nothing kept, the first checkpoint is kept only when adopt says so:
+ * after an audit passed (a log rewritten and re-signed must not become the
+ * reference).
  */
 static int
-check_kept(struct vs *vs, struct gb_registry *r, struct gb_reg_error *e)
+check_kept(struct vs *vs, struct gb_registry *r, bool adopt,
+    struct gb_reg_error *e)
 {
 	struct vs_audit *a = &vs->audit;
 	uint8_t proof[GB_MERKLE_MAX_PROOF][GB_HASH_BYTES];
@@ -117,7 +121,7 @@ check_kept(struct vs *vs, struct gb_registry *r, struct gb_reg_error *e)
 
 	pthread_mutex_lock(&a->keep_mu);
 	if (a->kept_err[0] != '\0') {
-		rc = fail(e, "rolled_back", "%s", a->kept_err);
+		rc = fail(e, "bad_kept_checkpoint", "%s", a->kept_err);
 		goto out;
 	}
 	if (gb_registry_checkpoint(r, &note, &re) != 0 ||
@@ -126,8 +130,10 @@ check_kept(struct vs *vs, struct gb_registry *r, struct gb_reg_error *e)
 	    (len = strlen(note)), &cp) != 0)
 		goto out;
 	if (a->kept == NULL) {
-		keep_note(a, note, len, &cp);
-		rc = 0;
+		if (adopt) {
+			keep_note(a, note, len, &cp);
+			rc = 0;
+		}
 		goto out;
 	}
 	if (cp.size < a->kept_cp.size) {
@@ -208,7 +214,7 @@ vs_watch_seen(struct vs *vs, struct gb_registry *r, const char *note,
 	same = a->kept != NULL && note != NULL && a->kept_len == len &&
 	    memcmp(a->kept, note, len) == 0;
 	pthread_mutex_unlock(&a->keep_mu);
-	if (!same && check_kept(vs, r, &e) < 0)
+	if (!same && check_kept(vs, r, false, &e) < 0)
 		flag(a, &e);
 }
 
@@ -302,7 +308,7 @@ watch(void *arg)
 		/* First the latest checkpoint against the kept one (it becomes
 		 * the kept one if the log grew), then the audit proves the
 		 * whole log grew from the kept one. */
-		if (rc == 0 && (rc = check_kept(vs, r, &e)) < 0) {
+		if (rc == 0 && (rc = check_kept(vs, r, false, &e)) < 0) {
 			flag(a, &e);
 			logged = true;
 		} else if (rc > 0) {
@@ -316,6 +322,14 @@ watch(void *arg)
 		}
 		if (rc == 0)
 			rc = gb_registry_audit(r, since, &checked, &e);
+		/* The first checkpoint kept is one of an audited log. */
+		if (rc == 0 && since == NULL &&
+		    (rc = check_kept(vs, r, true, &e)) < 0) {
+			flag(a, &e);
+			logged = true;
+		} else if (rc > 0) {
+			rc = 0;
+		}
 		if (rc != 0 && !logged)
 			log_failure(&e);
 		free(since);

@@ -22,7 +22,9 @@ sqlite3's own .backup and .restore), verifiers on 127.0.0.1:
 5. the good database back: ready, revoked again; then normal growth
    (publication after publication, through the CLI and the API, with
    verifies between) never trips it, and the kept checkpoint follows;
-6. --audit-interval 0: no watch, verdicts at once, nothing kept.
+6. --audit-interval 0: no watch, verdicts at once, nothing kept;
+7. a kept file that is not a checkpoint signed by the log key keeps the
+   log damaged (removing it is the operator's decision).
 
 usage: test_rollback.py GLASSBOX VERIFIER VECTORS_DIR
 """
@@ -342,6 +344,18 @@ st, _, out = v.req("GET", "/readyz")
 check("--audit-interval 0: ready, audit off", st == 200 and out["audit"]["state"] == "off", out)
 check("--audit-interval 0: nothing kept", not os.path.exists(KEPT))
 check("the unwatched verifier stops cleanly", v.stop() == 0)
+
+# --- 7. a kept file that is not a checkpoint of this log fails closed ------------
+with open(KEPT, "w") as f:
+    f.write("another.log/x\n99\n" + "A" * 44 + "\n\n\u2014 forged abcd\n")
+v = Verifier("badkept", "--audit-interval", "3")
+st, out = v.settled()
+check("a forged kept file: /readyz 503 log_damaged", st == 503 and
+      out.get("reason") == "log_damaged" and "not a checkpoint signed by the log key" in
+      out.get("detail", ""), out)
+st, _, out = v.verify(A)
+check("a forged kept file: verify 503", st == 503 and out.get("reason") == "log_damaged", out)
+check("the badkept verifier stops cleanly", v.stop() == 0)
 
 subprocess.run(["gpgconf", "--kill", "gpg-agent"], check=False)
 from harness import counts  # noqa: E402
