@@ -120,6 +120,11 @@ start() {   # start NAME on|off [wrapper...]
   for _ in $(seq 100); do grep -q listening "$tmp/url.$name" && break; sleep 0.1; done
   u=$(sed -n 's/.*listening on \(http[^ ]*\)/\1/p' "$tmp/url.$name")
   [ -n "$u" ] || { echo "bench-http: the verifier did not start" >&2; exit 2; }
+  # Verify answers 503 not_ready until the log watch's first audit is done.
+  for _ in $(seq 300); do
+    curl -s "${u%/}/readyz" | grep -q pending || break
+    sleep 0.1
+  done
   printf -v "pid_$name" '%s' "$p"
   printf -v "url_$name" '%s' "${u%/}"
 }

@@ -131,6 +131,11 @@ start verifier "$bin/verifier/glassbox-verifier" --db "$db" \
   --root nsm/level0.der --listen "127.0.0.1:$vport" --token-file token
 V=http://127.0.0.1:$vport
 P=http://127.0.0.1:$pport
+# No verdict before the verifier's first audit of the log (503 not_ready).
+for _ in $(seq 300); do
+  curl -s "$V/readyz" | grep -q pending || break
+  sleep 0.1
+done
 
 # 6. A client, once: challenge, sign through the parent, verify.
 payload=$(printf 'hello from the enclave' | base64)

@@ -56,6 +56,11 @@ start() {   # start on|off
   pid=$!
   for _ in $(seq 50); do grep -q listening "$tmp/url" && break; sleep 0.1; done
   url=$(sed -n 's/.*listening on \(http[^ ]*\)/\1/p' "$tmp/url")
+  # Verify answers 503 not_ready until the log watch's first audit is done.
+  for _ in $(seq 300); do
+    curl -s "${url}readyz" | grep -q pending || break
+    sleep 0.1
+  done
 }
 
 # wrk's summary: requests/s and the 50% and 99% latencies, in ms.

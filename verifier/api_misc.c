@@ -37,7 +37,8 @@ vs_api_health(struct vs_req *q)
 	return vs_reply_json(q, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* Ready when the last audit of the log (audit.c) did not fail, the
+/* Ready when the log watch (audit.c) finished its first audit and the last
+ * one did not fail, the latest checkpoint is not behind the kept one, the
  * registry can be read, and its latest checkpoint is signed by the log key
  * over a tree of the log's size. */
 int
@@ -50,12 +51,16 @@ vs_api_ready(struct vs_req *q)
 	struct gb_reg_error e;
 	uint8_t root[GB_HASH_BYTES];
 	uint64_t size;
-	char *note = NULL;
+	char *note = NULL, after[24];
 	json_t *audit;
-	bool ok, damaged;
+	bool ok, damaged, readable;
 
 	if (!vs_method(q, "GET"))
 		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	readable = r != NULL && gb_registry_size(r, &size) == 0 &&
+	    gb_registry_checkpoint(r, &note, &e) == 0;
+	if (readable)
+		vs_watch_seen(q->vs, r, note, strlen(note));
 	audit = vs_audit_json(q->vs, &damaged);
 	if (damaged) {
 		const char *d = json_string_value(json_object_get(audit,
@@ -64,11 +69,20 @@ vs_api_ready(struct vs_req *q)
 		    "failed: %s", d ? d : "");
 
 		json_decref(audit);
+		free(note);
 		return rc;
 	}
-	if (r == NULL || gb_registry_size(r, &size) != 0 ||
-	    gb_registry_checkpoint(r, &note, &e) != 0) {
+	if (atomic_load(&q->vs->audit.pending)) {
 		json_decref(audit);
+		free(note);
+		snprintf(after, sizeof after, "%d", VS_AUDIT_RETRY_AFTER_S);
+		return vs_problem_h(q, 503, "Retry-After", after, "not_ready",
+		    "the first audit of the log has not finished (audit state "
+		    "pending)");
+	}
+	if (!readable) {
+		json_decref(audit);
+		free(note);
 		return vs_problem(q, 503, "not_ready", "the registry cannot be "
 		    "read");
 	}

@@ -585,15 +585,15 @@ vs_api_verify(struct vs_req *q)
 		rc = vs_problem(q, 405, "method_not_allowed", "use POST");
 		goto out;
 	}
-	/* First, before any answer, remembered or not. */
-	if (atomic_load(&vs->audit.damaged)) {
-		rc = vs_problem(q, 503, "log_damaged", "the log failed its "
-		    "audit; no verdict can rest on it (see /readyz)");
+	/* First, before any answer, remembered or not, and after this
+	 * request's read of the latest checkpoint was held against the kept
+	 * one (a log rolled back is refused by the request that sees it):
+	 * the log watch's verdict (damaged, or its first audit pending). */
+	vs_regcache_begin(vs, &st);
+	if ((rc = vs_audit_refuse(q)) != 0)
 		goto out;
-	}
 	if ((rc = vs_read_body(q, &body, &len)) != 0)
 		goto out;
-	vs_regcache_begin(vs, &st);
 	if (vs->respcache != NULL && st.gen != 0) {
 		vs_respcache_key(vs_header(q, "Content-Type"),
 		    vs_query_string(q), body, len, key);

@@ -179,6 +179,9 @@ sync_gen(struct vs *vs, struct gb_reg_reader *rd)
 
 	if (gb_reg_reader_latest(rd, &note, &len, &size, &changed, &e) != 0)
 		return 0;
+	/* The log must never go back from a checkpoint seen before (the
+	 * cache only holds back from a smaller one; the watch says why). */
+	vs_watch_seen(vs, gb_reg_reader_registry(rd), note, len);
 	pthread_mutex_lock(&c->mu);
 	if (c->note != NULL && c->note_len == len &&
 	    memcmp(c->note, note, len) == 0) {
@@ -234,8 +237,20 @@ vs_regcache_begin(struct vs *vs, struct vs_regstate *st)
 		rd = NULL;
 	}
 	st->rd = rd;
-	if (rd != NULL && vs->regcache != NULL)
+	if (rd != NULL && vs->regcache != NULL) {
 		st->gen = sync_gen(vs, rd);
+	} else if (rd != NULL && vs->audit.keep) {
+		/* Without the cache, the same check of the latest checkpoint
+		 * against the kept one (sync_gen() does it with the cache). */
+		const char *note;
+		size_t len;
+		uint64_t size;
+		bool changed;
+
+		if (gb_reg_reader_latest(rd, &note, &len, &size, &changed,
+		    &e) == 0)
+			vs_watch_seen(vs, gb_reg_reader_registry(rd), note, len);
+	}
 }
 
 /* Reads the view from the database. */

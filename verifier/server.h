@@ -68,16 +68,36 @@ struct vs_config {
 	int64_t verdict_ttl_s;      /* a verdict's exp is iat + this */
 };
 
-/* The log watch (audit.c): the last audit's outcome. */
+/* While the first audit runs, verify answers 503 not_ready with this
+ * Retry-After (seconds). */
+#define VS_AUDIT_RETRY_AFTER_S 5
+
+/* The log watch (audit.c): the last audit's outcome, and the largest
+ * checkpoint the verifier ever verified (kept in DB.watch-checkpoint across
+ * restarts), from which the log must only grow. */
 struct vs_audit {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t thread;
 	bool running, stop;
-	atomic_bool damaged;        /* the last audit failed: fail closed */
+	atomic_bool damaged;        /* the last audit failed, or the log went
+	                             * back from the kept checkpoint: fail
+	                             * closed */
+	atomic_bool pending;        /* the watch runs, no audit finished yet */
+	bool rolled_back;           /* under mu: damaged by the kept check,
+	                             * until an audit passes */
 	uint64_t runs, checked;
 	int64_t at_ms;
 	char code[32], message[512];
+	/* Under keep_mu, held across the kept check (a fresh read of the
+	 * latest checkpoint, a consistency proof, the file's write). */
+	pthread_mutex_t keep_mu;
+	bool keep;                  /* the kept check is on (the watch runs) */
+	char *kept_path;            /* DB.watch-checkpoint, from malloc() */
+	char *kept;                 /* the kept note, from malloc(); NULL: none */
+	size_t kept_len;
+	struct gb_checkpoint kept_cp;   /* kept, opened */
+	char kept_err[400];         /* the kept file cannot be used: fail */
 };
 
 /* Challenges (nonce.c): the key that makes and checks them, the store of
@@ -203,6 +223,17 @@ json_t *vs_metrics_verdicts(struct vs *vs);
 int vs_audit_start(struct vs *vs);
 void vs_audit_stop(struct vs *vs);
 json_t *vs_audit_json(struct vs *vs, bool *failed);
+/* Whether verify may answer: 0, or the 503 already sent (log_damaged, or
+ * not_ready while the first audit is pending). */
+int vs_audit_refuse(struct vs_req *q);
+/* Every verified checkpoint the verifier reads passes here (note: the
+ * latest checkpoint the caller read through r). One equal to the kept
+ * checkpoint returns at once; any other is read again from r and must be
+ * the kept one or a tree that grew from it (consistency proof), and then
+ * becomes the kept one; a smaller or inconsistent one marks the log
+ * damaged at once and logs audit_failed. A no-op without the log watch. */
+void vs_watch_seen(struct vs *vs, struct gb_registry *r, const char *note,
+    size_t len);
 
 /* nonce.c. init loads or makes the challenge key and opens the used-nonce
  * store (paths from c, defaults derived from c->db); it prints why it

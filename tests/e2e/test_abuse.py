@@ -144,6 +144,15 @@ def minted(**req):
 verifier, m = start([VERIFIER, "--db", DB, "--listen", "127.0.0.1:0", "--root",
                      os.path.join(TMP, "sim-root.der")], r"http://127\.0\.0\.1:(\d+)/")
 V_PORT = int(m.group(1))
+# Verify answers 503 not_ready until the log watch's first audit is done.
+for _ in range(600):                    # bounded: 30 s
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{V_PORT}/readyz", timeout=10):
+            break
+    except urllib.error.HTTPError as e:
+        if b"pending" not in e.read():
+            break
+    time.sleep(0.05)
 enclave, m = start([ENCLAVE, "--nsm", "sim", "--state", os.path.join(TMP, "nsm"),
                     "--listen", "tcp:127.0.0.1:0"], r"listening on tcp:127\.0\.0\.1:(\d+)", 2)
 E_PORT = int(m.group(1))

@@ -170,6 +170,25 @@ verifier, out = start([VERIFIER, "--db", DB, "--root", os.path.join(STATE, "leve
                        "--audit-interval", "1"])
 V = out[0].split("listening on ")[1].strip().rstrip("/")
 AUTH = {"Authorization": "Bearer " + TOKEN}
+
+
+def wait_ready(url, limit=30.0):
+    """/readyz once the log watch's first audit is no longer pending (verify
+    answers 503 not_ready until then); bounded: limit seconds."""
+    t0 = time.time()
+    while True:
+        st, out = http("GET", url + "/readyz")
+        if not (st == 503 and isinstance(out, dict) and out.get("reason") == "not_ready"
+                and "pending" in out.get("detail", "")) or time.time() - t0 > limit:
+            return st, out
+        time.sleep(0.05)
+
+
+st, h = http("POST", V + "/api/v1/verify", {"document": "AA=="})
+check("verify before the first audit: 503 not_ready with Retry-After, or already audited",
+      st != 503 or h.get("reason") == "not_ready", (st, h))
+st, out = wait_ready(V)
+check("ready once the first audit passed", st == 200 and out["audit"]["state"] == "ok", out)
 wk = http("GET", V + "/.well-known/glassbox")[1]
 
 # Release B through the API, as a CI job would.
@@ -403,12 +422,7 @@ check("rewritten log: plain audit names the first contradicted checkpoint",
       rc == 1 and "checkpoint of size 1," in err, err)
 watcher, out = start([VERIFIER, "--db", RW, "--listen", "127.0.0.1:0", "--audit-interval", "1"])
 W = out[0].split("listening on ")[1].strip().rstrip("/")
-t0 = time.time()
-while True:                             # bounded: 15 s
-    st, out = http("GET", W + "/readyz")
-    if st != 200 and out.get("audit", {}).get("state") != "pending" or time.time() - t0 > 15:
-        break
-    time.sleep(0.2)
+st, out = wait_ready(W)
 check("rewritten log: /readyz is 503 log_damaged naming the checkpoint",
       st == 503 and out.get("reason") == "log_damaged" and "checkpoint of size 1," in
       out.get("detail", ""), out)

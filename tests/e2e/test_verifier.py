@@ -96,6 +96,20 @@ def publish(name, version, pcrs):
         raise SystemExit(f"publish: {r.stderr.decode()}")
 
 
+def wait_ready(url, limit=30.0):
+    """Until the log watch's first audit is no longer pending: verify
+    answers 503 not_ready before (bounded: limit seconds)."""
+    t0 = time.time()
+    while time.time() - t0 < limit:
+        try:
+            with urllib.request.urlopen(url + "/readyz", timeout=10):
+                return
+        except urllib.error.HTTPError as e:
+            if "pending" not in e.read().decode(errors="replace"):
+                return
+        time.sleep(0.05)
+
+
 class Verifier:
     def __init__(self, *extra):
         self.log = open(os.path.join(TMP, f"verifier-{len(extra)}.log"), "w+")
@@ -109,6 +123,7 @@ class Verifier:
             raise SystemExit(f"verifier did not start: {line}")
         self.url = line.split("listening on ")[1].strip().rstrip("/")
         self.port = int(self.url.rsplit(":", 1)[1])
+        wait_ready(self.url)
 
     def req(self, method, path, body=None, ctype="application/json", headers=None):
         data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()

@@ -85,6 +85,17 @@ class Verifier:
         if "listening on" not in line:
             raise SystemExit(f"verifier did not start: {line}")
         self.url = line.split("listening on ")[1].strip().rstrip("/")
+        self.wait_ready()
+
+    def wait_ready(self, limit=30.0):
+        """Until the log watch's first audit is no longer pending: verify
+        answers 503 not_ready before (bounded: limit seconds)."""
+        t0 = time.time()
+        while time.time() - t0 < limit:
+            st, raw = self.raw("GET", "/readyz")
+            if st == 200 or b"pending" not in raw:
+                return
+            time.sleep(0.05)
 
     def raw(self, method, path, data=None, ctype="application/json", headers=None):
         h = {"Content-Type": ctype} if data is not None else {}

@@ -171,8 +171,18 @@ function startProxy(target, rewrite) {
     resolve({ srv, url: `http://127.0.0.1:${srv.address().port}` })));
 }
 
+// Verify answers 503 not_ready until the log watch's first audit is done.
+async function waitReady(url) {
+  for (let i = 0; i < 600; i++) {      // bounded: 30 s
+    const r = await fetch(url + "/readyz");
+    if (r.status === 200 || !(await r.text()).includes("pending")) return;
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
 const problems = [];
 const ver = await startVerifier();
+await waitReady(ver.url);
 const forging = (resign) => ({ url, body }) => (url ===
   "/api/v1/log/checkpoint" ? forge(body.toString(), resign) : undefined);
 const proxyResigned = await startProxy(ver.url, forging(true));
