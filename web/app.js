@@ -830,7 +830,7 @@ const CHECKS = {
   validity: "Certificates valid at the time asked",
   signature: "Document signature (ECDSA P-384)",
   debug: "Not a debug-mode enclave",
-  freshness: "Fresh (only when asked at \u201cnow\u201d)",
+  freshness: "Fresh (not when asked at the document\u2019s own time)",
   nonce: "Nonce (only when one is given)",
   release: "PCRs are a published, unrevoked release",
   result: "Result signature (only with a result)",
