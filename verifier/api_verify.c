@@ -137,6 +137,23 @@ url_decode(const char *s, size_t n, char *out, size_t *out_len)
 	return 0;
 }
 
+/* How much of an unknown parameter's name a refusal shows. */
+#define PARAM_NAME_SHOWN 64
+
+/* A parameter's name s[0..n) as a refusal shows it: its first
+ * PARAM_NAME_SHOWN bytes, any that is not printable ASCII (or is a quote
+ * or backslash) as '?', so that the detail is always valid UTF-8. */
+static void
+param_name(const char *s, size_t n, char out[PARAM_NAME_SHOWN + 1])
+{
+	size_t i;
+
+	for (i = 0; i < n && i < PARAM_NAME_SHOWN; i++)
+		out[i] = s[i] > ' ' && s[i] < 0x7f && s[i] != '"' &&
+		    s[i] != '\\' ? s[i] : '?';
+	out[i] = '\0';
+}
+
 /* The CBOR form's query: nonce and at, each at most once; any other name is
  * refused. Values are decoded into buffers as long as the query itself, so
  * no value is cut short. */
@@ -182,8 +199,11 @@ read_query(struct vs_req *q, struct ask *a)
 				    "RFC 3339");
 			seen_at = true;
 		} else {
+			char name[PARAM_NAME_SHOWN + 1];
+
+			param_name(key, kl, name);
 			rc = vs_problem(q, 400, "unknown_field", "unknown query "
-			    "parameter \"%.64s\" (nonce and at are known)", key);
+			    "parameter \"%s\" (nonce and at are known)", name);
 		}
 	}
 	if (rc == 0 && !seen_at && parse_at(a, NULL, NULL) != 0)
@@ -318,23 +338,18 @@ vs_content_type_is(struct vs_req *q, const char *type, bool charset_ok)
 }
 
 /* The JSON form with a query string: 400 unknown_field naming its first
- * parameter (printable ASCII of it, the rest as '?'), else 0. */
+ * parameter, else 0. */
 static int
 json_query_refused(struct vs_req *q)
 {
 	const char *qs = vs_query_string(q);
-	char name[65];
-	size_t n = 0;
+	char name[PARAM_NAME_SHOWN + 1];
 
 	if (qs == NULL)
 		return 0;
 	while (*qs == '&')
 		qs++;
-	for (; qs[n] != '\0' && qs[n] != '=' && qs[n] != '&' &&
-	    n < sizeof name - 1; n++)
-		name[n] = qs[n] > ' ' && qs[n] < 0x7f && qs[n] != '"' &&
-		    qs[n] != '\\' ? qs[n] : '?';
-	name[n] = '\0';
+	param_name(qs, strcspn(qs, "=&"), name);
 	return vs_problem(q, 400, "unknown_field", "unknown query parameter "
 	    "\"%s\": the JSON form takes none (nonce and at go in the body)",
 	    name);

@@ -695,6 +695,9 @@ for qs, name in (("?nonce=zz&at=garbage&bogus=1", "nonce"), ("?at=document", "at
 st, _, out = sim.json("POST", "/api/v1/verify?%ff=1", {"document": b64(fresh)})
 check("JSON form with a query that is not UTF-8: named, still 400", st == 400 and
       out["reason"] == "unknown_field", (st, out))
+st, _, out = sim.json("POST", "/api/v1/verify?%ff%22=1", fresh, ctype="application/cbor")
+check("CBOR: an unknown parameter that is not UTF-8 is named, 400", st == 400 and
+      out["reason"] == "unknown_field" and '"??"' in out["detail"], (st, out))
 st, _, out = sim.json("POST", "/api/v1/verify?nonse=00", fresh, ctype="application/cbor")
 check("CBOR: unknown query parameter", st == 400 and out["reason"] == "unknown_field"
       and "nonse" in out["detail"], out)
