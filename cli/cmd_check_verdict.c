@@ -33,13 +33,15 @@
 static const char usage_text[] =
 "usage: glassbox check-verdict --verdict-key JWK_FILE --log-key VKEY_FILE\n"
 "                              [--proof FILE] [--result FILE] [--nonce HEX]\n"
+"                              [--at now|document|MS|RFC3339]\n"
 "                              [--now UNIX_S] [--json] ANSWER DOC\n"
 "\n"
 "Checks offline a verdict signed by glassbox-verifier (docs/verdict.md):\n"
 "its signature under the pinned verdict key; that it is about DOC (and the\n"
 "result and nonce given); that it has not expired; that the release it\n"
 "names is in the log (its tlog-proof, under a checkpoint signed by the\n"
-"pinned log key); then that it affirms.\n"
+"pinned log key); that it answers the question asked (--at); then that it\n"
+"affirms.\n"
 "\n"
 "  ANSWER           the verify answer JSON as received (its \"verdict\" and\n"
 "                   \"tlog_proof\" are used), or just the compact JWS\n"
@@ -54,6 +56,11 @@ static const char usage_text[] =
 "                   use another one)\n"
 "  --result F       the result that was sent (its exact bytes)\n"
 "  --nonce HEX      the nonce that was sent\n"
+"  --at WHEN        the time that was asked, as sent: now (the default),\n"
+"                   document, ms since 1970 or RFC 3339. A verdict about\n"
+"                   another time is refused (verdict_mismatch, glassbox.at),\n"
+"                   and one about a time (not \"document\") must say what\n"
+"                   freshness it checked (glassbox.freshness)\n"
 "  --now UNIX_S     check expiry at this time (seconds; default: now)\n"
 "  --json           print {\"valid\", \"reason\", \"claim\", \"message\",\n"
 "                   \"claims\"} on standard output\n"
@@ -236,13 +243,24 @@ report(const struct gb_verdict_outcome *o, bool json)
 		json_t *sub = json_object_get(json_object_get(o->claims,
 		    "submods"), "glassbox");
 		json_t *rel = json_object_get(sub, "glassbox.release");
-		char when[40];
+		json_t *at = json_object_get(sub, "glassbox.at");
+		char when[40], asked[40];
 
 		gb_time_format_rfc3339((int64_t)json_integer_value(
 		    json_object_get(o->claims, "exp")) * 1000, when,
 		    sizeof when);
-		printf("valid: affirmed for this document; release %s %s "
-		    "(log index %" JSON_INTEGER_FORMAT "); expires %s\n",
+		/* The asked time as the verdict says it: a word, or the ms it
+		 * was evaluated at (in RFC 3339). */
+		if (json_is_string(at) && (strcmp(json_string_value(at),
+		    "now") == 0 || strcmp(json_string_value(at), "document") ==
+		    0))
+			snprintf(asked, sizeof asked, "%s", json_string_value(at));
+		else
+			gb_time_format_rfc3339((int64_t)json_integer_value(
+			    json_object_get(sub, "glassbox.at_ms")), asked,
+			    sizeof asked);
+		printf("valid: affirmed for this document at %s; release %s %s "
+		    "(log index %" JSON_INTEGER_FORMAT "); expires %s\n", asked,
 		    json_string_value(json_object_get(rel, "name")),
 		    json_string_value(json_object_get(rel, "version")),
 		    json_integer_value(json_object_get(rel, "index")), when);
@@ -266,6 +284,7 @@ cmd_check_verdict(int argc, char **argv)
 		{ "result", required_argument, NULL, 'r' },
 		{ "nonce", required_argument, NULL, 'n' },
 		{ "now", required_argument, NULL, 't' },
+		{ "at", required_argument, NULL, 'a' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -280,6 +299,7 @@ cmd_check_verdict(int argc, char **argv)
 	    doc_len, n;
 	char kid[GB_VERDICT_KID_BYTES], *vkey = NULL, *end;
 	json_t *aj = NULL;
+	int64_t at_ms;
 	bool json = false;
 	int c, err, status = 2;
 
@@ -292,6 +312,7 @@ cmd_check_verdict(int argc, char **argv)
 		case 'p': proof_path = optarg; break;
 		case 'r': result_path = optarg; break;
 		case 'n': nonce_hex = optarg; break;
+		case 'a': in.at = optarg; break;
 		case 'j': json = true; break;
 		case 't':
 			in.now_s = strtoll(optarg, &end, 10);
@@ -319,6 +340,13 @@ cmd_check_verdict(int argc, char **argv)
 		free(nonce);
 		return usage_error("bad --nonce (want hex, 1 to 1024 bytes)",
 		    nonce_hex);
+	}
+	if (in.at != NULL && strcmp(in.at, "now") != 0 &&
+	    strcmp(in.at, "document") != 0 && (gb_time_parse_at(in.at,
+	    &at_ms) != 0 || at_ms < 0)) {
+		free(nonce);
+		return usage_error("bad --at (want now, document, ms since 1970 "
+		    "or RFC 3339)", in.at);
 	}
 	if (load_jwk(jwk_path, pub, kid) != 0 || load_vkey(vkey_path,
 	    &vkey) != 0)

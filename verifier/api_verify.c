@@ -2,7 +2,8 @@
  * POST /api/v1/challenge and POST /api/v1/verify: the question clients ask
  * before they trust a result. The checks run in DESIGN.md's order; the
  * first that fails names the reason: the document (lib), then policy: debug
- * mode, freshness (at "now" only), nonce, the registry, the result.
+ * mode, freshness (against the time asked; not at "document"), nonce, the
+ * registry, the result.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,23 @@ url_decode(const char *s, size_t n, char *out, size_t *out_len)
 	return 0;
 }
 
+/* How much of an unknown parameter's name a refusal shows. */
+#define PARAM_NAME_SHOWN 64
+
+/* A parameter's name s[0..n) as a refusal shows it: its first
+ * PARAM_NAME_SHOWN bytes, any that is not printable ASCII (or is a quote
+ * or backslash) as '?', so that the detail is always valid UTF-8. */
+static void
+param_name(const char *s, size_t n, char out[PARAM_NAME_SHOWN + 1])
+{
+	size_t i;
+
+	for (i = 0; i < n && i < PARAM_NAME_SHOWN; i++)
+		out[i] = s[i] > ' ' && s[i] < 0x7f && s[i] != '"' &&
+		    s[i] != '\\' ? s[i] : '?';
+	out[i] = '\0';
+}
+
 /* The CBOR form's query: nonce and at, each at most once; any other name is
  * refused. Values are decoded into buffers as long as the query itself, so
  * no value is cut short. */
@@ -181,8 +199,11 @@ read_query(struct vs_req *q, struct ask *a)
 				    "RFC 3339");
 			seen_at = true;
 		} else {
+			char name[PARAM_NAME_SHOWN + 1];
+
+			param_name(key, kl, name);
 			rc = vs_problem(q, 400, "unknown_field", "unknown query "
-			    "parameter \"%.64s\" (nonce and at are known)", key);
+			    "parameter \"%s\" (nonce and at are known)", name);
 		}
 	}
 	if (rc == 0 && !seen_at && parse_at(a, NULL, NULL) != 0)
@@ -316,6 +337,24 @@ vs_content_type_is(struct vs_req *q, const char *type, bool charset_ok)
 	return *p == '\0';
 }
 
+/* The JSON form with a query string: 400 unknown_field naming its first
+ * parameter, else 0. */
+static int
+json_query_refused(struct vs_req *q)
+{
+	const char *qs = vs_query_string(q);
+	char name[PARAM_NAME_SHOWN + 1];
+
+	if (qs == NULL)
+		return 0;
+	while (*qs == '&')
+		qs++;
+	param_name(qs, strcspn(qs, "=&"), name);
+	return vs_problem(q, 400, "unknown_field", "unknown query parameter "
+	    "\"%s\": the JSON form takes none (nonce and at go in the body)",
+	    name);
+}
+
 /* Reads the request from its body (taken over): JSON, or raw CBOR with
  * nonce and at in the query. */
 static int
@@ -331,7 +370,12 @@ read_ask(struct vs_req *q, struct ask *a, char *body, size_t len)
 		    "application/cbor");
 	}
 	if (!cbor) {
-		rc = read_json(q, a, body, len);
+		/* The JSON form's question is all in its body: a query
+		 * parameter beside it (?nonce=, ?at=) would be ignored, so it
+		 * is refused, as an unknown field is. */
+		rc = json_query_refused(q);
+		if (rc == 0)
+			rc = read_json(q, a, body, len);
 		free(body);
 		return rc;
 	}
@@ -359,29 +403,39 @@ doc_json(const struct gb_doc *d)
 /* The registry's part: the release whose PCR0 the document has must be
  * published, unrevoked, and declare only PCRs equal to the document's.
  * What the registry says comes through the registry cache (cache.c) or,
- * with it off, from the database: the same view either way. */
+ * with it off, from the database: the same view either way. Only "no such
+ * release" is an answer; when the registry cannot be read, *fault says why
+ * (a 503, never a signed unknown_measurement) and the reason is
+ * meaningless. */
 static enum gb_reason
 check_release(struct vs_req *q, struct vs_regstate *st,
     const struct gb_doc *d, char pcr0[97], uint64_t *index, bool *matched,
-    struct gb_result *res)
+    const char **fault, struct gb_result *res)
 {
 	struct vs_relview v;
 
 	*matched = false;
-	if (st->rd == NULL)
-		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "the "
-		    "registry is not available");
+	*fault = NULL;
 	if (d->pcrs[0].ptr == NULL || d->pcrs[0].len != 48)
 		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "the "
 		    "document has no 48-byte PCR0");
+	if (st->rd == NULL) {
+		*fault = "the registry cannot be opened";
+		return GB_R_OK;
+	}
 	gb_hex_encode(pcr0, d->pcrs[0].ptr, 48);
-	if (vs_regcache_view(q->vs, st, pcr0, &v) != 0 || !v.found)
+	if (vs_regcache_view(q->vs, st, pcr0, &v) != 0) {
+		*fault = "the registry cannot be read";
+		return GB_R_OK;
+	}
+	if (!v.found)
 		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "no "
 		    "published release has this PCR0");
 	*index = v.index;
-	if (!v.readable)
-		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "cannot "
-		    "read release %s", v.id);
+	if (!v.readable) {
+		*fault = "the release's log entry cannot be read";
+		return GB_R_OK;
+	}
 	for (unsigned k = 0; k < v.npcrs; k++) {
 		unsigned i = v.pcrs[k].i;
 
@@ -429,7 +483,8 @@ checks_json(enum gb_reason r, const struct ask *a)
 
 	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
 		const struct step *s = &steps[i];
-		bool skip = (s->first == GB_R_STALE && !a->at_now) ||
+		bool skip = (s->first == GB_R_STALE &&
+		    a->at_ms == GB_AT_DOCUMENT) ||
 		    (s->first == GB_R_NONCE_MISMATCH && a->nonce == NULL) ||
 		    (s->first == GB_R_BAD_RESULT_SIGNATURE && a->result == NULL);
 		const char *status = "pass";
@@ -489,17 +544,24 @@ verdict_claims(struct vs *vs, const struct ask *a, enum gb_reason r,
     const struct gb_result *res, const struct gb_doc *d, json_t *release,
     json_t *proof, int64_t iat)
 {
-	json_t *sub, *claims, *at_ms;
+	json_t *sub, *claims, *at_ms, *fresh;
 
 	if (a->at_ms == GB_AT_DOCUMENT)
 		at_ms = d != NULL ? json_integer((json_int_t)d->timestamp_ms) :
 		    json_null();
 	else
 		at_ms = json_integer(a->at_ms);
-	sub = json_pack("{s:s, s:s, s:s, s:O, s:o, s:o, s:o, s:o}",
+	/* What freshness the answer holds the document to: the rule of any
+	 * question about a time (applied when the checks get that far), none
+	 * at "document". */
+	fresh = a->at_ms == GB_AT_DOCUMENT ? json_null() : json_pack("{s:I, "
+	    "s:I}", "max_age_ms", (json_int_t)vs->cfg.max_age_ms, "skew_ms",
+	    (json_int_t)vs->cfg.skew_ms);
+	sub = json_pack("{s:s, s:s, s:s, s:O, s:o, s:o, s:o, s:o, s:o}",
 	    "ear.status", r == GB_R_OK ? "affirming" : "contraindicated",
 	    "glassbox.reason", gb_reason_code(r), "glassbox.message",
 	    res->detail, "glassbox.at", a->at_json, "glassbox.at_ms", at_ms,
+	    "glassbox.freshness", fresh,
 	    "glassbox.document", gb_verdict_document_claim(a->doc, a->doc_len,
 	    d), "glassbox.release", release_claim(release),
 	    "glassbox.checkpoint", checkpoint_claim(proof));
@@ -608,7 +670,9 @@ vs_api_verify(struct vs_req *q)
 	    &res);
 	parsed = r == GB_R_OK || r > GB_R_BAD_FIELD;
 	if (r == GB_R_OK) {
-		pol.check_freshness = a.at_now;
+		/* Against the time asked, whenever it is a time: only "was it
+		 * valid when made" (at "document") has no age. */
+		pol.check_freshness = a.at_ms != GB_AT_DOCUMENT;
 		pol.now_ms = a.at_ms;
 		pol.max_age_ms = vs->cfg.max_age_ms;
 		pol.max_skew_ms = vs->cfg.skew_ms;
@@ -626,9 +690,15 @@ vs_api_verify(struct vs_req *q)
 	 * policy check refuses it. */
 	if (r == GB_R_OK || r >= GB_R_DEBUG_MODE) {
 		struct gb_result rres;
+		const char *fault;
 		enum gb_reason rr = check_release(q, &st, &d, pcr0, &index,
-		    &matched, &rres);
+		    &matched, &fault, &rres);
 
+		if (fault != NULL) {
+			rc = vs_problem(q, 503, "not_ready", "%s; no verdict is "
+			    "given (see /readyz)", fault);
+			goto out;
+		}
 		if (r == GB_R_OK && rr != GB_R_OK) {
 			r = rr;
 			res = rres;
@@ -643,6 +713,22 @@ vs_api_verify(struct vs_req *q)
 		json_decref(proof);
 		vs_regcache_release(vs, &st, pcr0, index, &release, &proof,
 		    &tlog);
+		/* A verdict naming a release carries its proof against a
+		 * checkpoint that verified under the log key; without one (the
+		 * latest checkpoint's signature fails, a read failed) no
+		 * verdict is given, least of all an affirming one. */
+		if (!json_is_object(release) || !json_is_object(proof) ||
+		    tlog == NULL) {
+			rc = vs_problem(q, 503, "not_ready", "release %s matched, "
+			    "but no inclusion proof against a checkpoint that "
+			    "verifies under the log key can be made (the "
+			    "latest checkpoint does not verify, or the "
+			    "registry cannot be read); no verdict is given "
+			    "(see /readyz)", json_string_value(json_object_get(
+			    release, "id")) != NULL ? json_string_value(
+			    json_object_get(release, "id")) : pcr0);
+			goto out;
+		}
 	}
 	iat = gb_time_now_ms() / 1000;
 	claims = verdict_claims(vs, &a, r, &res, parsed ? &d : NULL, release,

@@ -668,6 +668,11 @@ function checkShape(c) {
   if (!("glassbox.at" in g) || !(isInt(g["glassbox.at_ms"]) ||
       g["glassbox.at_ms"] === null))
     no("glassbox.at or glassbox.at_ms is missing");
+  const f = g["glassbox.freshness"];
+  const nonneg = (v) => isInt(v) && v >= 0;
+  if (f === undefined || (f !== null && (!isObj(f) ||
+      !nonneg(f.max_age_ms) || !nonneg(f.skew_ms))))
+    no("glassbox.freshness is not null nor {max_age_ms, skew_ms}");
   const d = g["glassbox.document"];
   if (!isObj(d) || typeof d.sha256 !== "string" || !HEX64.test(d.sha256))
     no("glassbox.document.sha256 is missing");
@@ -765,17 +770,76 @@ export async function checkTlogProof(text, logKey) {
   return { cp, entry: p.extra, hash, index: p.index };
 }
 
-// The checks of docs/verdict.md, in its order. Returns the claims, or
+// Days from 1970-01-01 to a proleptic Gregorian date (as
+// gb_days_from_civil()).
+function daysFromCivil(y, m, d) {
+  y -= m <= 2 ? 1 : 0;
+  const era = Math.floor(y / 400), yoe = y - era * 400;
+  const doy = Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+const RFC3339 = new RegExp("^(\\d{4})-(\\d{2})-(\\d{2})[Tt ]" +
+  "(\\d{2}):(\\d{2}):(\\d{2})(?:\\.(\\d+))?(?:[Zz]|([+-])(\\d{2}):(\\d{2}))$");
+
+// RFC 3339 5.6 as gb_time_parse_rfc3339() reads it ('t', 'z' and a space
+// for 'T' too; the fraction cut to ms; a leap second reads as 59.999):
+// ms since 1970, or null.
+export function parseRfc3339(s) {
+  const m = RFC3339.exec(s);
+  if (!m)
+    return null;
+  const [y, mo, d, h, mi] = m.slice(1, 6).map(Number);
+  let sec = Number(m[6]), frac = Number((m[7] ?? "").slice(0, 3)
+    .padEnd(3, "0"));
+  const oh = m[9] === undefined ? 0 : Number(m[9]);
+  const om = m[10] === undefined ? 0 : Number(m[10]);
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const mdays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+  if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 ||
+      mi > 59 || sec > 60 || oh > 23 || om > 59)
+    return null;
+  if (sec === 60) {
+    sec = 59;
+    frac = 999;
+  }
+  const sign = m[8] === "-" ? -1 : m[8] === "+" ? 1 : 0;
+  return (daysFromCivil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec -
+    sign * (oh * 3600 + om * 60)) * 1000 + frac;
+}
+
+// The time a client asked, as POST /api/v1/verify takes it: "now",
+// "document", ms since 1970 (a number, or up to 15 digits as
+// gb_time_parse_at() reads them) or RFC 3339 at or after 1970. Returns
+// { kind: "now" | "document" | "time", ms }, or null.
+export function parseAt(at) {
+  if (at === "now" || at === "document")
+    return { kind: at, ms: null };
+  let ms = null;
+  if (typeof at === "number")
+    ms = Number.isSafeInteger(at) ? at : null;
+  else if (typeof at === "string")
+    ms = /^[0-9]{1,15}$/.test(at) ? Number(at) : parseRfc3339(at);
+  return ms === null || ms < 0 ? null : { kind: "time", ms };
+}
+
+// The checks of docs/verdict.md, in its order. at is the time the client
+// asked (parseAt()'s forms; "now" by default). Returns the claims, or
 // throws VerdictError (reason, claim; claims once the signature verified)
 // or, for a bad pinned key or argument, CheckError.
 export async function verifyVerdict({ jws, tlogProof, document: docBytes,
-  result, nonce, verdictKey, logKey, now }) {
+  result, nonce, verdictKey, logKey, now, at = "now" }) {
   const { x, kid } = await verdictPub(verdictKey);
   const key = await parseVerifierKey(String(logKey).trim());
   if (!(docBytes instanceof Uint8Array))
     throw new CheckError("the document is not bytes");
   if (!Number.isFinite(now))
     throw new CheckError("now is not a number of seconds");
+  const asked = parseAt(at);
+  if (asked === null)
+    throw new CheckError("at is not now, document, ms since 1970 or " +
+      "RFC 3339");
 
   // 1. The JWS's form, its header, the claims' shape.
   if (typeof jws !== "string")
@@ -910,7 +974,24 @@ export async function verifyVerdict({ jws, tlogProof, document: docBytes,
     }
   }
 
-  // 6. The verdict itself.
+  // 6. The question asked: "now" and "document" as words, a time by the
+  // ms the checks were evaluated at (the verdict keeps the text as it was
+  // written). A question about a time needs the freshness checked.
+  const word = g["glassbox.at"];
+  const kind = word === "now" || word === "document" ? word : "time";
+  const names = { now: "now", document: "document", time: "a time" };
+  if (kind !== asked.kind)
+    refuse("verdict_mismatch", "the verdict answers another question: at " +
+      `${names[kind]}, not at ${names[asked.kind]}`, "glassbox.at");
+  if (kind === "time" && g["glassbox.at_ms"] !== asked.ms)
+    refuse("verdict_mismatch", "the verdict was evaluated at another time " +
+      `than the ${asked.ms} ms asked`, "glassbox.at");
+  if (asked.kind !== "document" && !isObj(g["glassbox.freshness"]))
+    refuse("verdict_mismatch", "the verdict checked no freshness, and the " +
+      "question was about a time, not the document's own",
+    "glassbox.freshness");
+
+  // 7. The verdict itself.
   if (g["ear.status"] !== "affirming") {
     const e = new VerdictError(g["glassbox.reason"], g["glassbox.message"]);
     e.signed = true;     // every check passed: the refusal is the verdict's

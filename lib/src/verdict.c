@@ -15,6 +15,7 @@
 #include "gb/docjson.h"
 #include "gb/err.h"
 #include "gb/note.h"
+#include "gb/timefmt.h"
 #include "gb/verdict.h"
 
 #define EAR_PROFILE "tag:github.com,2023:veraison/ear"
@@ -208,6 +209,13 @@ is_hex(const json_t *v, size_t bytes)
 	return true;
 }
 
+/* An integer, 0 or more. */
+static bool
+nonneg_int(const json_t *v)
+{
+	return json_is_integer(v) && json_integer_value(v) >= 0;
+}
+
 /* The claims' shape (docs/verdict.md "The claims"); NULL if good, else what
  * is wrong. */
 static const char *
@@ -247,6 +255,12 @@ shape_error(json_t *c)
 	    (!json_is_integer(v = json_object_get(sub, "glassbox.at_ms")) &&
 	    !json_is_null(v)))
 		return "glassbox.at or glassbox.at_ms is missing";
+	if ((v = json_object_get(sub, "glassbox.freshness")) == NULL ||
+	    (!json_is_null(v) && (!json_is_object(v) ||
+	    !nonneg_int(json_object_get(v, "max_age_ms")) ||
+	    !nonneg_int(json_object_get(v, "skew_ms")))))
+		return "glassbox.freshness is not null nor {max_age_ms, "
+		    "skew_ms}";
 	doc = json_object_get(sub, "glassbox.document");
 	if (!json_is_object(doc) || !is_hex(json_object_get(doc, "sha256"),
 	    GB_HASH_BYTES))
@@ -646,10 +660,67 @@ out:
 	return why != NULL ? refuse(out, "bad_proof", NULL, "%s", why) : 0;
 }
 
+/* The kinds of question a verdict answers. */
+enum at_kind { AT_NOW, AT_DOCUMENT, AT_TIME };
+
+/* The time the client asked, in->at: its kind and, for a time, ms. -1 if it
+ * is not one the verifier takes. */
+static int
+asked_at(const char *at, enum at_kind *kind, int64_t *ms)
+{
+	*ms = 0;
+	if (at == NULL || strcmp(at, "now") == 0) {
+		*kind = AT_NOW;
+		return 0;
+	}
+	if (strcmp(at, "document") == 0) {
+		*kind = AT_DOCUMENT;
+		return 0;
+	}
+	*kind = AT_TIME;
+	return gb_time_parse_at(at, ms) == 0 && *ms >= 0 ? 0 : -1;
+}
+
+/* Step 6: the verdict answers the question asked. "now" and "document" are
+ * compared as words; a time by the ms the checks were evaluated at (the
+ * verdict keeps the asked text as it was written: ms as a number or as
+ * digits, RFC 3339 with any offset). Any question but "document" is about
+ * a time, and its verdict must say what freshness was checked. */
+static int
+check_question(enum at_kind kind, int64_t ms, json_t *sub,
+    struct gb_verdict_outcome *out)
+{
+	json_t *at = json_object_get(sub, "glassbox.at");
+	json_t *at_ms = json_object_get(sub, "glassbox.at_ms");
+	const char *word = json_string_value(at);
+	enum at_kind got = word != NULL && strcmp(word, "now") == 0 ? AT_NOW :
+	    word != NULL && strcmp(word, "document") == 0 ? AT_DOCUMENT :
+	    AT_TIME;
+	static const char *const names[] = { "now", "document", "a time" };
+
+	if (got != kind)
+		return refuse(out, "verdict_mismatch", "glassbox.at", "the "
+		    "verdict answers another question: at %s, not at %s",
+		    names[got], names[kind]);
+	if (kind == AT_TIME && (!json_is_integer(at_ms) ||
+	    json_integer_value(at_ms) != ms))
+		return refuse(out, "verdict_mismatch", "glassbox.at", "the "
+		    "verdict was evaluated at another time than the %" PRId64
+		    " ms asked", ms);
+	if (kind != AT_DOCUMENT && !json_is_object(json_object_get(sub,
+	    "glassbox.freshness")))
+		return refuse(out, "verdict_mismatch", "glassbox.freshness",
+		    "the verdict checked no freshness, and the question was "
+		    "about a time, not the document's own");
+	return 0;
+}
+
 int
 gb_verdict_check(const struct gb_verdict_input *in,
     struct gb_verdict_outcome *out)
 {
+	enum at_kind kind;
+	int64_t at_ms;
 	struct gb_note_key lk;
 	struct gb_doc doc;
 	const struct gb_doc *d = NULL;
@@ -664,7 +735,8 @@ gb_verdict_check(const struct gb_verdict_input *in,
 	memset(out, 0, sizeof *out);
 	snprintf(out->reason, sizeof out->reason, "bad_verdict");
 	if (in->verdict_pub == NULL || in->log_vkey == NULL ||
-	    gb_note_vkey_parse(in->log_vkey, &lk) != 0)
+	    gb_note_vkey_parse(in->log_vkey, &lk) != 0 ||
+	    asked_at(in->at, &kind, &at_ms) != 0)
 		return GB_EINVAL;
 	if (in->verdict_kid != NULL)
 		snprintf(kid, sizeof kid, "%s", in->verdict_kid);
@@ -721,7 +793,11 @@ gb_verdict_check(const struct gb_verdict_input *in,
 			return rc < 0 ? rc : 0;
 	}
 
-	/* 6: what the verifier said. */
+	/* 6: the question asked. */
+	if ((rc = check_question(kind, at_ms, sub, out)) != 0)
+		return rc < 0 ? rc : 0;
+
+	/* 7: what the verifier said. */
 	snprintf(out->reason, sizeof out->reason, "%s", reason);
 	snprintf(out->message, sizeof out->message, "%s", json_string_value(
 	    json_object_get(sub, "glassbox.message")));

@@ -52,15 +52,25 @@ jq -r .verdict "$tmp/answer.json" > "$tmp/verdict.jws"
 jq -r .tlog_proof "$tmp/answer.json" > "$tmp/proof"
 od -An -v -tx1 "$doc" | tr -d ' \n' > "$tmp/doc.hex"
 now=$(date +%s)
-cv() { "$gb" check-verdict --verdict-key "$tmp/jwk.json" --log-key "$tmp/log.vkey" "$@"; }
+# The answers are about the document's own time: the client says so (--at),
+# as it asked.
+cv() { "$gb" check-verdict --verdict-key "$tmp/jwk.json" --log-key "$tmp/log.vkey" --at document "$@"; }
+cv_now() { "$gb" check-verdict --verdict-key "$tmp/jwk.json" --log-key "$tmp/log.vkey" "$@"; }
 
 check answer-trusted 0 '"reason":"ok"' -- jq -c '{reason}' "$tmp/answer.json"
-check good 0 '^valid: affirmed for this document; release nautilus 1.0' -- cv "$tmp/answer.json" "$doc"
+check good 0 '^valid: affirmed for this document at document; release nautilus 1.0' -- cv "$tmp/answer.json" "$doc"
+# A document of 2025 whose chain has expired, judged at its own time: a
+# client that asked about now (the default) must not take that for "valid
+# now", and one that asked another time neither.
+check asked-now 1 'verdict_mismatch \(glassbox.at\)' -- cv_now "$tmp/answer.json" "$doc"
+check asked-now-explicitly 1 'verdict_mismatch \(glassbox.at\)' -- cv_now --at now "$tmp/answer.json" "$doc"
+check asked-a-time 1 'verdict_mismatch \(glassbox.at\)' -- cv_now --at 2025-04-15T00:00:00Z "$tmp/answer.json" "$doc"
+check bad-at 2 'bad --at' -- cv_now --at soon "$tmp/answer.json" "$doc"
 check good-json 0 '"valid": true' -- cv --json "$tmp/answer.json" "$doc"
 check good-hex-doc 0 '^valid:' -- cv "$tmp/answer.json" "$tmp/doc.hex"
 check bare-jws 0 '^valid:' -- cv --proof "$tmp/proof" "$tmp/verdict.jws" "$doc"
 check keys-from-well-known 0 '^valid:' -- "$gb" check-verdict --verdict-key "$tmp/wk.json" \
-  --log-key "$tmp/wk.json" "$tmp/answer.json" "$doc"
+  --log-key "$tmp/wk.json" --at document "$tmp/answer.json" "$doc"
 check bare-jws-no-proof 1 'bad_proof' -- cv "$tmp/verdict.jws" "$doc"
 check another-document 1 'verdict_mismatch \(glassbox.document.sha256\)' -- cv "$tmp/answer.json" "$other"
 check another-document-json 1 '"claim": "glassbox.document.sha256"' -- cv --json "$tmp/answer.json" "$other"

@@ -322,6 +322,7 @@ def _self_test():
               "submods": {"glassbox": {
                   "ear.status": "contraindicated", "glassbox.reason": "malformed",
                   "glassbox.message": "m", "glassbox.at": "now", "glassbox.at_ms": None,
+                  "glassbox.freshness": {"max_age_ms": 600000, "skew_ms": 60000},
                   "glassbox.document": {"sha256": "00" * 32}, "glassbox.release": None,
                   "glassbox.checkpoint": None}}}
     jws = enc({"alg": "EdDSA", "kid": "00" * 8, "typ": "JWT"}) + "." + enc(claims) + ".c2ln"

@@ -20,6 +20,8 @@ at the end). One sub-folder per case:
     verdict_key.json   the pinned verdict JWK
     log.vkey           the pinned log verifier key (C2SP vkey), one line
     now.txt            the time to check at, seconds since 1970
+    at.txt             the time that was asked, as sent (--at: now, document,
+                       ms or RFC 3339); absent: now
     expect.json        {"exit": 0 or 1, "reason": code or null,
                         "claim": claim name or null}
 
@@ -37,6 +39,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -111,10 +114,10 @@ def wait_ready(url, limit=30.0):
 
 
 class Verifier:
-    def __init__(self, *extra):
+    def __init__(self, *extra, db=None):
         self.log = open(os.path.join(TMP, f"verifier-{len(extra)}.log"), "w+")
         self.proc = subprocess.Popen(
-            [VERIFIER, "--db", DB, "--listen", "127.0.0.1:0", "--threads", "2",
+            [VERIFIER, "--db", db or DB, "--listen", "127.0.0.1:0", "--threads", "2",
              "--token-file", os.path.join(TMP, "token"), "--max-body", "65536",
              "--request-timeout", "1500", "--body-timeout", "1500", *extra],
             stdout=subprocess.PIPE, stderr=self.log, text=True)
@@ -230,6 +233,26 @@ stale = minted(pcrs=GOOD, timestamp=now - 11 * 60 * 1000)
 check("stale", sim.verify(stale)["reason"] == "stale")
 out = sim.verify(stale, at="document")
 check("stale at document", out["trusted"] and out["at"] == "document", out["reason"])
+check("at document: freshness skipped", out["checks"][8] == {"check": "freshness",
+                                                             "status": "skipped"}, out["checks"])
+# Freshness is against the time asked, whenever it is a time: a stale
+# document asked about now in ms or in RFC 3339 is as stale as at "now".
+ts = out["document"]["timestamp"]
+
+
+def iso(ms):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+for at in (int(time.time() * 1000), str(int(time.time() * 1000)), iso(int(time.time() * 1000))):
+    out = sim.verify(stale, at=at)
+    check(f"stale at {at!r} (now, as a time)", out["reason"] == "stale" and
+          out["checks"][8]["status"] == "fail", (out["reason"], out["checks"][8]))
+out = sim.verify(minted(pcrs=GOOD, timestamp=now), at=now - 5 * 60 * 1000)
+check("future relative to the time asked", out["reason"] == "future", out["reason"])
+out = sim.verify(stale, at=ts + 1000)
+check("fresh relative to the time asked", out["trusted"] and out["checks"][8]["status"] == "pass",
+      out["reason"])
 check("future", sim.verify(minted(pcrs=GOOD, timestamp=now + 5 * 60 * 1000))["reason"] == "future")
 check("debug", sim.verify(minted())["reason"] == "debug_mode")
 check("unregistered", sim.verify(minted(pcrs={"0": hex96("ee")}))["reason"] == "unknown_measurement")
@@ -415,9 +438,10 @@ def claims_of(answer):
 
 
 def case(name, answer, doc, exit_, reason=None, claim=None, result=None, nonce=None,
-         now=None, jwk=None):
+         now=None, jwk=None, at=None):
     """Writes the case's files, runs glassbox check-verdict on them and
-    checks its exit status, reason and claim."""
+    checks its exit status, reason and claim. at is the time the request
+    asked (None: now, the checker's default)."""
     d = os.path.join(CASES, name)
     os.makedirs(d, exist_ok=True)
     files = {"answer.json": json.dumps(answer).encode(), "doc.cbor": doc,
@@ -430,6 +454,8 @@ def case(name, answer, doc, exit_, reason=None, claim=None, result=None, nonce=N
         files["result.bin"] = result
     if nonce is not None:
         files["nonce.txt"] = nonce.encode()
+    if at is not None:
+        files["at.txt"] = str(at).encode()
     for fn, data in files.items():
         with open(os.path.join(d, fn), "wb") as f:
             f.write(data)
@@ -439,6 +465,8 @@ def case(name, answer, doc, exit_, reason=None, claim=None, result=None, nonce=N
         args += ["--result", os.path.join(d, "result.bin")]
     if nonce is not None:
         args += ["--nonce", nonce]
+    if at is not None:
+        args += ["--at", str(at)]
     r = run(*args, os.path.join(d, "answer.json"), os.path.join(d, "doc.cbor"))
     try:
         got = json.loads(r.stdout)
@@ -471,6 +499,8 @@ check("claims: exp is iat + --verdict-ttl", ca["exp"] - ca["iat"] == 120 and
       abs(ca["iat"] - time.time()) < 3600, ca)
 check("claims: at and at_ms", sub["glassbox.at"] == "now" and isinstance(sub["glassbox.at_ms"], int)
       and "eat_nonce" not in ca and "glassbox.result_sha256" not in sub, sub)
+check("claims: the freshness checked (the verifier's max-age and skew)",
+      sub["glassbox.freshness"] == {"max_age_ms": 600000, "skew_ms": 60000}, sub)
 tp = ans_a["tlog_proof"].split("\n")
 check("tlog_proof text", tp[0] == "c2sp.org/tlog-proof@v1" and tp[1].startswith("extra ")
       and tp[2] == f"index {ans_a['release']['index']}"
@@ -551,6 +581,56 @@ garbage = b"\xff\x00garbage"
 case("malformed", sim.json("POST", "/api/v1/verify", garbage, ctype="application/cbor")[2],
      garbage, 1, "malformed")
 
+# The question asked is part of the answer. An old document at its own
+# time is trusted, and a client that asked about now (the default) or
+# another time refuses that verdict; a verdict about a time is checked
+# against the time the client asked, however it was written.
+ans_doc = sim.verify(stale, at="document")
+check("claims: at document, no freshness", claims_of(ans_doc)["submods"]["glassbox"]
+      ["glassbox.freshness"] is None and ans_doc["trusted"], claims_of(ans_doc))
+case("asked-document", ans_doc, stale, 0, at="document")
+case("asked-document-checked-as-now", ans_doc, stale, 1, "verdict_mismatch", "glassbox.at")
+case("asked-document-checked-as-a-time", ans_doc, stale, 1, "verdict_mismatch", "glassbox.at",
+     at=ts + 1000)
+ans_t = sim.verify(stale, at=ts + 1000)
+ct = claims_of(ans_t)["submods"]["glassbox"]
+check("claims: a time asked, freshness checked against it", ans_t["trusted"] and
+      ct["glassbox.at"] == ts + 1000 and ct["glassbox.at_ms"] == ts + 1000 and
+      ct["glassbox.freshness"] == {"max_age_ms": 600000, "skew_ms": 60000}, ct)
+case("asked-a-time", ans_t, stale, 0, at=ts + 1000)
+case("asked-a-time-checked-in-rfc3339", ans_t, stale, 0, at=iso(ts + 1000))
+case("asked-a-time-checked-as-another", ans_t, stale, 1, "verdict_mismatch", "glassbox.at",
+     at=ts + 1001)
+case("asked-a-time-checked-as-now", ans_t, stale, 1, "verdict_mismatch", "glassbox.at")
+case("asked-a-time-checked-as-document", ans_t, stale, 1, "verdict_mismatch", "glassbox.at",
+     at="document")
+ans_iso = sim.verify(stale, at=iso(ts + 1000))
+case("asked-in-rfc3339-checked-in-ms", ans_iso, stale, 0, at=ts + 1000)
+case("stale-asked-now-in-ms", sim.verify(stale, at=now), stale, 1, "stale", at=now)
+case("stale-asked-now", sim.verify(stale), stale, 1, "stale")
+# A real document of 2022-2025, its chain long expired, at its own time
+# (the AWS verifier): trusted, and refused by a client that asked "now".
+aws_wk = aws.json("GET", "/.well-known/glassbox")[2]
+check("both verifiers sign with the same log key", aws_wk["log_key"] == wk["log_key"])
+old_v = next(v for v in real if v["pcrs"]["0"] in registered)
+old_doc = open(os.path.join(VECTORS, "aws-nitro", old_v["file"]), "rb").read()
+ans_old = aws.verify(old_doc, at="document")
+check("an expired chain at its own time is trusted", ans_old["trusted"], ans_old["reason"])
+case("old-document-asked-document", ans_old, old_doc, 0, jwk=aws_wk["verdict_key"], at="document")
+case("old-document-checked-as-now", ans_old, old_doc, 1, "verdict_mismatch", "glassbox.at",
+     jwk=aws_wk["verdict_key"])
+r = run(GB, "check-verdict", "--verdict-key", os.path.join(CASES, "old-document-asked-document",
+        "verdict_key.json"), "--log-key", LOG_VKEY, os.path.join(CASES, "old-document-checked-as-now",
+        "answer.json"), os.path.join(CASES, "old-document-checked-as-now", "doc.cbor"))
+check("check-verdict without --at: an old verdict at document is not valid now",
+      r.returncode == 1 and b"verdict_mismatch (glassbox.at)" in r.stderr, (r.returncode, r.stderr))
+r = run(GB, "check-verdict", "--verdict-key", os.path.join(CASES, "old-document-asked-document",
+        "verdict_key.json"), "--log-key", LOG_VKEY, "--at", "document",
+        os.path.join(CASES, "old-document-asked-document", "answer.json"),
+        os.path.join(CASES, "old-document-asked-document", "doc.cbor"))
+check("check-verdict --at document: valid, and says at what", r.returncode == 0 and
+      r.stdout.startswith(b"valid: affirmed for this document at document;"), (r.returncode, r.stdout))
+
 # The bare JWS, with the receipt in a file; keys from /.well-known/glassbox.
 d = os.path.join(CASES, "good")
 with open(os.path.join(TMP, "verdict.jws"), "w") as f:
@@ -620,6 +700,19 @@ check("CBOR: a 400-digit nonce is checked, not skipped", st == 200 and
       out["reason"] == "nonce_mismatch" and out["checks"][9]["status"] == "fail", out)
 st, _, out = sim.json("POST", "/api/v1/verify", {"document": b64(fresh), "nonce": long_nonce})
 check("JSON: a nonce too long fails the request", st == 400, out)
+# The JSON form's question is all in its body: a query beside it is
+# refused, never ignored (a nonce there once went unchecked).
+for qs, name in (("?nonce=zz&at=garbage&bogus=1", "nonce"), ("?at=document", "at"),
+                 ("?bogus", "bogus"), ("?&nonce=00", "nonce")):
+    st, _, out = sim.json("POST", "/api/v1/verify" + qs, {"document": b64(fresh)})
+    check(f"JSON form with query {qs}: unknown_field", st == 400 and out["reason"] == "unknown_field"
+          and f'"{name}"' in out["detail"], (st, out))
+st, _, out = sim.json("POST", "/api/v1/verify?%ff=1", {"document": b64(fresh)})
+check("JSON form with a query that is not UTF-8: named, still 400", st == 400 and
+      out["reason"] == "unknown_field", (st, out))
+st, _, out = sim.json("POST", "/api/v1/verify?%ff%22=1", fresh, ctype="application/cbor")
+check("CBOR: an unknown parameter that is not UTF-8 is named, 400", st == 400 and
+      out["reason"] == "unknown_field" and '"??"' in out["detail"], (st, out))
 st, _, out = sim.json("POST", "/api/v1/verify?nonse=00", fresh, ctype="application/cbor")
 check("CBOR: unknown query parameter", st == 400 and out["reason"] == "unknown_field"
       and "nonse" in out["detail"], out)
@@ -805,6 +898,56 @@ os.chmod(os.path.join(TMP, "token"), 0o644)
 r = run(VERIFIER, "--db", DB, "--token-file", os.path.join(TMP, "token"))
 check("token file open to others", r.returncode == 2 and b"chmod 600" in r.stderr, r.stderr)
 os.chmod(os.path.join(TMP, "token"), 0o600)
+
+# --- 7b. no verdict without its proof, nor from a registry that cannot be read
+# A verifier of its own over a copy of the registry (the log watch off, so
+# that only the verify path sees what is changed below).
+DB2 = os.path.join(TMP, "reg-copy.db")
+with sqlite3.connect(DB) as src, sqlite3.connect(DB2) as dst:
+    src.backup(dst)
+src.close()
+dst.close()
+cp_v = Verifier("--root", os.path.join(TMP, "sim-root.der"), "--audit-interval", "0", db=DB2)
+good_doc = minted(pcrs=GOOD)
+for _ in range(100):
+    st, _, out = cp_v.json("POST", "/api/v1/verify", {"document": b64(good_doc)})
+    if st == 200:
+        break
+    time.sleep(0.1)
+check("copy: trusted before the change", st == 200 and out["trusted"], (st, out))
+db2 = sqlite3.connect(DB2)
+latest_size, latest_note = db2.execute(
+    "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+sig_line = latest_note.rstrip("\n").rsplit("\n", 1)[1]
+k = len(sig_line) - 10
+bad_line = sig_line[:k] + ("A" if sig_line[k] != "A" else "B") + sig_line[k + 1:]
+db2.execute("UPDATE checkpoints SET note = replace(note, ?, ?) WHERE size = ?",
+            (sig_line, bad_line, latest_size))
+db2.commit()
+for name, body in (("now", {}), ("at document", {"at": "document"})):
+    st, _, out = cp_v.json("POST", "/api/v1/verify", {"document": b64(good_doc), **body})
+    check(f"latest checkpoint's signature broken, {name}: 503 not_ready, no verdict",
+          st == 503 and out["reason"] == "not_ready" and "checkpoint" in out["detail"]
+          and "verdict" not in out, (st, out))
+out = cp_v.verify(minted(pcrs={"0": hex96("ee")}))
+check("checkpoint broken: a document no release has is still answered", out["reason"] ==
+      "unknown_measurement" and out["release"] is None, out)
+db2.execute("UPDATE checkpoints SET note = ? WHERE size = ?", (latest_note, latest_size))
+db2.commit()
+out = cp_v.verify(good_doc)
+check("checkpoint restored: trusted again", out["trusted"], out["reason"])
+# A registry that cannot be read (its releases table gone, as a failed read
+# would be) is a 503, never a signed unknown_measurement.
+db2.execute("ALTER TABLE releases RENAME TO releases_gone")
+db2.commit()
+st, _, out = cp_v.json("POST", "/api/v1/verify", {"document": b64(good_doc)})
+check("registry read error: 503 not_ready, no verdict", st == 503 and
+      out["reason"] == "not_ready" and "verdict" not in out, (st, out))
+db2.execute("ALTER TABLE releases_gone RENAME TO releases")
+db2.commit()
+db2.close()
+check("copy: trusted once the registry reads again", cp_v.verify(good_doc)["trusted"])
+check("copy verifier stops", cp_v.stop() == 0)
 
 # --- 8. clean stop, and logs: JSON lines, no bodies, no token ------------------
 for v, name in ((aws, "aws"), (sim, "sim")):

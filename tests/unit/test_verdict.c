@@ -182,10 +182,11 @@ good_claims(const uint8_t *doc, size_t len)
 
 	if (gb_doc_parse(doc, len, &d, NULL) != GB_R_OK)
 		exit(2);
-	sub = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:o, s:{s:s, s:s, "
-	    "s:s, s:I}, s:{s:s, s:I, s:s}}", "ear.status", "affirming",
-	    "glassbox.reason", "ok", "glassbox.message", "valid",
+	sub = json_pack("{s:s, s:s, s:s, s:s, s:I, s:{s:i, s:i}, s:o, s:o, "
+	    "s:{s:s, s:s, s:s, s:I}, s:{s:s, s:I, s:s}}", "ear.status",
+	    "affirming", "glassbox.reason", "ok", "glassbox.message", "valid",
 	    "glassbox.at", "now", "glassbox.at_ms", (json_int_t)NOW * 1000,
+	    "glassbox.freshness", "max_age_ms", 600000, "skew_ms", 60000,
 	    "glassbox.document", gb_verdict_document_claim(doc, len, &d),
 	    "glassbox.result_sha256", gb_verdict_sha256_hex(result,
 	    sizeof result - 1), "glassbox.release", "id", fx.id, "name", "app",
@@ -321,6 +322,49 @@ static void cp_origin(json_t *c, struct gb_verdict_input *in)
 { (void)in; json_object_set_new(json_object_get(sub_of(c),
     "glassbox.checkpoint"), "origin", json_string("other/log")); }
 
+/* The question (in->at against glassbox.at, at_ms and freshness). */
+static void set_sub(json_t *c, const char *k, json_t *v)
+{ json_object_set_new(sub_of(c), k, v); }
+static void no_freshness(json_t *c, struct gb_verdict_input *in)
+{ (void)in; json_object_del(sub_of(c), "glassbox.freshness"); }
+static void freshness_negative(json_t *c, struct gb_verdict_input *in)
+{ (void)in; set_sub(c, "glassbox.freshness", json_pack("{s:i, s:i}",
+    "max_age_ms", -1, "skew_ms", 0)); }
+static void freshness_null(json_t *c, struct gb_verdict_input *in)
+{ (void)in; set_sub(c, "glassbox.freshness", json_null()); }
+static void at_document(json_t *c, struct gb_verdict_input *in)
+{ (void)in; set_sub(c, "glassbox.at", json_string("document"));
+    freshness_null(c, in); }
+static void asked_document(json_t *c, struct gb_verdict_input *in)
+{ at_document(c, in); in->at = "document"; }
+static void asked_document_got_now(json_t *c, struct gb_verdict_input *in)
+{ (void)c; in->at = "document"; }
+static void at_time(json_t *c, struct gb_verdict_input *in)
+{ (void)in; set_sub(c, "glassbox.at", json_integer(NOW * 1000)); }
+static void asked_ms(json_t *c, struct gb_verdict_input *in)
+{ at_time(c, in); in->at = "1800000000000"; }
+static void asked_rfc3339(json_t *c, struct gb_verdict_input *in)
+{ at_time(c, in); in->at = "2027-01-15T09:00:00+01:00"; }
+static void answered_rfc3339(json_t *c, struct gb_verdict_input *in)
+{ set_sub(c, "glassbox.at", json_string("2027-01-15T08:00:00.000Z"));
+    in->at = "1800000000000"; }
+static void asked_other_ms(json_t *c, struct gb_verdict_input *in)
+{ at_time(c, in); in->at = "1800000000001"; }
+static void asked_ms_got_now(json_t *c, struct gb_verdict_input *in)
+{ (void)c; in->at = "1800000000000"; }
+static void asked_ms_got_document(json_t *c, struct gb_verdict_input *in)
+{ at_document(c, in); in->at = "1800000000000"; }
+static void asked_ms_no_freshness(json_t *c, struct gb_verdict_input *in)
+{ asked_ms(c, in); freshness_null(c, in); }
+static void document_with_freshness(json_t *c, struct gb_verdict_input *in)
+{ set_sub(c, "glassbox.at", json_string("document")); in->at = "document"; }
+static void revoked_at_document(json_t *c, struct gb_verdict_input *in)
+{ revoked(c, in); at_document(c, in); }
+static void no_proof_at_document(json_t *c, struct gb_verdict_input *in)
+{ no_proof(c, in); at_document(c, in); }
+static void expired_at_document(json_t *c, struct gb_verdict_input *in)
+{ expired(c, in); at_document(c, in); }
+
 /* A document whose PCR1 is not the release's, with claims about it. */
 static void pcr_differs(json_t *c, struct gb_verdict_input *in)
 {
@@ -396,6 +440,37 @@ static const struct vcase vcases[] = {
 	{ "another origin", cp_origin, NULL, 0, "bad_proof", "" },
 	{ "a PCR differs from the release", pcr_differs, NULL, 0, "bad_proof",
 	    "" },
+	{ "no glassbox.freshness", no_freshness, NULL, 0, "bad_verdict", "" },
+	{ "a negative max age", freshness_negative, NULL, 0, "bad_verdict",
+	    "" },
+	{ "asked now, no freshness", freshness_null, NULL, 0,
+	    "verdict_mismatch", "glassbox.freshness" },
+	{ "asked now, answered at document", at_document, NULL, 0,
+	    "verdict_mismatch", "glassbox.at" },
+	{ "asked and answered at document", asked_document, NULL, 0, "ok",
+	    "" },
+	{ "at document with a freshness claim", document_with_freshness, NULL,
+	    0, "ok", "" },
+	{ "asked document, answered now", asked_document_got_now, NULL, 0,
+	    "verdict_mismatch", "glassbox.at" },
+	{ "asked and answered a time in ms", asked_ms, NULL, 0, "ok", "" },
+	{ "asked the same time in RFC 3339", asked_rfc3339, NULL, 0, "ok",
+	    "" },
+	{ "answered in RFC 3339", answered_rfc3339, NULL, 0, "ok", "" },
+	{ "asked another ms", asked_other_ms, NULL, 0, "verdict_mismatch",
+	    "glassbox.at" },
+	{ "asked a time, answered now", asked_ms_got_now, NULL, 0,
+	    "verdict_mismatch", "glassbox.at" },
+	{ "asked a time, answered at document", asked_ms_got_document, NULL,
+	    0, "verdict_mismatch", "glassbox.at" },
+	{ "asked a time, no freshness", asked_ms_no_freshness, NULL, 0,
+	    "verdict_mismatch", "glassbox.freshness" },
+	{ "another question before the verdict's own refusal",
+	    revoked_at_document, NULL, 0, "verdict_mismatch", "glassbox.at" },
+	{ "the receipt before the question", no_proof_at_document, NULL, 0,
+	    "bad_proof", "" },
+	{ "expiry before the question", expired_at_document, NULL, 0,
+	    "verdict_expired", "" },
 };
 
 /* The header template with its "%s" (if any) replaced by the pinned kid. */
@@ -533,6 +608,16 @@ TEST(receipts)
 	json_decref(o.claims);
 	in.log_vkey = "not a key";
 	ASSERT_EQ(gb_verdict_check(&in, &o), GB_EINVAL);
+	/* So is a time asked that the verifier would refuse. */
+	input(&in);
+	in.jws = jws;
+	in.jws_len = strlen(jws);
+	in.at = "soon";
+	ASSERT_EQ(gb_verdict_check(&in, &o), GB_EINVAL);
+	json_decref(o.claims);
+	in.at = "1969-12-31T23:59:59Z";
+	ASSERT_EQ(gb_verdict_check(&in, &o), GB_EINVAL);
+	json_decref(o.claims);
 	/* Garbage for a JWS. */
 	input(&in);
 	in.jws = "a.b.c";

@@ -4,11 +4,12 @@
 // run over the same cases (docs/verdict.md).
 import fs from "node:fs";
 import { parseArgs } from "node:util";
-import { CheckError, VerdictError, verifyVerdict } from "../../web/check.js";
+import { CheckError, VerdictError, parseAt, verifyVerdict } from
+  "../../web/check.js";
 
 const USAGE = `usage: check_verdict.mjs --verdict-key JWK_FILE
        --log-key VKEY_FILE [--proof FILE] [--result FILE] [--nonce HEX]
-       [--now UNIX_S] [--json] ANSWER DOC
+       [--at now|document|MS|RFC3339] [--now UNIX_S] [--json] ANSWER DOC
 
 Checks a verifier's signed verdict offline, as glassbox check-verdict does.
   ANSWER  the JSON answer of POST /api/v1/verify (verdict, tlog_proof), or
@@ -19,6 +20,8 @@ Checks a verifier's signed verdict offline, as glassbox check-verdict does.
   --proof        the tlog-proof (overrides the answer's tlog_proof)
   --result       the result the verdict is about
   --nonce        the nonce the verdict is about, hex
+  --at           the time that was asked (default: now): a verdict about
+                 another time is refused (verdict_mismatch, glassbox.at)
   --now          the time to check exp at, seconds since 1970 (default: now)
   --json         print the outcome as JSON
 Exit 0: valid; 1: refused, with a reason code; 2: usage or I/O error.
@@ -77,6 +80,7 @@ async function main() {
       "verdict-key": { type: "string" }, "log-key": { type: "string" },
       proof: { type: "string" }, result: { type: "string" },
       nonce: { type: "string" }, now: { type: "string" },
+      at: { type: "string" },
       json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     } });
   } catch (e) {
@@ -95,6 +99,10 @@ async function main() {
     throw new UsageError("bad --nonce (want hex, at most 1024 bytes)");
   if (o.now !== undefined && !/^(0|[1-9][0-9]{0,15})$/.test(o.now))
     throw new UsageError("bad --now (want seconds since 1970)");
+  const at = o.at ?? "now";
+  if (parseAt(at) === null)
+    throw new UsageError("bad --at (want now, document, ms since 1970 or " +
+      "RFC 3339)");
 
   const jwkIn = jsonOf(readFile(o["verdict-key"], "verdict key"));
   const jwk = jwkIn && jwkIn.verdict_key !== undefined ? jwkIn.verdict_key :
@@ -134,7 +142,8 @@ async function main() {
   let claims;
   try {
     claims = await verifyVerdict({ jws, tlogProof: proof, document: doc,
-      result, nonce: o.nonce ?? null, verdictKey: jwk, logKey: vkey, now });
+      result, nonce: o.nonce ?? null, verdictKey: jwk, logKey: vkey, now,
+      at });
   } catch (e) {
     if (!(e instanceof VerdictError)) {
       if (e instanceof CheckError)

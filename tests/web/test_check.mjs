@@ -248,9 +248,10 @@ async function verdictTests() {
   const resultSha = fx.sha256(result).toString("hex"), nonce = "0a1b2c3d";
   const good = { doc: dA, release: release(1), checkpoint, iat, nonce,
     resultSha };
+  // The fixture's verdicts answer "at the document's time".
   const base = { jws: vk.sign(fx.claims(good)), tlogProof: log.proof(1),
     document: docA, result, nonce, verdictKey: vk.jwk, logKey: lk.vkey,
-    now };
+    now, at: "document" };
   const run = (over = {}, claimsOver = null) => outcome({ ...base,
     ...(claimsOver ? { jws: vk.sign(fx.claims({ ...good, ...claimsOver }))
     } : {}), ...over });
@@ -334,6 +335,12 @@ async function verdictTests() {
       "bad_verdict"],
     ["glassbox.at_ms not a number", {}, { sub: { "glassbox.at_ms": "1" } },
       "bad_verdict"],
+    ["no glassbox.freshness", {}, { sub: { "glassbox.freshness": undefined } },
+      "bad_verdict"],
+    ["glassbox.freshness with a negative age", {}, { sub: {
+      "glassbox.freshness": { max_age_ms: -1, skew_ms: 0 } } }, "bad_verdict"],
+    ["glassbox.freshness without skew", {}, { sub: {
+      "glassbox.freshness": { max_age_ms: 1 } } }, "bad_verdict"],
     ["a checkpoint of size 0", {}, { checkpoint: { ...checkpoint,
       size: 0 } }, "bad_verdict"],
     ["a release without its index", {}, { release: { ...release(1),
@@ -402,7 +409,52 @@ async function verdictTests() {
     ["affirming without a release", {}, { release: null }, "bad_proof"],
   );
 
-  // 6. Refusals are the verdict's own.
+  // 6. The question asked (--at): a verdict about another time is not an
+  // answer to this one, and one about a time must say its freshness.
+  const T = dA.timestamp + 5000, atT = { at: T, atMs: T };
+  const iso = new Date(T).toISOString();
+  const fresh = { "glassbox.freshness": { max_age_ms: 600000,
+    skew_ms: 60000 } };
+  cases.push(
+    ["asked now (the default), answered at document", { at: undefined },
+      null, "verdict_mismatch glassbox.at"],
+    ["asked now, answered at document", { at: "now" }, null,
+      "verdict_mismatch glassbox.at"],
+    ["asked now, answered now", { at: "now" }, { at: "now", atMs: T }, "ok"],
+    ["asked now, answered now without freshness", { at: "now" }, { at: "now",
+      atMs: T, sub: { "glassbox.freshness": null } },
+    "verdict_mismatch glassbox.freshness"],
+    ["asked document, answered now", {}, { at: "now", atMs: T },
+      "verdict_mismatch glassbox.at"],
+    ["asked document, answered document with freshness", {}, { sub: fresh },
+      "ok"],
+    ["asked a time in ms, answered it", { at: String(T) }, atT, "ok"],
+    ["asked a time in RFC 3339, answered it in ms", { at: iso }, atT, "ok"],
+    ["asked a time in ms, answered it in RFC 3339", { at: String(T) },
+      { at: iso, atMs: T }, "ok"],
+    ["asked another time", { at: String(T + 1) }, atT,
+      "verdict_mismatch glassbox.at"],
+    ["asked a time, answered at document", { at: String(T) }, null,
+      "verdict_mismatch glassbox.at"],
+    ["asked document, answered a time", {}, atT,
+      "verdict_mismatch glassbox.at"],
+    ["asked a time, answered now", { at: String(T) }, { at: "now", atMs: T },
+      "verdict_mismatch glassbox.at"],
+    ["asked a time, answered it without freshness", { at: String(T) },
+      { ...atT, sub: { "glassbox.freshness": null } },
+    "verdict_mismatch glassbox.freshness"],
+    // The question is checked after the receipt, before the verdict's
+    // own status.
+    ["another question and a bad proof: bad_proof first", { at: "now",
+      tlogProof: log.proof(2) }, null, "bad_proof"],
+    ["another question and expired: verdict_expired first", { at: "now",
+      now: iat + 301 }, null, "verdict_expired"],
+    ["another question, contraindicated: the question first", { at: "now" },
+      { status: "contraindicated", reason: "revoked" },
+    "verdict_mismatch glassbox.at"],
+  );
+
+  // 7. Refusals are the verdict's own.
   cases.push(
     ["contraindicated: revoked", {}, { status: "contraindicated",
       reason: "revoked" }, "revoked"],
@@ -489,6 +541,8 @@ function writeCase(dir, name, a, want) {
   w("verdict_key.json", JSON.stringify(a.verdictKey));
   w("log.vkey", a.logKey + "\n");
   w("now.txt", a.now + "\n");
+  if (a.at !== undefined)
+    w("at.txt", a.at + "\n");
   const [reason, claim] = want.split(" ");
   w("expect.json", JSON.stringify(reason === "ok" ?
     { exit: 0, reason: null, claim: null } :
@@ -528,7 +582,8 @@ async function cliTests({ vk, lk, log, base, docA, docB, result, nonce, now,
     } catch { /* not JSON */ }
     return { code: r.status, json, out: r.stdout + r.stderr };
   };
-  const common = ["--result", res, "--nonce", nonce, "--now", String(now)];
+  const common = ["--result", res, "--nonce", nonce, "--now", String(now),
+    "--at", "document"];
   let r = cv("--verdict-key", jwk, "--log-key", vkey, ...common, "--json",
     answer, doc);
   check("cli: a good answer exits 0", r.code === 0 && r.json &&
@@ -548,7 +603,16 @@ async function cliTests({ vk, lk, log, base, docA, docB, result, nonce, now,
     "verdict_mismatch" && r.json.claim === "glassbox.document.sha256" &&
     typeof r.json.message === "string" && r.json.claims !== null, r.out);
   r = cv("--verdict-key", jwk, "--log-key", vkey, "--result", res,
-    "--nonce", nonce, "--json", answer, doc);
+    "--nonce", nonce, "--now", String(now), "--json", answer, doc);
+  check("cli: without --at, now: a verdict at document is refused",
+    r.code === 1 && r.json.reason === "verdict_mismatch" &&
+    r.json.claim === "glassbox.at", r.out);
+  r = cv("--verdict-key", jwk, "--log-key", vkey, ...common, "--at", "soon",
+    answer, doc);
+  check("cli: a bad --at is a usage error", r.code === 2 &&
+    /bad --at/.test(r.out), r.out);
+  r = cv("--verdict-key", jwk, "--log-key", vkey, "--result", res,
+    "--nonce", nonce, "--at", "document", "--json", answer, doc);
   check("cli: without --now, today's clock (the verdict is of 2027)",
     r.code === 1 &&
     r.json.reason === "verdict_expired" && r.json.claim === null, r.out);

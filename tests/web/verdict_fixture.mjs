@@ -135,6 +135,10 @@ export function claims({ doc, release, checkpoint, status = "affirming",
     "ear.status": status, "glassbox.reason": reason,
     "glassbox.message": reason === "ok" ? "trusted" : "refused: " + reason,
     "glassbox.at": at, "glassbox.at_ms": atMs ?? doc.timestamp ?? null,
+    // The verifier's defaults (max-age 600 s, skew 60 s); none at
+    // "document".
+    "glassbox.freshness": at === "document" ? null :
+      { max_age_ms: 600000, skew_ms: 60000 },
     "glassbox.document": doc, "glassbox.release": release ?? null,
     "glassbox.checkpoint": checkpoint ?? null,
   };

@@ -75,6 +75,8 @@ struct gb_verdict_input {
 	const char *verdict_kid;    /* its kid; NULL: derived from the key */
 	const char *log_vkey;       /* pinned C2SP verifier key of the log */
 	int64_t now_s;              /* the checker's time, s since 1970 */
+	const char *at;             /* the time the client asked: "now" (also
+	                             * NULL), "document", ms digits or RFC 3339 */
 };
 
 #define GB_VERDICT_REASON_MAX 32
@@ -94,14 +96,17 @@ struct gb_verdict_outcome {
 
 /*
  * Checks a verdict in docs/verdict.md's order: bad_verdict,
- * bad_verdict_signature, verdict_mismatch, verdict_expired, bad_proof, then
- * the verdict's own status (valid only when "affirming"; a contraindicated
- * verdict is refused with its own reason code). The document's chain is not
- * checked again (the verdict says it was); its bytes are hashed and parsed.
+ * bad_verdict_signature, verdict_mismatch, verdict_expired, bad_proof,
+ * verdict_mismatch naming glassbox.at or glassbox.freshness (the verdict
+ * answers another question than in->at), then the verdict's own status
+ * (valid only when "affirming"; a contraindicated verdict is refused with
+ * its own reason code). The document's chain is not checked again (the
+ * verdict says it was); its bytes are hashed and parsed.
  *
  * Returns 0 with *out filled whether the verdict passed or not; GB_EINVAL if
  * the pinned keys cannot be used (verdict_pub NULL, log_vkey not a C2SP
- * verifier key), GB_ENOMEM. *out is always initialized, and out->claims,
+ * verifier key) or in->at is not a time gb_time_parse_at() reads, at or
+ * after 1970; GB_ENOMEM. *out is always initialized, and out->claims,
  * when not NULL, is the caller's to json_decref() whatever the return.
  */
 int gb_verdict_check(const struct gb_verdict_input *in,
