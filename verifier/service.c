@@ -200,59 +200,78 @@ vs_service_httpd_opts(struct vs *vs, struct gb_httpd_opts *o)
 int
 vs_service_init(struct vs *vs, const struct vs_config *c)
 {
-	struct gb_registry *r;
+	struct gb_registry *r = NULL;
 	struct gb_reg_error e;
 	uint8_t *root = NULL;
 	size_t root_len = 0;
+	bool cache = false;
+	int rc = -1;
 
 	*vs = (struct vs){ .cfg = *c };
 	if (vs->cfg.root != NULL && gb_cert_read_file(vs->cfg.root, &root,
 	    &root_len) != 0) {
 		fprintf(stderr, "glassbox-verifier: cannot read the root %s\n",
 		    vs->cfg.root);
-		return -1;
+		goto out;
 	}
 	if (gb_verifier_new(root, root_len, &vs->verifier) != 0) {
 		fprintf(stderr, "glassbox-verifier: the root is not usable\n");
-		free(root);
-		return -1;
+		goto out;
 	}
-	free(root);
 	if (vs->cfg.no_cache)
 		gb_verifier_set_caches(vs->verifier, 0);
 	if (gb_registry_open(vs->cfg.db, false, &r, &e) != 0) {
 		fprintf(stderr, "glassbox-verifier: %s: %s\n", e.code,
 		    e.message);
-		return -1;
+		goto out;
 	}
 	snprintf(vs->log_vkey, sizeof vs->log_vkey, "%s", gb_registry_vkey(r));
-	gb_registry_close(r);
 	if (vs->cfg.verdict_key == NULL) {
 		size_t n = strlen(vs->cfg.db) + sizeof ".verdict-key";
 
 		if ((vs->verdict_key_path = malloc(n)) == NULL)
-			return -1;
+			goto out;
 		snprintf(vs->verdict_key_path, n, "%s.verdict-key", vs->cfg.db);
 		vs->cfg.verdict_key = vs->verdict_key_path;
 	}
 	if (verdict_key(vs, vs->cfg.verdict_key) != 0 ||
-	    gb_ed25519_signer_new(vs->verdict_seed, &vs->verdict_signer) != 0 ||
-	    vs_cache_init(vs) != 0)
-		return -1;
+	    gb_ed25519_signer_new(vs->verdict_seed, &vs->verdict_signer) != 0)
+		goto out;
+	if (vs_cache_init(vs) != 0)
+		goto out;
+	cache = true;
 	if (vs->cfg.token_file != NULL &&
 	    (read_secret(vs->cfg.token_file, &vs->token) != 0 ||
 	    strlen(vs->token) < 16)) {
 		fprintf(stderr, "glassbox-verifier: the token file %s is "
 		    "missing, open to others, or shorter than 16 characters\n",
 		    vs->cfg.token_file);
-		return -1;
+		goto out;
 	}
-	if (vs_nonces_init(&vs->nonces, &vs->cfg) != 0 ||
-	    pthread_key_create(&vs->reg_key, close_registry) != 0)
-		return -1;
+	if (vs_nonces_init(&vs->nonces, &vs->cfg) != 0)
+		goto out;
+	if (pthread_key_create(&vs->reg_key, close_registry) != 0) {
+		vs_nonces_fini(&vs->nonces);
+		goto out;
+	}
 	pthread_mutex_init(&vs->write_mu, NULL);
 	vs_metrics_init(&vs->metrics);
-	return 0;
+	rc = 0;
+out:
+	free(root);
+	gb_registry_close(r);
+	if (rc != 0) {              /* undone, for a caller that goes on */
+		if (cache)
+			vs_cache_fini(vs);
+		if (vs->token != NULL)
+			OPENSSL_clear_free(vs->token, strlen(vs->token));
+		gb_ed25519_signer_free(vs->verdict_signer);
+		OPENSSL_cleanse(vs->verdict_seed, sizeof vs->verdict_seed);
+		gb_verifier_free(vs->verifier);
+		free(vs->verdict_key_path);
+		*vs = (struct vs){ .cfg = *c };
+	}
+	return rc;
 }
 
 void
