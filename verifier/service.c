@@ -248,9 +248,9 @@ vs_service_init(struct vs *vs, const struct vs_config *c)
 		    vs->cfg.token_file);
 		goto out;
 	}
-	if (vs_nonces_init(&vs->nonces, &vs->cfg) != 0)
-		goto out;
-	if (pthread_key_create(&vs->reg_key, close_registry) != 0) {
+	/* vs_nonces_fini() also undoes a failed vs_nonces_init(). */
+	if (vs_nonces_init(&vs->nonces, &vs->cfg) != 0 ||
+	    pthread_key_create(&vs->reg_key, close_registry) != 0) {
 		vs_nonces_fini(&vs->nonces);
 		goto out;
 	}
