@@ -1,7 +1,9 @@
 /*
  * glassbox-verifier: the HTTP service clients ask before they trust a
  * document or a result (DESIGN.md "Verifier HTTP API"). Options come from a
- * config file and flags (flags win); see usage_text.
+ * config file and flags (flags win); see usage_text. This file parses them
+ * and runs the server and the log watch; the service itself (routes, keys,
+ * challenges, caches) is service.c.
  */
 #include <errno.h>
 #include <fcntl.h>
