@@ -51,11 +51,14 @@ no_registry(struct vs_req *q)
 	    "opened");
 }
 
-/* Parses a decimal uint64 query parameter; -1 if absent, -2 if bad. */
+/* Parses a decimal uint64 query parameter; -1 if absent, -2 if bad. The
+ * buffer holds the whole query, so no value is too long for it: a long one
+ * is refused, never taken for an absent one (vs_query() says NULL to
+ * both). */
 static int
 query_u64(struct vs_req *q, const char *name, uint64_t *out)
 {
-	char buf[32], *end;
+	char buf[GB_HTTPD_QUERY_MAX], *end;
 
 	if (vs_query(q, name, buf, sizeof buf) == NULL)
 		return -1;
@@ -298,9 +301,10 @@ url_param(char *url, size_t cap, const char *name, const char *v)
 static int
 list_releases(struct vs_req *q, struct gb_registry *r)
 {
-	/* Larger than any valid value, so a too-long one is refused rather
+	/* As long as the whole query, so a too-long value is refused rather
 	 * than taken for an absent one (vs_query() says NULL to both). */
-	char name[1024], pcr0[1024], pcr[1024];
+	char name[GB_HTTPD_QUERY_MAX], pcr0[GB_HTTPD_QUERY_MAX],
+	    pcr[GB_HTTPD_QUERY_MAX];
 	char url[2 * GB_REG_NAME_MAX * 3 + 512];
 	struct list_ctx c = { r, NULL };
 	struct gb_reg_filter f;

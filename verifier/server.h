@@ -144,11 +144,12 @@ struct vs {
 	struct gb_verifier *verifier;
 	uint8_t verdict_seed[GB_ED25519_SEED_BYTES];
 	uint8_t verdict_pub[GB_ED25519_PUB_BYTES];
-	/* The verdict key made ready once (main.c, after verdict_key());
+	/* The verdict key made ready once (service.c, after verdict_key());
 	 * shared read-only by the workers. */
 	struct gb_ed25519_signer *verdict_signer;
 	char verdict_kid[17];
 	char *token;                /* NULL: writes disabled */
+	char *verdict_key_path;     /* the default path, From malloc() */
 	char log_vkey[512];
 	pthread_mutex_t write_mu;   /* one registry writer at a time */
 	struct vs_nonces nonces;
@@ -174,6 +175,24 @@ struct vs_req {
 	struct gb_http_resp *resp;  /* the answer the server sends */
 	char media[128];            /* vs_media_type()'s result */
 };
+
+/* service.c: the service without its process. defaults fills c as
+ * glassbox-verifier starts from (db NULL). init makes *vs from c (kept:
+ * its strings must outlive vs): the verifier with the root, the registry's
+ * log key, the verdict key (made if absent), the token, challenges,
+ * metrics and caches; it prints why it failed and returns -1. The log
+ * watch (vs_audit_start()) and the server are the caller's. httpd_opts
+ * fills o for gb_httpd_start(): handler, its own refusals, headers and
+ * limits from the config. fini frees what init made, after the server
+ * and the log watch stopped. */
+void vs_config_defaults(struct vs_config *c);
+int vs_service_init(struct vs *vs, const struct vs_config *c);
+void vs_service_handler(void *arg, const struct gb_http_req *req,
+    struct gb_http_resp *resp);
+void vs_service_refused(void *arg, const struct gb_http_req *req,
+    int status, const char *code);
+void vs_service_httpd_opts(struct vs *vs, struct gb_httpd_opts *o);
+void vs_service_fini(struct vs *vs);
 
 /* http.c */
 int vs_reply_json(struct vs_req *q, int status, json_t *body);
@@ -247,7 +266,7 @@ int vs_nonce_issue(struct vs_nonces *s, int64_t now_ms, int64_t ttl_ms,
 bool vs_nonce_take(struct vs_nonces *s, const uint8_t *n, size_t len,
     int64_t now_ms);
 
-/* cache.c: made once at startup (main.c, after the verdict key) and
+/* cache.c: made once at startup (service.c, after the verdict key) and
  * freed after the workers stopped. */
 int vs_cache_init(struct vs *vs);
 void vs_cache_fini(struct vs *vs);
@@ -323,7 +342,7 @@ void vs_regcache_release(struct vs *vs, struct vs_regstate *st,
 char *vs_jws_sign(const struct vs *vs, json_t *claims);
 char *vs_b64url(const uint8_t *p, size_t n);
 
-/* api_*.c: request handlers, registered in main.c */
+/* api_*.c: request handlers, registered in service.c */
 int vs_api_challenge(struct vs_req *q);
 int vs_api_verify(struct vs_req *q);
 int vs_api_releases(struct vs_req *q);

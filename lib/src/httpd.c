@@ -241,9 +241,16 @@ struct conn {
 	size_t keylen;
 	bool counted_addr;
 	char remote[64];
+	/* The request on this connection, owned by it: MHD does not always
+	 * tell on_completed() of a request whose line it saw (a query with
+	 * more arguments than its memory pool holds is dropped without an
+	 * answer), so what it left is freed with the next request or the
+	 * connection. Only the connection's own MHD thread touches it. */
+	struct gb__httpd_rq *rq;
 };
 
-/* One per request, from malloc() in on_uri(), freed in on_completed(). */
+/* One per request, from malloc() in on_uri(), freed in on_completed() (or
+ * with its connection: struct conn's rq). */
 struct gb__httpd_rq {
 	struct gb_httpd *h;
 	struct conn *conn;
@@ -570,6 +577,18 @@ on_accept(void *cls, const struct sockaddr *sa, socklen_t salen)
 }
 
 static void
+free_rq(struct gb__httpd_rq *rq)
+{
+	if (rq == NULL)
+		return;
+	if (rq->conn != NULL && rq->conn->rq == rq)
+		rq->conn->rq = NULL;
+	free(rq->target);
+	free(rq->body);
+	free(rq);
+}
+
+static void
 on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
     enum MHD_ConnectionNotificationCode toe)
 {
@@ -624,6 +643,7 @@ on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
 	if (c->counted_addr)
 		addr_release(h, c->key, c->keylen);
 	pthread_mutex_unlock(&h->mu);
+	free_rq(c->rq);                 /* one MHD dropped (NULL if completed) */
 	free(c);
 	*socket_context = NULL;
 }
@@ -715,6 +735,8 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 	rq->req.rq = rq;
 	rq->req.httpd = h;
 	if (rq->conn != NULL) {
+		free_rq(rq->conn->rq);      /* one MHD dropped */
+		rq->conn->rq = rq;
 		pthread_mutex_lock(&h->mu);
 		rq->conn->line_seen = true;
 		pthread_mutex_unlock(&h->mu);
@@ -736,9 +758,7 @@ on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
 	 * counted from now (idle time included). */
 	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		set_phase(h, rq->conn, PH_HEAD);
-	free(rq->target);
-	free(rq->body);
-	free(rq);
+	free_rq(rq);
 	*req_cls = NULL;
 }
 
