@@ -26,6 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, finish  # noqa: E402
+import openapi_check  # noqa: E402
 
 GB, VERIFIER, MINTDOC = sys.argv[1:4]
 TMP = tempfile.mkdtemp(prefix="glassbox-chal-")
@@ -111,6 +112,7 @@ class Verifier:
         r = c.getresponse()
         raw = r.read()
         c.close()
+        openapi_check.observe(method, path, r.status, r.headers, raw)
         return r.status, r.headers, json.loads(raw) if raw else None
 
     def challenge(self, source="127.0.0.1"):

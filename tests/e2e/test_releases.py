@@ -21,6 +21,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, finish  # noqa: E402
+import openapi_check  # noqa: E402
 
 GB, VERIFIER = sys.argv[1:3]
 TMP = tempfile.mkdtemp(prefix="glassbox-rel-")
@@ -91,9 +92,11 @@ class Verifier:
     def get(self, path):
         try:
             with urllib.request.urlopen(self.url + path, timeout=30) as r:
-                return r.status, json.loads(r.read())
+                st, hd, raw = r.status, r.headers, r.read()
         except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read())
+            st, hd, raw = e.code, e.headers, e.read()
+        openapi_check.observe("GET", path, st, hd, raw)
+        return st, json.loads(raw)
 
     def pages(self, path):
         """Every page from path on, following next (bounded)."""

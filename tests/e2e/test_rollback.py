@@ -43,6 +43,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, finish  # noqa: E402
+import openapi_check  # noqa: E402
 
 GB, VERIFIER, VECTORS = sys.argv[1:4]
 TMP = tempfile.mkdtemp(prefix="glassbox-rollback-")
@@ -114,6 +115,7 @@ class Verifier:
                 st, hd, raw = resp.status, resp.headers, resp.read()
         except urllib.error.HTTPError as e:
             st, hd, raw = e.code, e.headers, e.read()
+        openapi_check.observe(method, path, st, hd, raw)
         return st, hd, json.loads(raw)
 
     def verify(self, v):
