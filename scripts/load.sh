@@ -137,12 +137,14 @@ if [ "$run_mode" = --abuse ]; then
   start on
   echo "abuse: $soak s at saturation (wrk, $conns connections, 127.0.0.1) while tests/bench/abuse.py"
   echo "attacks from 127.0.0.2: 500 idle, 500 slow-head, 500 slow-body connections held (reopened"
-  echo "at the deadlines), oversized bodies (20 connections/s), ${GB_FLOOD_RATE:-2000} challenges/s"
+  echo "at the deadlines; first opened over 30 s so that they do not all close at once), oversized bodies (20 connections/s), ${GB_FLOOD_RATE:-2000} challenges/s"
   python3 tests/bench/abuse.py attack --kind verifier --port "$(echo "$url" | sed 's/.*:\([0-9]*\)\/$/\1/')" \
-    --seconds "$(( soak + 30 ))" --flood-rate "${GB_FLOOD_RATE:-2000}" --status "$every" \
+    --seconds "$(( soak + 60 ))" --ramp 30 --flood-rate "${GB_FLOOD_RATE:-2000}" --status "$every" \
     > "$tmp/attack" 2> "$tmp/attack.status" &
   att_pid=$!
-  for _ in $(seq 300); do grep -q holding "$tmp/attack" && break; sleep 0.1; done
+  # Held connections opened over 30 s (spread over the deadlines), then
+  # the saturation load.
+  for _ in $(seq 600); do grep -q holding "$tmp/attack" && break; sleep 0.1; done
   sed -n 1p "$tmp/attack"
   wrk -t2 -c$conns -d"$soak"s --latency -s "$tmp/verify.lua" "${url}api/v1/verify" > "$tmp/soak" &
   wrk_pid=$!

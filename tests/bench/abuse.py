@@ -16,7 +16,9 @@ traffic goes to 127.0.0.x; every loop is bounded by a deadline or a count.
       connections): POST /api/v1/challenge against the verifier, GET
       /health against the enclave (which has no challenges). A connection
       the service closes (at its deadline) is opened again, so the
-      attacker keeps holding about that many. Prints "holding ..." once
+      attacker keeps holding about that many (--ramp S spreads their
+      first opening over S seconds, so that they do not all reach a
+      deadline at the same moment). Prints "holding ..." once
       every connection has been opened, one status line every
       --status seconds on standard error, and a JSON summary at the end.
 
@@ -105,6 +107,9 @@ async def held(a, kind, st, open_now, first, stop_at):
                 f"Content-Length: {SLOW_BODY_LEN}\r\n\r\n").encode()
         body = b"x" * SLOW_BODY_LEN
     once = True
+    # Spread over --ramp seconds, the slots reach their deadlines at
+    # different moments instead of all at once.
+    await asyncio.sleep(a.ramp * random.random())
     while going(stop_at):
         conn = await connect(a, st)
         if conn is None:
@@ -476,6 +481,8 @@ def main():
     at.add_argument("--flood-rate", type=float, default=2000)
     at.add_argument("--flood-conns", type=int, default=4)
     at.add_argument("--status", type=float, default=60)
+    at.add_argument("--ramp", type=float, default=0,
+                    help="open the held connections over this many seconds (default 0: at once)")
     cl = sub.add_parser("client")
     cl.add_argument("--kind", choices=("verifier", "enclave"), required=True)
     cl.add_argument("--url", required=True)
