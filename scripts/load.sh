@@ -128,6 +128,9 @@ flat() {
       printf "fds from sample 1 to %d: min %d max %d, spread %d (%.1f%%): %s\n", hi - 1, fmin, fmax,
         fmax - fmin, 100 * (fmax - fmin) / fmin, ((fmax - fmin) <= 0.05 * fmin) ? "flat" : "NOT flat"
       printf "last sample against sample 1: RSS %+d kB, fds %+d\n", rss[hi] - rss[lo], fds[hi] - fds[lo]
+      mid = int((lo + hi) / 2)
+      printf "second half (sample %d to %d): RSS %+d kB (%.1f%%), fds %+d\n", mid - 1, hi - 1,
+        rss[hi] - rss[mid], 100 * (rss[hi] - rss[mid]) / rss[mid], fds[hi] - fds[mid]
     }' "$tmp/samples"
 }
 
@@ -135,6 +138,7 @@ if [ "$run_mode" = --abuse ]; then
   # The attacker and the verifier hold about 1600 descriptors each.
   ulimit -n "$(ulimit -Hn)"
   start on
+  : > "$tmp/attack"
   echo "abuse: $soak s at saturation (wrk, $conns connections, 127.0.0.1) while tests/bench/abuse.py"
   echo "attacks from 127.0.0.2: 500 idle, 500 slow-head, 500 slow-body connections held (reopened"
   echo "at the deadlines; first opened over 30 s so that they do not all close at once), oversized bodies (20 connections/s), ${GB_FLOOD_RATE:-2000} challenges/s"
@@ -158,7 +162,11 @@ if [ "$run_mode" = --abuse ]; then
   echo "attacker, every $every s (connections open now; cumulative counts):"
   cat "$tmp/attack.status"
   echo "attacker summary: $(tail -1 "$tmp/attack")"
-  kill -0 "$pid" 2>/dev/null && echo "the verifier is alive" || { echo "the verifier died" >&2; exit 1; }
+  if ! kill -0 "$pid" 2>/dev/null; then
+    echo "the verifier died" >&2
+    exit 1
+  fi
+  echo "the verifier is alive"
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
   exit 0
 fi
