@@ -96,9 +96,21 @@ python3 tests/bench/abuse.py bench --verifier "$verifier_url" --enclave "$enclav
   --pids "verifier=${pids[1]},enclave=${pids[0]}" --rounds "${GB_ATTACK_ROUNDS:-150}" --flood-rate "${GB_FLOOD_RATE:-2000}" \
   ${GB_ATTACK_JSON:+--json "$GB_ATTACK_JSON"}
 for i in 0 1; do
-  kill -0 "${pids[$i]}" 2>/dev/null || { echo "bench-attack: a service died" >&2; exit 1; }
+  if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+    echo "bench-attack: a service died:" >&2
+    tail -20 "$tmp/enclave.err" "$tmp/verifier.err" >&2
+    exit 1
+  fi
 done
 echo "both services alive after the attacks"
+# They stop cleanly; otherwise (a sanitizer's report, say) their last words.
 kill -INT "${pids[@]}" 2>/dev/null || true
-wait "${pids[@]}" 2>/dev/null || true
+for i in 0 1; do
+  name=enclave; [ "$i" = 1 ] && name=verifier
+  rc=0; wait "${pids[$i]}" 2>/dev/null || rc=$?
+  if [ "$rc" != 0 ]; then
+    echo "bench-attack: the $name exited with $rc:" >&2
+    tail -20 "$tmp/$name.err" >&2
+  fi
+done
 pids=()
