@@ -109,7 +109,8 @@ EOF
 gpg --batch --quiet --yes --armor --detach-sign "$tmp/release.json"
 "$gb" registry --db "$tmp/reg.db" publish "$tmp/release.json" "$tmp/release.json.asc" >/dev/null
 
-# Starts a verifier; sets pid_NAME and url_NAME.
+# Starts a verifier; sets pid_NAME and url_NAME (printf -v).
+url_warm=
 start() {   # start NAME on|off [wrapper...]
   local name=$1 cache=$2 p u; shift 2
   : > "$tmp/url.$name"
