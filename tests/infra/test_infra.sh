@@ -135,13 +135,14 @@ check "... and a body of exactly 65536 bytes passes nginx" 0 '^(200|400|415)$' -
 # its requests back to back over a few connections, so it goes far faster
 # than the refill rates (5/s for challenges, 1/s for writes): the first ones
 # pass, then 429s. The error log names the zone that refused.
-burst() {   # burst N METHOD PATH: one status code per line
-  local i
+burst() {   # burst N METHOD PATH [JSON]: one status code per line
+  local i body=()
   for ((i = 0; i < $1; i++)); do
     printf 'url = "https://127.0.0.1:%s%s"\noutput = "/dev/null"\n' "$https" "$3"
   done >burst.cfg
-  curl -sS --cacert tls.crt -Z --parallel-max 4 -X "$2" -H 'Content-Type: application/json' \
-    -d '{}' -w '%{http_code}\n' -K burst.cfg 2>burst.err
+  [ $# -ge 4 ] && body=(-H 'Content-Type: application/json' -d "$4")
+  curl -sS --cacert tls.crt -Z --parallel-max 4 -X "$2" "${body[@]}" \
+    -w '%{http_code}\n' -K burst.cfg 2>burst.err
 }
 burst 100 POST /api/v1/challenge >challenge-burst.txt
 check "a challenge burst: the first ones get nonces" 0 '^200$' -- cat challenge-burst.txt
@@ -162,7 +163,7 @@ check "... the page" 0 '^200$' -- curl_tls -o /dev/null -w '%{http_code}' "https
 check "... POST /api/v1/verify answers (not 429)" 0 '^(200|400)$' -- curl_tls -o /dev/null \
   -w '%{http_code}' -H 'Content-Type: application/json' -d '{"document":"AA=="}' \
   "https://127.0.0.1:$https/api/v1/verify"
-burst 30 POST /api/v1/releases >write-burst.txt
+burst 30 POST /api/v1/releases '{}' >write-burst.txt
 check "a write burst: the first ones reach the verifier (401: no token)" 0 '^401$' -- cat write-burst.txt
 check "a write burst: then 429" 0 '^429$' -- cat write-burst.txt
 check "... refused by the writes zone" 0 'limiting requests.*zone "glassbox_writes"' -- \
