@@ -45,7 +45,7 @@ static const char usage_text[] =
 "  --eif FILE           simulator: PCR0..2 measured from an enclave image\n"
 "  --debug-mode         simulator: PCR0..2 read as zeros\n"
 "  --threads N          server threads, each serving many connections\n"
-"                       (default: one per CPU, at least 2)\n"
+"                       (default: four per CPU)\n"
 "  --max-body BYTES     largest request body (default 65536)\n"
 "  --head-timeout MS    total time for a request's head (default 10000)\n"
 "  --body-timeout MS    total time for a request's body (default 30000)\n"

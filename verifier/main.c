@@ -50,7 +50,7 @@ static const char usage_text[] =
 "  --token-file FILE    bearer token for POST /api/v1/releases...; mode\n"
 "                       0600 (without it, writes are refused)\n"
 "  --threads N          server threads, each serving many connections\n"
-"                       (default: one per CPU, at least 2)\n"
+"                       (default: four per CPU)\n"
 "  --max-body BYTES     largest request body (default 65536); a larger\n"
 "                       Content-Length gets 413 before the body is read\n"
 "  --request-timeout MS total time for a request's head, from the\n"

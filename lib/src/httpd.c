@@ -1147,6 +1147,7 @@ gb_httpd_start(int fd, const struct gb_httpd_opts *o, struct gb_httpd **out)
 	if (workers == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
+		n *= GB_HTTPD_THREADS_PER_CPU;
 		workers = n < 2 ? 2 : n > GB_HTTPD_WORKERS_MAX ?
 		    GB_HTTPD_WORKERS_MAX : (unsigned)n;
 	}

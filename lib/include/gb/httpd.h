@@ -4,7 +4,7 @@
  * AF_VSOCK inside an enclave, a Unix socket or TCP elsewhere.
  *
  * Connection model: a few event-driven threads (MHD's internal poll() loop,
- * one per CPU by default) each serve many connections, so a slow or idle
+ * four per CPU by default) each serve many connections, so a slow or idle
  * client holds a socket and a little memory, never a thread. A request has
  * a total deadline for its head (from the connection's start, or from the
  * end of the previous answer on a kept-alive connection, to the last header
@@ -37,6 +37,12 @@
 #define GB_HTTPD_CONN_MEMORY_BYTES 32768
 #define GB_HTTPD_HEAD_MAX 16384     /* what a request head may use of it */
 #define GB_HTTPD_WORKERS_MAX 64     /* server threads */
+/* Default server threads per CPU. Each thread's poll() scans all of its
+ * connections at every wakeup, so 1500 held attacker connections on one
+ * thread a CPU made every request cost about five times as much; four a
+ * CPU cut each scan by four and kept a well-behaved client's p99 within
+ * 2x under attack (docs/performance.md, "More threads"). */
+#define GB_HTTPD_THREADS_PER_CPU 4
 #define GB_HTTPD_PATH_MAX 1024      /* decoded path; longer gets 414 */
 #define GB_HTTPD_QUERY_MAX 4096     /* raw query; longer gets 414 */
 #define GB_HTTPD_BACKLOG 1024       /* listen() queue */
@@ -111,7 +117,7 @@ typedef void (*gb_http_refused_fn)(void *arg, const struct gb_http_req *req,
     int status, const char *code);
 
 struct gb_httpd_opts {
-	unsigned workers;               /* server threads; 0: one per CPU (>= 2) */
+	unsigned workers;               /* server threads; 0: four per CPU */
 	size_t max_body;                /* bigger bodies get 413 */
 	gb_http_handler handler;
 	void *arg;
