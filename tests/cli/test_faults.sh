@@ -133,11 +133,14 @@ else
     bad=0 kib=0 tries=0
     while [ "$kib" -le "$max_free_kib" ]; do
       # shellcheck disable=SC2016 # expanded by the inner bash
+      # The program is opened before /tmp is covered (the checkout, and so
+      # the build, may itself live under /tmp) and run through its fd.
       out=$(unshare -m bash -c '
-        mount --bind "$1" /mnt && mount -t tmpfs -o size=4m tmpfs /tmp || exit 99
+        exec 3<"$3" && mount --bind "$1" /mnt &&
+          mount -t tmpfs -o size=4m tmpfs /tmp || exit 99
         dd if=/dev/zero of=/tmp/fill bs=4k 2>/dev/null
         [ "$2" -gt 0 ] && truncate -s "-$(($2 * 1024))" /tmp/fill
-        "$3" registry --db /mnt/reg.db audit' _ "$mnt" "$kib" "$gb" 2>&1); status=$?
+        /proc/self/fd/3 registry --db /mnt/reg.db audit' _ "$mnt" "$kib" "$gb" 2>&1); status=$?
       [ "$status" -eq 0 ] && break
       tries=$((tries + 1))
       if [ "$status" -ne 2 ] || ! grep -qE 'io_error|gpg_error' <<<"$out"; then
