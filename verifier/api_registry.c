@@ -5,11 +5,9 @@
  * time, and need the bearer token as well as a good GPG signature.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
@@ -231,25 +229,6 @@ list_one(void *arg, const struct gb_reg_release *rel)
 
 	json_array_append_new(c->out, vs_release_json(c->r, rel->index));
 	return 0;
-}
-
-/* vs_problem() with one extra header (name static, value copied), e.g.
- * WWW-Authenticate on a 401. */
-int
-vs_problem_h(struct vs_req *q, int status, const char *name,
-    const char *value, const char *code, const char *fmt, ...)
-{
-	char detail[600];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof detail, fmt, ap);
-	va_end(ap);
-	rc = vs_problem(q, status, code, "%s", detail);
-	if (strpbrk(value, "\r\n") == NULL)
-		gb_http_resp_header(q->resp, name, value);
-	return rc;
 }
 
 /* A PCR value in a query: 96 hex digits, lower-cased in place. */

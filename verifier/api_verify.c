@@ -7,7 +7,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "gb/codec.h"
 #include "gb/docjson.h"
@@ -33,13 +32,6 @@ ask_free(struct ask *a)
 	free(a->result);
 	free(a->sig);
 	json_decref(a->at_json);
-}
-
-/* The raw query string (after '?', not decoded) or NULL. Borrowed. */
-const char *
-vs_query_string(struct vs_req *q)
-{
-	return q->req->query[0] != '\0' ? q->req->query : NULL;
 }
 
 /* at: "now" (default), "document", ms since 1970 (0 or more), or RFC 3339
@@ -302,39 +294,6 @@ read_json(struct vs_req *q, struct ask *a, const char *body, size_t len)
 out:
 	json_decref(j);
 	return rc;
-}
-
-/* Media types and the charset compare case-insensitively (RFC 9110 8.3). */
-bool
-vs_content_type_is(struct vs_req *q, const char *type, bool charset_ok)
-{
-	const char *ct = vs_header(q, "Content-Type"), *p;
-	size_t n = strlen(type);
-
-	if (ct == NULL || strncasecmp(ct, type, n) != 0)
-		return false;
-	p = ct + n;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '\0')
-		return true;
-	if (*p != ';' || !charset_ok)
-		return false;
-	p++;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (strncasecmp(p, "charset=", 8) != 0)
-		return false;
-	p += 8;
-	if (strncasecmp(p, "utf-8", 5) == 0)
-		p += 5;
-	else if (strncasecmp(p, "\"utf-8\"", 7) == 0)
-		p += 7;
-	else
-		return false;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return *p == '\0';
 }
 
 /* The JSON form with a query string: 400 unknown_field naming its first

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gb/timefmt.h"
 #include "server.h"
@@ -133,6 +134,25 @@ vs_problem(struct vs_req *q, int status, const char *code, const char *fmt,
 	return rc;
 }
 
+/* vs_problem() with one extra header (name static, value copied), e.g.
+ * WWW-Authenticate on a 401. */
+int
+vs_problem_h(struct vs_req *q, int status, const char *name,
+    const char *value, const char *code, const char *fmt, ...)
+{
+	char detail[600];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof detail, fmt, ap);
+	va_end(ap);
+	rc = vs_problem(q, status, code, "%s", detail);
+	if (strpbrk(value, "\r\n") == NULL)
+		gb_http_resp_header(q->resp, name, value);
+	return rc;
+}
+
 /* HEAD is served as GET (the server drops the body), so a GET handler
  * answers it. */
 bool
@@ -161,11 +181,44 @@ vs_remote(struct vs_req *q)
 	return q->req->remote;
 }
 
-const char *
-vs_media_type(struct vs_req *q)
+/* Media types and the charset compare case-insensitively (RFC 9110 8.3). */
+bool
+vs_content_type_is(struct vs_req *q, const char *type, bool charset_ok)
 {
-	return gb_http_media_type(vs_header(q, "Content-Type"), q->media,
-	    sizeof q->media);
+	const char *ct = vs_header(q, "Content-Type"), *p;
+	size_t n = strlen(type);
+
+	if (ct == NULL || strncasecmp(ct, type, n) != 0)
+		return false;
+	p = ct + n;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return true;
+	if (*p != ';' || !charset_ok)
+		return false;
+	p++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (strncasecmp(p, "charset=", 8) != 0)
+		return false;
+	p += 8;
+	if (strncasecmp(p, "utf-8", 5) == 0)
+		p += 5;
+	else if (strncasecmp(p, "\"utf-8\"", 7) == 0)
+		p += 7;
+	else
+		return false;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p == '\0';
+}
+
+/* The raw query string (after '?', not decoded) or NULL. Borrowed. */
+const char *
+vs_query_string(struct vs_req *q)
+{
+	return q->req->query[0] != '\0' ? q->req->query : NULL;
 }
 
 /*

@@ -173,7 +173,6 @@ struct vs_req {
 	int status;
 	const char *reason;         /* reason code of a verdict or error */
 	struct gb_http_resp *resp;  /* the answer the server sends */
-	char media[128];            /* vs_media_type()'s result */
 };
 
 /* service.c: the service without its process. defaults fills c as
@@ -208,9 +207,6 @@ const char *vs_header(struct vs_req *q, const char *name);
 const char *vs_path(struct vs_req *q);
 /* The client's address as text (IPv4 or IPv6, no port); borrowed. */
 const char *vs_remote(struct vs_req *q);
-/* The request's media type: Content-Type lower-cased, without parameters
- * or spaces ("" when absent); compare it exactly. Borrowed. */
-const char *vs_media_type(struct vs_req *q);
 /* The security headers every answer carries (name, value, ..., NULL). */
 extern const char *const vs_security_headers[];
 /* The server's own errors (413, 408, ...) in the problem format. */
@@ -219,12 +215,12 @@ void vs_problem_resp(void *arg, int status, const char *code,
 const char *vs_query(struct vs_req *q, const char *name, char *buf,
     size_t len);
 /* Whether Content-Type is exactly type (case-insensitive), with only, when
- * charset_ok, an optional "; charset=utf-8" (api_verify.c). */
+ * charset_ok, an optional "; charset=utf-8". */
 bool vs_content_type_is(struct vs_req *q, const char *type, bool charset_ok);
-/* The raw query string, not decoded, or NULL; borrowed (api_verify.c). */
+/* The raw query string, not decoded, or NULL; borrowed. */
 const char *vs_query_string(struct vs_req *q);
 /* vs_problem() with one extra header (name, value) in the answer, e.g.
- * WWW-Authenticate on a 401 (api_registry.c). */
+ * WWW-Authenticate on a 401. */
 int vs_problem_h(struct vs_req *q, int status, const char *name,
     const char *value, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
