@@ -114,27 +114,15 @@ trimmed(const uint8_t *buf, size_t len, size_t *out_len)
 static int
 b64url_exact(const char *s, uint8_t *out, size_t n)
 {
-	size_t len = strlen(s), dl = 0;
 	uint8_t *d = NULL;
-	char *t;
+	size_t dl = 0;
 	int rc = -1;
 
-	if ((t = strdup(s)) == NULL)
-		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if (t[i] == '-')
-			t[i] = '+';
-		else if (t[i] == '_')
-			t[i] = '/';
-		else if (t[i] == '+' || t[i] == '/' || t[i] == '=')
-			goto out;
-	}
-	if (gb_base64_decode_alloc(t, len, n, &d, &dl) == 0 && dl == n) {
+	if (gb_base64url_decode_alloc(s, strlen(s), n, &d, &dl) == 0 &&
+	    dl == n) {
 		memcpy(out, d, n);
 		rc = 0;
 	}
-out:
-	free(t);
 	free(d);
 	return rc;
 }

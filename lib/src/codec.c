@@ -204,6 +204,36 @@ bad:
 }
 
 int
+gb_base64url_decode_alloc(const char *s, size_t n, size_t max, uint8_t **out,
+    size_t *out_len)
+{
+	char *std;
+	int err;
+
+	if (n == 0 || n % 4 == 1)
+		return GB_EINVAL;
+	if ((std = malloc(n + 3)) == NULL)
+		return GB_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '-')
+			c = '+';
+		else if (c == '_')
+			c = '/';
+		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9'))) {
+			free(std);
+			return GB_EINVAL;
+		}
+		std[i] = c;
+	}
+	err = gb_base64_decode_alloc(std, n, max, out, out_len);
+	free(std);
+	return err;
+}
+
+int
 gb_base64_encode_alloc(const uint8_t *in, size_t n, char **out)
 {
 	char *buf, *q;

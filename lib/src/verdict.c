@@ -162,38 +162,6 @@ refuse(struct gb_verdict_outcome *out, const char *reason, const char *claim,
 	return 1;
 }
 
-/* base64url without padding (RFC 7515 2) into a new buffer of at most max
- * bytes; 0 or GB_EINVAL / GB_ETOOBIG / GB_ENOMEM. */
-static int
-b64url_decode(const char *s, size_t n, size_t max, uint8_t **out,
-    size_t *out_len)
-{
-	char *std;
-	int err;
-
-	if (n == 0 || n % 4 == 1)
-		return GB_EINVAL;
-	if ((std = malloc(n + 3)) == NULL)
-		return GB_ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (c == '-')
-			c = '+';
-		else if (c == '_')
-			c = '/';
-		else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9'))) {
-			free(std);
-			return GB_EINVAL;
-		}
-		std[i] = c;
-	}
-	err = gb_base64_decode_alloc(std, n, max, out, out_len);
-	free(std);
-	return err;
-}
-
 /* Lower-case hex of exactly 2 * bytes digits. */
 static bool
 is_hex(const json_t *v, size_t bytes)
@@ -311,10 +279,10 @@ open_jws(const struct gb_verdict_input *in, const char *kid, json_t **claims,
 	    memchr(d2 + 1, '.', (size_t)(end - d2 - 1)) != NULL)
 		return refuse(out, "bad_verdict", NULL, "the verdict is not a "
 		    "compact JWS of three parts");
-	if ((err = b64url_decode(p, (size_t)(d1 - p), GB_VERDICT_JWS_MAX_BYTES,
-	    &h, &hl)) != 0 || (err = b64url_decode(d1 + 1,
+	if ((err = gb_base64url_decode_alloc(p, (size_t)(d1 - p), GB_VERDICT_JWS_MAX_BYTES,
+	    &h, &hl)) != 0 || (err = gb_base64url_decode_alloc(d1 + 1,
 	    (size_t)(d2 - d1 - 1), GB_VERDICT_JWS_MAX_BYTES, &c, &cl)) != 0 ||
-	    (err = b64url_decode(d2 + 1, (size_t)(end - d2 - 1),
+	    (err = gb_base64url_decode_alloc(d2 + 1, (size_t)(end - d2 - 1),
 	    GB_VERDICT_JWS_MAX_BYTES, &s, &sl)) != 0) {
 		if (err == GB_ENOMEM)
 			rc = GB_ENOMEM;

@@ -158,8 +158,29 @@ TEST(hex)
 	free(out);
 }
 
+/* base64url for JWS parts and JWKs: its own alphabet only, no padding, no
+ * white space, not empty. */
+TEST(base64url)
+{
+	static const char *const bad[] = { "", "A", "AQ==", "AQ=", "+/8",
+	    "A Q", "AQ\n", "A.Q" };
+	uint8_t *out;
+	size_t n;
+
+	ASSERT_EQ(gb_base64url_decode_alloc("-_8", 3, 8, &out, &n), 0);
+	ASSERT_EQ(n, 2);
+	ASSERT(memcmp(out, "\xfb\xff", 2) == 0);
+	free(out);
+	ASSERT_EQ(gb_base64url_decode_alloc("AQID", 4, 2, &out, &n),
+	    GB_ETOOBIG);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ASSERT_EQ(gb_base64url_decode_alloc(bad[i], strlen(bad[i]), 8,
+		    &out, &n), GB_EINVAL);
+}
+
 TEST_MAIN(
 	T(rfc4648_vectors),
+	T(base64url),
 	T(lenient_where_documented),
 	T(strict_elsewhere),
 	T(agrees_with_openssl),

@@ -38,6 +38,12 @@ int gb_hex_decode_alloc(const char *s, size_t slen, size_t max, uint8_t **out,
 int gb_base64_decode_alloc(const char *s, size_t slen, size_t max,
     uint8_t **out, size_t *out_len);
 
+/* base64url without padding (RFC 7515 2): only the URL alphabet, no '=',
+ * no white space, not empty; otherwise as gb_base64_decode_alloc() (at most
+ * max bytes, GB_EINVAL / GB_ETOOBIG / GB_ENOMEM). */
+int gb_base64url_decode_alloc(const char *s, size_t slen, size_t max,
+    uint8_t **out, size_t *out_len);
+
 /* Base64 of n bytes into a new NUL-terminated string (*out, from malloc()). */
 int gb_base64_encode_alloc(const uint8_t *in, size_t n, char **out);
 
