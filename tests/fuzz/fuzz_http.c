@@ -24,10 +24,10 @@
 #include "gb/ed25519.h"
 #include "gb/httpd.h"
 #include "enclave.h"
+#include "fuzz_exchange.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FUZZ_WAIT_MS 2000       /* the longest an answer may take */
 
 static struct gb_httpd *server;
 static int server_port;
@@ -92,47 +92,9 @@ start_server(void)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	char sink[4096];
-	size_t off = 0;
-	int fd;
-
 	if (server == NULL && start_server() != 0)
 		abort();
-	if (size > 60000 || (fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return 0;
-	sin.sin_port = htons((uint16_t)server_port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
-		close(fd);
-		return 0;
-	}
-	if (size == 0)
-		shutdown(fd, SHUT_WR);
-	/* The request, then end of input: the server never waits for more.
-	 * Writes and reads take turns so neither side's buffer fills. */
-	for (int rounds = 0; rounds < 1000; rounds++) {
-		struct pollfd p = { fd, POLLIN | (off < size ? POLLOUT : 0), 0 };
-		ssize_t n;
-
-		if (poll(&p, 1, FUZZ_WAIT_MS) <= 0)
-			break;
-		if ((p.revents & POLLOUT) && off < size) {
-			n = send(fd, data + off, size - off, MSG_NOSIGNAL);
-			if (n <= 0)
-				off = size;
-			else
-				off += (size_t)n;
-			if (off == size)
-				shutdown(fd, SHUT_WR);
-			continue;
-		}
-		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
-			n = recv(fd, sink, sizeof sink, 0);
-			if (n <= 0)
-				break;
-		}
-	}
-	close(fd);
+	if (size <= 60000)
+		fuzz_exchange(server_port, data, size, 1000);
 	return 0;
 }

@@ -49,11 +49,11 @@
 #include "gb/registry.h"
 #include "gb/result.h"
 #include "gb/timefmt.h"
+#include "fuzz_exchange.h"
 #include "server.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define FUZZ_WAIT_MS 2000       /* the longest an answer may take */
 #define FUZZ_INPUT_MAX 60000    /* longer inputs are skipped */
 /* A request after substitution: documents are about 4.5 KB each (6 KB in
  * base64), so this holds dozens of them. */
@@ -443,51 +443,6 @@ fill_lengths(struct buf *in, struct buf *out)
 	return ok;
 }
 
-static void
-exchange(const uint8_t *data, size_t size)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	char sink[4096];
-	size_t off = 0;
-	int fd;
-
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-		return;
-	sin.sin_port = htons((uint16_t)server_port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0) {
-		close(fd);
-		return;
-	}
-	if (size == 0)
-		shutdown(fd, SHUT_WR);
-	/* The request, then end of input: the server never waits for more.
-	 * Writes and reads take turns so neither side's buffer fills. */
-	for (int rounds = 0; rounds < 10000; rounds++) {
-		struct pollfd p = { fd, POLLIN | (off < size ? POLLOUT : 0), 0 };
-		ssize_t n;
-
-		if (poll(&p, 1, FUZZ_WAIT_MS) <= 0)
-			break;
-		if ((p.revents & POLLOUT) && off < size) {
-			n = send(fd, data + off, size - off, MSG_NOSIGNAL);
-			if (n <= 0)
-				off = size;
-			else
-				off += (size_t)n;
-			if (off == size)
-				shutdown(fd, SHUT_WR);
-			continue;
-		}
-		if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
-			n = recv(fd, sink, sizeof sink, 0);
-			if (n <= 0)
-				break;
-		}
-	}
-	close(fd);
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -500,6 +455,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > FUZZ_INPUT_MAX)
 		return 0;
 	if (substitute(data, size, &a) && fill_lengths(&a, &b))
-		exchange(b.p, b.len);
+		fuzz_exchange(server_port, b.p, b.len, 10000);
 	return 0;
 }
