@@ -33,9 +33,12 @@
 #define GB_HTTPD_STACK_BYTES (2u << 20)
 /* MHD's memory per connection: it holds the request head while it is
  * parsed (a larger head gets MHD's own 431 or 414) and the answer's
- * headers. Bodies are kept apart, within max_body. */
-#define GB_HTTPD_CONN_MEMORY_BYTES 32768
-#define GB_HTTPD_HEAD_MAX 16384     /* what a request head may use of it */
+ * headers. Bodies are kept apart, within max_body. Over 32 KiB, MHD maps
+ * each pool with mmap() instead of malloc(): only the pages a connection
+ * touches are resident, and they go back to the kernel when it closes,
+ * where 32 KiB malloc'd blocks fragmented the threads' arenas under
+ * connection churn (docs/performance.md, "Soak under attack"). */
+#define GB_HTTPD_CONN_MEMORY_BYTES (36u << 10)
 #define GB_HTTPD_WORKERS_MAX 64     /* server threads */
 /* Default server threads per CPU. Each thread's poll() scans all of its
  * connections at every wakeup, so 1500 held attacker connections on one
