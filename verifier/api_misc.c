@@ -16,6 +16,8 @@ vs_api_wellknown(struct vs_req *q)
 
 	if (!vs_method(q, "GET"))
 		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	if (vs_query_only(q, "") != 0)
+		return q->status;
 	if ((x = vs_b64url(q->vs->verdict_pub, sizeof q->vs->verdict_pub)) ==
 	    NULL)
 		return vs_problem(q, 500, "no_memory", "out of memory");
@@ -34,6 +36,8 @@ vs_api_health(struct vs_req *q)
 {
 	if (!vs_method(q, "GET"))
 		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	if (vs_query_only(q, "") != 0)
+		return q->status;
 	return vs_reply_json(q, 200, json_pack("{s:s}", "status", "ok"));
 }
 
@@ -57,6 +61,8 @@ vs_api_ready(struct vs_req *q)
 
 	if (!vs_method(q, "GET"))
 		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	if (vs_query_only(q, "") != 0)
+		return q->status;
 	readable = r != NULL && gb_registry_size(r, &size) == 0 &&
 	    gb_registry_checkpoint(r, &note, &e) == 0;
 	if (readable)
@@ -118,6 +124,8 @@ vs_api_metrics(struct vs_req *q)
 
 	if (!vs_method(q, "GET"))
 		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	if (vs_query_only(q, "") != 0)
+		return q->status;
 	if ((s = vs_metrics_text(q->vs)) == NULL)
 		return vs_problem(q, 500, "no_memory", "out of memory");
 	rc = vs_reply_text(q, 200, "text/plain; version=0.0.4", s, strlen(s));
@@ -130,6 +138,8 @@ vs_api_openapi(struct vs_req *q)
 {
 	if (!vs_method(q, "GET"))
 		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	if (vs_query_only(q, "") != 0)
+		return q->status;
 	return vs_reply_text(q, 200, "application/json", vs_openapi_json,
 	    strlen(vs_openapi_json));
 }
@@ -139,6 +149,8 @@ vs_api_verdicts(struct vs_req *q)
 {
 	if (!vs_method(q, "GET"))
 		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	if (vs_query_only(q, "") != 0)
+		return q->status;
 	return vs_reply_json(q, 200, vs_metrics_verdicts(q->vs));
 }
 

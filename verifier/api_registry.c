@@ -292,6 +292,8 @@ list_releases(struct vs_req *q, struct gb_registry *r)
 	int64_t next;
 	int rl, ra;
 
+	if (vs_query_only(q, "name pcr0 pcr limit after") != 0)
+		return q->status;
 	f.name = vs_query(q, "name", name, sizeof name);
 	f.pcr0 = vs_query(q, "pcr0", pcr0, sizeof pcr0);
 	f.pcr = vs_query(q, "pcr", pcr, sizeof pcr);
@@ -362,6 +364,8 @@ write_op(struct vs_req *q, const char *revoke_id)
 		return vs_problem_h(q, 401, "WWW-Authenticate", "Bearer "
 		    "realm=\"glassbox\"", "unauthorized", "writes need "
 		    "\"Authorization: Bearer TOKEN\" with the service's token");
+	if ((rc = vs_query_only(q, "")) != 0)
+		return rc;
 	if ((rc = vs_read_body(q, &body, &body_len)) != 0)
 		return rc;
 	if (!vs_content_type_is(q, "application/json", true)) {
@@ -468,6 +472,8 @@ vs_api_releases(struct vs_req *q)
 		return vs_problem(q, 404, "not_found", "no such resource");
 	if (!vs_method(q, "GET"))
 		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	if (vs_query_only(q, "") != 0)
+		return q->status;
 	if (gb_registry_find_release(r, id, &idx, &e) != 0)
 		return reg_problem(q, &e);
 	return vs_reply_json(q, 200, json_pack("{s:o, s:o}", "release",
@@ -492,6 +498,8 @@ vs_api_keys(struct vs_req *q)
 
 	if (!vs_method(q, "GET"))
 		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	if (vs_query_only(q, "") != 0)
+		return q->status;
 	if (r == NULL)
 		return no_registry(q);
 	a = json_array();
@@ -519,7 +527,11 @@ vs_api_log(struct vs_req *q)
 	if (r == NULL || gb_registry_size(r, &size) != 0)
 		return no_registry(q);
 	if (strcmp(what, "/checkpoint") == 0) {
-		int rc = query_u64(q, "size", &a);
+		int rc;
+
+		if (vs_query_only(q, "size") != 0)
+			return q->status;
+		rc = query_u64(q, "size", &a);
 
 		/* ?size=N: the checkpoint signed at that size, for auditors
 		 * who check consistency between two signed checkpoints. */
@@ -537,6 +549,8 @@ vs_api_log(struct vs_req *q)
 	if (strcmp(what, "/entries") == 0) {
 		json_t *arr;
 
+		if (vs_query_only(q, "start end") != 0)
+			return q->status;
 		if (query_u64(q, "start", &a) == -2 ||
 		    query_u64(q, "end", &b) == -2)
 			return vs_problem(q, 400, "bad_request", "start and end "
@@ -567,6 +581,8 @@ vs_api_log(struct vs_req *q)
 		    (json_int_t)size, "entries", arr));
 	}
 	if (strcmp(what, "/proof/inclusion") == 0) {
+		if (vs_query_only(q, "index size") != 0)
+			return q->status;
 		if (query_u64(q, "index", &a) != 0 ||
 		    query_u64(q, "size", &b) == -2)
 			return vs_problem(q, 400, "bad_request", "index (and "
@@ -580,6 +596,8 @@ vs_api_log(struct vs_req *q)
 		    proof_array(p, n)));
 	}
 	if (strcmp(what, "/proof/consistency") == 0) {
+		if (vs_query_only(q, "from to") != 0)
+			return q->status;
 		if (query_u64(q, "from", &a) != 0 ||
 		    query_u64(q, "to", &b) == -2)
 			return vs_problem(q, 400, "bad_request", "from (and to) "

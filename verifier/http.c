@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gb/codec.h"
 #include "gb/timefmt.h"
 #include "server.h"
 
@@ -244,6 +245,76 @@ vs_read_body(struct vs_req *q, char **out, size_t *len)
 	buf[n] = '\0';
 	*out = buf;
 	*len = n;
+	return 0;
+}
+
+/* Whether name[0..n) is a word of the space-separated list. */
+static bool
+in_list(const char *list, const char *name, size_t n)
+{
+	for (const char *w = list; *w != '\0'; ) {
+		size_t wl = strcspn(w, " ");
+
+		if (wl == n && memcmp(w, name, n) == 0)
+			return true;
+		w += wl;
+		w += strspn(w, " ");
+	}
+	return false;
+}
+
+/* The most parameters a query of a GET endpoint may have (each name once). */
+#define VS_QUERY_PARAMS_MAX 8
+
+int
+vs_query_only(struct vs_req *q, const char *known)
+{
+	const char *qs = vs_query_string(q), *seen[VS_QUERY_PARAMS_MAX];
+	size_t nseen = 0, seen_len[VS_QUERY_PARAMS_MAX];
+
+	if (qs == NULL)
+		return 0;
+	for (const char *p = qs; *p != '\0'; ) {
+		size_t plen = strcspn(p, "&"), nl = strcspn(p, "=&");
+		char shown[65];
+		size_t i;
+
+		/* Names are matched undecoded: one with an escape is unknown. */
+		for (i = 0; i < nl && i < sizeof shown - 1; i++)
+			shown[i] = p[i] > ' ' && p[i] < 0x7f && p[i] != '"' &&
+			    p[i] != '\\' ? p[i] : '?';
+		shown[i] = '\0';
+		if (plen == 0) {
+			p++;
+			continue;
+		}
+		if (!in_list(known, p, nl))
+			return *known == '\0' ? vs_problem(q, 400,
+			    "unknown_field", "unknown query parameter \"%s\": "
+			    "%s takes none", shown, vs_path(q)) : vs_problem(q,
+			    400, "unknown_field", "unknown query parameter "
+			    "\"%s\" (known: %s)", shown, known);
+		for (i = 0; i < nseen; i++)
+			if (seen_len[i] == nl && memcmp(seen[i], p, nl) == 0)
+				return vs_problem(q, 400, "bad_request", "%s is "
+				    "given twice", shown);
+		if (nseen < VS_QUERY_PARAMS_MAX) {
+			seen[nseen] = p;
+			seen_len[nseen++] = nl;
+		}
+		for (i = nl; i < plen; i++) {
+			if (p[i] != '%')
+				continue;
+			if (i + 2 >= plen || gb_hex_value(p[i + 1]) < 0 ||
+			    gb_hex_value(p[i + 2]) < 0)
+				return vs_problem(q, 400, "bad_request", "%s has "
+				    "a bad percent escape", shown);
+			if (p[i + 1] == '0' && p[i + 2] == '0')
+				return vs_problem(q, 400, "bad_request", "%s "
+				    "holds an encoded NUL", shown);
+		}
+		p += plen + (p[plen] == '&');
+	}
 	return 0;
 }
 

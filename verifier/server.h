@@ -219,6 +219,12 @@ const char *vs_query(struct vs_req *q, const char *name, char *buf,
 bool vs_content_type_is(struct vs_req *q, const char *type, bool charset_ok);
 /* The raw query string, not decoded, or NULL; borrowed. */
 const char *vs_query_string(struct vs_req *q);
+/* Refuses a query with a parameter not named in known (names separated by
+ * spaces; "" for none: 400 unknown_field), a name given twice, a bad
+ * percent escape or an encoded NUL (400 bad_request), so that vs_query()'s
+ * NULL can only mean absent. 0 if the query is clean, else the status of
+ * the answer already made. */
+int vs_query_only(struct vs_req *q, const char *known);
 /* vs_problem() with one extra header (name, value) in the answer, e.g.
  * WWW-Authenticate on a 401. */
 int vs_problem_h(struct vs_req *q, int status, const char *name,

@@ -762,6 +762,34 @@ st, _, out = sim.json("GET", "/api/v1/log/entries?start=0&end=5000")
 check("entries clamped to the log", st == 200 and out["end"] == size and len(out["entries"]) == size)
 st, _, out = sim.json("GET", "/api/v1/releases/0123456789abcdef")
 check("release not found", st == 404)
+# Every GET endpoint reads only the parameters it names: a misspelt one
+# is refused and named, never ignored; a name given twice, a bad escape
+# or an encoded NUL is refused, never read as absent.
+rel_id = sim.json("GET", "/api/v1/releases?name=sim-app")[2]["releases"][0]["id"]
+for path, known in (("/api/v1/releases", "limit=1"), (f"/api/v1/releases/{rel_id}", None),
+                    ("/api/v1/keys", None), ("/api/v1/log/checkpoint", "size=2"),
+                    ("/api/v1/log/entries", "start=0"), ("/api/v1/log/proof/inclusion", "index=0"),
+                    ("/api/v1/log/proof/consistency", "from=1"), ("/api/v1/verdicts", None),
+                    ("/.well-known/glassbox", None), ("/healthz", None), ("/readyz", None),
+                    ("/metrics", None), ("/openapi.json", None)):
+    st, _, out = sim.json("GET", path + "?limt=1")
+    check(f"GET {path}: a misspelt parameter is refused, named", st == 400 and
+          out["reason"] == "unknown_field" and '"limt"' in out["detail"], (st, out))
+    if known is None:
+        continue
+    st, _, out = sim.json("GET", f"{path}?{known}&{known}")
+    check(f"GET {path}: a parameter given twice", st == 400 and out["reason"] == "bad_request"
+          and "twice" in out["detail"], (st, out))
+    name = known.split("=")[0]
+    for bad in ("%00", "1%0", "%zz"):
+        st, _, out = sim.json("GET", f"{path}?{name}={bad}")
+        check(f"GET {path}?{name}={bad}: refused", st == 400 and out["reason"] == "bad_request",
+              (st, out))
+    st, _, out = sim.req("GET", f"{path}?{known}")[0], None, None
+    check(f"GET {path}?{known}: still answered", st == 200, st)
+st, _, out = sim.json("GET", "/api/v1/releases?name=sim%00-app")
+check("an encoded NUL in a name is refused, not read as no filter", st == 400 and
+      out["reason"] == "bad_request", (st, out))
 
 # --- 5. bad requests -------------------------------------------------------------
 
