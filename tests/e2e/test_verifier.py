@@ -992,6 +992,12 @@ for v, name in ((aws, "aws"), (sim, "sim")):
         print("\n".join(lines[:20]))
     text = "\n".join(lines)
     check(f"{name} log is JSON lines", all_json and len(lines) > 5)
+    reqs = [l for l in parsed if "route" in l] if all_json else []
+    check(f"{name} request lines carry their fields", reqs and all(
+        isinstance(l["time"], str) and l["time"].endswith("Z") and isinstance(l["method"], str)
+        and isinstance(l["status"], int) and isinstance(l["ms"], (int, float)) and
+        l["ms"] >= 0 and isinstance(l["remote"], str) for l in reqs) and any(
+        isinstance(l.get("reason"), str) for l in reqs), reqs[:3])
     check(f"{name} log has no secrets or bodies", TOKEN not in text and b64(bound)[:40] not in text
           and "BEGIN PGP" not in text)
 # --- 9. one contract, two checkers -------------------------------------------
