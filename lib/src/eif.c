@@ -403,23 +403,51 @@ out:
 	free(tbs);
 }
 
-/* The signature section: a CBOR array whose first entry is a map with
- * signing_certificate (PEM) and signature (COSE_Sign1), both arrays of
- * byte-valued integers; later entries and other keys are ignored, as
- * nitro-cli's serde reader does. Sets PCR8, the certificate and the
- * signature check. Returns 0, GB_EINVAL (not an image nitro-cli reads) or
- * GB_ENOMEM. */
+/* One entry of the signature section: a map with signing_certificate and
+ * signature, both arrays of byte-valued integers, read into pem and cose
+ * (each at most cap bytes); other keys are skipped, as serde does. Returns
+ * 0 or -1. */
+static int
+sig_entry(struct gb__cbor_cur *c, uint8_t *pem, size_t *npem, uint8_t *cose,
+    size_t *ncose, size_t cap)
+{
+	struct gb__cbor_item it, key;
+	struct gb__cbor_map m;
+	bool have_pem = false, have_cose = false;
+	int k;
+
+	if (gb__cbor_next(c, &it) != 0 || gb__cbor_map_begin(&m, c, &it) != 0)
+		return -1;
+	while ((k = gb__cbor_map_key(&m, &key)) == 1) {
+		if (gb__cbor_text_is(&key, "signing_certificate")) {
+			if (int_bytes(c, pem, cap, npem) != 0)
+				return -1;
+			have_pem = true;
+		} else if (gb__cbor_text_is(&key, "signature")) {
+			if (int_bytes(c, cose, cap, ncose) != 0)
+				return -1;
+			have_cose = true;
+		} else if (gb__cbor_skip_item(c, 3) != 0) {
+			return -1;
+		}
+	}
+	return k == 0 && have_pem && have_cose ? 0 : -1;
+}
+
+/* The signature section: a CBOR array (nothing after it) of entries as
+ * sig_entry() reads them; nitro-cli reads them all and uses the first, the
+ * signature of PCR0. Sets PCR8, the certificate and the signature check.
+ * Returns 0, GB_EINVAL (not an image nitro-cli reads) or GB_ENOMEM. */
 static int
 signature_section(struct gb_eif *e, const uint8_t *sig, size_t len)
 {
 	struct gb__cbor_cur c;
-	struct gb__cbor_item it, key;
-	struct gb__cbor_map m;
+	struct gb__cbor_item it;
 	struct gb__cbor_array a;
-	uint8_t *pem = NULL, *cose = NULL, *der = NULL, md[48];
-	size_t npem = 0, ncose = 0;
-	bool have_pem = false, have_cose = false;
-	int k, derlen, rc = GB_ENOMEM;
+	uint8_t *pem = NULL, *cose = NULL, *scratch = NULL, *der = NULL;
+	uint8_t md[48];
+	size_t npem = 0, ncose = 0, n1, n2, entries = 0;
+	int more, derlen, rc = GB_ENOMEM;
 	X509 *x = NULL;
 	BIO *b = NULL;
 
@@ -427,26 +455,26 @@ signature_section(struct gb_eif *e, const uint8_t *sig, size_t len)
 	if (gb__cbor_next(&c, &it) != 0 || (it.type != GB__CB_ARRAY &&
 	    it.type != GB__CB_ARRAY_INDEF))
 		return fail(e, "the signature section is not a CBOR array");
-	gb__cbor_array_begin(&a, &c, &it);
-	if (gb__cbor_array_more(&a) != 1 || gb__cbor_next(&c, &it) != 0 ||
-	    gb__cbor_map_begin(&m, &c, &it) != 0)
-		return fail(e, "the signature section has no entry");
-	if ((pem = malloc(len + 1)) == NULL || (cose = malloc(len)) == NULL)
+	if ((pem = malloc(len + 1)) == NULL || (cose = malloc(len + 1)) ==
+	    NULL || (scratch = malloc(len + 1)) == NULL)
 		goto out;
-	while ((k = gb__cbor_map_key(&m, &key)) == 1) {
-		if (gb__cbor_text_is(&key, "signing_certificate")) {
-			if (int_bytes(&c, pem, len, &npem) != 0)
-				goto bad;
-			have_pem = true;
-		} else if (gb__cbor_text_is(&key, "signature")) {
-			if (int_bytes(&c, cose, len, &ncose) != 0)
-				goto bad;
-			have_cose = true;
-		} else if (gb__cbor_skip_item(&c, 3) != 0) {
+	gb__cbor_array_begin(&a, &c, &it);
+	while ((more = gb__cbor_array_more(&a)) == 1) {
+		int r = entries == 0 ?
+		    sig_entry(&c, pem, &npem, cose, &ncose, len) :
+		    sig_entry(&c, scratch, &n1, scratch, &n2, len);
+
+		if (r != 0)
 			goto bad;
-		}
+		entries++;
 	}
-	if (k < 0 || !have_pem || !have_cose || npem == 0)
+	if (more != 0 || c.p != c.end)
+		goto bad;
+	if (entries == 0) {
+		rc = fail(e, "the signature section has no entry");
+		goto out;
+	}
+	if (npem == 0)
 		goto bad;
 	pem[npem] = '\0';
 	if ((b = BIO_new_mem_buf(pem, (int)npem)) == NULL ||
@@ -475,6 +503,7 @@ out:
 	BIO_free(b);
 	free(pem);
 	free(cose);
+	free(scratch);
 	return rc;
 }
 
@@ -1148,10 +1177,8 @@ meta_load(const struct gb_eif *e, char *why, size_t whylen)
 	json_error_t jerr;
 	json_t *m, *b, *c;
 
-	if (e->metadata == NULL) {
-		snprintf(why, whylen, "the image has no metadata section");
-		return NULL;
-	}
+	if (e->metadata == NULL)
+		return NULL;    /* EIF v3 and older: nothing to describe */
 	m = gb_json_loadb(e->metadata, e->metadata_len, JSON_ALLOW_NUL, &jerr);
 	if (m == NULL) {
 		snprintf(why, whylen, "the metadata is not JSON Glassbox reads: "
