@@ -63,6 +63,8 @@ check empty 1 'empty' -- sh -c ': > e.eif; "$0" eif measure e.eif' "$gb"
 check truncated 1 'bad_eif: the file ends inside' -- sh -c 'head -c 600 s.eif > t.eif; "$0" eif measure t.eif' "$gb"
 check missing 2 'cannot' -- "$gb" eif measure nothing.eif
 check usage 2 'usage' -- "$gb" eif build --kernel kernel
+check help 0 'measure \[--json\] \[--check-signature\]' -- "$gb" eif --help
+check help-reasons 0 'bad_eif, crc_mismatch, bad_signature, unsigned' -- "$gb" eif --help
 
 # describe-eif, byte for byte. same NAME WANT_STATUS SIGCHECK IMAGE: the
 # JSON Glassbox prints is the one eif_nitro.py derives for the image.
