@@ -1145,6 +1145,61 @@ jw_value(struct jw *w, json_t *v, int depth)
 	}
 }
 
+/*
+ * serde_json reads "-0" and integers it cannot hold (above 2^64 - 1, below
+ * -2^63) as floating-point numbers, where jansson reads "-0" as the
+ * integer 0 and refuses the others. A copy of the JSON text (malloc, NUL-
+ * terminated, *out_len bytes) with ".0" appended to those integers makes
+ * jansson read them as serde_json does. Returns NULL if out of memory.
+ */
+static char *
+serde_numbers(const char *s, size_t n, size_t *out_len)
+{
+	char *out = malloc(2 * n + 1), *o = out;
+	bool in_str = false;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		size_t j = i, digits;
+		bool neg;
+
+		if (in_str || (s[i] != '-' && (s[i] < '0' || s[i] > '9'))) {
+			if (in_str && s[i] == '\\' && i + 1 < n)
+				*o++ = s[i++];
+			else if (s[i] == '"')
+				in_str = !in_str;
+			*o++ = s[i++];
+			continue;
+		}
+		neg = s[j] == '-';
+		j += neg;
+		while (j < n && s[j] >= '0' && s[j] <= '9')
+			j++;
+		digits = j - i - neg;
+		memcpy(o, s + i, j - i), o += j - i;
+		/* A pure integer: no fraction or exponent follows. */
+		if (digits > 0 && !(j < n && (s[j] == '.' || s[j] == 'e' ||
+		    s[j] == 'E'))) {
+			const char *d = s + i + neg;
+			/* Magnitudes past the limits, compared as digit text
+			 * (no leading zeros in valid JSON). */
+			const char *lim = neg ? "9223372036854775808" :
+			    "18446744073709551615";
+			size_t llen = strlen(lim);
+			bool big = digits > llen || (digits == llen &&
+			    memcmp(d, lim, llen) > 0);
+
+			if ((neg && digits == 1 && d[0] == '0') || big)
+				*o++ = '.', *o++ = '0';
+		}
+		i = j;
+	}
+	*o = '\0';
+	*out_len = (size_t)(o - out);
+	return out;
+}
+
 /* The string member k of o, or NULL (with why) if absent or not a string,
  * as serde would refuse it reading EifIdentityInfo. */
 static json_t *
@@ -1176,10 +1231,17 @@ meta_load(const struct gb_eif *e, char *why, size_t whylen)
 	    "BuildToolVersion", "OperatingSystem", "KernelVersion" };
 	json_error_t jerr;
 	json_t *m, *b, *c;
+	char *text;
+	size_t len;
 
 	if (e->metadata == NULL)
 		return NULL;    /* EIF v3 and older: nothing to describe */
-	m = gb_json_loadb(e->metadata, e->metadata_len, JSON_ALLOW_NUL, &jerr);
+	if ((text = serde_numbers(e->metadata, e->metadata_len, &len)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	m = gb_json_loadb(text, len, JSON_ALLOW_NUL, &jerr);
+	free(text);
 	if (m == NULL) {
 		snprintf(why, whylen, "the metadata is not JSON Glassbox reads: "
 		    "%.100s", jerr.text);

@@ -183,6 +183,15 @@ def value(v):           # serde_json::Value: objects are BTreeMaps
     return v
 
 
+def serde_int(s):
+    """serde_json's integers: u64 and i64 stay so; "-0" and the others
+    are read as f64."""
+    v = int(s)
+    if s.strip() == "-0" or not -2**63 <= v <= 2**64 - 1:
+        return -0.0 if v == 0 else float(v)
+    return v
+
+
 def rust_debug_unquoted(s):
     out = []
     for ch in s:
@@ -236,7 +245,7 @@ def expect(path, sigcheck):
         top.append(("SignatureCheck", sigcheck == "true"))
     meta = [d for t, _, d in secs if t == 5]
     try:
-        m = json.loads(meta[0])
+        m = json.loads(meta[0], parse_int=serde_int)
         b = m["BuildMetadata"]
         fixed = [(k, b[k]) for k in ("BuildTime", "BuildTool", "BuildToolVersion",
                                      "OperatingSystem", "KernelVersion")]

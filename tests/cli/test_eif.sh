@@ -86,7 +86,7 @@ same() {
 cat > nmeta.json <<'EOF'
 {"ImageName":"hello \"enclave\"","ImageVersion":"1.0","BuildMetadata":{"BuildTime":"2026-11-30T12:00:00.000000+00:00","BuildTool":"nitro-cli","BuildToolVersion":"1.4.2","OperatingSystem":"Linux","KernelVersion":"6.1.102"},
  "DockerInfo":{"RepoTags":["hello:latest"],"Id":"sha256:5e8d","Config":{"Env":["PATH=/bin"],"Cmd":null,"Labels":{}},"Architecture":"amd64","Size":0},
- "CustomMetadata":{"zone":"eu\tw\u0001","BuildTime":"repeated","n":[1,-2,100.0,1.5,0.0001,2.5e-5,1e-7,1e16,1e15,123.456e3,-0.0],"a/b":{"y":true,"x":false}}}
+ "CustomMetadata":{"zone":"eu\tw\u0001","BuildTime":"repeated","n":[1,-2,100.0,1.5,0.0001,2.5e-5,1e-7,1e16,1e15,123.456e3,-0.0,-0,-9223372036854775808,18446744073709551616],"a/b":{"y":true,"x":false}}}
 EOF
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout n1.key -out n1.pem \
   -days 30 -sha384 -subj '/C=US/O=Glassbox "QA"/OU=one/OU=two/CN=nitro test' 2>/dev/null

@@ -525,6 +525,16 @@ TEST(describe_metadata)
 		  "\"v\": 0.30000000000000004\n" },
 		{ META_HEAD "0,\"CustomMetadata\":{\"v\":-9223372036854775808}}",
 		  "\"v\": -9223372036854775808\n" },
+		/* serde_json's floats: -0, and integers past u64 / i64. */
+		{ META_HEAD "0,\"CustomMetadata\":{\"v\":-0}}", "\"v\": -0.0\n" },
+		{ META_HEAD "0,\"CustomMetadata\":{\"v\":[0,-0,\"-0\"]}}",
+		  "\"v\": [\n      0,\n      -0.0,\n      \"-0\"\n    ]\n" },
+		{ META_HEAD "0,\"CustomMetadata\":{\"v\":18446744073709551616}}",
+		  "\"v\": 1.8446744073709552e19\n" },
+		{ META_HEAD "0,\"CustomMetadata\":{\"v\":-9223372036854775809}}",
+		  "\"v\": -9.223372036854776e18\n" },
+		{ META_HEAD "0,\"CustomMetadata\":{\"v\\\"-0\":1}}",
+		  "\"v\\\"-0\": 1\n" },
 		/* Escapes as serde_json writes them. */
 		{ META_HEAD "0,\"CustomMetadata\":{\"v\":\"\\u0000\\u001f\\b\\f"
 		    "\\n\\r\\t\\\"\\\\/\\u007f\\u00e9\"}}",
@@ -543,6 +553,9 @@ TEST(describe_metadata)
 		  "!no BuildTool" },
 		{ "{\"ImageName\":\"n\"", "!not JSON" },
 		{ "{\"a\":1,\"a\":2}", "!not JSON" },
+		/* u64 past i64: serde keeps it, jansson cannot (documented). */
+		{ META_HEAD "0,\"CustomMetadata\":{\"v\":9223372036854775808}}",
+		  "!not JSON" },
 	};
 	uint8_t buf[4096];
 	char note[200];
