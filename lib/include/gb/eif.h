@@ -73,7 +73,8 @@ void gb_eif_free(struct gb_eif *e);
  * read into its EifIdentityInfo (a missing or mistyped field, a
  * CustomMetadata that is neither an object nor null, ...) is left out with
  * ImageName and ImageVersion, and note says why (NUL-terminated, "" when
- * the metadata was described). Returns 0 and a NUL-terminated *out
+ * the metadata was described or the image has no metadata section, as
+ * EIF v3 images do). Returns 0 and a NUL-terminated *out
  * (malloc, the caller frees) of *out_len bytes, or GB_ENOMEM, or GB_EINVAL
  * past GB_EIF_DESCRIBE_MAX_BYTES; nothing is written to out on failure.
  */
