@@ -7,28 +7,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
-#include "gb/docjson.h"
 #include "cli.h"
 #include "gb/codec.h"
 #include "gb/eif.h"
 #include "gb/err.h"
 
 static const char usage_text[] =
-"usage: glassbox eif measure [--json] FILE.eif\n"
+"usage: glassbox eif measure [--json] [--check-signature] FILE.eif\n"
 "       glassbox eif build --kernel FILE --cmdline TEXT --ramdisk FILE...\n"
 "                          [--metadata FILE] [--sign-cert PEM --sign-key PEM]\n"
 "                          --output FILE.eif\n"
 "\n"
-"measure  checks the header, every section size and the CRC, and computes\n"
+"measure  checks the header, every section size and the CRC, computes\n"
 "         PCR0, PCR1, PCR2 (and PCR8 of a signed image) in one pass over\n"
-"         the file; --json prints what nitro-cli describe-eif prints.\n"
+"         the file, and checks a signed image's COSE_Sign1 over PCR0 with\n"
+"         the certificate it carries. --json prints what nitro-cli\n"
+"         describe-eif prints for the image, field for field.\n"
+"         --check-signature also fails (exit 1) an image that is unsigned\n"
+"         or whose signature does not check.\n"
 "build    writes a small synthetic image from the given parts, for tests\n"
 "         and demos: it has the EIF layout but is NOT a bootable image.\n"
 "\n"
-"Exit status: 0 done (measure: the CRC matches), 1 a malformed image or a\n"
-"CRC mismatch, 2 usage or I/O error.\n";
+"Problems are reported on stderr as \"glassbox eif: FILE: REASON: text\",\n"
+"REASON one of bad_eif, crc_mismatch, bad_signature, unsigned (and the\n"
+"note metadata_not_described, which does not change the exit status).\n"
+"Exit status: 0 done (measure: the CRC matches; with --check-signature,\n"
+"the signature checks too), 1 a malformed image, a CRC mismatch or (with\n"
+"--check-signature) a signature that does not check, 2 usage or I/O error.\n";
 
 static int
 usage_error(const char *what)
@@ -43,64 +48,54 @@ hex48(char out[97], const uint8_t v[48])
 	gb_hex_encode(out, v, 48);
 }
 
-/* describe-eif's shape (SPEC: EIF.md "nitro-cli JSON"). */
-static json_t *
-describe(const struct gb_eif *e)
-{
-	char p0[97], p1[97], p2[97], p8[97];
-	json_t *meta = e->metadata ? gb_json_loadb(e->metadata, strlen(e->metadata), 0, NULL) : NULL;
-	json_t *m, *j;
-
-	hex48(p0, e->pcr0), hex48(p1, e->pcr1), hex48(p2, e->pcr2);
-	m = json_pack("{s:s, s:s, s:s, s:s}", "HashAlgorithm",
-	    "Sha384 { ... }", "PCR0", p0, "PCR1", p1, "PCR2", p2);
-	if (e->is_signed) {
-		hex48(p8, e->pcr8);
-		json_object_set_new(m, "PCR8", json_string(p8));
-	}
-	j = json_pack("{s:i, s:o, s:b, s:b}", "EifVersion", e->version,
-	    "Measurements", m, "IsSigned", e->is_signed, "CheckCRC",
-	    e->crc_ok);
-	if (json_is_object(meta)) {
-		json_t *n = json_object_get(meta, "ImageName");
-		json_t *v = json_object_get(meta, "ImageVersion");
-
-		if (n != NULL)
-			json_object_set(j, "ImageName", n);
-		if (v != NULL)
-			json_object_set(j, "ImageVersion", v);
-		json_object_set(j, "Metadata", meta);
-	}
-	json_decref(meta);
-	return j;
-}
-
 static int
 measure(int argc, char **argv)
 {
-	bool json = false;
+	bool json = false, check_sig = false;
+	const char *path;
 	struct gb_eif e;
-	int err;
+	char note[200] = "";
+	int err, rc = 0;
 
 	for (int i = 1; i < argc - 1; i++)
 		if (strcmp(argv[i], "--json") == 0)
 			json = true;
+		else if (strcmp(argv[i], "--check-signature") == 0)
+			check_sig = true;
 		else
-			return usage_error("measure takes --json and a file");
+			return usage_error("measure takes --json, "
+			    "--check-signature and a file");
 	if (argc < 2 || argv[argc - 1][0] == '-')
 		return usage_error("measure needs a file");
-	err = gb_eif_measure_file(argv[argc - 1], &e);
+	path = argv[argc - 1];
+	err = gb_eif_measure_file(path, &e);
 	if (err != 0) {
-		fprintf(stderr, "glassbox eif: %s: %s\n", argv[argc - 1],
-		    e.error[0] ? e.error : "cannot read it");
-		return e.error[0] && err == GB_EINVAL ? 1 : 2;
+		if (e.error[0] && err == GB_EINVAL) {
+			fprintf(stderr, "glassbox eif: %s: bad_eif: %s\n", path,
+			    e.error);
+			return 1;
+		}
+		fprintf(stderr, "glassbox eif: %s: %s\n", path,
+		    e.error[0] ? e.error : gb_strerror(err));
+		return 2;
 	}
 	if (json) {
-		json_t *j = describe(&e);
+		char *text;
+		size_t len;
 
-		json_dumpf(j, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(j);
+		if ((err = gb_eif_describe(&e, &text, &len, note,
+		    sizeof note)) != 0) {
+			fprintf(stderr, "glassbox eif: %s: cannot describe it: "
+			    "%s\n", path, gb_strerror(err));
+			gb_eif_free(&e);
+			return 2;
+		}
+		fwrite(text, 1, len, stdout);
+		free(text);
+		if (note[0] != '\0')
+			fprintf(stderr, "glassbox eif: %s: "
+			    "metadata_not_described: %s (nitro-cli describe-eif "
+			    "stops with an error on this image)\n", path, note);
 	} else {
 		char p[97];
 
@@ -109,15 +104,35 @@ measure(int argc, char **argv)
 		hex48(p, e.pcr0), printf("PCR0  %s\n", p);
 		hex48(p, e.pcr1), printf("PCR1  %s\n", p);
 		hex48(p, e.pcr2), printf("PCR2  %s\n", p);
-		if (e.is_signed)
+		if (e.is_signed) {
 			hex48(p, e.pcr8), printf("PCR8  %s\n", p);
+			printf("signature %s\n", e.sig_ok ? "ok" : "BAD");
+		} else {
+			printf("unsigned\n");
+		}
+		if (e.stale_sizes > 0)
+			printf("the header's size table is stale for the "
+			    "signature section (a re-signed image)\n");
 	}
-	if (!e.crc_ok)
-		fprintf(stderr, "glassbox eif: %s: CRC mismatch: the file says "
-		    "%08x, its contents give %08x\n", argv[argc - 1],
+	if (!e.crc_ok) {
+		fprintf(stderr, "glassbox eif: %s: crc_mismatch: CRC mismatch: "
+		    "the file says %08x, its contents give %08x\n", path,
 		    e.crc_stored, e.crc_computed);
+		rc = 1;
+	}
+	if (e.is_signed && !e.sig_ok) {
+		fprintf(stderr, "glassbox eif: %s: bad_signature: %s\n", path,
+		    e.sig_error);
+		if (check_sig)
+			rc = 1;
+	}
+	if (!e.is_signed && check_sig) {
+		fprintf(stderr, "glassbox eif: %s: unsigned: the image has no "
+		    "signature section\n", path);
+		rc = 1;
+	}
 	gb_eif_free(&e);
-	return e.crc_ok ? 0 : 1;
+	return rc;
 }
 
 static int
