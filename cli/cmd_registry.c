@@ -28,7 +28,8 @@ static const char usage_text[] =
 "                                nitro-cli describe-eif JSON, and its\n"
 "                                detached armored signature (gpg --armor\n"
 "                                --detach-sign); with --eif, refused unless\n"
-"                                its PCR0/1/2/8 equal the image's\n"
+"                                its PCR0/1/2/8 equal the image's and a\n"
+"                                signed image's signature verifies\n"
 "  revoke STATEMENT SIG          revoke a release: a signed JSON statement\n"
 "                                {\"action\":\"revoke\",\"origin\":ORIGIN,\n"
 "                                \"pcr0\":HEX,\"reason\":TEXT}, ORIGIN this\n"
@@ -234,6 +235,15 @@ eif_matches(const char *path, const char *stmt, size_t len,
 		e->code = "bad_eif";
 		snprintf(e->message, sizeof e->message, "%s: CRC mismatch: the "
 		    "image is damaged", path);
+		rc = -1;
+	}
+	/* A signed image whose signature does not verify is not the image
+	 * its signer made: PCR8 would name a certificate that did not sign
+	 * this PCR0. */
+	if (rc == 0 && img.is_signed && !img.sig_ok) {
+		e->code = "bad_eif";
+		snprintf(e->message, sizeof e->message, "%s: the image's "
+		    "signature does not verify: %s", path, img.sig_error);
 		rc = -1;
 	}
 	for (unsigned i = 0; i < rel.npcrs && rc == 0; i++) {

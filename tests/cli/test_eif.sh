@@ -142,4 +142,17 @@ for f in good.json swapped.json; do gpg --batch --yes --armor --detach-sign "$f"
 check publish-eif-mismatch 1 'eif_mismatch: PCR1' -- "$gb" registry --db reg.db publish swapped.json swapped.json.asc --eif s.eif
 check publish-eif-crc 1 'bad_eif' -- "$gb" registry --db reg.db publish good.json good.json.asc --eif bad.eif
 check publish-eif 0 'published: entry 1' -- "$gb" registry --db reg.db publish good.json good.json.asc --eif s.eif
+# A signed image whose signature does not verify is refused, even with a
+# statement of its own PCR0/1/2/8; the same for the well-signed image is
+# published.
+for f in tampered ns; do
+  "$gb" eif measure $f.eif | awk -v v=$f 'BEGIN { printf "{\"version\":\"%s\",\"pcrs\":{", v }
+    /^PCR[0-9]+ / { printf "%s\"%s\":\"%s\"", n++ ? "," : "", substr($1, 4), $2 }
+    END { print "},\"docker_image\":{\"name\":\"signed\"}}" }' > $f.json
+  gpg --batch --yes --armor --detach-sign $f.json 2>/dev/null
+done
+"$gb" registry --db reg2.db init > /dev/null && "$gb" registry --db reg2.db key add rm.asc > /dev/null
+check publish-eif-bad-signature 1 "bad_eif: tampered.eif: the image's signature does not verify" \
+  -- "$gb" registry --db reg2.db publish tampered.json tampered.json.asc --eif tampered.eif
+check publish-eif-signed 0 'published: entry 1' -- "$gb" registry --db reg2.db publish ns.json ns.json.asc --eif ns.eif
 finish
