@@ -2,6 +2,7 @@
  * glassbox registry: the release registry and its transparency log, for
  * release managers and auditors. A thin layer over gb/registry.h.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -41,6 +42,10 @@ static const char usage_text[] =
 "                                inclusion proof in the tree of N leaves\n"
 "                                (default: the whole log)\n"
 "  prove consistency OLD NEW     consistency proof between two sizes\n"
+"  tiles DIR                     write the log as static tiles (C2SP\n"
+"                                tlog-tiles) into DIR, checking any already\n"
+"                                there, and keep DIR: every later change\n"
+"                                updates it (tiles --off: no longer)\n"
 "  audit [--since FILE]          recompute and re-verify the whole log and\n"
 "                                every checkpoint it signed; with --since,\n"
 "                                also that it grew from the checkpoint in\n"
@@ -59,7 +64,7 @@ static const char usage_text[] =
 struct opts {
 	const char *db, *origin, *reason, *since, *eif;
 	uint64_t size;
-	bool json, has_size;
+	bool json, has_size, tiles_off;
 };
 
 static int
@@ -265,6 +270,41 @@ eif_matches(const char *path, const char *stmt, size_t len,
 	return rc;
 }
 
+/* tiles DIR: writes (checking what is there) and keeps DIR, as an
+ * absolute path so that the verifier's writes find it too; tiles --off. */
+static int
+tiles_cmd(const struct opts *o, struct gb_registry *r, const char *dir)
+{
+	struct gb_reg_error e = { "", "" };
+	char *abs = NULL;
+	uint64_t size;
+	int status;
+
+	if (dir == NULL) {
+		if (gb_registry_set_tiles_dir(r, NULL, &e) != 0)
+			return refused(o, &e);
+		printf("tiles: no longer kept\n");
+		return 0;
+	}
+	if (gb_registry_write_tiles(r, dir, true, &e) != 0)
+		return refused(o, &e);
+	if ((abs = realpath(dir, NULL)) == NULL) {
+		fprintf(stderr, "glassbox registry: io_error: %s: %s\n", dir,
+		    strerror(errno));
+		return 2;
+	}
+	status = gb_registry_set_tiles_dir(r, abs, &e) != 0 ||
+	    gb_registry_size(r, &size) != 0 ? refused(o, &e) : 0;
+	if (status == 0 && o->json)
+		print_json(json_pack("{s:b, s:s, s:I}", "ok", 1, "tiles", abs,
+		    "size", (json_int_t)size));
+	else if (status == 0)
+		printf("tiles of %" PRIu64 " entries in %s; every change now "
+		    "updates them\n", size, abs);
+	free(abs);
+	return status;
+}
+
 static int
 run(const struct opts *o, int argc, char **argv)
 {
@@ -272,9 +312,10 @@ run(const struct opts *o, int argc, char **argv)
 	struct gb_reg_entry en;
 	struct gb_reg_error e = { "", "" };
 	const char *cmd = argv[0], *sub = argc > 1 ? argv[1] : "";
+	bool tiles = strcmp(cmd, "tiles") == 0;
 	bool writes = strcmp(cmd, "publish") == 0 ||
 	    strcmp(cmd, "revoke") == 0 || (strcmp(cmd, "key") == 0 &&
-	    strcmp(sub, "list") != 0);
+	    strcmp(sub, "list") != 0) || tiles;
 	uint8_t proof[GB_MERKLE_MAX_PROOF][GB_HASH_BYTES];
 	char *a = NULL, *b = NULL;
 	size_t alen, blen, n;
@@ -418,8 +459,18 @@ run(const struct opts *o, int argc, char **argv)
 			    "signatures and checkpoint all check out\n",
 			    checked);
 		status = 0;
+	} else if (tiles && (o->tiles_off ? argc == 1 : argc == 2)) {
+		status = tiles_cmd(o, r, o->tiles_off ? NULL : argv[1]);
+		goto out;
 	} else {
 		status = usage_error("unknown command or wrong arguments", cmd);
+	}
+	/* A change is in the log; the static copy follows it. */
+	if (status == 0 && writes && gb_registry_sync_tiles(r, &e) != 0) {
+		fprintf(stderr, "glassbox registry: the change is logged, but "
+		    "the tiles were not updated (\"glassbox registry tiles "
+		    "DIR\" catches up):\n");
+		status = refused(o, &e);
 	}
 out:
 	free(a);
@@ -439,6 +490,7 @@ cmd_registry(int argc, char **argv)
 		{ "since", required_argument, NULL, 's' },
 		{ "size", required_argument, NULL, 'n' },
 		{ "eif", required_argument, NULL, 'e' },
+		{ "off", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -469,6 +521,9 @@ cmd_registry(int argc, char **argv)
 			break;
 		case 'e':
 			o.eif = optarg;
+			break;
+		case 'f':
+			o.tiles_off = true;
 			break;
 		case 'n':
 			o.size = strtoull(optarg, &end, 10);

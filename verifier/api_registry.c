@@ -346,6 +346,26 @@ authorized(struct vs_req *q)
 
 /* POST bodies: {"statement": base64 of the signed bytes, "signature":
  * the armored detached signature}, nothing else. */
+/* After a write: the registry's static tiles follow (gb/registry.h). A
+ * failure leaves the entry logged and is logged itself; the next write or
+ * "glassbox registry tiles" catches up. */
+static void
+sync_tiles(struct gb_registry *w)
+{
+	struct gb_reg_error e = { "", "" };
+	json_t *j;
+	char *line;
+
+	if (gb_registry_sync_tiles(w, &e) == 0)
+		return;
+	j = json_pack("{s:s, s:s, s:s}", "event", "tiles_failed", "reason",
+	    e.code, "detail", e.message);
+	line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	fprintf(stderr, "%s\n", line ? line : "{\"event\":\"tiles_failed\"}");
+	free(line);
+	json_decref(j);
+}
+
 static int
 write_op(struct vs_req *q, const char *revoke_id)
 {
@@ -422,6 +442,8 @@ write_op(struct vs_req *q, const char *revoke_id)
 		    strlen(sig), &en, &e);
 	else
 		rc = -1;
+	if (rc == 0)
+		sync_tiles(w);
 	gb_registry_close(w);
 	pthread_mutex_unlock(&q->vs->write_mu);
 	free(stmt);

@@ -284,6 +284,12 @@ append_leaf(struct gb_registry *r, json_t *leaf, struct gb_reg_entry *out,
 
 	if ((body = json_dumps(leaf, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
 		return gb__reg_fail(e, "no_memory", "out of memory");
+	if (strlen(body) > GB_REG_LEAF_MAX) {
+		gb__reg_fail(e, "too_large", "the log entry would be %zu bytes; "
+		    "at most %d fit a tile's entry bundle", strlen(body),
+		    GB_REG_LEAF_MAX);
+		goto out;
+	}
 	if (gb_registry_size(r, &size) != 0) {
 		db_fail(r, e, "reading the log size");
 		goto out;

@@ -26,6 +26,10 @@
 #define GB_REG_KEY_MAX 262144           /* bytes of an armored public key */
 #define GB_REG_NAME_MAX 128             /* bytes of a release name, version */
 #define GB_REG_REASON_MAX 512           /* bytes of a revocation reason */
+/* Bytes of one leaf: an entry bundle of the static tiles (C2SP
+ * tlog-tiles) prefixes each leaf with a uint16 length, so a change whose
+ * leaf would be longer is refused ("too_large") before it is logged. */
+#define GB_REG_LEAF_MAX 65535
 
 /* Why a call failed: code is stable ("bad_signature", ...), message is for
  * people. */
@@ -169,5 +173,49 @@ int gb_registry_prove_consistency(struct gb_registry *r, uint64_t size1,
  * checkpoint. O(n log n) besides one GPG verification per signed entry. */
 int gb_registry_audit(struct gb_registry *r, const char *since,
     uint64_t *checked, struct gb_reg_error *e);
+
+/*
+ * The log as static tiles (C2SP tlog-tiles; docs/registry.md, "Tiles"):
+ * checkpoint, tile/<L>/<N>[.p/<W>] and tile/entries/<N>[.p/<W>].
+ */
+#define GB_TILE_WIDTH 256               /* hashes (or entries) of a full tile */
+#define GB_TILE_LEVEL_MAX 5             /* tlog-tiles: L is 0..5 */
+
+/* The path of a tile below the directory ("tile/0/x001/234.p/7"); level -1
+ * is the entry bundles. Returns 0, or -1 for a bad level or width. */
+int gb_registry_tile_path(int level, uint64_t n, unsigned width, char *out,
+    size_t cap);
+
+/* The bytes of tile n of level (-1: entries) at width in the tree of size
+ * entries (new buffer): width must be at most what that tree gives the
+ * tile ("not_found" otherwise). */
+int gb_registry_tile(struct gb_registry *r, uint64_t size, int level,
+    uint64_t n, unsigned width, uint8_t **out, size_t *len,
+    struct gb_reg_error *e);
+
+/*
+ * Writes the log's current tree into dir: the tiles it needs, then its
+ * checkpoint, each file atomically, so that a reader never sees a torn file
+ * or a checkpoint whose tiles are missing. Full tiles are immutable: one
+ * already there with other bytes is "tiles_conflict" and nothing more is
+ * written; so is a checkpoint there that is not this log's, or of a larger
+ * tree. Without full, only the tiles past the published checkpoint are
+ * written; with it, every tile is written or compared. Writers of one
+ * directory are serialized (flock).
+ */
+int gb_registry_write_tiles(struct gb_registry *r, const char *dir, bool full,
+    struct gb_reg_error *e);
+
+/* The tiles directory kept in the registry (new string, NULL if none), and
+ * setting it (NULL: none). */
+int gb_registry_tiles_dir(struct gb_registry *r, char **dir,
+    struct gb_reg_error *e);
+int gb_registry_set_tiles_dir(struct gb_registry *r, const char *dir,
+    struct gb_reg_error *e);
+
+/* After a change: gb_registry_write_tiles() into the kept directory, if
+ * there is one (0 otherwise). A failure leaves the change committed and
+ * the tiles behind; the next sync catches up. */
+int gb_registry_sync_tiles(struct gb_registry *r, struct gb_reg_error *e);
 
 #endif /* GB_REGISTRY_H */
