@@ -23,6 +23,11 @@ struct enclave {
 	char pub_hex[2 * GB_ED25519_PUB_BYTES + 1];
 	char module_id[129];
 	const char *nsm_kind;
+	/* The signer key's origin: "ephemeral" (new at this start, as
+	 * before), "sealed" (opened from the sealed blob) or "new-sealed"
+	 * (first start: made and sealed); static strings. */
+	const char *key_source;
+	char *sealed_blob;              /* its blob's JSON (malloc), or NULL */
 };
 
 /* Serves one request (a gb_http_handler; arg is the struct enclave). */
