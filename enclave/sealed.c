@@ -304,12 +304,12 @@ store_blob(const struct sealed_opts *o, const char *text, struct why *w)
 	long st = 0;
 
 	if (strcmp(o->sealed, "parent") == 0) {
-		if (parent_call(o, "PUT", "/sealed", text, &st, &resp, &len,
+		if (parent_call(o, "POST", "/sealed", text, &st, &resp, &len,
 		    4096, w) != 0)
 			return -1;
 		free(resp);
 		if (st != 200 && st != 201 && st != 204) {
-			fail(w, "sealed_store_failed", "the parent's PUT /sealed "
+			fail(w, "sealed_store_failed", "the parent's POST /sealed "
 			    "answered HTTP %ld", st);
 			return -1;
 		}
@@ -394,8 +394,8 @@ kms_call(struct enclave *e, const struct sealed_opts *o, struct secrets *s,
 			break;
 		fail_kms(w, &ke);
 		rc = -1;
-		if (strcmp(ke.code, "kms_expired_token") != 0 &&
-		    strcmp(ke.code, "kms_bad_credentials") != 0)
+		if (attempt > 0 || (strcmp(ke.code, "kms_expired_token") != 0 &&
+		    strcmp(ke.code, "kms_bad_credentials") != 0))
 			break;
 		fprintf(stderr, "glassbox-enclave: KMS refused the credentials "
 		    "(%s): asking the parent for fresh ones\n", ke.code);

@@ -6,7 +6,7 @@
  *   GET /credentials[?refresh=1]  {AccessKeyId, SecretAccessKey, Token,
  *                                 Expiration} of the instance role
  *   GET /sealed                   the sealed key blob, 404 if none
- *   PUT /sealed                   stores a new blob (FILE.prev keeps the
+ *   POST /sealed                  stores a new blob (FILE.prev keeps the
  *                                 one it replaces)
  *
  * Credentials come from IMDSv2 (PUT /latest/api/token, then GET
@@ -308,10 +308,10 @@ handle(void *arg, const struct gb_http_req *q, struct gb_http_resp *r)
 		else
 			problem(r, 405, "method_not_allowed", "use GET");
 	} else if (strcmp(q->path, "/sealed") == 0) {
-		if (get || strcmp(q->method, "PUT") == 0)
+		if (get || strcmp(q->method, "POST") == 0)
 			serve_sealed(q, r, get);
 		else
-			problem(r, 405, "method_not_allowed", "use GET or PUT");
+			problem(r, 405, "method_not_allowed", "use GET or POST");
 	} else {
 		problem(r, 404, "not_found", "no such resource");
 	}

@@ -13,7 +13,7 @@
 "                       unix:/path or tcp:HOST:PORT in tests):\n" \
 "                       GET /credentials, the instance role's credentials\n" \
 "                       from IMDSv2, refreshed 5 minutes before they\n" \
-"                       expire (never logged or written); GET/PUT /sealed\n" \
+"                       expire (never logged or written); GET/POST /sealed\n" \
 "                       with --sealed-file (docs/enclave.md)\n" \
 "  --imds URL           the instance metadata service (default\n" \
 "                       http://169.254.169.254)\n" \
