@@ -232,6 +232,7 @@ error_code(const char *type)
 		{ "InvalidSignatureException", "kms_bad_credentials" },
 		{ "IncompleteSignature", "kms_bad_credentials" },
 		{ "InvalidClientTokenId", "kms_bad_credentials" },
+		{ "SignatureDoesNotMatch", "kms_bad_credentials" },
 		{ "InvalidCiphertextException", "kms_invalid_ciphertext" },
 		{ "IncorrectKeyException", "kms_incorrect_key" },
 		{ "DisabledException", "kms_key_unusable" },
@@ -282,7 +283,14 @@ gb_kms_parse_response(long status, const char *body, size_t len,
 			type = strchr(type, '#') + 1;
 		printable(t, sizeof t, type ? type : "", 79);
 		printable(m, sizeof m, msg ? msg : "", 199);
-		snprintf(err->code, sizeof err->code, "%s", type ?
+		/* An error in the query protocol's XML (moto answers
+		 * authentication failures so): <Code>Name</Code>. */
+		if (j == NULL && type == NULL && len < GB_KMS_RESPONSE_MAX_BYTES &&
+		    (type = strstr(body, "<Code>")) != NULL) {
+			type += strlen("<Code>");
+			printable(t, sizeof t, type, strcspn(type, "<"));
+		}
+		snprintf(err->code, sizeof err->code, "%s", t[0] ?
 		    error_code(t) : "kms_error");
 		snprintf(err->message, sizeof err->message, "KMS %s answered "
 		    "HTTP %ld %s%s%s", op, status, t[0] ? t : "(no error type)",

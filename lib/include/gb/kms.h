@@ -153,7 +153,8 @@ int gb_kms_decrypt(const struct gb_kms_endpoint *ep,
 
 /*
  * Reads a KMS answer (HTTP status and body) for op ("GenerateDataKey" or
- * "Decrypt"): an error body becomes its reason code; a success must hold
+ * "Decrypt"; body NUL-terminated beyond len): an error body (JSON, or the
+ * query protocol's XML) becomes its reason code; a success must hold
  * what op returns. att as above. Exposed for the fuzz target. Returns 0 or
  * a negative gb_err with err set.
  */
