@@ -10,6 +10,7 @@
  * SHA-256 for the key transport and AES-256-CBC for the content. Errors
  * are HTTP 4xx/5xx with {"__type": "[namespace#]Name", "message": ...}.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -64,6 +66,38 @@ gb_kms_recipient_new(unsigned bits, struct gb_kms_recipient **out)
 	rc = 0;
 out:
 	ERR_clear_error();
+	gb_kms_recipient_free(r);
+	return rc;
+}
+
+int
+gb_kms_recipient_from_pem(const char *pem, size_t len,
+    struct gb_kms_recipient **out)
+{
+	struct gb_kms_recipient *r = NULL;
+	unsigned char *p = NULL;
+	BIO *b = NULL;
+	int n, rc = GB_EINVAL;
+
+	if (len > INT_MAX || (r = calloc(1, sizeof *r)) == NULL ||
+	    (b = BIO_new_mem_buf(pem, (int)len)) == NULL) {
+		rc = GB_ENOMEM;
+		goto out;
+	}
+	if ((r->pkey = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)) == NULL ||
+	    EVP_PKEY_get_base_id(r->pkey) != EVP_PKEY_RSA ||
+	    EVP_PKEY_get_bits(r->pkey) < GB_KMS_RSA_BITS_MIN ||
+	    EVP_PKEY_get_bits(r->pkey) > GB_KMS_RSA_BITS_MAX ||
+	    (n = i2d_PUBKEY(r->pkey, &p)) <= 0)
+		goto out;
+	r->spki = p;
+	r->spki_len = (size_t)n;
+	*out = r;
+	r = NULL;
+	rc = 0;
+out:
+	ERR_clear_error();
+	BIO_free(b);
 	gb_kms_recipient_free(r);
 	return rc;
 }

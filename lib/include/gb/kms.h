@@ -91,6 +91,11 @@ struct gb_kms_recipient;
  * GB_EINVAL (bits) or GB_ECRYPTO. */
 int gb_kms_recipient_new(unsigned bits, struct gb_kms_recipient **out);
 void gb_kms_recipient_free(struct gb_kms_recipient *r);
+/* A recipient from a PEM RSA private key (tests and the fuzz target:
+ * envelopes made in advance for a fixed key). Returns 0, GB_EINVAL (not
+ * an RSA key of GB_KMS_RSA_BITS_MIN..MAX) or GB_ENOMEM. */
+int gb_kms_recipient_from_pem(const char *pem, size_t len,
+    struct gb_kms_recipient **out);
 /* Its DER SubjectPublicKeyInfo (for the attestation's public_key);
  * borrowed from r. */
 const uint8_t *gb_kms_recipient_spki(const struct gb_kms_recipient *r,
