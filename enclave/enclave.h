@@ -24,8 +24,9 @@ struct enclave {
 	char module_id[129];
 	const char *nsm_kind;
 	/* The signer key's origin: "ephemeral" (new at this start, as
-	 * before), "sealed" (opened from the sealed blob) or "new-sealed"
-	 * (first start: made and sealed); static strings. */
+	 * before), "sealed" (opened from the sealed blob), "new-sealed"
+	 * (first start: made and sealed) or "resealed" (opened from a blob of
+	 * --previous-kms-key and sealed under --kms-key); static strings. */
 	const char *key_source;
 	char *sealed_blob;              /* its blob's JSON (malloc), or NULL */
 };

@@ -110,6 +110,7 @@ sealed_option(struct sealed_opts *o, int c, const char *arg)
 	case 0x106: o->sealed = arg; return 0;
 	case 0x107: o->allow_new_key = true; return 0;
 	case 0x108: o->require_sealed = true; return 0;
+	case 0x10a: o->previous_key = arg; return 0;
 	case 0x109:
 		errno = 0;
 		n = strtoul(arg, &end, 10);
@@ -159,7 +160,7 @@ sealed_check(struct sealed_opts *o)
 	if (o->kms_key == NULL) {
 		if (o->sealed || o->endpoint || o->region || o->ca_file ||
 		    o->have_proxy || o->have_parent || o->allow_new_key ||
-		    o->require_sealed || o->rsa_bits) {
+		    o->require_sealed || o->rsa_bits || o->previous_key) {
 			fprintf(stderr, "glassbox-enclave: the KMS and sealed "
 			    "key options need --kms-key\n");
 			return -1;
@@ -170,6 +171,12 @@ sealed_check(struct sealed_opts *o)
 	    !o->have_parent) {
 		fprintf(stderr, "glassbox-enclave: --kms-key needs --sealed "
 		    "and --parent (the credentials)\n");
+		return -1;
+	}
+	if (o->previous_key != NULL && (strcmp(o->previous_key, o->kms_key) ==
+	    0 || strlen(o->previous_key) > GB_KMS_ARN_MAX)) {
+		fprintf(stderr, "glassbox-enclave: --previous-kms-key must name "
+		    "another key than --kms-key\n");
 		return -1;
 	}
 	if (strcmp(o->sealed, "parent") != 0 && o->sealed[0] != '/' &&
@@ -363,8 +370,8 @@ attest_recipient(struct enclave *e, const struct gb_kms_recipient *r,
  * unknown credentials, new ones from the parent and one more try.
  */
 static int
-kms_call(struct enclave *e, const struct sealed_opts *o, struct secrets *s,
-    const uint8_t *blob, size_t blob_len, struct why *w)
+kms_call(struct enclave *e, const struct sealed_opts *o, const char *key,
+    struct secrets *s, const uint8_t *blob, size_t blob_len, struct why *w)
 {
 	struct gb_kms_recipient *r = NULL;
 	struct gb_kms_endpoint ep = { o->endpoint, o->region, o->ca_file,
@@ -385,10 +392,10 @@ kms_call(struct enclave *e, const struct sealed_opts *o, struct secrets *s,
 	for (int attempt = 0; attempt < 2; attempt++) {
 		if (get_creds(o, attempt > 0, &s->creds, w) != 0)
 			goto out;
-		rc = blob ? gb_kms_decrypt(&ep, &s->creds, o->kms_key, blob,
-		    blob_len, seal_context, &att, &s->kms, &ke) :
-		    gb_kms_generate_data_key(&ep, &s->creds, o->kms_key,
-		    seal_context, &att, &s->kms, &ke);
+		rc = blob ? gb_kms_decrypt(&ep, &s->creds, key, blob, blob_len,
+		    seal_context, &att, &s->kms, &ke) :
+		    gb_kms_generate_data_key(&ep, &s->creds, key, seal_context,
+		    &att, &s->kms, &ke);
 		gb_kms_creds_wipe(&s->creds);
 		if (rc == 0)
 			break;
@@ -468,10 +475,11 @@ b64_exact(json_t *j, const char *name, size_t want, size_t max, size_t *len)
 	return out;
 }
 
-/* Opens a blob: the seed into e->seed and the key into e->pub. */
+/* Opens a blob: the seed into e->seed and the key into e->pub;
+ * *previous: it was sealed under --previous-kms-key. */
 static int
 unseal(struct enclave *e, const struct sealed_opts *o, struct secrets *s,
-    const char *text, struct why *w)
+    const char *text, bool *previous, struct why *w)
 {
 	json_t *j = gb_json_loadb(text, strlen(text), 0, NULL);
 	const char *fmt = json_string_value(json_object_get(j, "format"));
@@ -499,15 +507,18 @@ unseal(struct enclave *e, const struct sealed_opts *o, struct secrets *s,
 		    SEALED_FORMAT);
 		goto out;
 	}
-	/* The key is the one this image names, not the blob's say. */
-	if (strcmp(arn, o->kms_key) != 0) {
+	/* The key is one this image names, not the blob's say. */
+	*previous = o->previous_key != NULL && strcmp(arn, o->previous_key) ==
+	    0;
+	if (strcmp(arn, o->kms_key) != 0 && !*previous) {
 		fail(w, "sealed_wrong_key", "the blob was sealed under %.200s, "
-		    "not --kms-key", arn);
+		    "not --kms-key%s", arn, o->previous_key ? " or "
+		    "--previous-kms-key" : "");
 		goto out;
 	}
-	if (kms_call(e, o, s, blob, blob_len, w) != 0)
+	if (kms_call(e, o, arn, s, blob, blob_len, w) != 0)
 		goto out;
-	aad_of(o->kms_key, pub, aad, &aad_len);
+	aad_of(arn, pub, aad, &aad_len);
 	if (gcm(false, s->kms.data_key, nonce, aad, aad_len, sealed, e->seed)
 	    != 0 || gb_ed25519_public(e->seed, chk) != 0 ||
 	    CRYPTO_memcmp(chk, pub, sizeof pub) != 0) {
@@ -528,11 +539,11 @@ out:
 	return rc;
 }
 
-/* A new seed, sealed under a new data key; the blob's text (new) in
- * *text. */
+/* The seed (a new one when fresh, else e->seed as it is) sealed under a
+ * new data key of --kms-key; the blob's text (new) in *text. */
 static int
-seal_new(struct enclave *e, const struct sealed_opts *o, struct secrets *s,
-    char **text, struct why *w)
+seal(struct enclave *e, const struct sealed_opts *o, struct secrets *s,
+    bool fresh, char **text, struct why *w)
 {
 	uint8_t nonce[SEALED_NONCE_BYTES], sealed[GB_ED25519_SEED_BYTES +
 	    SEALED_TAG_BYTES];
@@ -543,10 +554,10 @@ seal_new(struct enclave *e, const struct sealed_opts *o, struct secrets *s,
 	int rc = -1;
 
 	*text = NULL;
-	if (kms_call(e, o, s, NULL, 0, w) != 0)
+	if (kms_call(e, o, o->kms_key, s, NULL, 0, w) != 0)
 		goto out;
-	if (gb_ed25519_generate(e->seed) != 0 ||
-	    gb_ed25519_public(e->seed, e->pub) != 0 ||
+	if ((fresh && (gb_ed25519_generate(e->seed) != 0 ||
+	    gb_ed25519_public(e->seed, e->pub) != 0)) ||
 	    RAND_bytes(nonce, sizeof nonce) != 1) {
 		fail(w, "internal", "cannot make the key");
 		goto out;
@@ -585,7 +596,7 @@ sealed_key_init(struct enclave *e, const struct sealed_opts *o)
 	struct secrets *s;
 	struct why w = { "", "" };
 	char *text = NULL, *fresh = NULL;
-	bool missing = false;
+	bool missing = false, previous = false;
 	int rc = -1;
 
 	s = mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_PRIVATE |
@@ -600,10 +611,27 @@ sealed_key_init(struct enclave *e, const struct sealed_opts *o)
 	if (load_blob(o, &text, &missing, &w) != 0)
 		goto out;
 	if (!missing) {
-		if (unseal(e, o, s, text, &w) == 0) {
+		if (unseal(e, o, s, text, &previous, &w) == 0 && !previous) {
 			e->key_source = "sealed";
 			e->sealed_blob = text;
 			text = NULL;
+			rc = 0;
+			goto out;
+		}
+		if (previous && w.code[0] == '\0') {
+			/* Rotation: the same seed, sealed again under
+			 * --kms-key; the parent keeps the old blob. */
+			if (seal(e, o, s, false, &fresh, &w) != 0 ||
+			    store_blob(o, fresh, &w) != 0) {
+				OPENSSL_cleanse(e->seed, GB_ED25519_SEED_BYTES);
+				goto out;
+			}
+			fprintf(stderr, "glassbox-enclave: the sealed key was "
+			    "sealed again under --kms-key (it was under "
+			    "--previous-kms-key)\n");
+			e->key_source = "resealed";
+			e->sealed_blob = fresh;
+			fresh = NULL;
 			rc = 0;
 			goto out;
 		}
@@ -617,7 +645,7 @@ sealed_key_init(struct enclave *e, const struct sealed_opts *o)
 		    "--require-sealed is given", o->sealed);
 		goto out;
 	}
-	if (seal_new(e, o, s, &fresh, &w) != 0 || store_blob(o, fresh, &w) !=
+	if (seal(e, o, s, true, &fresh, &w) != 0 || store_blob(o, fresh, &w) !=
 	    0) {
 		OPENSSL_cleanse(e->seed, GB_ED25519_SEED_BYTES);
 		goto out;

@@ -28,6 +28,7 @@ struct sealed_opts {
 	bool allow_new_key;             /* a refused blob may be replaced */
 	bool require_sealed;            /* no blob: refuse rather than make one */
 	unsigned rsa_bits;
+	const char *previous_key;       /* rotation: the key the blob may be under */
 };
 
 /* The long options, for main()'s getopt table (values from 0x100). */
@@ -41,7 +42,8 @@ struct sealed_opts {
 	{ "sealed", required_argument, NULL, 0x106 }, \
 	{ "allow-new-key", no_argument, NULL, 0x107 }, \
 	{ "require-sealed", no_argument, NULL, 0x108 }, \
-	{ "kms-rsa-bits", required_argument, NULL, 0x109 }
+	{ "kms-rsa-bits", required_argument, NULL, 0x109 }, \
+	{ "previous-kms-key", required_argument, NULL, 0x10a }
 
 #define SEALED_USAGE \
 "  --kms-key ARN        keep the signer key sealed under this KMS key\n" \
@@ -59,7 +61,9 @@ struct sealed_opts {
 "  --kms-rsa-bits N     the KMS recipient key, 2048..4096 (default 3072)\n" \
 "  --require-sealed     no sealed blob: refuse to start (not a new key)\n" \
 "  --allow-new-key      a blob KMS or the seal refuses is replaced by a new\n" \
-"                       key (the parent keeps the old blob as FILE.prev)\n"
+"                       key (the parent keeps the old blob as FILE.prev)\n" \
+"  --previous-kms-key ARN  rotation: a blob sealed under ARN is opened and\n" \
+"                       the same key sealed again under --kms-key\n"
 
 /* Takes one option of SEALED_OPTIONS. Returns 0, or -1 (message printed). */
 int sealed_option(struct sealed_opts *o, int c, const char *arg);
@@ -70,7 +74,9 @@ int sealed_check(struct sealed_opts *o);
 /*
  * Fills e->seed, e->pub and e->key_source: the sealed key (Decrypt with
  * Recipient), or on first start a new key sealed under a new data key
- * (GenerateDataKey with Recipient) and stored. Needs the NSM open. Returns
+ * (GenerateDataKey with Recipient) and stored; a blob under
+ * --previous-kms-key is opened and its key sealed again under --kms-key
+ * and stored (rotation). Needs the NSM open. Returns
  * 0, or -1 after printing "glassbox-enclave: sealed key: CODE: message".
  */
 int sealed_key_init(struct enclave *e, const struct sealed_opts *o);

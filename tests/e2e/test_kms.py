@@ -115,9 +115,9 @@ def cred_get(query=""):
     return r.status, body
 
 
-def enclave_args(pcrs=PCRS_A, sealed="parent", extra=()):
+def enclave_args(pcrs=PCRS_A, sealed="parent", extra=(), key=None):
     return [ENCLAVE, "--nsm", "sim", "--state", STATE, "--pcrs", pcrs, "--listen",
-            "tcp:127.0.0.1:0", "--kms-key", KEY_ARN, "--sealed", sealed, "--parent", CRED,
+            "tcp:127.0.0.1:0", "--kms-key", key or KEY_ARN, "--sealed", sealed, "--parent", CRED,
             "--kms-proxy", OUT, "--kms-ca", CA, "--kms-rsa-bits", "2048", *extra]
 
 
@@ -369,18 +369,50 @@ check("--allow-new-key: a new key after saying why", h and h["key"] == "new-seal
 check("--allow-new-key: the old blob is kept as .prev", read_sealed(SEALED + ".prev") == b)
 SEEDS.append(open_blob(read_sealed(), kms.issued[-1]))
 
-# 13. Options that do not go together.
+# 13. Rotation: an image naming a new key and the previous one opens the
+#     blob under the previous key and seals the same key under the new one.
+cur = read_sealed()
+KEY2 = kms.create_key(policy_for(REL_A))
+kms.calls.clear()
+e = Enclave(key=KEY2, extra=["--previous-kms-key", KEY_ARN])
+st, h = e.req("GET", "/health")
+rc, err = e.stop()
+moved = read_sealed()
+check("rotation: the same key, sealed again", h and h["key"] == "resealed" and
+      h["public_key"] == cur["public_key"] and moved["kms_key"] == KEY2 and
+      moved["public_key"] == cur["public_key"], (h, err))
+check("rotation: Decrypt under the old key, GenerateDataKey under the new",
+      [(c["op"], c["key"], c["outcome"]) for c in kms.calls] ==
+      [("Decrypt", KEY_ARN, "ok"), ("GenerateDataKey", KEY2, "ok")], kms.calls)
+check("rotation: the new blob holds the same seed",
+      open_blob(moved, kms.issued[-1]) == SEEDS[-1])
+check("rotation: the parent keeps the old blob", read_sealed(SEALED + ".prev") == cur)
+e = Enclave(key=KEY2)
+st, h = e.req("GET", "/health")
+e.stop()
+check("rotation: later starts open it under the new key", h and h["key"] == "sealed" and
+      h["public_key"] == cur["public_key"], h)
+refused("after rotation, an image of the old key", "sealed_wrong_key")
+KEY3 = kms.create_key(policy_for(REL_B))
+refused("rotation to a key whose policy refuses this release", "kms_access_denied",
+        key=KEY3, extra=["--previous-kms-key", KEY2])
+check("a refused rotation leaves the blob alone", read_sealed() == moved)
+
+# 14. Options that do not go together.
 for args, what in ((["--kms-key", KEY_ARN], "--kms-key without --sealed"),
                    (["--sealed", "parent"], "--sealed without --kms-key"),
                    (["--kms-key", "alias/x", "--sealed", "parent", "--parent", CRED],
                     "an alias without --kms-region"),
                    (["--kms-key", KEY_ARN, "--sealed", "parent", "--parent", CRED,
-                     "--kms-rsa-bits", "1024"], "a 1024-bit recipient")):
+                     "--kms-rsa-bits", "1024"], "a 1024-bit recipient"),
+                   (["--kms-key", KEY_ARN, "--sealed", "parent", "--parent", CRED,
+                     "--previous-kms-key", KEY_ARN], "--previous-kms-key the same key"),
+                   (["--previous-kms-key", KEY_ARN], "--previous-kms-key alone")):
     r = subprocess.run([ENCLAVE, "--nsm", "sim", "--state", STATE, "--listen", "tcp:127.0.0.1:0",
                         *args], capture_output=True, text=True, timeout=60)
     check(f"{what}: usage error", r.returncode == 2, r.stderr)
 
-# 14. Nothing secret in any output.
+# 15. Nothing secret in any output.
 parent.send_signal(signal.SIGTERM)
 out, perr = parent.communicate(timeout=60)
 LOGS.extend([out, perr])

@@ -462,9 +462,10 @@ class KmsDouble:
             raise
         finally:
             with self.lock:
-                self.calls.append({"op": op, "recipient": "Recipient" in (
-                    json.loads(body) if body.startswith(b"{") else {}),
-                    "access_key": akid, "outcome": outcome})
+                req = json.loads(body) if body.startswith(b"{") else {}
+                self.calls.append({"op": op, "recipient": "Recipient" in req,
+                                   "key": req.get("KeyId"), "access_key": akid,
+                                   "outcome": outcome})
 
     def _key(self, key_id):
         k = self.keys.get(key_id)
