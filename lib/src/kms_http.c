@@ -4,8 +4,13 @@
  * relay address is given, the URL's host name is kept (SNI, the
  * certificate check, the signed Host header) and curl is pointed at a
  * placeholder address so that it never asks DNS (an enclave has none);
- * the socket itself is opened and connected here, to the relay, and
- * handed to curl as already connected.
+ * the socket itself is opened and connected here, to the relay (vsock or
+ * TCP), and handed to curl as already connected. libcurl 7.88 (Debian 12)
+ * connect()s such a socket again anyway, to the placeholder address (its
+ * regression, curl issue 10626); TCP and vsock answer EISCONN before they
+ * look at the address, and that libcurl takes EISCONN as connected. A
+ * Unix socket checks the address first, so for one we use libcurl's own
+ * CURLOPT_UNIX_SOCKET_PATH instead.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -93,7 +98,6 @@ open_via(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 		struct sockaddr sa;
 		struct sockaddr_in in;
 		struct sockaddr_in6 in6;
-		struct sockaddr_un un;
 		struct sockaddr_vm vm;
 	} u;
 	socklen_t len;
@@ -108,11 +112,6 @@ open_via(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
 		u.vm.svm_cid = a->cid;
 		u.vm.svm_port = a->port;
 		len = sizeof u.vm;
-		break;
-	case GB_LISTEN_UNIX:
-		u.un.sun_family = AF_UNIX;
-		memcpy(u.un.sun_path, a->path, sizeof u.un.sun_path - 1);
-		len = sizeof u.un;
 		break;
 	default:
 		if (inet_pton(AF_INET, a->host, &u.in.sin_addr) == 1) {
@@ -253,7 +252,10 @@ gb_kms_http_exchange(const struct gb_kms_http *h, long *status,
 		curl_easy_setopt(c, CURLOPT_USERNAME, h->creds->access_key_id);
 		curl_easy_setopt(c, CURLOPT_PASSWORD, h->creds->secret);
 	}
-	if (h->via != NULL) {
+	if (h->via != NULL && h->via->kind == GB_LISTEN_UNIX) {
+		/* libcurl's own: the URL's name kept, the socket a path. */
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, h->via->path);
+	} else if (h->via != NULL) {
 		int pr = placeholder_resolve(h->url, resolve, sizeof resolve);
 
 		if (pr < 0) {

@@ -9,6 +9,7 @@ data key the double handed out) to check its format.
 
 usage: test_kms.py ENCLAVE PARENT
 """
+import atexit
 import base64
 import datetime
 import http.client
@@ -16,6 +17,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -89,9 +91,21 @@ with open(ALLOW, "w") as f:
 SEALED = os.path.join(TMP, "sealed.json")
 parent = subprocess.Popen(
     [PARENT, "--health", "127.0.0.1:0", "--outbound", f"tcp:127.0.0.1:0=127.0.0.1:{kms.port}",
-     "--allowlist", ALLOW, "--outbound-allow-special", "--credentials", "tcp:127.0.0.1:0",
+     "--allowlist", ALLOW, "--outbound-allow-special", "--credentials", f"unix:{TMP}/cred.sock",
      "--imds", f"http://127.0.0.1:{imds.port}", "--sealed-file", SEALED],
     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+CHILDREN = [parent]
+
+
+@atexit.register
+def _cleanup():
+    """No process outlives the test, even when it fails half-way."""
+    for p in CHILDREN:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 OUT = CRED = None
 while True:
     line = parent.stdout.readline()
@@ -105,9 +119,22 @@ while True:
 check("parent starts with --credentials", OUT and CRED, LOGS)
 
 
+class UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("parent", timeout=30)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(30)
+        self.sock.connect(self.unix_path)
+
+
 def cred_get(query=""):
-    host, port = CRED[4:].rsplit(":", 1)
-    c = http.client.HTTPConnection(host, int(port), timeout=30)
+    """The parent's credentials service over its Unix socket (the
+    enclave's channel to the KMS relay is TCP: both of libcurl's ways out
+    are used)."""
+    c = UnixConnection(CRED[5:])
     c.request("GET", "/credentials" + query)
     r = c.getresponse()
     body = r.read()
@@ -125,6 +152,7 @@ class Enclave:
     def __init__(self, **kw):
         self.proc = subprocess.Popen(enclave_args(**kw), stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
+        CHILDREN.append(self.proc)
         self.addr = None
         while True:
             line = self.proc.stdout.readline()

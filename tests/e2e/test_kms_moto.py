@@ -9,6 +9,7 @@ permission).
 
 usage: test_kms_moto.py KMSCLIENT
 """
+import atexit
 import base64
 import json
 import os
@@ -38,6 +39,7 @@ SETUP_CALLS = 4                         # create_role, put_role_policy, create_k
 env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT=str(SETUP_CALLS))
 moto = subprocess.Popen([MOTO, "-H", "127.0.0.1", "-p", str(PORT)], env=env,
                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+atexit.register(lambda: moto.poll() is None and (moto.kill(), moto.wait()))
 for _ in range(300):                    # bounded: 30 s
     try:
         socket.create_connection(("127.0.0.1", PORT), timeout=1).close()
