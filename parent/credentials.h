@@ -18,7 +18,8 @@
 "  --imds URL           the instance metadata service (default\n" \
 "                       http://169.254.169.254)\n" \
 "  --sealed-file FILE   where the enclave's sealed key blob is kept (the\n" \
-"                       one before a replacement as FILE.prev)\n"
+"                       one before a replacement as FILE.prev); these\n" \
+"                       three are flags only, not --config lines\n"
 
 /* Takes a long option by name if it is one of the above: returns 0
  * (taken), 1 (not ours) or -1 (bad value, message printed). */

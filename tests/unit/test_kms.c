@@ -65,8 +65,10 @@ TEST(envelopes)
 				FAIL_AT("%s: not refused", e->d_name);
 			/* Nothing is written on failure. */
 			for (int i = 0; i < 32; i++)
-				if (key[i] != 0xee)
+				if (key[i] != 0xee) {
 					FAIL_AT("%s: key written", e->d_name);
+					break;
+				}
 			bad++;
 		}
 	}
