@@ -7,7 +7,7 @@ glassbox-parent --outbound, with credentials from glassbox-parent
 127.0.0.1; the sealed blob is opened independently here (AES-GCM with the
 data key the double handed out) to check its format.
 
-usage: test_kms.py ENCLAVE PARENT
+usage: test_kms.py ENCLAVE PARENT GLASSBOX
 """
 import atexit
 import base64
@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "kms_double"))
 from harness import check, finish  # noqa: E402
 from kms_double import FakeImds, KmsDouble, make_ca, new_creds  # noqa: E402
 
-ENCLAVE, PARENT = sys.argv[1:3]
+ENCLAVE, PARENT, GB = sys.argv[1:4]
 TMP = tempfile.mkdtemp(prefix="glassbox-kms-")
 STATE = os.path.join(TMP, "state")
 HOST = "kms.us-east-1.amazonaws.com"
@@ -273,6 +273,70 @@ check("a release added to the policy opens the same key", h and h["public_key"] 
 e.stop()
 kms.keys[KEY_ARN]["policy"] = policy_for(REL_B)
 refused("a release removed from the policy", "kms_access_denied")
+kms.keys[KEY_ARN]["policy"] = policy_for(REL_A)
+
+# 4b. Policies written by `glassbox kms-policy` from a real registry (gpg
+#     keys made here), and a release revoked there: the policy made again
+#     for the release that is left admits it and refuses the revoked one.
+os.environ["GNUPGHOME"] = os.path.join(TMP, "gnupg")
+os.mkdir(os.environ["GNUPGHOME"], 0o700)
+DB = os.path.join(TMP, "registry.db")
+
+
+def gpg(*args):
+    return subprocess.run(["gpg", "--batch", "--yes", *args], capture_output=True,
+                          check=True).stdout
+
+
+def cli(*args):
+    return subprocess.run([GB, *args], capture_output=True, text=True, timeout=60)
+
+
+gpg("--passphrase", "", "--quick-gen-key", "RM <rm@example.com>", "ed25519", "sign", "1y")
+with open(os.path.join(TMP, "rm.asc"), "wb") as f:
+    f.write(gpg("--armor", "--export", "rm@example.com"))
+cli("registry", "--db", DB, "init", "--origin", "kms.glassbox/log")
+cli("registry", "--db", DB, "key", "add", os.path.join(TMP, "rm.asc"))
+IDS = {}
+for name, rel in (("a", REL_A), ("b", REL_B)):
+    path = os.path.join(TMP, f"statement-{name}.json")
+    with open(path, "w") as f:
+        json.dump({"name": "signer", "version": name, "pcrs": rel}, f)
+    gpg("--armor", "--local-user", "rm@example.com", "--detach-sign", path)
+    r = cli("registry", "--db", DB, "--json", "publish", path, path + ".asc")
+    IDS[name] = json.loads(r.stdout)["id"] if r.returncode == 0 else None
+check("two releases published", None not in IDS.values(), IDS)
+
+
+def cli_policy(name):
+    r = cli("kms-policy", "--db", DB, "--release", IDS[name], "--role-arn", ROLE)
+    return r.returncode, (json.loads(r.stdout) if r.returncode == 0 else r.stderr)
+
+
+rc, pol = cli_policy("a")
+kms.keys[KEY_ARN]["policy"] = pol
+e = Enclave()
+st, h = e.req("GET", "/health")
+e.stop()
+check("glassbox kms-policy for release a: it opens the key", rc == 0 and h and
+      h["public_key"] == PUB, (rc, h))
+refused("glassbox kms-policy for release a: release b", "kms_access_denied", pcrs=PCRS_B)
+rev = os.path.join(TMP, "revoke-a.json")
+with open(rev, "w") as f:
+    json.dump({"action": "revoke", "origin": "kms.glassbox/log", "pcr0": REL_A["0"],
+               "reason": "test"}, f)
+gpg("--armor", "--local-user", "rm@example.com", "--detach-sign", rev)
+r = cli("registry", "--db", DB, "revoke", rev, rev + ".asc")
+rc, _ = cli_policy("a")
+check("release a revoked: kms-policy refuses it", r.returncode == 0 and rc == 1, r.stderr)
+rc, pol = cli_policy("b")
+kms.keys[KEY_ARN]["policy"] = pol
+refused("release a revoked, the policy made again for b", "kms_access_denied")
+e = Enclave(pcrs=PCRS_B)
+st, h = e.req("GET", "/health")
+e.stop()
+check("the policy made again for b: b opens the same key", rc == 0 and h and
+      h["public_key"] == PUB, (rc, h))
 kms.keys[KEY_ARN]["policy"] = policy_for(REL_A)
 
 # 5. Expired credentials: the parent still holds them, KMS says
