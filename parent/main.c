@@ -847,9 +847,11 @@ main(int argc, char **argv)
 	}
 	if (reconfigure(NULL, true) != 0)
 		return 2;
-	if ((P.n == 0 && !credentials_enabled()) || (flags.health && strrchr(flags.health, ':') == NULL)) {
-		fprintf(stderr, "glassbox-parent: at least one --forward or "
-		    "--outbound; --health ADDR:PORT\n%s", usage_text);
+	if ((P.n == 0 && !credentials_enabled()) ||
+	    (flags.health && strrchr(flags.health, ':') == NULL)) {
+		fprintf(stderr, "glassbox-parent: at least one --forward, "
+		    "--outbound or --credentials; --health ADDR:PORT\n%s",
+		    usage_text);
 		return 2;
 	}
 	ro.connect_timeout_ms = flags.connect_ms ? flags.connect_ms : 5000;
