@@ -382,6 +382,50 @@ check("a bad query: 400", cred_get("?refresh=yes")[0] == 400)
 CREDS.append(new_creds(kms, imds, ROLE))
 check("after expired ones, refresh=1 serves the new ones", cred_get("?refresh=1")[0] == 200)
 
+# 6b. The parent's store refuses what is not a blob; a parent whose IMDS
+#     does not answer says so, and the enclave stops with no_credentials.
+def cred_req(method, path, body=None, sock=None):
+    c = UnixConnection(sock or CRED[5:])
+    c.request(method, path, body=body, headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    raw = r.read()
+    c.close()
+    return r.status, json.loads(raw) if raw else None
+
+
+before = open(SEALED).read()
+st, body = cred_req("POST", "/sealed", json.dumps({"format": "something-else"}))
+check("POST /sealed: not a blob, 400", st == 400 and body["reason"] == "bad_request", body)
+st, body = cred_req("POST", "/sealed", "[1, 2")
+check("POST /sealed: not JSON, 400", st == 400, body)
+check("POST /sealed refused: the blob is left alone", open(SEALED).read() == before)
+check("POST /credentials: 405", cred_req("POST", "/credentials", "{}")[0] == 405)
+dead = socket.socket()
+dead.bind(("127.0.0.1", 0))
+dead_port = dead.getsockname()[1]
+dead.close()
+lone_sock = os.path.join(TMP, "lone.sock")
+lone = subprocess.Popen([PARENT, "--health", "127.0.0.1:0", "--credentials", f"unix:{lone_sock}",
+                         "--imds", f"http://127.0.0.1:{dead_port}"],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+CHILDREN.append(lone)
+while True:
+    line = lone.stdout.readline()
+    if line.startswith("health on") or not line:
+        break
+st, body = cred_req("GET", "/credentials", sock=lone_sock)
+check("IMDS does not answer: 503 imds_unavailable", st == 503 and
+      body["reason"] == "imds_unavailable", body)
+st, body = cred_req("GET", "/sealed", sock=lone_sock)
+check("no --sealed-file: GET /sealed 404", st == 404, body)
+saved = CRED
+CRED = f"unix:{lone_sock}"
+refused("credentials the parent cannot get", "no_credentials")
+CRED = saved
+lone.terminate()
+lout, lerr = lone.communicate(timeout=60)
+LOGS.extend([lout, lerr])
+
 # 7. A wrong secret: KMS refuses the signature (InvalidSignatureException)
 #    and a fresh copy does not help.
 good = kms.creds[CREDS[-1][0]]["secret"]
