@@ -104,6 +104,9 @@ def _cleanup():
         if p.poll() is None:
             p.kill()
             p.wait()
+    kms.stop()
+    imds.stop()
+    shutil.rmtree(TMP, ignore_errors=True)
 
 
 OUT = CRED = None
@@ -566,7 +569,4 @@ with open(SEALED) as f:
 check("no credential, data key or seed in the sealed blob",
       not [s for s in secrets if s in stored])
 
-imds.stop()
-kms.stop()
-shutil.rmtree(TMP, ignore_errors=True)
-finish()
+finish()                                # _cleanup stops the rest

@@ -30,6 +30,7 @@ import hashlib
 import http.server
 import json
 import os
+import shutil
 import ssl
 import struct
 import subprocess
@@ -370,6 +371,7 @@ class KmsDouble:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     # -- set-up --
     def create_key(self, policy, key_id=None):
