@@ -70,9 +70,9 @@ attest(struct enclave *e, const uint8_t *nonce, size_t nonce_len,
 static void
 health(struct enclave *e, struct gb_http_resp *r)
 {
-	reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:s}", "status", "ok",
-	    "public_key", e->pub_hex, "nsm", e->nsm_kind, "module_id",
-	    e->module_id));
+	reply_json(r, 200, json_pack("{s:s, s:s, s:s, s:s, s:s}", "status",
+	    "ok", "public_key", e->pub_hex, "nsm", e->nsm_kind, "module_id",
+	    e->module_id, "key", e->key_source ? e->key_source : "ephemeral"));
 }
 
 static void
@@ -204,6 +204,17 @@ enclave_handle(void *arg, const struct gb_http_req *q, struct gb_http_resp *r)
 			sign(e, q, r);
 		else
 			problem(r, 405, "method_not_allowed", "use POST");
+	} else if (strcmp(q->path, "/sealed") == 0) {
+		/* The sealed blob (nothing secret in it), for the operator
+		 * who keeps it beside the parent's copy. */
+		if (!get)
+			problem(r, 405, "method_not_allowed", "use GET");
+		else if (e->sealed_blob == NULL)
+			problem(r, 404, "not_sealed", "the key is not sealed "
+			    "(no --kms-key)");
+		else
+			gb_http_reply(r, 200, "application/json",
+			    e->sealed_blob);
 	} else if (strcmp(q->path, "/metrics") == 0) {
 		char *m = get ? gb_httpd_metrics_text(q->httpd,
 		    "glassbox_enclave") : NULL;

@@ -23,6 +23,12 @@ struct enclave {
 	char pub_hex[2 * GB_ED25519_PUB_BYTES + 1];
 	char module_id[129];
 	const char *nsm_kind;
+	/* The signer key's origin: "ephemeral" (new at this start, as
+	 * before), "sealed" (opened from the sealed blob), "new-sealed"
+	 * (first start: made and sealed) or "resealed" (opened from a blob of
+	 * --previous-kms-key and sealed under --kms-key); static strings. */
+	const char *key_source;
+	char *sealed_blob;              /* its blob's JSON (malloc), or NULL */
 };
 
 /* Serves one request (a gb_http_handler; arg is the struct enclave). */

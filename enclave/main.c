@@ -30,7 +30,9 @@
 #include "gb/nsm.h"
 #include "gb/nsm_sim.h"
 #include "gb/result.h"
+#include "gb/kms.h"
 #include "enclave.h"
+#include "sealed.h"
 
 static const char usage_text[] =
 "usage: glassbox-enclave [--nsm dev|sim] [--listen ADDR] [options]\n"
@@ -53,9 +55,12 @@ static const char usage_text[] =
 "  --max-conns N        open connections (default 4096)\n"
 "  --max-per-addr N     open connections per client address (default 0:\n"
 "                       no cap; behind the parent every client is one)\n"
+SEALED_USAGE
 "\n"
 "Prints the listening address (and the simulator's root) on standard\n"
-"output. SIGTERM or SIGINT stops it and wipes the key.\n";
+"output. SIGTERM or SIGINT stops it and wipes the key. Exit status 2:\n"
+"usage or start-up error; 3: the sealed key is not available (the\n"
+"reason code on standard error).\n";
 
 /* A decimal option value up to 2^31; *bad set if it is not one. */
 static unsigned long
@@ -117,8 +122,10 @@ main(int argc, char **argv)
 		{ "max-conns", required_argument, NULL, 'c' },
 		{ "max-per-addr", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
+		SEALED_OPTIONS,
 		{ NULL, 0, NULL, 0 },
 	};
+	static struct sealed_opts kms;
 	static struct enclave e = { .nsm_mu = PTHREAD_MUTEX_INITIALIZER };
 	const char *nsm = "dev", *listen = "vsock:5000", *state =
 	    "glassbox-nsm-sim", *pcrs_file = NULL, *eif_file = NULL, *why;
@@ -159,6 +166,8 @@ main(int argc, char **argv)
 			fputs(usage_text, stdout);
 			return 0;
 		default:
+			if (c >= 0x100 && sealed_option(&kms, c, optarg) == 0)
+				break;
 			fputs(usage_text, stderr);
 			return 2;
 		}
@@ -171,6 +180,8 @@ main(int argc, char **argv)
 		    "max-conns >= 1)\n%s", GB_HTTPD_WORKERS_MAX, usage_text);
 		return 2;
 	}
+	if (sealed_check(&kms) != 0)
+		return 2;
 	if (gb_listen_parse(listen, &addr, &why) != 0) {
 		fprintf(stderr, "glassbox-enclave: --listen %s: %s\n", listen,
 		    why);
@@ -248,9 +259,17 @@ main(int argc, char **argv)
 		return 2;
 	(void)mlock(e.seed, 4096);
 	(void)madvise(e.seed, 4096, MADV_DONTDUMP);
-	if (gb_ed25519_generate(e.seed) != 0 ||
-	    gb_ed25519_public(e.seed, e.pub) != 0)
-		return 2;
+	if (kms.kms_key != NULL) {
+		/* Sealed across restarts (sealed.c); exit 3: the key is not
+		 * available, the reason printed. */
+		if (gb_kms_global_init() != 0 || sealed_key_init(&e, &kms) != 0)
+			return 3;
+	} else {
+		e.key_source = "ephemeral";
+		if (gb_ed25519_generate(e.seed) != 0 ||
+		    gb_ed25519_public(e.seed, e.pub) != 0)
+			return 2;
+	}
 	gb_hex_encode(e.pub_hex, e.pub, sizeof e.pub);
 
 	sigemptyset(&set);
@@ -277,6 +296,7 @@ main(int argc, char **argv)
 		unlink(addr.path);
 	OPENSSL_cleanse(e.seed, GB_ED25519_SEED_BYTES);
 	munmap(e.seed, 4096);
+	free(e.sealed_blob);
 	if (e.sim != NULL)
 		gb_nsm_sim_close(e.sim);
 	else

@@ -23,6 +23,7 @@
 #include "allowlist.h"
 #include "gb/codec.h"
 #include "relay.h"
+#include "credentials.h"
 
 static const char usage_text[] =
 "usage: glassbox-parent --forward LISTEN=TARGET [--forward ...] [options]\n"
@@ -63,6 +64,7 @@ static const char usage_text[] =
 "                       link-local (instance metadata), unspecified,\n"
 "                       multicast and other special addresses (refused\n"
 "                       and logged otherwise; private ranges are allowed)\n"
+CREDENTIALS_USAGE
 "\n"
 "Logs JSON lines on standard error.\n";
 
@@ -781,6 +783,10 @@ main(int argc, char **argv)
 		{ "dns-server", required_argument, NULL, 'S' },
 		{ "outbound-allow-special", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		/* credentials.c's (flags only, not in --config). */
+		{ "credentials", required_argument, NULL, 'K' },
+		{ "imds", required_argument, NULL, 'K' },
+		{ "sealed-file", required_argument, NULL, 'K' },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* The health port serves small GETs: two threads are plenty, and the
@@ -823,6 +829,11 @@ main(int argc, char **argv)
 			flags.allow_special = 1;
 			continue;
 		}
+		if (c == 'K') {
+			if (credentials_option(longopts[idx].name, optarg) != 0)
+				return 2;
+			continue;
+		}
 		if (config_set(&flags, longopts[idx].name, optarg, err,
 		    sizeof err) != 0) {
 			fprintf(stderr, "glassbox-parent: --%s\n%s", err,
@@ -836,9 +847,11 @@ main(int argc, char **argv)
 	}
 	if (reconfigure(NULL, true) != 0)
 		return 2;
-	if (P.n == 0 || (flags.health && strrchr(flags.health, ':') == NULL)) {
-		fprintf(stderr, "glassbox-parent: at least one --forward or "
-		    "--outbound; --health ADDR:PORT\n%s", usage_text);
+	if ((P.n == 0 && !credentials_enabled()) ||
+	    (flags.health && strrchr(flags.health, ':') == NULL)) {
+		fprintf(stderr, "glassbox-parent: at least one --forward, "
+		    "--outbound or --credentials; --health ADDR:PORT\n%s",
+		    usage_text);
 		return 2;
 	}
 	ro.connect_timeout_ms = flags.connect_ms ? flags.connect_ms : 5000;
@@ -880,6 +893,11 @@ main(int argc, char **argv)
 			    "forwarding", P.f[i].listen_text,
 			    P.f[i].target_text);
 	}
+	if (credentials_start() != 0) {
+		gb_httpd_stop(health_httpd);
+		relay_stop(r, 0);
+		return 2;
+	}
 	printf("health on http://%.*s:%d/health\n",
 	    (int)(strrchr(flags.health, ':') - flags.health), flags.health,
 	    port);
@@ -902,6 +920,7 @@ main(int argc, char **argv)
 	}
 	relay_log("stopping", NULL, "draining open connections");
 	gb_httpd_stop(health_httpd);
+	credentials_stop();
 	relay_stop(r, flags.drain_ms);
 	config_free(&flags);
 	free(P.allowlist);
