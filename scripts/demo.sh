@@ -13,11 +13,25 @@
 #      prints the web page's URL and the same three steps as curl lines.
 # Ctrl-C stops everything. Everything lives in one folder (shown; made anew
 # each run): GB_DEMO_DIR, default .glassbox/demo in the checkout.
+#
+# scripts/demo.sh --sealed: the enclave's signing key is sealed with KMS
+# (issue 17, docs/enclave.md "The sealed key") against the KMS test double
+# (tests/kms_double: HTTPS with a test CA, attestation checked against the
+# simulator's root, the key policy `glassbox kms-policy` writes for the
+# release) and a fake IMDSv2; the parent relays KMS (--outbound) and the
+# role's credentials (--credentials) and keeps the sealed blob. The enclave
+# is restarted once to show that it comes back with the same public key.
 # Ports: GB_DEMO_VERIFIER_PORT (8080), GB_DEMO_PARENT_PORT (6300),
 # GB_DEMO_HEALTH_PORT (8081); tests/e2e/test_demo.py runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
+sealed=
+case ${1:-} in
+  "") ;;
+  --sealed) sealed=1 ;;
+  *) echo "usage: scripts/demo.sh [--sealed]" >&2; exit 2 ;;
+esac
 
 # GB_BUILD_DIR (default build); GB_DEMO_PREBUILT=1 uses the programs
 # already built there (the quick start's own test does).
@@ -89,8 +103,14 @@ echo "demo: everything lives in $data"
 head -c 65536 /dev/urandom >kernel
 head -c 32768 /dev/urandom >init.cpio
 head -c 32768 /dev/urandom >app.cpio
+# Metadata in nitro-cli's shape, so that describe-eif reads it too.
+jq -n --arg t "$(date -u +%Y-%m-%dT%H:%M:%S.000000+00:00)" '{ImageName: "demo-app",
+  ImageVersion: "1.0.0", BuildMetadata: {BuildTime: $t, BuildTool: "glassbox demo",
+  BuildToolVersion: "1", OperatingSystem: "Linux", KernelVersion: "synthetic"},
+  DockerInfo: {}, CustomMetadata: {}}' >metadata.json
 "$gb" eif build --kernel kernel --cmdline "console=ttyS0 glassbox-demo" \
-  --ramdisk init.cpio --ramdisk app.cpio --output app.eif >/dev/null
+  --ramdisk init.cpio --ramdisk app.cpio --metadata metadata.json \
+  --output app.eif >/dev/null
 "$gb" eif measure --json app.eif >describe-eif.json
 jq '{name: "demo-app", version: "1.0.0",
      pcrs: {"0": .Measurements.PCR0, "1": .Measurements.PCR1,
@@ -112,8 +132,42 @@ head -c 24 /dev/urandom | base64 >token
 chmod 600 token
 
 # 3. The enclave, with the simulated NSM, "booted" from app.eif.
-start enclave "$bin/enclave/glassbox-enclave" --nsm sim --state nsm \
-  --eif app.eif --listen "unix:$data/enclave.sock"
+enclave=("$bin/enclave/glassbox-enclave" --nsm sim --state nsm --eif app.eif
+  --listen "unix:$data/enclave.sock")
+parent_kms=()
+if [ -n "$sealed" ]; then
+  # The simulator's chain (its root is what the KMS double trusts) is
+  # made by a first start without KMS.
+  start boot "${enclave[@]}"
+  kill -TERM "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+  unset 'pids[-1]'
+  rm -f "$data/enclave.sock"
+  role=arn:aws:iam::111122223333:role/glassbox-enclave-role
+  release=$("$gb" registry --db "$db" --json list | jq -r '.[0].id')
+  # The policy for the release, with kms:GenerateDataKey beside Decrypt:
+  # the first start asks for a data key to seal with.
+  "$gb" kms-policy --db "$db" --release "$release" --role-arn "$role" |
+    jq '(.Statement[] | select(.Action | tostring | test("kms:Decrypt"))
+         .Action) |= ((if type == "array" then . else [.] end) +
+         ["kms:GenerateDataKey"] | unique)' >kms-policy.json
+  mkdir -m 700 kms
+  start kms python3 "$top/tests/kms_double/kms_double.py" --root nsm/level0.der \
+    --policy kms-policy.json --dir kms --role-arn "$role"
+  kms_port=$(jq -r .kms_port logs/kms.out)
+  imds_port=$(jq -r .imds_port logs/kms.out)
+  kms_key=$(jq -r .key logs/kms.out)
+  printf 'allowlist:\n- {address: 127.0.0.1, port: %s}\n' "$kms_port" >kms-allowlist.yaml
+  # The double listens on 127.0.0.1 (in AWS the relay goes to KMS's
+  # public address): hence --outbound-allow-special.
+  parent_kms=(--outbound "unix:$data/kms.sock=127.0.0.1:$kms_port"
+    --allowlist kms-allowlist.yaml --outbound-allow-special
+    --credentials "unix:$data/credentials.sock"
+    --imds "http://127.0.0.1:$imds_port" --sealed-file "$data/sealed-key.json")
+  enclave+=(--kms-key "$kms_key" --sealed parent --parent "unix:$data/credentials.sock"
+    --kms-proxy "unix:$data/kms.sock" --kms-ca kms/ca.pem)
+else
+  start enclave "${enclave[@]}"
+fi
 
 # 4. The parent: TCP to the enclave's socket, health from a describe file
 # shaped like `nitro-cli describe-enclaves`.
@@ -124,7 +178,29 @@ jq -n --slurpfile m describe-eif.json '[{EnclaveName: "glassbox-demo",
   >describe-enclaves.json
 start parent "$bin/parent/glassbox-parent" \
   --forward "tcp:127.0.0.1:$pport=unix:$data/enclave.sock" \
-  --health "127.0.0.1:$hport" --describe-cmd "cat '$data/describe-enclaves.json'"
+  --health "127.0.0.1:$hport" --describe-cmd "cat '$data/describe-enclaves.json'" \
+  "${parent_kms[@]}"
+sealed_note=
+if [ -n "$sealed" ]; then
+  # First start: a new key, sealed under a KMS data key, the blob kept by
+  # the parent; then a restart opens it (KMS Decrypt with the attestation).
+  start enclave "${enclave[@]}"
+  key1=$(curl -sf --unix-socket "$data/enclave.sock" http://enclave/health) ||
+    fail "the sealed enclave does not answer"
+  kill -TERM "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true
+  unset 'pids[-1]'
+  rm -f "$data/enclave.sock"
+  start enclave "${enclave[@]}"
+  key2=$(curl -sf --unix-socket "$data/enclave.sock" http://enclave/health) ||
+    fail "the restarted enclave does not answer"
+  [ "$(jq -r .key <<<"$key1")" = new-sealed ] && [ "$(jq -r .key <<<"$key2")" = sealed ] &&
+    [ "$(jq -r .public_key <<<"$key1")" = "$(jq -r .public_key <<<"$key2")" ] ||
+    fail "the sealed key did not survive the restart: $key1 / $key2"
+  sealed_note="
+  The signing key is sealed with KMS (test double on 127.0.0.1:$kms_port,
+  key $kms_key); the enclave was restarted and kept
+  its public key $(jq -r .public_key <<<"$key2" | cut -c1-16)... (blob: $data/sealed-key.json)."
+fi
 
 # 5. The verifier: the registry, and the simulator's root instead of AWS's.
 start verifier "$bin/verifier/glassbox-verifier" --db "$db" \
@@ -163,7 +239,7 @@ cat <<EOF
 
   The auditors' page:  $V/
 
-  A client checked it once: $verdict.
+  A client checked it once: $verdict.$sealed_note
   Do it yourself, in another shell (needs curl and jq):
 
     N=\$(curl -s -X POST $V/api/v1/challenge | jq -r .nonce)
