@@ -23,6 +23,7 @@
 #include "allowlist.h"
 #include "gb/codec.h"
 #include "relay.h"
+#include "vsockproxy.h"
 
 static const char usage_text[] =
 "usage: glassbox-parent --forward LISTEN=TARGET [--forward ...] [options]\n"
@@ -379,11 +380,14 @@ add_outbound(const char *arg, unsigned max_conns)
 	return 0;
 }
 
+/* The allowlist in force; forwarders allowed by address point into it. */
+static struct allowlist *allowed_list;
+
 /* (Re)reads the allowlist and allows or withdraws each outbound target. */
 static int
 apply_allowlist(bool at_start)
 {
-	struct allowlist l;
+	struct allowlist *l = NULL;
 	char err[300];
 	int rc = 0;
 
@@ -402,16 +406,30 @@ apply_allowlist(bool at_start)
 			fprintf(stderr, "glassbox-parent: %s\n", err);
 		return -1;              /* a reload keeps the old list */
 	}
+	if (l->nignored > 0) {
+		snprintf(err, sizeof err, "%u key(s) ignored, as vsock-proxy "
+		    "ignores them; the first: %s", l->nignored, l->ignored);
+		relay_log("allowlist_ignored", NULL, err);
+	}
 	for (unsigned i = 0; i < P.n; i++) {
 		struct forwarder *f = &P.f[i];
+		enum allowlist_match m;
 		bool ok;
 
-		if (!f->outbound || !f->in_use)
+		if (!f->outbound || !f->in_use) {
+			f->by_address = NULL;
 			continue;
-		ok = allowlist_has(&l, f->target.host, f->target.port);
+		}
+		m = allowlist_match(l, f->target.host, f->target.port);
+		ok = m != ALLOWLIST_NO;
 		if (ok != atomic_load(&f->allowed) || !ok)
-			relay_log(ok ? "allowed" : "denied", f,
-			    ok ? "on the allowlist" : "not on the allowlist");
+			relay_log(ok ? "allowed" : "denied", f, !ok ?
+			    "not on the allowlist" : m == ALLOWLIST_BY_NAME ?
+			    "on the allowlist" : "on the allowlist if its address "
+			    "is one of a listed name's");
+		/* Resolved again at once against the new list. */
+		f->by_address = m == ALLOWLIST_BY_ADDRESS ? l : NULL;
+		f->resolve_at_ms = 0;
 		atomic_store(&f->allowed, ok);
 		if (!ok && at_start) {
 			fprintf(stderr, "glassbox-parent: %s is not on the "
@@ -419,7 +437,29 @@ apply_allowlist(bool at_start)
 			rc = -1;
 		}
 	}
+	allowlist_free(allowed_list);
+	allowed_list = l;
 	return rc;
+}
+
+/* At start, as vsock-proxy checks before it listens: a target on the
+ * allowlist by address only must resolve to a listed name's address. */
+static int
+check_by_address(void)
+{
+	for (unsigned i = 0; i < P.n; i++) {
+		struct forwarder *f = &P.f[i];
+
+		if (f->outbound && f->in_use && f->by_address != NULL &&
+		    f->addrlen == 0) {
+			fprintf(stderr, "glassbox-parent: %s is not on the "
+			    "allowlist %s: no name listed with its port resolves "
+			    "to its address (see the log)\n", f->target_text,
+			    P.allowlist);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int
@@ -468,6 +508,7 @@ struct config {
 	unsigned max_conns, connect_ms, idle_ms, drain_ms, resolve_s;
 	int allow_debug;                /* -1: not said */
 	int allow_special;              /* -1: not said */
+	int family;                     /* AF_INET (ipv4), AF_INET6, 0 */
 };
 
 static void
@@ -514,6 +555,17 @@ config_set(struct config *c, const char *k, const char *v, char *err,
 	if (strcmp(k, "allow-debug") == 0 && (strcmp(v, "true") == 0 ||
 	    strcmp(v, "false") == 0)) {
 		c->allow_debug = v[0] == 't';
+		return 0;
+	}
+	if ((strcmp(k, "ipv4") == 0 || strcmp(k, "ipv6") == 0) &&
+	    strcmp(v, "true") == 0) {
+		int af = k[3] == '4' ? AF_INET : AF_INET6;
+
+		if (c->family != 0 && c->family != af) {
+			snprintf(err, errlen, "ipv4 and ipv6 exclude each other");
+			return -1;
+		}
+		c->family = af;
 		return 0;
 	}
 	if (strcmp(k, "outbound-allow-special") == 0 &&
@@ -736,11 +788,16 @@ reconfigure(struct relay *r, bool at_start)
 		bool special = flags.allow_special == 1 ||
 		    (flags.allow_special == -1 && file.allow_special == 1);
 
+		int family = flags.family ? flags.family : file.family ?
+		    file.family : AF_UNSPEC;
+
 		/* Resolve again at once, so the new rule applies now. */
 		allowlist_allow_special(special);
 		for (unsigned i = 0; i < P.n; i++)
-			if (P.f[i].outbound)
+			if (P.f[i].outbound) {
+				P.f[i].family = family;
 				P.f[i].resolve_at_ms = 0;
+			}
 	}
 	if (at_start) {
 		/* Start-only settings, kept in flags for main(). */
@@ -780,6 +837,8 @@ main(int argc, char **argv)
 		{ "resolve-interval", required_argument, NULL, 'R' },
 		{ "dns-server", required_argument, NULL, 'S' },
 		{ "outbound-allow-special", no_argument, NULL, 's' },
+		{ "ipv4", no_argument, NULL, '4' },
+		{ "ipv6", no_argument, NULL, '6' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -798,7 +857,11 @@ main(int argc, char **argv)
 	flags.allow_special = -1;
 	for (unsigned i = 0; i < RELAY_MAX_FORWARDERS; i++)
 		P.f[i].fd = -1;
-	while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
+	/* vsock-proxy's command line, translated to ours (vsockproxy.c). */
+	if (vsockproxy_mode(argc, argv) &&
+	    (c = vsockproxy_args(argc, argv, &argc, &argv)) != 0)
+		return c < 0 ? 2 : 0;
+	while ((c = getopt_long(argc, argv, "h46", longopts, &idx)) != -1) {
 		if (c == 'h') {
 			fputs(usage_text, stdout);
 			return 0;
@@ -823,6 +886,14 @@ main(int argc, char **argv)
 			flags.allow_special = 1;
 			continue;
 		}
+		if (c == '4' || c == '6') {
+			if (config_set(&flags, c == '4' ? "ipv4" : "ipv6", "true",
+			    err, sizeof err) != 0) {
+				fprintf(stderr, "glassbox-parent: %s\n", err);
+				return 2;
+			}
+			continue;
+		}
 		if (config_set(&flags, longopts[idx].name, optarg, err,
 		    sizeof err) != 0) {
 			fprintf(stderr, "glassbox-parent: --%s\n%s", err,
@@ -836,7 +907,8 @@ main(int argc, char **argv)
 	}
 	if (reconfigure(NULL, true) != 0)
 		return 2;
-	if (P.n == 0 || (flags.health && strrchr(flags.health, ':') == NULL)) {
+	if (P.n == 0 || (flags.health && strrchr(flags.health, ':') == NULL &&
+	    strcmp(flags.health, "off") != 0)) {
 		fprintf(stderr, "glassbox-parent: at least one --forward or "
 		    "--outbound; --health ADDR:PORT\n%s", usage_text);
 		return 2;
@@ -850,6 +922,8 @@ main(int argc, char **argv)
 	if (!flags.health)
 		flags.health = strdup("127.0.0.1:8080");
 	(void)relay_resolve(P.f, P.n, flags.resolve_s, dns_server);
+	if (check_by_address() != 0)
+		return 2;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -861,8 +935,9 @@ main(int argc, char **argv)
 	    relay_start(P.f, P.n, &ro, &r) != 0)
 		return 2;
 	(void)gb_httpd_raise_nofile();
-	if ((hfd = open_health(flags.health, &port)) < 0 ||
-	    gb_httpd_start(hfd, &ho, &health_httpd) != 0) {
+	if (strcmp(flags.health, "off") != 0 &&
+	    ((hfd = open_health(flags.health, &port)) < 0 ||
+	    gb_httpd_start(hfd, &ho, &health_httpd) != 0)) {
 		fprintf(stderr, "glassbox-parent: cannot serve health on %s\n",
 		    flags.health);
 		relay_stop(r, 0);
@@ -880,9 +955,10 @@ main(int argc, char **argv)
 			    "forwarding", P.f[i].listen_text,
 			    P.f[i].target_text);
 	}
-	printf("health on http://%.*s:%d/health\n",
-	    (int)(strrchr(flags.health, ':') - flags.health), flags.health,
-	    port);
+	if (health_httpd != NULL)
+		printf("health on http://%.*s:%d/health\n",
+		    (int)(strrchr(flags.health, ':') - flags.health),
+		    flags.health, port);
 	fflush(stdout);
 	relay_log("started", NULL, NULL);
 
@@ -904,6 +980,7 @@ main(int argc, char **argv)
 	gb_httpd_stop(health_httpd);
 	relay_stop(r, flags.drain_ms);
 	config_free(&flags);
+	allowlist_free(allowed_list);
 	free(P.allowlist);
 	free(P.describe);
 	free(P.name);
