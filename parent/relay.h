@@ -79,8 +79,8 @@ bool relay_reachable(const struct gb_listen_addr *target,
  * only one of them with f->family), with the answer's TTL deciding the
  * next lookup (at least 1 s, at most max_s); a name DNS does not answer
  * (in /etc/hosts, say) through getaddrinfo(), looked up again after
- * max_s. dns, if not NULL, is the DNS server to ask (IPv4 "ADDR:PORT";
- * tests). Of the addresses found, the first that is not in a special
+ * max_s. dns, if not NULL, is the DNS server to ask instead (IPv4
+ * "ADDR:PORT"; tests): then there is no getaddrinfo(). Of the addresses found, the first that is not in a special
  * range (allowlist_refused()) and, for a target on the allowlist by
  * address only, is an address of a listed name, is used. A failed lookup
  * keeps the last address. Returns the milliseconds until the next one is
