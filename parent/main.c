@@ -24,9 +24,13 @@
 #include "gb/codec.h"
 #include "relay.h"
 #include "credentials.h"
+#include "vsockproxy.h"
 
 static const char usage_text[] =
 "usage: glassbox-parent --forward LISTEN=TARGET [--forward ...] [options]\n"
+"       glassbox-parent vsock-proxy [-4|-6] [-w N] [--config FILE] LOCAL_PORT\n"
+"           REMOTE_ADDR REMOTE_PORT  (vsock-proxy's command line; also when\n"
+"           run as a link named vsock-proxy; glassbox-parent vsock-proxy -h)\n"
 "\n"
 "  --config FILE        NAME = VALUE lines, NAME a long option below\n"
 "                       (forward and outbound may repeat); flags win.\n"
@@ -42,9 +46,9 @@ static const char usage_text[] =
 "  --idle-timeout MS    a connection with no traffic either way is closed\n"
 "                       (default 300000)\n"
 "  --health ADDR:PORT   GET /health and /metrics (default 127.0.0.1:8080;\n"
-"                       [v6]:PORT too); each request's head must arrive\n"
-"                       within 10 s, its body within 30 s, at most 4096\n"
-"                       connections open (docs/parent.md)\n"
+"                       [v6]:PORT too; off: none); each request's head\n"
+"                       must arrive within 10 s, its body within 30 s, at\n"
+"                       most 4096 connections open (docs/parent.md)\n"
 "  --describe-cmd CMD   what prints the enclaves' JSON (default\n"
 "                       \"nitro-cli describe-enclaves\"), run through sh\n"
 "  --enclave-name NAME  which enclave of that list (default: the first)\n"
@@ -54,12 +58,19 @@ static const char usage_text[] =
 "  --outbound LISTEN=HOST:PORT  the enclave's way out (vsock-proxy's job):\n"
 "                       connections on LISTEN (vsock:PORT in production)\n"
 "                       go to HOST:PORT, which must be on the allowlist\n"
-"  --allowlist FILE     vsock-proxy's YAML: allowlist: [{address, port}];\n"
-"                       SIGHUP reads it again (open connections stay)\n"
+"  --allowlist FILE     vsock-proxy's YAML: allowlist: [{address, port}],\n"
+"                       with its rules: other keys ignored, a quoted port\n"
+"                       refused, HOST:PORT allowed when an entry has PORT\n"
+"                       and HOST, or PORT and a name that resolves to\n"
+"                       HOST's address (checked at each lookup); SIGHUP\n"
+"                       reads it again (open connections stay)\n"
+"  -4, --ipv4           outbound targets use IPv4 addresses only\n"
+"  -6, --ipv6           IPv6 only (default: IPv4 first, then IPv6)\n"
 "  --resolve-interval S outbound names are resolved again after their DNS\n"
 "                       TTL, at most this long (default 60; names DNS does\n"
 "                       not answer, as in /etc/hosts, exactly this long)\n"
-"  --dns-server A:P     ask this DNS server (IPv4) instead of resolv.conf's\n"
+"  --dns-server A:P     ask this DNS server (IPv4) instead of the system's\n"
+"                       resolver (tests: no other lookup)\n"
 "  --outbound-allow-special  let outbound names resolve to loopback,\n"
 "                       link-local (instance metadata), unspecified,\n"
 "                       multicast and other special addresses (refused\n"
@@ -381,11 +392,14 @@ add_outbound(const char *arg, unsigned max_conns)
 	return 0;
 }
 
+/* The allowlist in force; forwarders allowed by address point into it. */
+static struct allowlist *allowed_list;
+
 /* (Re)reads the allowlist and allows or withdraws each outbound target. */
 static int
 apply_allowlist(bool at_start)
 {
-	struct allowlist l;
+	struct allowlist *l = NULL;
 	char err[300];
 	int rc = 0;
 
@@ -404,16 +418,30 @@ apply_allowlist(bool at_start)
 			fprintf(stderr, "glassbox-parent: %s\n", err);
 		return -1;              /* a reload keeps the old list */
 	}
+	if (l->nignored > 0) {
+		snprintf(err, sizeof err, "%u key(s) ignored, as vsock-proxy "
+		    "ignores them; the first: %s", l->nignored, l->ignored);
+		relay_log("allowlist_ignored", NULL, err);
+	}
 	for (unsigned i = 0; i < P.n; i++) {
 		struct forwarder *f = &P.f[i];
+		enum allowlist_match m;
 		bool ok;
 
-		if (!f->outbound || !f->in_use)
+		if (!f->outbound || !f->in_use) {
+			f->by_address = NULL;
 			continue;
-		ok = allowlist_has(&l, f->target.host, f->target.port);
+		}
+		m = allowlist_match(l, f->target.host, f->target.port);
+		ok = m != ALLOWLIST_NO;
 		if (ok != atomic_load(&f->allowed) || !ok)
-			relay_log(ok ? "allowed" : "denied", f,
-			    ok ? "on the allowlist" : "not on the allowlist");
+			relay_log(ok ? "allowed" : "denied", f, !ok ?
+			    "not on the allowlist" : m == ALLOWLIST_BY_NAME ?
+			    "on the allowlist" : "on the allowlist if its address "
+			    "is one of a listed name's");
+		/* Resolved again at once against the new list. */
+		f->by_address = m == ALLOWLIST_BY_ADDRESS ? l : NULL;
+		f->resolve_at_ms = 0;
 		atomic_store(&f->allowed, ok);
 		if (!ok && at_start) {
 			fprintf(stderr, "glassbox-parent: %s is not on the "
@@ -421,7 +449,29 @@ apply_allowlist(bool at_start)
 			rc = -1;
 		}
 	}
+	allowlist_free(allowed_list);
+	allowed_list = l;
 	return rc;
+}
+
+/* At start, as vsock-proxy checks before it listens: a target on the
+ * allowlist by address only must resolve to a listed name's address. */
+static int
+check_by_address(void)
+{
+	for (unsigned i = 0; i < P.n; i++) {
+		struct forwarder *f = &P.f[i];
+
+		if (f->outbound && f->in_use && f->by_address != NULL &&
+		    f->addrlen == 0) {
+			fprintf(stderr, "glassbox-parent: %s is not on the "
+			    "allowlist %s: no name listed with its port resolves "
+			    "to its address (see the log)\n", f->target_text,
+			    P.allowlist);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static int
@@ -470,6 +520,7 @@ struct config {
 	unsigned max_conns, connect_ms, idle_ms, drain_ms, resolve_s;
 	int allow_debug;                /* -1: not said */
 	int allow_special;              /* -1: not said */
+	int family;                     /* AF_INET (ipv4), AF_INET6, 0 */
 };
 
 static void
@@ -516,6 +567,17 @@ config_set(struct config *c, const char *k, const char *v, char *err,
 	if (strcmp(k, "allow-debug") == 0 && (strcmp(v, "true") == 0 ||
 	    strcmp(v, "false") == 0)) {
 		c->allow_debug = v[0] == 't';
+		return 0;
+	}
+	if ((strcmp(k, "ipv4") == 0 || strcmp(k, "ipv6") == 0) &&
+	    strcmp(v, "true") == 0) {
+		int af = k[3] == '4' ? AF_INET : AF_INET6;
+
+		if (c->family != 0 && c->family != af) {
+			snprintf(err, errlen, "ipv4 and ipv6 exclude each other");
+			return -1;
+		}
+		c->family = af;
 		return 0;
 	}
 	if (strcmp(k, "outbound-allow-special") == 0 &&
@@ -738,11 +800,16 @@ reconfigure(struct relay *r, bool at_start)
 		bool special = flags.allow_special == 1 ||
 		    (flags.allow_special == -1 && file.allow_special == 1);
 
+		int family = flags.family ? flags.family : file.family ?
+		    file.family : AF_UNSPEC;
+
 		/* Resolve again at once, so the new rule applies now. */
 		allowlist_allow_special(special);
 		for (unsigned i = 0; i < P.n; i++)
-			if (P.f[i].outbound)
+			if (P.f[i].outbound) {
+				P.f[i].family = family;
 				P.f[i].resolve_at_ms = 0;
+			}
 	}
 	if (at_start) {
 		/* Start-only settings, kept in flags for main(). */
@@ -782,6 +849,8 @@ main(int argc, char **argv)
 		{ "resolve-interval", required_argument, NULL, 'R' },
 		{ "dns-server", required_argument, NULL, 'S' },
 		{ "outbound-allow-special", no_argument, NULL, 's' },
+		{ "ipv4", no_argument, NULL, '4' },
+		{ "ipv6", no_argument, NULL, '6' },
 		{ "help", no_argument, NULL, 'h' },
 		/* credentials.c's (flags only, not in --config). */
 		{ "credentials", required_argument, NULL, 'K' },
@@ -804,7 +873,11 @@ main(int argc, char **argv)
 	flags.allow_special = -1;
 	for (unsigned i = 0; i < RELAY_MAX_FORWARDERS; i++)
 		P.f[i].fd = -1;
-	while ((c = getopt_long(argc, argv, "h", longopts, &idx)) != -1) {
+	/* vsock-proxy's command line, translated to ours (vsockproxy.c). */
+	if (vsockproxy_mode(argc, argv) &&
+	    (c = vsockproxy_args(argc, argv, &argc, &argv)) != 0)
+		return c < 0 ? 2 : 0;
+	while ((c = getopt_long(argc, argv, "h46", longopts, &idx)) != -1) {
 		if (c == 'h') {
 			fputs(usage_text, stdout);
 			return 0;
@@ -834,6 +907,14 @@ main(int argc, char **argv)
 				return 2;
 			continue;
 		}
+		if (c == '4' || c == '6') {
+			if (config_set(&flags, c == '4' ? "ipv4" : "ipv6", "true",
+			    err, sizeof err) != 0) {
+				fprintf(stderr, "glassbox-parent: %s\n", err);
+				return 2;
+			}
+			continue;
+		}
 		if (config_set(&flags, longopts[idx].name, optarg, err,
 		    sizeof err) != 0) {
 			fprintf(stderr, "glassbox-parent: --%s\n%s", err,
@@ -848,9 +929,10 @@ main(int argc, char **argv)
 	if (reconfigure(NULL, true) != 0)
 		return 2;
 	if ((P.n == 0 && !credentials_enabled()) ||
-	    (flags.health && strrchr(flags.health, ':') == NULL)) {
+	    (flags.health && strrchr(flags.health, ':') == NULL &&
+	    strcmp(flags.health, "off") != 0)) {
 		fprintf(stderr, "glassbox-parent: at least one --forward, "
-		    "--outbound or --credentials; --health ADDR:PORT\n%s",
+		    "--outbound or --credentials; --health ADDR:PORT or off\n%s",
 		    usage_text);
 		return 2;
 	}
@@ -863,6 +945,8 @@ main(int argc, char **argv)
 	if (!flags.health)
 		flags.health = strdup("127.0.0.1:8080");
 	(void)relay_resolve(P.f, P.n, flags.resolve_s, dns_server);
+	if (check_by_address() != 0)
+		return 2;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
@@ -874,8 +958,9 @@ main(int argc, char **argv)
 	    relay_start(P.f, P.n, &ro, &r) != 0)
 		return 2;
 	(void)gb_httpd_raise_nofile();
-	if ((hfd = open_health(flags.health, &port)) < 0 ||
-	    gb_httpd_start(hfd, &ho, &health_httpd) != 0) {
+	if (strcmp(flags.health, "off") != 0 &&
+	    ((hfd = open_health(flags.health, &port)) < 0 ||
+	    gb_httpd_start(hfd, &ho, &health_httpd) != 0)) {
 		fprintf(stderr, "glassbox-parent: cannot serve health on %s\n",
 		    flags.health);
 		relay_stop(r, 0);
@@ -894,13 +979,15 @@ main(int argc, char **argv)
 			    P.f[i].target_text);
 	}
 	if (credentials_start() != 0) {
-		gb_httpd_stop(health_httpd);
+		if (health_httpd != NULL)
+			gb_httpd_stop(health_httpd);
 		relay_stop(r, 0);
 		return 2;
 	}
-	printf("health on http://%.*s:%d/health\n",
-	    (int)(strrchr(flags.health, ':') - flags.health), flags.health,
-	    port);
+	if (health_httpd != NULL)
+		printf("health on http://%.*s:%d/health\n",
+		    (int)(strrchr(flags.health, ':') - flags.health),
+		    flags.health, port);
 	fflush(stdout);
 	relay_log("started", NULL, NULL);
 
@@ -923,6 +1010,7 @@ main(int argc, char **argv)
 	credentials_stop();
 	relay_stop(r, flags.drain_ms);
 	config_free(&flags);
+	allowlist_free(allowed_list);
 	free(P.allowlist);
 	free(P.describe);
 	free(P.name);

@@ -68,19 +68,45 @@ struct relay {
 	struct tag ltags[RELAY_MAX_FORWARDERS];
 };
 
+/* s as the inside of a JSON string: messages quote names and file
+ * contents, which would otherwise break the line. */
+static void
+put_json(FILE *out, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			fprintf(out, "\\u%04x", ch);
+		else
+			fputc(ch, out);
+	}
+}
+
 void
 relay_log(const char *event, const struct forwarder *f, const char *detail)
 {
 	char ts[40];
 
 	gb_time_format_rfc3339(gb_time_now_ms(), ts, sizeof ts);
+	flockfile(stderr);
 	fprintf(stderr, "{\"time\":\"%s\",\"event\":\"%s\"", ts, event);
-	if (f != NULL)
-		fprintf(stderr, ",\"listen\":\"%s\",\"target\":\"%s\"",
-		    f->listen_text, f->target_text);
-	if (detail != NULL)
-		fprintf(stderr, ",\"detail\":\"%s\"", detail);
+	if (f != NULL) {
+		fputs(",\"listen\":\"", stderr);
+		put_json(stderr, f->listen_text);
+		fputs("\",\"target\":\"", stderr);
+		put_json(stderr, f->target_text);
+		fputc('"', stderr);
+	}
+	if (detail != NULL) {
+		fputs(",\"detail\":\"", stderr);
+		put_json(stderr, detail);
+		fputc('"', stderr);
+	}
 	fprintf(stderr, "}\n");
+	funlockfile(stderr);
 }
 
 /* A non-blocking socket connecting to an outbound forwarder's last
@@ -113,21 +139,61 @@ connect_resolved(struct forwarder *f)
 	return fd;
 }
 
-/* An A record for name through DNS, and its TTL; -1 if DNS does not
- * answer one. */
-static int
-dns_lookup(const char *name, const char *dns, struct in_addr *addr,
-    uint32_t *ttl)
+/* Addresses kept from one lookup: DNS answers for AWS endpoints carry up
+ * to 8; the rest of a longer answer is not used. */
+#define RESOLVE_ADDRS_MAX 16
+
+/* The addresses a name resolves to, in the order they are tried. */
+struct lookup {
+	struct sockaddr_storage a[RESOLVE_ADDRS_MAX];
+	socklen_t len[RESOLVE_ADDRS_MAX];
+	unsigned n;
+	bool dns;                       /* from DNS, with ttl */
+	uint32_t ttl;                   /* the smallest of the answers' */
+};
+
+/* Appends an IPv4 (4 bytes) or IPv6 (16 bytes) address with port. */
+static void
+lookup_add(struct lookup *l, int family, const void *addr, unsigned port)
+{
+	if (l->n == RESOLVE_ADDRS_MAX)
+		return;
+	memset(&l->a[l->n], 0, sizeof l->a[l->n]);
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&l->a[l->n];
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		memcpy(&sin->sin_addr, addr, 4);
+		l->len[l->n++] = sizeof *sin;
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l->a[l->n];
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		memcpy(&sin6->sin6_addr, addr, 16);
+		l->len[l->n++] = sizeof *sin6;
+	}
+}
+
+/* Records of type (ns_t_a or ns_t_aaaa) for name through DNS, appended to
+ * out with the smallest TTL; dns, if not NULL, is the server. Returns how
+ * many were added (0: DNS does not answer any). */
+static unsigned
+dns_lookup(const char *name, const char *dns, int type, unsigned port,
+    struct lookup *out)
 {
 	struct __res_state st;
 	unsigned char ans[4096];
+	unsigned before = out->n;
+	size_t size = type == ns_t_a ? 4 : 16;
 	ns_msg msg;
 	ns_rr rr;
-	int len, rc = -1;
+	int len;
 
 	memset(&st, 0, sizeof st);
 	if (res_ninit(&st) != 0)
-		return -1;
+		return 0;
 	st.retrans = 1;                 /* a dead server costs ~1 s, not 10 */
 	st.retry = 1;
 	if (dns != NULL) {
@@ -144,49 +210,168 @@ dns_lookup(const char *name, const char *dns, struct in_addr *addr,
 			goto out;
 		st.nscount = 1;
 	}
-	len = res_nquery(&st, name, ns_c_in, ns_t_a, ans, sizeof ans);
+	len = res_nquery(&st, name, ns_c_in, type, ans, sizeof ans);
 	if (len <= 0 || ns_initparse(ans, len, &msg) != 0)
 		goto out;
 	for (int i = 0; i < ns_msg_count(msg, ns_s_an); i++) {
 		if (ns_parserr(&msg, ns_s_an, i, &rr) != 0)
 			break;
-		if (ns_rr_type(rr) != ns_t_a || ns_rr_rdlen(rr) != 4)
+		if ((int)ns_rr_type(rr) != type || ns_rr_rdlen(rr) != size)
 			continue;
-		if (rc != 0) {
-			memcpy(addr, ns_rr_rdata(rr), 4);
-			*ttl = ns_rr_ttl(rr);
-			rc = 0;
-		} else if (ns_rr_ttl(rr) < *ttl) {
-			*ttl = ns_rr_ttl(rr);
-		}
+		if (out->n == before || ns_rr_ttl(rr) < out->ttl)
+			out->ttl = ns_rr_ttl(rr);
+		lookup_add(out, type == ns_t_a ? AF_INET : AF_INET6,
+		    ns_rr_rdata(rr), port);
 	}
+	out->dns |= out->n > before;
 out:
 	res_nclose(&st);
-	return rc;
+	return out->n - before;
 }
 
-/* Takes a resolved address for f unless it is in a refused range
- * (allowlist.c); a refused one is logged, and f keeps no address. */
-static bool
-use_address(struct forwarder *f, const struct sockaddr *sa, socklen_t len)
+/*
+ * The addresses of name with port, of the family asked for (AF_UNSPEC:
+ * IPv4 first, then IPv6, as vsock-proxy's resolver orders them): a
+ * literal address as it is, else DNS (A, then AAAA when there is no A),
+ * else, unless dns names the server to ask, getaddrinfo() (a name in
+ * /etc/hosts, say). Returns how many; on 0, *why says why.
+ */
+static unsigned
+resolve_name(const char *name, unsigned port, int family, const char *dns,
+    struct lookup *out, const char **why)
 {
-	const char *why = allowlist_refused(sa);
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_NUMERICSERV, .ai_family = family };
+	struct addrinfo *ai = NULL;
+	unsigned char bin[16];
+	char ps[8];
+	int e;
+
+	memset(out, 0, sizeof *out);
+	*why = NULL;
+	if (inet_pton(AF_INET, name, bin) == 1 ||
+	    inet_pton(AF_INET6, name, bin) == 1) {
+		int af = strchr(name, ':') ? AF_INET6 : AF_INET;
+
+		if (family != AF_UNSPEC && family != af) {
+			*why = af == AF_INET ? "an IPv4 address, and -6 (--ipv6) "
+			    "is given" : "an IPv6 address, and -4 (--ipv4) is given";
+			return 0;
+		}
+		lookup_add(out, af, bin, port);
+		return 1;
+	}
+	if (family != AF_INET6)
+		(void)dns_lookup(name, dns, ns_t_a, port, out);
+	if (family != AF_INET && out->n == 0)
+		(void)dns_lookup(name, dns, ns_t_aaaa, port, out);
+	if (out->n > 0)
+		return out->n;
+	if (dns != NULL) {
+		/* --dns-server is asked instead of the system's resolver, not
+		 * before it: tests send no query anywhere else. */
+		*why = family == AF_INET ? "the DNS server has no IPv4 address" :
+		    family == AF_INET6 ? "the DNS server has no IPv6 address" :
+		    "the DNS server has no address";
+		return 0;
+	}
+	snprintf(ps, sizeof ps, "%u", port);
+	if ((e = getaddrinfo(name, ps, &hints, &ai)) != 0) {
+		*why = gai_strerror(e);
+		return 0;
+	}
+	/* IPv4 first, then IPv6, whatever getaddrinfo's order. */
+	for (int pass = 0; pass < 2; pass++)
+		for (struct addrinfo *p = ai; p != NULL; p = p->ai_next)
+			if (p->ai_family == (pass == 0 ? AF_INET : AF_INET6))
+				lookup_add(out, p->ai_family, p->ai_family ==
+				    AF_INET ? (const void *)&((struct sockaddr_in *)
+				    (void *)p->ai_addr)->sin_addr : (const void *)
+				    &((struct sockaddr_in6 *)(void *)p->ai_addr)->
+				    sin6_addr, port);
+	freeaddrinfo(ai);
+	if (out->n == 0)
+		*why = family == AF_INET ? "no IPv4 address" :
+		    family == AF_INET6 ? "no IPv6 address" : "no address";
+	return out->n;
+}
+
+/* How the listed names of an allowlist are resolved for a match by
+ * address: as the target is (same DNS server and family). */
+struct listed_ctx {
+	const char *dns;
+	int family;
+};
+
+static unsigned
+resolve_listed(void *arg, const char *name, struct sockaddr_storage *addrs,
+    unsigned max)
+{
+	struct listed_ctx *c = arg;
+	struct lookup lk;
+	const char *why;
+	unsigned n = resolve_name(name, 0, c->family, c->dns, &lk, &why);
+
+	for (unsigned k = 0; k < n && k < max; k++)
+		addrs[k] = lk.a[k];
+	return n < max ? n : max;
+}
+
+/* Logs that an address of f's target is refused, and why. */
+static void
+refuse_address(struct forwarder *f, const struct sockaddr *sa, socklen_t len,
+    const char *why)
+{
 	char host[INET6_ADDRSTRLEN], msg[200];
 
-	if (why != NULL) {
-		if (getnameinfo(sa, len, host, sizeof host, NULL, 0,
-		    NI_NUMERICHOST) != 0)
-			snprintf(host, sizeof host, "?");
-		snprintf(msg, sizeof msg, "%s is %s", host, why);
-		relay_log("address_refused", f, msg);
-		len = 0;
+	if (getnameinfo(sa, len, host, sizeof host, NULL, 0,
+	    NI_NUMERICHOST) != 0)
+		snprintf(host, sizeof host, "?");
+	snprintf(msg, sizeof msg, "%s is %s", host, why);
+	relay_log("address_refused", f, msg);
+}
+
+/*
+ * Chooses f's address among lk's: the first not in a refused range
+ * (allowlist.c) and, when f's target is on the allowlist by address only,
+ * one that a listed name with its port resolves to. Refusals are logged;
+ * with none left, f keeps no address.
+ */
+static void
+choose_address(struct forwarder *f, struct lookup *lk, const char *dns)
+{
+	struct lookup ok = { .n = 0 };
+	int pick = -1;
+
+	for (unsigned k = 0; k < lk->n; k++) {
+		const char *why = allowlist_refused((struct sockaddr *)&lk->a[k]);
+
+		if (why != NULL) {
+			refuse_address(f, (struct sockaddr *)&lk->a[k],
+			    lk->len[k], why);
+			continue;
+		}
+		ok.a[ok.n] = lk->a[k];
+		ok.len[ok.n++] = lk->len[k];
+	}
+	if (ok.n > 0 && f->by_address != NULL) {
+		struct listed_ctx c = { dns, f->family };
+
+		pick = allowlist_address_listed(f->by_address, f->target.port,
+		    ok.a, ok.n, resolve_listed, &c);
+		if (pick < 0)
+			for (unsigned k = 0; k < ok.n; k++)
+				refuse_address(f, (struct sockaddr *)&ok.a[k],
+				    ok.len[k], "not an address of a name the "
+				    "allowlist lists with this port");
+	} else if (ok.n > 0) {
+		pick = 0;
 	}
 	pthread_mutex_lock(&f->mu);
-	if (len > 0)
-		memcpy(&f->addr, sa, len);
-	f->addrlen = len;
+	if (pick >= 0)
+		memcpy(&f->addr, &ok.a[pick], ok.len[pick]);
+	f->addrlen = pick >= 0 ? ok.len[pick] : 0;
 	pthread_mutex_unlock(&f->mu);
-	return why == NULL;
 }
 
 int64_t
@@ -196,14 +381,8 @@ relay_resolve(struct forwarder *f, unsigned n, unsigned max_s,
 	int64_t now = gb_time_now_ms(), next = (int64_t)max_s * 1000;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-		    .ai_flags = AI_NUMERICSERV };
-		struct addrinfo *ai = NULL;
-		struct sockaddr_in sin = { .sin_family = AF_INET };
-		struct in_addr ip;
-		uint32_t ttl = 0;
-		char port[8];
-		int e;
+		struct lookup lk;
+		const char *why;
 
 		if (!f[i].outbound || !f[i].in_use)
 			continue;
@@ -212,30 +391,18 @@ relay_resolve(struct forwarder *f, unsigned n, unsigned max_s,
 				next = f[i].resolve_at_ms - now;
 			continue;
 		}
-		if (dns_lookup(f[i].target.host, dns, &ip, &ttl) == 0) {
-			int64_t wait = (int64_t)(ttl < 1 ? 1 : ttl) * 1000;
+		if (resolve_name(f[i].target.host, f[i].target.port,
+		    f[i].family, dns, &lk, &why) == 0)
+			relay_log("resolve_failed", &f[i], why);
+		else
+			choose_address(&f[i], &lk, dns);
+		if (lk.dns) {
+			int64_t wait = (int64_t)(lk.ttl < 1 ? 1 : lk.ttl) * 1000;
 
 			if (wait > (int64_t)max_s * 1000)
 				wait = (int64_t)max_s * 1000;
-			sin.sin_port = htons((uint16_t)f[i].target.port);
-			sin.sin_addr = ip;
-			(void)use_address(&f[i], (struct sockaddr *)&sin,
-			    sizeof sin);
 			f[i].resolve_at_ms = now + wait;
 		} else {
-			snprintf(port, sizeof port, "%u", f[i].target.port);
-			if ((e = getaddrinfo(f[i].target.host, port, &hints,
-			    &ai)) != 0) {
-				relay_log("resolve_failed", &f[i],
-				    gai_strerror(e));
-			} else {
-				/* The first address not refused. */
-				for (struct addrinfo *p = ai; p != NULL &&
-				    !use_address(&f[i], p->ai_addr,
-				    p->ai_addrlen); p = p->ai_next)
-					;
-				freeaddrinfo(ai);
-			}
 			f[i].resolve_at_ms = now + (int64_t)max_s * 1000;
 		}
 		if (f[i].resolve_at_ms - now < next)

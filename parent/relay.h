@@ -30,11 +30,20 @@ struct forwarder {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;              /* 0: not resolved (yet) */
 	atomic_bool allowed;
+	/* Which of the target's addresses are used: AF_UNSPEC (IPv4 first,
+	 * then IPv6, as vsock-proxy), AF_INET (-4) or AF_INET6 (-6). */
+	int family;
+	/* Not NULL when the target is on the allowlist only by address
+	 * (ALLOWLIST_BY_ADDRESS): the list, whose names with the target's
+	 * port the resolved address must be one of. Main thread only. */
+	const struct allowlist *by_address;
 	bool in_use;                    /* configured (main thread's view) */
 	int64_t resolve_at_ms;          /* next lookup (main thread) */
 	atomic_uint_fast64_t active, accepted, refused, failed;
 	atomic_uint_fast64_t bytes_in, bytes_out;   /* to / from the enclave */
 };
+
+struct allowlist;
 
 struct relay_opts {
 	unsigned connect_timeout_ms, idle_timeout_ms;
@@ -65,12 +74,17 @@ bool relay_reachable(const struct gb_listen_addr *target,
     unsigned timeout_ms);
 
 /*
- * Resolves the outbound forwarders' names that are due: through DNS, with
- * the answer's TTL deciding the next lookup (at least 1 s, at most
- * max_s); a name DNS does not answer (in /etc/hosts, say) through
- * getaddrinfo(), looked up again after max_s. dns, if not NULL, is the
- * DNS server to ask (IPv4 "ADDR:PORT"; tests). A failed lookup keeps the
- * last address. Returns the milliseconds until the next one is due.
+ * Resolves the outbound forwarders' names that are due: a literal address
+ * as it is; a name through DNS (A records, then AAAA if there are none;
+ * only one of them with f->family), with the answer's TTL deciding the
+ * next lookup (at least 1 s, at most max_s); a name DNS does not answer
+ * (in /etc/hosts, say) through getaddrinfo(), looked up again after
+ * max_s. dns, if not NULL, is the DNS server to ask instead (IPv4
+ * "ADDR:PORT"; tests): then there is no getaddrinfo(). Of the addresses found, the first that is not in a special
+ * range (allowlist_refused()) and, for a target on the allowlist by
+ * address only, is an address of a listed name, is used. A failed lookup
+ * keeps the last address. Returns the milliseconds until the next one is
+ * due.
  */
 int64_t relay_resolve(struct forwarder *f, unsigned n, unsigned max_s,
     const char *dns);

@@ -8,6 +8,8 @@
 #   - a system user glassbox (group ne), /etc/glassbox, /var/lib/glassbox;
 #   - the systemd units (enclave runner, parent bridge, verifier) and nginx
 #     with TLS in front of the verifier;
+#   - glassbox-vsock-proxy in place of nitro-enclaves-vsock-proxy (the
+#     enclave's way to the region's KMS endpoint, AWS's stock allowlist);
 #   - the enclave image from the image bucket, when there is one.
 # Run as root; the instance's user data runs it at first boot. It can run
 # again (an upgrade): existing configuration, keys and data are kept.
@@ -20,6 +22,8 @@
 #   GLASSBOX_BRIDGE_PORT     glassbox-parent's TCP port (default 6300)
 #   GLASSBOX_ENCLAVE_PORT    the enclave's vsock port (default 5000)
 #   GLASSBOX_HOSTNAME        the verifier's DNS name, for nginx and TLS
+#   AWS_REGION               the region, for the KMS endpoint (default: the
+#                            instance metadata's)
 set -euo pipefail
 
 usage() {
@@ -179,10 +183,42 @@ GLASSBOX_ENCLAVE_CID=16
 GLASSBOX_ENCLAVE_NAME=glassbox
 EOF
 
+step "vsock-proxy: glassbox-vsock-proxy in place of nitro-enclaves-vsock-proxy"
+# The region as nitro-enclaves-vsock-proxy.service finds it: the instance
+# identity document, through an IMDSv2 token.
+imds_region() {
+  local token
+  token=$(curl -fsS -X PUT http://169.254.169.254/latest/api/token \
+    -H "X-aws-ec2-metadata-token-ttl-seconds: 60") &&
+    curl -fsS -H "X-aws-ec2-metadata-token: $token" \
+      http://169.254.169.254/latest/dynamic/instance-identity/document | jq -r .region
+}
+if [ ! -e /etc/glassbox/vsock-proxy.env ]; then
+  region=${AWS_REGION:-$(imds_region || true)}
+  if [ -z "$region" ] || [ "$region" = null ]; then
+    echo "setup-parent: no region for the KMS endpoint (set AWS_REGION)" >&2
+    exit 2
+  fi
+  cat >/etc/glassbox/vsock-proxy.env <<EOF
+# glassbox-vsock-proxy.service: glassbox-parent vsock-proxy [OPTIONS] PORT REMOTE REMOTE_PORT
+# --config /etc/nitro_enclaves/vsock-proxy.yaml (glassbox-parent vsock-proxy --help).
+VSOCK_PROXY_PORT=8000
+VSOCK_PROXY_REMOTE=kms.$region.amazonaws.com
+VSOCK_PROXY_REMOTE_PORT=443
+# -4, -6, -w N (default 4 connections at once)
+VSOCK_PROXY_OPTIONS=
+EOF
+fi
+
 step "services"
 install -m 0644 "$share"/systemd/*.service /etc/systemd/system/
 systemctl daemon-reload
-systemctl enable glassbox-enclave.service glassbox-parent.service glassbox-verifier.service nginx.service
+# Both would listen on vsock port 8000; the units conflict.
+systemctl disable --now nitro-enclaves-vsock-proxy.service 2>/dev/null || true
+systemctl enable glassbox-enclave.service glassbox-parent.service glassbox-verifier.service \
+  glassbox-vsock-proxy.service nginx.service
 systemctl restart glassbox-enclave.service || step "the enclave did not start: journalctl -u glassbox-enclave"
 systemctl restart glassbox-parent.service glassbox-verifier.service nginx.service
+systemctl restart glassbox-vsock-proxy.service ||
+  step "vsock-proxy did not start: journalctl -u glassbox-vsock-proxy"
 step "done: verifier at https://$host/ , bridge on port $bridge"

@@ -483,7 +483,7 @@ with open(allow, "w") as f:
     f.write("allowlist:\n- {address: x, port: 99999}\n")
 r = subprocess.run([PARENT, "--outbound", f"unix:{out_sock}=x:1", "--allowlist", allow],
                    capture_output=True, text=True, timeout=30)
-check("bad allowlist refused", r.returncode == 2 and "bad or unknown field" in r.stderr, r.stderr)
+check("bad allowlist refused", r.returncode == 2 and 'bad field "port"' in r.stderr, r.stderr)
 
 # Ports are 1..65535 exactly: 4294967739 does not wrap to 443, in the
 # allowlist or in --outbound.
@@ -504,7 +504,14 @@ for bad_port in ("4294967739", "4294967296", "65536", "0", "-1", "+443", "0x1bb"
     with open(allow, "w") as f:
         f.write(f"allowlist:\n- {{address: x, port: '{bad_port}'}}\n")
     rc, err = start_refused("--outbound", f"unix:{out_sock}=x:443", "--allowlist", allow)
-    check(f"allowlist port {bad_port!r} refused", rc == 2 and "bad or unknown field" in err, err)
+    check(f"allowlist port {bad_port!r} refused", rc == 2 and 'bad field "port"' in err, err)
+    if bad_port.strip() == bad_port and bad_port:
+        # Unquoted too: a number YAML reads, but not 1..65535 in decimal.
+        with open(allow, "w") as f:
+            f.write(f"allowlist:\n- {{address: x, port: {bad_port}}}\n")
+        rc, err = start_refused("--outbound", f"unix:{out_sock}=x:443", "--allowlist", allow)
+        check(f"allowlist port {bad_port} (unquoted) refused",
+              rc == 2 and 'bad field "port": not a decimal' in err, err)
     with open(allow, "w") as f:
         f.write("allowlist:\n- {address: x, port: 443}\n")
     rc, err = start_refused("--outbound", f"unix:{out_sock}=x:{bad_port}", "--allowlist", allow)
