@@ -434,9 +434,8 @@ check_signer(json_t *release, const struct gb_doc *d, struct gb_result *res)
 		    "32-byte key", id, want);
 	gb_hex_encode(have, d->public_key.ptr, 32);
 	if (strcmp(have, want) != 0)
-		return gb_result_set(res, GB_R_WRONG_SIGNER, "the result was "
-		    "signed by %s, but release %s names signer_key %.64s",
-		    have, id, want);
+		return gb_result_set(res, GB_R_WRONG_SIGNER, "signed by %s, "
+		    "not by %.64s (release %s's signer_key)", have, want, id);
 	return GB_R_OK;
 }
 
