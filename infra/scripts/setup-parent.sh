@@ -8,6 +8,10 @@
 #   - a system user glassbox (group ne), /etc/glassbox, /var/lib/glassbox;
 #   - the systemd units (enclave runner, parent bridge, verifier) and nginx
 #     with TLS in front of the verifier;
+#   - the parent's configuration (parent-config.sh): the bridge, the
+#     enclave's one way out to KMS in AWS_REGION (allowlist), its
+#     credentials and sealed-key service, the sealed blob's folder
+#     (/var/lib/glassbox/sealed);
 #   - the enclave image from the image bucket, when there is one.
 # Run as root; the instance's user data runs it at first boot. It can run
 # again (an upgrade): existing configuration, keys and data are kept.
@@ -20,6 +24,8 @@
 #   GLASSBOX_BRIDGE_PORT     glassbox-parent's TCP port (default 6300)
 #   GLASSBOX_ENCLAVE_PORT    the enclave's vsock port (default 5000)
 #   GLASSBOX_HOSTNAME        the verifier's DNS name, for nginx and TLS
+#   AWS_REGION               the region, whose KMS endpoint the enclave may
+#                            reach (default: the instance's, from IMDSv2)
 set -euo pipefail
 
 usage() {
@@ -120,14 +126,19 @@ id glassbox >/dev/null 2>&1 ||
 usermod -aG ne glassbox
 install -d -m 0750 -o root -g glassbox /etc/glassbox
 install -d -m 0700 -o glassbox -g glassbox /var/lib/glassbox /etc/glassbox/tls
-if [ ! -e /etc/glassbox/parent.conf ]; then
-  cat >/etc/glassbox/parent.conf <<EOF
-# glassbox-parent --help; SIGHUP (systemctl reload) reads it again.
-forward = tcp:0.0.0.0:$bridge=vsock:16:$eport
-health = 127.0.0.1:8081
-enclave-name = glassbox
-EOF
+region=${AWS_REGION:-}
+if [ -z "$region" ]; then
+  imds=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' \
+    http://169.254.169.254/latest/api/token)
+  region=$(curl -fsS -H "X-aws-ec2-metadata-token: $imds" \
+    http://169.254.169.254/latest/meta-data/placement/region)
 fi
+# The sealed signer key's blob (nothing secret in it: docs/deploy.md).
+install -d -m 0700 -o glassbox -g glassbox /var/lib/glassbox/sealed
+GLASSBOX_BRIDGE_PORT=$bridge GLASSBOX_ENCLAVE_PORT=$eport \
+  "$share/scripts/parent-config.sh" /etc/glassbox "$region"
+chgrp glassbox /etc/glassbox/parent.conf /etc/glassbox/outbound.yaml /etc/glassbox/parent.env
+chmod 0640 /etc/glassbox/parent.conf /etc/glassbox/outbound.yaml /etc/glassbox/parent.env
 if [ ! -e /etc/glassbox/verifier.conf ]; then
   cat >/etc/glassbox/verifier.conf <<EOF
 # glassbox-verifier --help. nginx terminates TLS in front of it.
