@@ -87,7 +87,8 @@ instance_id_ok(const char *id)
 {
 	size_t n = strlen(id);
 
-	if (strncmp(id, "i-", 2) != 0 || (n != 10 && n != 19))
+	if (strncmp(id, "i-", 2) != 0 || (n != 10 &&
+	    n != GB_NSM_SIM_INSTANCE_ID_MAX))
 		return false;
 	return strspn(id + 2, "0123456789abcdef") == n - 2;
 }
