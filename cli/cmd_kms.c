@@ -318,8 +318,8 @@ cmd_kms_policy(int argc, char **argv)
 		switch (c) {
 		case 'r':
 			if (nids == KMS_POLICY_RELEASES_MAX) {
-				fprintf(stderr, "glassbox kms-policy: at most %d "
-				    "releases in one policy\n",
+				fprintf(stderr, "glassbox kms-policy: at most "
+				    "%d releases in one policy\n",
 				    KMS_POLICY_RELEASES_MAX);
 				return 2;
 			}

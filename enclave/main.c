@@ -123,8 +123,8 @@ enclave_sim_cert(const char *path, unsigned char **der_out, size_t *len_out)
 		fclose(f);
 	X509_free(x);
 	if (len <= 0) {
-		fprintf(stderr, "glassbox-enclave: --signing-cert %s: not a PEM "
-		    "certificate\n", path);
+		fprintf(stderr, "glassbox-enclave: --signing-cert %s: not a "
+		    "PEM certificate\n", path);
 		ERR_clear_error();
 		return -1;
 	}

@@ -461,7 +461,8 @@ TEST(pcr3_pcr4_known_values)
 		    "module_id"));
 		const char *pcr4 = json_string_value(json_object_get(
 		    json_object_get(d, "pcrs"), "4"));
-		const char *file = json_string_value(json_object_get(d, "file"));
+		const char *file = json_string_value(json_object_get(d,
+		    "file"));
 		char id[32];
 		size_t n;
 
@@ -683,7 +684,8 @@ TEST(simulator_pcr3_pcr4_pcr8)
 		};
 		struct gb_nsm_sim_opts b = { .boot_pcrs = NULL };
 
-		for (size_t i = 0; i < sizeof bad_arns / sizeof *bad_arns; i++) {
+		for (size_t i = 0; i < sizeof bad_arns / sizeof *bad_arns;
+		    i++) {
 			b.iam_role_arn = bad_arns[i];
 			ASSERT_EQ(gb_nsm_sim_open(dir, &b, &s, &renewed),
 			    GB_EINVAL);
