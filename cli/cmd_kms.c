@@ -1,11 +1,24 @@
 /*
  * glassbox kms-policy: the AWS KMS key policy that lets only an enclave
- * running a published, unrevoked release decrypt. The Decrypt statement is
- * conditioned on kms:RecipientAttestation:PCR0/1/2 (and PCR8 when the
- * release declares it), the statement shape AWS documents for Nitro
- * Enclaves; a second statement lets the account administer the key without
- * decrypting. With --tfvars it prints the release's PCRs as a Terraform
- * variables file (infra/terraform, variable enclave_pcrs) instead.
+ * running a published, unrevoked release use the key: kms:Decrypt and
+ * kms:GenerateDataKey (what a sealed key needs), each only with a Recipient
+ * attestation whose kms:RecipientAttestation:PCR0/1/2 (and PCR8 when the
+ * release declares it) are the release's, the statement shape AWS
+ * documents for Nitro Enclaves; a second statement lets the account
+ * administer the key without decrypting. With --tfvars it prints the
+ * releases' PCRs as a Terraform variables file (infra/terraform, variable
+ * enclave_releases) instead.
+ *
+ * Several releases (the rollover window of an upgrade: the old and the new
+ * side by side) get one statement each. IAM ANDs the condition keys of one
+ * statement and ORs the values listed for one key, and Allow statements
+ * are ORed: one statement listing both releases' values under each PCR
+ * key would admit a mix (release A's PCR0 with release B's PCR8, an image
+ * re-signed with the other certificate), while one statement per release
+ * admits exactly either release's whole PCR set. The PCR keys are
+ * single-valued, so the set operators (ForAnyValue, ForAllValues) do not
+ * apply to them. Statements come in release id order, as Terraform orders
+ * a map.
  *
  * The administration statement lists its actions one by one: a pattern
  * such as kms:Create* would include kms:CreateGrant, and a grant can carry
@@ -26,28 +39,38 @@
 #include "gb/registry.h"
 
 static const char usage_text[] =
-"usage: glassbox kms-policy --release ID --role-arn ARN [--admin-arn ARN]\n"
+"usage: glassbox kms-policy --release ID [--release ID]... --role-arn ARN\n"
+"                           [--admin-arn ARN] [--db PATH]\n"
+"       glassbox kms-policy --release ID [--release ID]... --tfvars\n"
 "                           [--db PATH]\n"
-"       glassbox kms-policy --release ID --tfvars [--db PATH]\n"
 "\n"
-"Prints the KMS key policy (JSON) that allows kms:Decrypt to ROLE only\n"
-"from an enclave whose attestation has the release's PCR0, PCR1, PCR2\n"
-"(and PCR8 when the release declares it), and key administration to\n"
+"Prints the KMS key policy (JSON) that allows kms:Decrypt and\n"
+"kms:GenerateDataKey to ROLE only with a Recipient attestation whose\n"
+"PCR0, PCR1, PCR2 (and PCR8 when the release declares it) are those of\n"
+"one of the releases: one statement per release, so that either release's\n"
+"whole PCR set is admitted and no mix of two (an upgrade's rollover\n"
+"window: give the old and the new release). Key administration goes to\n"
 "--admin-arn (default: the role's account root): a list of actions\n"
 "without Decrypt, ReEncrypt*, GenerateDataKey* or CreateGrant. The\n"
 "administrator can still rewrite the policy (kms:PutKeyPolicy): see\n"
 "docs/deploy.md for how to watch and restrict that.\n"
-"--tfvars prints {\"enclave_pcrs\": {...}} for infra/terraform instead.\n"
+"--tfvars prints {\"enclave_releases\": {ID: {...}}} for infra/terraform\n"
+"instead.\n"
 "\n"
-"  --release ID     a release id (16 hex digits) of the registry\n"
+"  --release ID     a release id (16 hex digits) of the registry; up to 8\n"
 "  --role-arn ARN   arn:aws:iam::ACCOUNT:role/NAME, the instance's role\n"
 "  --admin-arn ARN  who administers the key (arn:...:iam::ACCOUNT:root,\n"
 "                   :role/NAME or :user/NAME)\n"
 "  --db PATH        the registry (default: $GLASSBOX_DB, else\n"
 "                   ./glassbox-registry.db)\n"
 "\n"
-"Exit status: 0 printed, 1 refused (no such release, or it is revoked),\n"
-"2 usage or I/O error.\n";
+"Exit status: 0 printed, 1 refused (not_found: no such release; revoked:\n"
+"it was revoked, and no key policy may trust it), 2 usage or I/O error.\n";
+
+/* Releases one policy admits: an upgrade's rollover needs two; a few more
+ * cover a staged rollout. Each statement is about 800 bytes of the 32 KiB
+ * a key policy may have. */
+#define KMS_POLICY_RELEASES_MAX 8
 
 /* The PCRs a Nitro Enclaves KMS condition can name for a release: the
  * image (0), kernel and boot (1), application (2), signing certificate
@@ -166,6 +189,12 @@ out:
 	return rc;
 }
 
+static int
+by_string(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /*
  * What the administrator may do with the key, named one by one (no
  * wildcard: kms:Create* would be kms:CreateGrant too, and kms:Re* or
@@ -188,34 +217,78 @@ static const char *const admin_actions[] = {
 	"kms:CancelKeyDeletion",
 };
 
+/* One release's statement: Decrypt and GenerateDataKey, with its PCRs
+ * all required (one condition operator, its keys ANDed). Without a
+ * Recipient the PCR keys are absent from the request and the condition
+ * fails, so neither action ever returns plaintext outside the enclave. */
 static json_t *
-policy(const char *id, const char *role, const char *admin, json_t *pcrs)
+release_statement(const char *id, const char *role, json_t *pcrs)
 {
-	json_t *cond = json_object(), *acts = json_array(), *v;
+	json_t *cond = json_object(), *v;
 	const char *k;
-	char key[48];
+	char key[48], sid[48];
 
-	if (cond == NULL || acts == NULL) {
-		json_decref(cond);
-		json_decref(acts);
+	if (cond == NULL)
 		return NULL;
-	}
 	json_object_foreach(pcrs, k, v) {
 		snprintf(key, sizeof key, "kms:RecipientAttestation:PCR%s", k);
 		json_object_set(cond, key, v);
 	}
+	/* A Sid of letters and digits only, as IAM accepts everywhere. */
+	snprintf(sid, sizeof sid, "EnclaveRelease%s", id);
+	return json_pack("{s:s, s:s, s:{s:s}, s:[s, s], s:s, s:{s:o}}",
+	    "Sid", sid, "Effect", "Allow", "Principal", "AWS", role,
+	    "Action", "kms:Decrypt", "kms:GenerateDataKey", "Resource", "*",
+	    "Condition", "StringEqualsIgnoreCase", cond);
+}
+
+/* The policy for the releases (an object: id -> PCRs, iterated in id
+ * order). */
+static json_t *
+policy(json_t *releases, const char *role, const char *admin)
+{
+	json_t *acts = json_array(), *sts, *st, *out;
+	const char **ids;
+	const char *id;
+	json_t *v;
+	char pid[16 + 17 * KMS_POLICY_RELEASES_MAX + 1] = "glassbox-release";
+	size_t n = 0;
+
+	if (acts == NULL)
+		return NULL;
 	for (size_t i = 0; i < sizeof admin_actions / sizeof admin_actions[0];
 	    i++)
 		json_array_append_new(acts, json_string(admin_actions[i]));
-	return json_pack("{s:s, s:s+, s:[{s:s, s:s, s:{s:s}, s:o, s:s},"
-	    " {s:s, s:s, s:{s:s}, s:s, s:s, s:{s:o}}]}",
-	    "Version", "2012-10-17", "Id", "glassbox-release-", id,
-	    "Statement",
+	out = json_pack("{s:s, s:s, s:[{s:s, s:s, s:{s:s}, s:o, s:s}]}",
+	    "Version", "2012-10-17", "Id", "", "Statement",
 	    "Sid", "KeyAdministrationWithoutDecrypt", "Effect", "Allow",
-	    "Principal", "AWS", admin, "Action", acts, "Resource", "*",
-	    "Sid", "DecryptOnlyInTheReleasedEnclave", "Effect", "Allow",
-	    "Principal", "AWS", role, "Action", "kms:Decrypt", "Resource", "*",
-	    "Condition", "StringEqualsIgnoreCase", cond);
+	    "Principal", "AWS", admin, "Action", acts, "Resource", "*");
+	if (out == NULL)
+		return NULL;
+	sts = json_object_get(out, "Statement");
+	ids = calloc(json_object_size(releases) + 1, sizeof *ids);
+	if (ids == NULL) {
+		json_decref(out);
+		return NULL;
+	}
+	json_object_foreach(releases, id, v)
+		ids[n++] = id;
+	qsort(ids, n, sizeof *ids, by_string);
+	for (size_t i = 0; i < n; i++) {
+		if ((st = release_statement(ids[i], role,
+		    json_object_get(releases, ids[i]))) == NULL ||
+		    json_array_append_new(sts, st) != 0) {
+			json_decref(out);
+			out = NULL;
+			break;
+		}
+		strcat(pid, "-");
+		strcat(pid, ids[i]);
+	}
+	free(ids);
+	if (out != NULL)
+		json_object_set_new(out, "Id", json_string(pid));
+	return out;
 }
 
 int
@@ -230,11 +303,12 @@ cmd_kms_policy(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *id = NULL, *role = NULL, *admin = NULL;
+	const char *ids[KMS_POLICY_RELEASES_MAX], *role = NULL, *admin = NULL;
 	const char *db = getenv("GLASSBOX_DB");
 	char part[16], account[13], part2[16], account2[13], root[64];
 	bool tfvars = false;
-	json_t *pcrs, *out;
+	json_t *releases = NULL, *pcrs, *out = NULL;
+	size_t nids = 0;
 	int c, rc;
 
 	if (db == NULL || db[0] == '\0')
@@ -242,7 +316,15 @@ cmd_kms_policy(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r': id = optarg; break;
+		case 'r':
+			if (nids == KMS_POLICY_RELEASES_MAX) {
+				fprintf(stderr, "glassbox kms-policy: at most "
+				    "%d releases in one policy\n",
+				    KMS_POLICY_RELEASES_MAX);
+				return 2;
+			}
+			ids[nids++] = optarg;
+			break;
 		case 'a': role = optarg; break;
 		case 'A': admin = optarg; break;
 		case 'd': db = optarg; break;
@@ -255,15 +337,25 @@ cmd_kms_policy(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc || id == NULL || (!tfvars && role == NULL)) {
+	if (optind != argc || nids == 0 || (!tfvars && role == NULL)) {
 		fprintf(stderr, "glassbox kms-policy: --release and --role-arn "
 		    "(or --tfvars) are required\n%s", usage_text);
 		return 2;
 	}
-	if (strlen(id) != 16 || strspn(id, "0123456789abcdef") != 16) {
-		fprintf(stderr, "glassbox kms-policy: --release takes a release "
-		    "id, 16 lower-case hex digits: %s\n", id);
-		return 2;
+	for (size_t i = 0; i < nids; i++) {
+		if (strlen(ids[i]) != 16 || strspn(ids[i],
+		    "0123456789abcdef") != 16) {
+			fprintf(stderr, "glassbox kms-policy: --release takes "
+			    "a release id, 16 lower-case hex digits: %s\n",
+			    ids[i]);
+			return 2;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(ids[k], ids[i]) == 0) {
+				fprintf(stderr, "glassbox kms-policy: release "
+				    "%s is given twice\n", ids[i]);
+				return 2;
+			}
 	}
 	if (!tfvars && !iam_arn(role, false, part, account)) {
 		fprintf(stderr, "glassbox kms-policy: --role-arn is not an IAM "
@@ -277,24 +369,31 @@ cmd_kms_policy(int argc, char **argv)
 		    "root, role or user ARN: %s\n", admin);
 		return 2;
 	}
-	if ((rc = release_pcrs(db, id, &pcrs)) != 0)
-		return rc;
+	if ((releases = json_object()) == NULL)
+		return 2;
+	/* Every release must be admissible, or nothing is printed. */
+	for (size_t i = 0; i < nids; i++) {
+		if ((rc = release_pcrs(db, ids[i], &pcrs)) != 0)
+			goto out;
+		json_object_set_new(releases, ids[i], pcrs);
+	}
+	rc = 2;
 	if (tfvars) {
-		out = json_pack("{s:o}", "enclave_pcrs", pcrs);
+		out = json_pack("{s:O}", "enclave_releases", releases);
 	} else {
 		if (admin == NULL) {
 			snprintf(root, sizeof root, "arn:%s:iam::%s:root", part,
 			    account);
 			admin = root;
 		}
-		out = policy(id, role, admin, pcrs);
-		json_decref(pcrs);
+		out = policy(releases, role, admin);
 	}
-	if (out == NULL || json_dumpf(out, stdout, JSON_INDENT(2)) != 0) {
-		json_decref(out);
-		return 2;
-	}
+	if (out == NULL || json_dumpf(out, stdout, JSON_INDENT(2)) != 0)
+		goto out;
 	putchar('\n');
+	rc = fflush(stdout) == 0 ? 0 : 2;
+out:
 	json_decref(out);
-	return fflush(stdout) == 0 ? 0 : 2;
+	json_decref(releases);
+	return rc;
 }

@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include "gb/docjson.h"
 #include "cli.h"
@@ -24,13 +27,16 @@ static const char usage_text[] =
 "  key add FILE.asc              add a release manager's public key\n"
 "  key revoke FPR --reason TEXT  revoke a key (its past entries stay)\n"
 "  key list                      keys of the log, active and revoked\n"
-"  publish STATEMENT SIG [--eif FILE.eif]\n"
+"  publish STATEMENT SIG [--eif FILE.eif] [--signer-key FILE]\n"
 "                                publish a release: pcr-values.json or\n"
 "                                nitro-cli describe-eif JSON, and its\n"
 "                                detached armored signature (gpg --armor\n"
 "                                --detach-sign); with --eif, refused unless\n"
 "                                its PCR0/1/2/8 equal the image's and a\n"
-"                                signed image's signature verifies\n"
+"                                signed image's signature verifies; with\n"
+"                                --signer-key (64 hex digits or an Ed25519\n"
+"                                PEM public key), unless the statement's\n"
+"                                signer_key is that key\n"
 "  revoke STATEMENT SIG          revoke a release: a signed JSON statement\n"
 "                                {\"action\":\"revoke\",\"origin\":ORIGIN,\n"
 "                                \"pcr0\":HEX,\"reason\":TEXT}, ORIGIN this\n"
@@ -62,7 +68,7 @@ static const char usage_text[] =
 "error, or in the JSON), 2 usage or I/O error (a full disk is io_error).\n";
 
 struct opts {
-	const char *db, *origin, *reason, *since, *eif;
+	const char *db, *origin, *reason, *since, *eif, *signer_key;
 	uint64_t size;
 	bool json, has_size, tiles_off;
 };
@@ -305,6 +311,60 @@ tiles_cmd(const struct opts *o, struct gb_registry *r, const char *dir)
 	return status;
 }
 
+#define SIGNER_KEY_FILE_MAX 4096  /* bytes of a --signer-key file */
+
+/* The statement must name, as signer_key, the key in path: 64 hex digits
+ * (what glassbox-enclave's /health shows) or an Ed25519 PEM public key. */
+static int
+signer_key_matches(const char *path, const char *stmt, size_t len,
+    struct gb_reg_error *e)
+{
+	struct gb_release rel;
+	uint8_t *buf = NULL, key[32];
+	size_t n, raw_len = sizeof key;
+	EVP_PKEY *pk = NULL;
+	BIO *bio = NULL;
+	int rc = -1;
+
+	if (gb_release_parse(stmt, len, &rel, e) != 0)
+		return -1;
+	e->code = "signer_key_mismatch";
+	if (gb_read_file(path, SIGNER_KEY_FILE_MAX, &buf, &n) != 0) {
+		snprintf(e->message, sizeof e->message, "%s: cannot read it "
+		    "(missing, or larger than %d bytes)", path,
+		    SIGNER_KEY_FILE_MAX);
+		goto out;
+	}
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' ||
+	    buf[n - 1] == ' '))
+		n--;
+	if (n == 64 && gb_hex_decode((const char *)buf, 64, key, 32) == 0) {
+		rc = 0;
+	} else if ((bio = BIO_new_mem_buf(buf, (int)n)) != NULL &&
+	    (pk = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL)) != NULL &&
+	    EVP_PKEY_get_base_id(pk) == EVP_PKEY_ED25519 &&
+	    EVP_PKEY_get_raw_public_key(pk, key, &raw_len) == 1 &&
+	    raw_len == 32) {
+		rc = 0;
+	}
+	ERR_clear_error();
+	if (rc != 0)
+		snprintf(e->message, sizeof e->message, "%s is neither 64 hex "
+		    "digits nor an Ed25519 PEM public key", path);
+	else if (!rel.has_signer_key)
+		rc = -1, snprintf(e->message, sizeof e->message, "the "
+		    "statement names no signer_key (add \"signer_key\": "
+		    "\"HEX\" before signing it)");
+	else if (memcmp(rel.signer_key, key, 32) != 0)
+		rc = -1, snprintf(e->message, sizeof e->message, "the "
+		    "statement's signer_key is not the key in %s", path);
+out:
+	EVP_PKEY_free(pk);
+	BIO_free(bio);
+	free(buf);
+	return rc;
+}
+
 static int
 run(const struct opts *o, int argc, char **argv)
 {
@@ -370,6 +430,9 @@ run(const struct opts *o, int argc, char **argv)
 			goto out;
 		if (cmd[0] == 'p' && o->eif != NULL &&
 		    eif_matches(o->eif, a, alen, &e) != 0)
+			status = refused(o, &e);
+		else if (cmd[0] == 'p' && o->signer_key != NULL &&
+		    signer_key_matches(o->signer_key, a, alen, &e) != 0)
 			status = refused(o, &e);
 		else if (cmd[0] == 'p')
 			status = gb_registry_publish(r, a, alen, b, blen, &en,
@@ -491,6 +554,7 @@ cmd_registry(int argc, char **argv)
 		{ "size", required_argument, NULL, 'n' },
 		{ "eif", required_argument, NULL, 'e' },
 		{ "off", no_argument, NULL, 'f' },
+		{ "signer-key", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -524,6 +588,9 @@ cmd_registry(int argc, char **argv)
 			break;
 		case 'f':
 			o.tiles_off = true;
+			break;
+		case 'k':
+			o.signer_key = optarg;
 			break;
 		case 'n':
 			o.size = strtoull(optarg, &end, 10);

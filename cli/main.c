@@ -18,8 +18,8 @@ static const struct {
 	    "verifier signed" },
 	{ "registry", cmd_registry, "the release registry and its log" },
 	{ "eif", cmd_eif, "measure (or build) an enclave image file" },
-	{ "kms-policy", cmd_kms_policy, "a KMS key policy trusting one "
-	    "release's PCRs" },
+	{ "kms-policy", cmd_kms_policy, "a KMS key policy trusting "
+	    "releases' PCRs" },
 };
 
 static void

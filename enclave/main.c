@@ -21,11 +21,15 @@
 #include <jansson.h>
 #include <nettle/sha2.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "gb/docjson.h"
 #include "gb/codec.h"
 #include "gb/ed25519.h"
 #include "gb/eif.h"
+#include "gb/err.h"
 #include "gb/httpd.h"
 #include "gb/nsm.h"
 #include "gb/nsm_sim.h"
@@ -44,8 +48,14 @@ static const char usage_text[] =
 "                       ./glassbox-nsm-sim); its root is DIR/level0.der\n"
 "  --pcrs FILE          simulator: PCR0..2 from pcr-values.json or\n"
 "                       nitro-cli's describe-eif/build-enclave JSON\n"
-"  --eif FILE           simulator: PCR0..2 measured from an enclave image\n"
-"  --debug-mode         simulator: PCR0..2 read as zeros\n"
+"  --eif FILE           simulator: PCR0..2 (and PCR8) measured from an\n"
+"                       enclave image\n"
+"  --iam-role ARN       simulator: PCR3 from the parent's IAM role ARN\n"
+"  --instance-id ID     simulator: PCR4 from the parent's instance ID (and\n"
+"                       the module id ID-enc...)\n"
+"  --signing-cert PEM   simulator: PCR8 from an image's signing certificate\n"
+"                       (--eif of a signed image sets it by itself)\n"
+"  --debug-mode         simulator: PCR0..2 and PCR8 read as zeros\n"
 "  --threads N          server threads, each serving many connections\n"
 "                       (default: four per CPU)\n"
 "  --max-body BYTES     largest request body (default 65536)\n"
@@ -104,6 +114,30 @@ read_pcrs(const char *path, uint8_t pcrs[3][48])
 	return rc;
 }
 
+/* The simulator's PCR8 certificate: one PEM certificate, as nitro-cli
+ * takes it, as DER in *der (from OPENSSL_malloc()). */
+static int
+enclave_sim_cert(const char *path, unsigned char **der_out, size_t *len_out)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x = f != NULL ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+	unsigned char *der = NULL;
+	int len = x != NULL ? i2d_X509(x, &der) : -1;
+
+	if (f != NULL)
+		fclose(f);
+	X509_free(x);
+	if (len <= 0) {
+		fprintf(stderr, "glassbox-enclave: --signing-cert %s: not a "
+		    "PEM certificate\n", path);
+		ERR_clear_error();
+		return -1;
+	}
+	*der_out = der;
+	*len_out = (size_t)len;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -114,6 +148,9 @@ main(int argc, char **argv)
 		{ "pcrs", required_argument, NULL, 'p' },
 		{ "eif", required_argument, NULL, 'e' },
 		{ "debug-mode", no_argument, NULL, 'd' },
+		{ "iam-role", required_argument, NULL, 'R' },
+		{ "instance-id", required_argument, NULL, 'I' },
+		{ "signing-cert", required_argument, NULL, 'S' },
 		{ "threads", required_argument, NULL, 't' },
 		{ "max-body", required_argument, NULL, 'b' },
 		{ "timeout", required_argument, NULL, 'o' },
@@ -133,8 +170,10 @@ main(int argc, char **argv)
 	    .arg = &e, .head_ms = GB_HTTPD_HEAD_MS, .body_ms = GB_HTTPD_BODY_MS,
 	    .max_conns = GB_HTTPD_CONNS_MAX };
 	bool bad = false;
-	struct gb_nsm_sim_opts so = { NULL, false };
-	static uint8_t pcrs[3][48], buf[GB_NSM_RESPONSE_MAX],
+	struct gb_nsm_sim_opts so = { .boot_pcrs = NULL };
+	const char *cert_file = NULL;
+	unsigned char *cert_der = NULL;
+	static uint8_t pcrs[3][48], pcr8[48], buf[GB_NSM_RESPONSE_MAX],
 	    req[GB_NSM_REQUEST_MAX];
 	struct gb_nsm_response resp;
 	struct gb_listen_addr addr;
@@ -151,6 +190,9 @@ main(int argc, char **argv)
 		case 's': state = optarg; break;
 		case 'p': pcrs_file = optarg; break;
 		case 'd': so.debug_mode = true; break;
+		case 'R': so.iam_role_arn = optarg; break;
+		case 'I': so.instance_id = optarg; break;
+		case 'S': cert_file = optarg; break;
 		case 't':
 			ho.workers = (unsigned)number(optarg, &bad);
 			bad |= ho.workers < 1;
@@ -208,6 +250,10 @@ main(int argc, char **argv)
 			memcpy(pcrs[0], img.pcr0, 48);
 			memcpy(pcrs[1], img.pcr1, 48);
 			memcpy(pcrs[2], img.pcr2, 48);
+			if (img.is_signed) {
+				memcpy(pcr8, img.pcr8, 48);
+				so.pcr8 = pcr8;
+			}
 			gb_eif_free(&img);
 			so.boot_pcrs = (const uint8_t (*)[48])pcrs;
 		}
@@ -219,18 +265,36 @@ main(int argc, char **argv)
 			}
 			so.boot_pcrs = (const uint8_t (*)[48])pcrs;
 		}
-		if (gb_nsm_sim_open(state, &so, &e.sim, &renewed) != 0) {
-			fprintf(stderr, "glassbox-enclave: cannot use the "
-			    "simulator state in %s\n", state);
+		if (cert_file != NULL) {
+			if (enclave_sim_cert(cert_file, &cert_der,
+			    &so.signing_cert.len) != 0)
+				return 2;
+			so.signing_cert.ptr = cert_der;
+		}
+		if ((c = gb_nsm_sim_open(state, &so, &e.sim, &renewed)) != 0) {
+			if (c == GB_EINVAL)
+				fprintf(stderr, "glassbox-enclave: --iam-role "
+				    "takes arn:aws:iam::ACCOUNT:role/NAME, "
+				    "--instance-id i-HEX, and --signing-cert "
+				    "goes with an unsigned --eif only\n");
+			else
+				fprintf(stderr, "glassbox-enclave: cannot use "
+				    "the simulator state in %s\n", state);
+			OPENSSL_free(cert_der);
 			return 2;
 		}
+		OPENSSL_free(cert_der);
+		so.signing_cert.ptr = NULL;
 		e.nsm = gb_nsm_sim_transport(e.sim);
 		e.nsm_kind = "sim";
 		printf("simulated NSM: root %s/level0.der%s\n", state,
 		    renewed ? " (new)" : "");
 	} else if (strcmp(nsm, "dev") == 0) {
-		if (pcrs_file != NULL || eif_file != NULL || so.debug_mode) {
-			fprintf(stderr, "glassbox-enclave: --pcrs, --eif and "
+		if (pcrs_file != NULL || eif_file != NULL || so.debug_mode ||
+		    so.iam_role_arn != NULL || so.instance_id != NULL ||
+		    cert_file != NULL) {
+			fprintf(stderr, "glassbox-enclave: --pcrs, --eif, "
+			    "--iam-role, --instance-id, --signing-cert and "
 			    "--debug-mode are for --nsm sim\n");
 			return 2;
 		}

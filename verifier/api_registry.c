@@ -207,6 +207,11 @@ vs_release_json(struct gb_registry *r, uint64_t index)
 		    "revoked", revoked >= 0 ? json_integer(revoked) :
 		    json_null(), "signer", json_string_value(json_object_get(j,
 		    "signer")));
+		/* The enclave's result key, when the release names it. */
+		if (out != NULL && json_is_string(json_object_get(rel,
+		    "signer_key")))
+			json_object_set(out, "signer_key", json_object_get(rel,
+			    "signer_key"));
 		if (out == NULL)
 			out = json_null();
 	}

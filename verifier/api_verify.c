@@ -412,6 +412,33 @@ check_release(struct vs_req *q, struct vs_regstate *st,
 	return GB_R_OK;
 }
 
+/* Last of all: when the release names the enclave's signing key (a sealed
+ * key that survives restarts: "signer_key" in its statement), a result
+ * that verified with the document's public_key must have been signed by
+ * that key, not by one an enclave of the same build made for itself. */
+static enum gb_reason
+check_signer(json_t *release, const struct gb_doc *d, struct gb_result *res)
+{
+	const char *want = json_string_value(json_object_get(release,
+	    "signer_key"));
+	const char *id = json_string_value(json_object_get(release, "id"));
+	char have[65];
+
+	if (want == NULL)
+		return GB_R_OK;
+	if (id == NULL)
+		id = "?";
+	if (d->public_key.ptr == NULL || d->public_key.len != 32)
+		return gb_result_set(res, GB_R_WRONG_SIGNER, "release %s names "
+		    "signer_key %.64s; the document's public_key is not a "
+		    "32-byte key", id, want);
+	gb_hex_encode(have, d->public_key.ptr, 32);
+	if (strcmp(have, want) != 0)
+		return gb_result_set(res, GB_R_WRONG_SIGNER, "signed by %s, "
+		    "not by %.64s (release %s's signer_key)", have, want, id);
+	return GB_R_OK;
+}
+
 /*
  * The checks in the order they run, each owning a range of reason codes:
  * the page shows every one as pass, fail, skipped (not asked for) or
@@ -432,7 +459,7 @@ static const struct step {
 	{ "freshness", GB_R_STALE, GB_R_FUTURE },
 	{ "nonce", GB_R_NONCE_MISMATCH, GB_R_NONCE_UNKNOWN },
 	{ "release", GB_R_UNKNOWN_MEASUREMENT, GB_R_REVOKED },
-	{ "result", GB_R_BAD_RESULT_SIGNATURE, GB_R_RESULT_NOT_BOUND },
+	{ "result", GB_R_BAD_RESULT_SIGNATURE, GB_R_WRONG_SIGNER },
 };
 
 static json_t *
@@ -689,6 +716,8 @@ vs_api_verify(struct vs_req *q)
 			goto out;
 		}
 	}
+	if (r == GB_R_OK && a.result != NULL && matched)
+		r = check_signer(release, &d, &res);
 	iat = gb_time_now_ms() / 1000;
 	claims = verdict_claims(vs, &a, r, &res, parsed ? &d : NULL, release,
 	    proof, iat);

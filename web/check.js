@@ -535,7 +535,7 @@ export const REASONS = ["ok", "malformed", "bad_header", "bad_field",
   "untrusted_root", "bad_chain", "cert_expired", "cert_not_yet_valid",
   "bad_signature", "debug_mode", "stale", "future", "nonce_mismatch",
   "nonce_unknown", "unknown_measurement", "revoked", "bad_result_signature",
-  "no_public_key", "result_not_bound"];
+  "no_public_key", "result_not_bound", "wrong_signer"];
 
 const HEX64 = /^[0-9a-f]{64}$/;
 

@@ -14,6 +14,13 @@
 #   --sign-cert PEM    sign the image (PCR8) with this certificate ...
 #   --sign-key PEM     ... and its private key
 #   --docker-uri URI   use this image instead of building one
+#   --kms-key ARN      keep the enclave's signer key sealed under this KMS
+#                      key: one more image layer whose CMD gives
+#                      glassbox-enclave --kms-key ARN --kms-region REGION
+#                      --sealed parent --parent vsock:3:8001 --kms-proxy
+#                      vsock:3:8000 (the ports parent-config.sh sets), so
+#                      the key is part of the measured image
+#   --kms-proxy-port P, --creds-port P   other parent vsock ports
 # Needs docker and nitro-cli (on the parent instance, or any Linux with
 # both), and glassbox on PATH (or GLASSBOX=/path/to/glassbox).
 set -euo pipefail
@@ -24,7 +31,7 @@ usage() {
 }
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-out="" cert="" key="" uri=""
+out="" cert="" key="" uri="" kms="" kport=8000 cport=8001
 while [ $# -gt 0 ]; do
   case $1 in
     --out) out=$2; shift 2 ;;
@@ -32,6 +39,9 @@ while [ $# -gt 0 ]; do
     --sign-cert) cert=$2; shift 2 ;;
     --sign-key) key=$2; shift 2 ;;
     --docker-uri) uri=$2; shift 2 ;;
+    --kms-key) kms=$2; shift 2 ;;
+    --kms-proxy-port) kport=$2; shift 2 ;;
+    --creds-port) cport=$2; shift 2 ;;
     -h|--help) usage ;;
     -*) echo "build-eif: unknown option $1" >&2; usage ;;
     *) break ;;
@@ -57,6 +67,26 @@ if [ -z "$uri" ]; then
   command -v docker >/dev/null || { echo "build-eif: docker is not installed" >&2; exit 2; }
   uri="glassbox-enclave:$version"
   docker build -t "$uri" -f "$repo/infra/enclave/Dockerfile" "$repo"
+fi
+
+if [ -n "$kms" ]; then
+  # arn:PARTITION:kms:REGION:ACCOUNT:key/ID; the region names the endpoint.
+  IFS=: read -r a part svc region account rest <<<"$kms"
+  if [ "$a" != arn ] || [ "$svc" != kms ] || [ -z "$part" ] || [ -z "$region" ] ||
+     [ -z "$account" ] || [ -z "$rest" ] || [[ ! $region =~ ^[a-z0-9-]+$ ]] ||
+     [[ ! $kms =~ ^[A-Za-z0-9:/_-]+$ ]] || [[ ! $kport$cport =~ ^[0-9]+$ ]]; then
+    echo "build-eif: --kms-key is a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID): $kms" >&2
+    exit 2
+  fi
+  command -v docker >/dev/null || { echo "build-eif: docker is not installed" >&2; exit 2; }
+  base=$uri
+  uri="$base-kms"
+  # The options as the image's CMD (appended to its ENTRYPOINT).
+  printf 'FROM %s
+CMD ["--kms-key", "%s", "--kms-region", "%s", "--sealed", "parent", "--parent", "vsock:3:%s", "--kms-proxy", "vsock:3:%s"]
+' \
+    "$base" "$kms" "$region" "$cport" "$kport" >"$out/Dockerfile.kms"
+  docker build -t "$uri" - <"$out/Dockerfile.kms"
 fi
 
 args=(--docker-uri "$uri" --output-file "$out/app.eif")

@@ -3,15 +3,18 @@
 # Terraform (infra/terraform builds the same): a VPC with a public subnet,
 # internet gateway and routes; a security group (SSH from one range, the
 # bridge and verifier ports); the instance role (read the image bucket,
-# KMS decrypt, its log group) and instance profile; the image bucket
-# (versioned, encrypted, never public, HTTPS only); the KMS key (rotation
-# on, policy from `glassbox kms-policy` for a published release); the log
-# group; and the enclave-enabled instance (IMDSv2 only, encrypted root
-# volume) whose user data runs setup-parent.sh from the bucket.
+# KMS decrypt and data keys, its log group) and instance profile; the image
+# bucket (versioned, encrypted, never public, HTTPS only); the KMS key
+# (rotation on, policy from `glassbox kms-policy` for published releases);
+# a CloudTrail trail that records every KMS call (Decrypt included) in a
+# bucket of its own; the log group; and the enclave-enabled instance
+# (IMDSv2 only, encrypted root volume) whose user data runs
+# setup-parent.sh from the bucket.
 #
 # usage: deploy-aws.sh --ssh-cidr CIDR --release ID --db REGISTRY [options]
 #   --ssh-cidr CIDR     the only range SSH is open to (not 0.0.0.0/0)
-#   --release ID        the published release the KMS key trusts
+#   --release ID        a published release the KMS key trusts (repeat it
+#                       for a rollover window: old and new)
 #   --db PATH           the registry that holds it
 #   --name NAME         resource name prefix (default glassbox)
 #   --eif FILE          upload this enclave image as enclaves/app.eif
@@ -37,13 +40,13 @@ usage() {
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-name=glassbox ssh="" release="" db="" eif="" dist="" ami="" key=""
+name=glassbox ssh="" db="" eif="" dist="" ami="" key=""
 itype=c6a.xlarge bport=6300 vport=443 cpus=2 mib=2048 state=""
-bcidrs=() vcidrs=()
+bcidrs=() vcidrs=() releases=()
 while [ $# -gt 0 ]; do
   case $1 in
     --ssh-cidr) ssh=$2; shift 2 ;;
-    --release) release=$2; shift 2 ;;
+    --release) releases+=(--release "$2"); shift 2 ;;
     --db) db=$2; shift 2 ;;
     --name) name=$2; shift 2 ;;
     --eif) eif=$2; shift 2 ;;
@@ -62,7 +65,7 @@ while [ $# -gt 0 ]; do
     *) echo "deploy-aws: unknown argument $1" >&2; usage ;;
   esac
 done
-if [ -z "$ssh" ] || [ -z "$release" ] || [ -z "$db" ]; then
+if [ -z "$ssh" ] || [ ${#releases[@]} -eq 0 ] || [ -z "$db" ]; then
   usage
 fi
 case $ssh in
@@ -83,8 +86,8 @@ region=${AWS_REGION:-${AWS_DEFAULT_REGION:-$(aws configure get region || true)}}
 [ -n "$region" ] || { echo "deploy-aws: set AWS_REGION" >&2; exit 2; }
 state=${state:-./glassbox-aws-$name.env}
 [ -e "$state" ] && { echo "deploy-aws: $state exists: this deployment was made already" >&2; exit 2; }
-# The release must be publishable before anything is created.
-"$glassbox" kms-policy --db "$db" --release "$release" --tfvars >/dev/null
+# The releases must be admissible before anything is created.
+"$glassbox" kms-policy --db "$db" "${releases[@]}" --tfvars >/dev/null
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -181,7 +184,8 @@ jq -n --arg b "arn:$partition:s3:::$bucket" --arg k "$kms" \
     Version: "2012-10-17", Statement: [
       {Sid: "ReadImages", Effect: "Allow", Action: "s3:GetObject", Resource: "\($b)/*"},
       {Sid: "ListImages", Effect: "Allow", Action: "s3:ListBucket", Resource: $b},
-      {Sid: "DecryptInTheEnclave", Effect: "Allow", Action: "kms:Decrypt", Resource: $k},
+      {Sid: "DecryptInTheEnclave", Effect: "Allow",
+       Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: $k},
       {Sid: "Logs", Effect: "Allow", Resource: $l,
        Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]}]}' \
   >"$tmp/role-policy.json"
@@ -191,10 +195,43 @@ aws iam create-instance-profile --instance-profile-name "$role" >/dev/null
 aws iam add-role-to-instance-profile --instance-profile-name "$role" --role-name "$role"
 record INSTANCE_PROFILE "$role"
 
-# Now that the role exists: decrypt only in the released enclave.
-"$glassbox" kms-policy --db "$db" --release "$release" --role-arn "$role_arn" >"$tmp/key-policy.json"
+# Now that the role exists: decrypt only in the released enclaves.
+"$glassbox" kms-policy --db "$db" "${releases[@]}" --role-arn "$role_arn" >"$tmp/key-policy.json"
 aws kms put-key-policy --key-id "$kms" --policy-name default \
   --policy "file://$tmp/key-policy.json"
+
+step "CloudTrail: every KMS call on the key"
+# KMS's Decrypt and GenerateDataKey are read-only management events: the
+# trail logs all management events and excludes no event source.
+trail=$name-kms
+trail_bucket=$name-trail-$account-$region
+if [ "$region" = us-east-1 ]; then
+  aws s3api create-bucket --bucket "$trail_bucket" >/dev/null
+else
+  aws s3api create-bucket --bucket "$trail_bucket" \
+    --create-bucket-configuration "LocationConstraint=$region" >/dev/null
+fi
+record TRAIL_BUCKET "$trail_bucket"
+aws s3api put-public-access-block --bucket "$trail_bucket" --public-access-block-configuration \
+  BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true
+aws s3api put-bucket-encryption --bucket "$trail_bucket" --server-side-encryption-configuration \
+  '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
+jq -n --arg b "arn:$partition:s3:::$trail_bucket" --arg a "$account" \
+  --arg t "arn:$partition:cloudtrail:$region:$account:trail/$trail" '{
+    Version: "2012-10-17", Statement: [
+      {Sid: "CloudTrailAclCheck", Effect: "Allow", Principal: {Service: "cloudtrail.amazonaws.com"},
+       Action: "s3:GetBucketAcl", Resource: $b, Condition: {StringEquals: {"aws:SourceArn": $t}}},
+      {Sid: "CloudTrailWrite", Effect: "Allow", Principal: {Service: "cloudtrail.amazonaws.com"},
+       Action: "s3:PutObject", Resource: "\($b)/AWSLogs/\($a)/*",
+       Condition: {StringEquals: {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": $t}}}]}' \
+  >"$tmp/trail-policy.json"
+aws s3api put-bucket-policy --bucket "$trail_bucket" --policy "file://$tmp/trail-policy.json"
+aws cloudtrail create-trail --name "$trail" --s3-bucket-name "$trail_bucket" \
+  --include-global-service-events --enable-log-file-validation >/dev/null
+aws cloudtrail put-event-selectors --trail-name "$trail" \
+  --event-selectors '[{"ReadWriteType":"All","IncludeManagementEvents":true}]' >/dev/null
+aws cloudtrail start-logging --name "$trail"
+record TRAIL "$trail"
 
 step "bootstrap files"
 if [ -z "$dist" ]; then

@@ -3,12 +3,19 @@
 # through the CLI (on the machine that holds the registry) or through the
 # verifier's API (from anywhere, with the write token).
 #
-# usage: publish-release.sh [--key UID] [--eif FILE] --db PATH STATEMENT
-#        publish-release.sh [--key UID] --api URL --token-file FILE STATEMENT
+# usage: publish-release.sh [--key UID] [--eif FILE] [--signer-key FILE]
+#                           --db PATH STATEMENT
+#        publish-release.sh [--key UID] [--signer-key FILE] --api URL
+#                           --token-file FILE STATEMENT
 #   STATEMENT          pcr-values.json (build-eif.sh writes it) or
 #                      nitro-cli describe-eif JSON
 #   --key UID          the gpg key to sign with (default: gpg's default key)
 #   --eif FILE         CLI only: refuse unless the image has these PCRs
+#   --signer-key FILE  the enclave's result key (64 hex digits, as its
+#                      /health shows, or its sealed key's public key):
+#                      written into STATEMENT as "signer_key" before it is
+#                      signed; verifiers then refuse results signed by any
+#                      other key (wrong_signer)
 #   --db PATH          the registry database (glassbox registry --db)
 #   --api URL          the verifier, e.g. https://glassbox.example.com
 #   --token-file FILE  its bearer token (mode 0600); never on a command line
@@ -21,11 +28,12 @@ usage() {
   exit 2
 }
 
-key="" eif="" db="" api="" token=""
+key="" eif="" db="" api="" token="" skey=""
 while [ $# -gt 0 ]; do
   case $1 in
     --key) key=$2; shift 2 ;;
     --eif) eif=$2; shift 2 ;;
+    --signer-key) skey=$2; shift 2 ;;
     --db) db=$2; shift 2 ;;
     --api) api=${2%/}; shift 2 ;;
     --token-file) token=$2; shift 2 ;;
@@ -50,6 +58,15 @@ if [ -n "$api" ] && [ -n "$eif" ]; then
   exit 2
 fi
 
+if [ -n "$skey" ]; then
+  hex=$(tr -d ' \r\n' <"$skey")
+  case $hex in
+    *[!0-9a-f]*|"") echo "publish-release: $skey is not 64 lower-case hex digits" >&2; exit 2 ;;
+  esac
+  [ ${#hex} -eq 64 ] || { echo "publish-release: $skey is not 64 lower-case hex digits" >&2; exit 2; }
+  jq --arg k "$hex" '.signer_key = $k' "$stmt" >"$stmt.tmp" && mv "$stmt.tmp" "$stmt"
+fi
+
 signer=()
 [ -n "$key" ] && signer=(--local-user "$key")
 gpg --batch --yes --armor --detach-sign "${signer[@]}" --output "$stmt.asc" "$stmt"
@@ -57,6 +74,7 @@ gpg --batch --yes --armor --detach-sign "${signer[@]}" --output "$stmt.asc" "$st
 if [ -n "$db" ]; then
   args=(publish "$stmt" "$stmt.asc")
   [ -n "$eif" ] && args+=(--eif "$eif")
+  [ -n "$skey" ] && args+=(--signer-key "$skey")
   out=$("${GLASSBOX:-glassbox}" registry --db "$db" --json "${args[@]}") || {
     rc=$?
     echo "$out" | jq -r '"publish-release: refused: \(.code): \(.message)"' >&2 || true

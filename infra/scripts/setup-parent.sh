@@ -8,8 +8,12 @@
 #   - a system user glassbox (group ne), /etc/glassbox, /var/lib/glassbox;
 #   - the systemd units (enclave runner, parent bridge, verifier) and nginx
 #     with TLS in front of the verifier;
-#   - glassbox-vsock-proxy in place of nitro-enclaves-vsock-proxy (the
-#     enclave's way to the region's KMS endpoint, AWS's stock allowlist);
+#   - the parent's configuration (parent-config.sh): the bridge, the
+#     enclave's one way out to KMS in AWS_REGION (allowlist; glassbox-parent
+#     serves vsock port 8000 itself, in place of nitro-enclaves-vsock-proxy,
+#     which is disabled), its credentials and sealed-key service, the sealed
+#     blob's folder (/var/lib/glassbox/sealed); glassbox-vsock-proxy.service
+#     (the drop-in for AWS's unit, docs/parent.md) is installed, not enabled;
 #   - the enclave image from the image bucket, when there is one.
 # Run as root; the instance's user data runs it at first boot. It can run
 # again (an upgrade): existing configuration, keys and data are kept.
@@ -22,8 +26,8 @@
 #   GLASSBOX_BRIDGE_PORT     glassbox-parent's TCP port (default 6300)
 #   GLASSBOX_ENCLAVE_PORT    the enclave's vsock port (default 5000)
 #   GLASSBOX_HOSTNAME        the verifier's DNS name, for nginx and TLS
-#   AWS_REGION               the region, for the KMS endpoint (default: the
-#                            instance metadata's)
+#   AWS_REGION               the region, whose KMS endpoint the enclave may
+#                            reach (default: the instance's, from IMDSv2)
 set -euo pipefail
 
 usage() {
@@ -124,14 +128,19 @@ id glassbox >/dev/null 2>&1 ||
 usermod -aG ne glassbox
 install -d -m 0750 -o root -g glassbox /etc/glassbox
 install -d -m 0700 -o glassbox -g glassbox /var/lib/glassbox /etc/glassbox/tls
-if [ ! -e /etc/glassbox/parent.conf ]; then
-  cat >/etc/glassbox/parent.conf <<EOF
-# glassbox-parent --help; SIGHUP (systemctl reload) reads it again.
-forward = tcp:0.0.0.0:$bridge=vsock:16:$eport
-health = 127.0.0.1:8081
-enclave-name = glassbox
-EOF
+region=${AWS_REGION:-}
+if [ -z "$region" ]; then
+  imds=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' \
+    http://169.254.169.254/latest/api/token)
+  region=$(curl -fsS -H "X-aws-ec2-metadata-token: $imds" \
+    http://169.254.169.254/latest/meta-data/placement/region)
 fi
+# The sealed signer key's blob (nothing secret in it: docs/deploy.md).
+install -d -m 0700 -o glassbox -g glassbox /var/lib/glassbox/sealed
+GLASSBOX_BRIDGE_PORT=$bridge GLASSBOX_ENCLAVE_PORT=$eport \
+  "$share/scripts/parent-config.sh" /etc/glassbox "$region"
+chgrp glassbox /etc/glassbox/parent.conf /etc/glassbox/outbound.yaml /etc/glassbox/parent.env
+chmod 0640 /etc/glassbox/parent.conf /etc/glassbox/outbound.yaml /etc/glassbox/parent.env
 if [ ! -e /etc/glassbox/verifier.conf ]; then
   cat >/etc/glassbox/verifier.conf <<EOF
 # glassbox-verifier --help. nginx terminates TLS in front of it.
@@ -183,25 +192,18 @@ GLASSBOX_ENCLAVE_CID=16
 GLASSBOX_ENCLAVE_NAME=glassbox
 EOF
 
-step "vsock-proxy: glassbox-vsock-proxy in place of nitro-enclaves-vsock-proxy"
-# The region as nitro-enclaves-vsock-proxy.service finds it: the instance
-# identity document, through an IMDSv2 token.
-imds_region() {
-  local token
-  token=$(curl -fsS -X PUT http://169.254.169.254/latest/api/token \
-    -H "X-aws-ec2-metadata-token-ttl-seconds: 60") &&
-    curl -fsS -H "X-aws-ec2-metadata-token: $token" \
-      http://169.254.169.254/latest/dynamic/instance-identity/document | jq -r .region
-}
+step "vsock-proxy: glassbox-parent serves the enclave's KMS port"
+# parent.conf's outbound listens on vsock port 8000, where AWS's
+# nitro-enclaves-vsock-proxy.service would: that unit is disabled below.
+# glassbox-vsock-proxy.service (glassbox-parent in vsock-proxy's command
+# line) is installed for hosts whose enclave is not Glassbox's; its
+# settings are written here so that enabling it (after removing the
+# outbound lines of parent.conf) is one command.
 if [ ! -e /etc/glassbox/vsock-proxy.env ]; then
-  region=${AWS_REGION:-$(imds_region || true)}
-  if [ -z "$region" ] || [ "$region" = null ]; then
-    echo "setup-parent: no region for the KMS endpoint (set AWS_REGION)" >&2
-    exit 2
-  fi
   cat >/etc/glassbox/vsock-proxy.env <<EOF
 # glassbox-vsock-proxy.service: glassbox-parent vsock-proxy [OPTIONS] PORT REMOTE REMOTE_PORT
 # --config /etc/nitro_enclaves/vsock-proxy.yaml (glassbox-parent vsock-proxy --help).
+# Not enabled: glassbox-parent.service serves port 8000 (parent.conf).
 VSOCK_PROXY_PORT=8000
 VSOCK_PROXY_REMOTE=kms.$region.amazonaws.com
 VSOCK_PROXY_REMOTE_PORT=443
@@ -213,12 +215,11 @@ fi
 step "services"
 install -m 0644 "$share"/systemd/*.service /etc/systemd/system/
 systemctl daemon-reload
-# Both would listen on vsock port 8000; the units conflict.
+# glassbox-parent listens on vsock port 8000 (parent.conf), as AWS's
+# vsock-proxy unit would: only one of them can.
 systemctl disable --now nitro-enclaves-vsock-proxy.service 2>/dev/null || true
 systemctl enable glassbox-enclave.service glassbox-parent.service glassbox-verifier.service \
-  glassbox-vsock-proxy.service nginx.service
+  nginx.service
 systemctl restart glassbox-enclave.service || step "the enclave did not start: journalctl -u glassbox-enclave"
 systemctl restart glassbox-parent.service glassbox-verifier.service nginx.service
-systemctl restart glassbox-vsock-proxy.service ||
-  step "vsock-proxy did not start: journalctl -u glassbox-vsock-proxy"
 step "done: verifier at https://$host/ , bridge on port $bridge"

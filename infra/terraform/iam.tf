@@ -1,6 +1,9 @@
-# The instance's role: read the image bucket, decrypt with the KMS key
-# (which the key policy allows only from the attested enclave), write its
-# own log group. Nothing else.
+# The instance's role: read the image bucket, decrypt and make data keys
+# with the KMS key (which the key policy allows only to the attested
+# enclave, through a Recipient), write its own log group. Nothing else.
+# The parent hands the role's credentials to the enclave
+# (glassbox-parent --credentials); without an attestation they open
+# nothing.
 data "aws_iam_policy_document" "assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -29,7 +32,7 @@ data "aws_iam_policy_document" "instance" {
   }
   statement {
     sid       = "DecryptInTheEnclave"
-    actions   = ["kms:Decrypt"]
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [aws_kms_key.enclave.arn]
   }
   statement {

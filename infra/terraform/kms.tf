@@ -1,7 +1,12 @@
-# The key only the released enclave can decrypt with: the same statements
-# `glassbox kms-policy --release ID --role-arn ARN` prints, with the PCRs of
-# var.enclave_pcrs (write them with
-# `glassbox kms-policy --release ID --tfvars > release.auto.tfvars.json`).
+# The key only the released enclaves can use: the same statements
+# `glassbox kms-policy --release ID [--release ID2] --role-arn ARN` prints,
+# with the PCRs of var.enclave_releases (write them with
+# `glassbox kms-policy --release ID [--release ID2] --tfvars >
+# release.auto.tfvars.json`). One statement per release: IAM ANDs the PCR
+# keys of a statement and ORs statements, so during an upgrade's rollover
+# window either release's whole PCR set is admitted, never a mix of the
+# two. With no release (the first apply, before the image that names this
+# key is built) nobody can decrypt.
 locals {
   kms_admin = coalesce(var.kms_admin_arn, "arn:${local.partition}:iam::${local.account_id}:root")
 }
@@ -34,21 +39,27 @@ data "aws_iam_policy_document" "kms" {
     resources = ["*"]
   }
 
-  statement {
-    sid    = "DecryptOnlyInTheReleasedEnclave"
-    effect = "Allow"
-    principals {
-      type        = "AWS"
-      identifiers = [aws_iam_role.instance.arn]
-    }
-    actions   = ["kms:Decrypt"]
-    resources = ["*"]
-    dynamic "condition" {
-      for_each = var.enclave_pcrs
-      content {
-        test     = "StringEqualsIgnoreCase"
-        variable = "kms:RecipientAttestation:PCR${condition.key}"
-        values   = [condition.value]
+  # Decrypt and GenerateDataKey (the sealed signer key needs both), only
+  # with a Recipient attestation of the release's PCRs: without a
+  # Recipient the PCR keys are absent and the condition fails.
+  dynamic "statement" {
+    for_each = var.enclave_releases
+    content {
+      sid    = "EnclaveRelease${statement.key}"
+      effect = "Allow"
+      principals {
+        type        = "AWS"
+        identifiers = [aws_iam_role.instance.arn]
+      }
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = ["*"]
+      dynamic "condition" {
+        for_each = statement.value
+        content {
+          test     = "StringEqualsIgnoreCase"
+          variable = "kms:RecipientAttestation:PCR${condition.key}"
+          values   = [condition.value]
+        }
       }
     }
   }

@@ -30,3 +30,8 @@ output "instance_role_arn" {
 output "log_group" {
   value = aws_cloudwatch_log_group.instance.name
 }
+
+output "trail_bucket" {
+  description = "Where CloudTrail keeps the record of every KMS call (null: trail_enabled is false)."
+  value       = var.trail_enabled ? aws_s3_bucket.trail[0].id : null
+}

@@ -106,14 +106,17 @@ variable "enclave_memory_mib" {
   default     = 2048
 }
 
-variable "enclave_pcrs" {
-  description = "The PCRs KMS requires of the enclave, from `glassbox kms-policy --release ID --tfvars`: \"0\", \"1\", \"2\" and, for signed images, \"8\"."
-  type        = map(string)
+variable "enclave_releases" {
+  description = "The releases whose enclaves may use the KMS key, release id => PCRs, from `glassbox kms-policy --release ID [--release ID2] --tfvars`: each has \"0\", \"1\", \"2\" and, for signed images, \"8\". Two during an upgrade (old and new); none before the first image is built."
+  type        = map(map(string))
+  default     = {}
   validation {
-    condition = alltrue([for k in ["0", "1", "2"] : contains(keys(var.enclave_pcrs), k)]) && alltrue([
-      for k, v in var.enclave_pcrs : contains(["0", "1", "2", "8"], k) && can(regex("^[0-9a-f]{96}$", v))
+    condition = length(var.enclave_releases) <= 8 && alltrue([
+      for id, pcrs in var.enclave_releases : can(regex("^[0-9a-f]{16}$", id)) &&
+      alltrue([for k in ["0", "1", "2"] : contains(keys(pcrs), k)]) &&
+      alltrue([for k, v in pcrs : contains(["0", "1", "2", "8"], k) && can(regex("^[0-9a-f]{96}$", v))])
     ])
-    error_message = "enclave_pcrs needs \"0\", \"1\" and \"2\" (and may have \"8\"), each 96 lower-case hex digits."
+    error_message = "enclave_releases: at most 8 release ids (16 hex digits), each with PCRs \"0\", \"1\", \"2\" (and maybe \"8\"), 96 lower-case hex digits each."
   }
 }
 
@@ -138,4 +141,16 @@ variable "eif_file" {
   description = "The enclave image to start with (build-eif.sh's app.eif); null: upload one later."
   type        = string
   default     = null
+}
+
+variable "trail_enabled" {
+  description = "Create a CloudTrail trail that records every KMS call on the key, Decrypt and GenerateDataKey included (false if an organization trail already does)."
+  type        = bool
+  default     = true
+}
+
+variable "trail_retention_days" {
+  description = "How long the trail's bucket keeps the log files."
+  type        = number
+  default     = 365
 }

@@ -62,6 +62,8 @@ static const struct {
 	    "the document carries no usable public key to check the result with" },
 	[GB_R_RESULT_NOT_BOUND] = { "result_not_bound",
 	    "the document's user_data is not the SHA-256 of the result, so the document says nothing about it" },
+	[GB_R_WRONG_SIGNER] = { "wrong_signer",
+	    "the result was signed by a key other than the one its release names (signer_key)" },
 };
 
 const char *

@@ -204,7 +204,7 @@ gb_nsm_enc_attestation(uint8_t *out, const uint8_t *user_data, size_t ud_len,
 
 	if ((user_data && ud_len > GB_NSM_USER_FIELD_MAX) ||
 	    (nonce && nonce_len > GB_NSM_USER_FIELD_MAX) ||
-	    (public_key && pk_len > GB_NSM_USER_FIELD_MAX))
+	    (public_key && (pk_len == 0 || pk_len > GB_NSM_PUBLIC_KEY_MAX)))
 		return 0;
 	gb__nsm_variant(&w, "Attestation", 3);
 	gb__nsm_text(&w, "user_data");
@@ -495,7 +495,8 @@ gb_nsm_attestation(const struct gb_nsm *n, const uint8_t *user_data,
 
 	if (len == 0) {
 		memset(out, 0, sizeof *out);
-		return out->status = GB_NSM_INPUT_TOO_LARGE;
+		return out->status = public_key != NULL && pk_len == 0 ?
+		    GB_NSM_INVALID_ARGUMENT : GB_NSM_INPUT_TOO_LARGE;
 	}
 	return gb_nsm_call(n, req, len, "Attestation", buf, out);
 }

@@ -2,12 +2,16 @@
  * The simulated NSM (gb/nsm_sim.h): requests decoded with the strict CBOR
  * cursor, answered as the device answers them (NSM.md), one at a time.
  */
+#include <ctype.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <nettle/sha2.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "cbor_int.h"
 #include "gb/err.h"
@@ -20,27 +24,131 @@
 struct gb_nsm_sim {
 	pthread_mutex_t mu;         /* one request at a time, as the driver */
 	struct gb_mint_chain *chain;
+	char module_id[96];         /* the chain's, or "INSTANCE-enc..." */
 	uint8_t pcr[GB_NSM_PCR_MAX][48];
 	bool locked[GB_NSM_PCR_MAX];
 	bool used[GB_NSM_PCR_MAX];  /* extended or locked after boot */
 };
 
+void
+gb_nsm_pcr_of_text(const char *text, uint8_t out[48])
+{
+	static const uint8_t zero[48];
+	struct sha384_ctx h;
+
+	/* The text itself follows the zeros, not its digest: AWS's own
+	 * example (role arn:aws:iam::123456789012:role/Webserver gives
+	 * 78fce75d...) and every real document's PCR4 against the instance
+	 * ID in its module_id agree. */
+	sha384_init(&h);
+	sha384_update(&h, sizeof zero, zero);
+	sha384_update(&h, strlen(text), (const uint8_t *)text);
+	sha384_digest(&h, 48, out);
+}
+
+void
+gb_nsm_pcr_of_cert(const uint8_t *der, size_t len, uint8_t out[48])
+{
+	static const uint8_t zero[48];
+	struct sha384_ctx h;
+	uint8_t md[48];
+
+	sha384_init(&h);
+	sha384_update(&h, len, der);
+	sha384_digest(&h, 48, md);
+	sha384_update(&h, sizeof zero, zero);
+	sha384_update(&h, sizeof md, md);
+	sha384_digest(&h, 48, out);
+}
+
+/* arn:PARTITION:iam::ACCOUNT:role/NAME, printable, within the limit. */
+static bool
+role_arn_ok(const char *a)
+{
+	size_t n = strlen(a);
+	const char *p;
+
+	if (n > GB_NSM_SIM_ROLE_ARN_MAX || strncmp(a, "arn:", 4) != 0 ||
+	    (p = strstr(a, ":iam::")) == NULL || strlen(p) < 6 + 12 + 6 ||
+	    strncmp(p + 18, ":role/", 6) != 0 || p[24] == '\0')
+		return false;
+	for (size_t i = 0; i < 12; i++)
+		if (!isdigit((unsigned char)p[6 + i]))
+			return false;
+	for (size_t i = 0; i < n; i++)
+		if (a[i] <= ' ' || a[i] > '~')
+			return false;
+	return true;
+}
+
+/* i- and 8 or 17 lower-case hex digits (EC2's two lengths). */
+static bool
+instance_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (strncmp(id, "i-", 2) != 0 || (n != 10 &&
+	    n != GB_NSM_SIM_INSTANCE_ID_MAX))
+		return false;
+	return strspn(id + 2, "0123456789abcdef") == n - 2;
+}
+
+/* One DER certificate, nothing after it. */
+static bool
+cert_ok(struct gb_span c)
+{
+	const unsigned char *p = c.ptr;
+	X509 *x;
+	bool ok;
+
+	if (c.len == 0 || c.len > (size_t)LONG_MAX)
+		return false;
+	x = d2i_X509(NULL, &p, (long)c.len);
+	ok = x != NULL && p == c.ptr + c.len;
+	X509_free(x);
+	return ok;
+}
+
 int
 gb_nsm_sim_open(const char *state_dir, const struct gb_nsm_sim_opts *o,
     struct gb_nsm_sim **out, bool *renewed)
 {
-	struct gb_nsm_sim *s = calloc(1, sizeof *s);
+	static const struct gb_nsm_sim_opts none;
+	struct gb_nsm_sim *s = NULL;
+	const char *mid;
 	int err;
 
 	*out = NULL;
-	if (s == NULL)
+	if (o == NULL)
+		o = &none;
+	if ((o->iam_role_arn != NULL && !role_arn_ok(o->iam_role_arn)) ||
+	    (o->instance_id != NULL && !instance_id_ok(o->instance_id)) ||
+	    (o->signing_cert.ptr != NULL && (o->pcr8 != NULL ||
+	    !cert_ok(o->signing_cert))))
+		return GB_EINVAL;
+	if ((s = calloc(1, sizeof *s)) == NULL)
 		return GB_ENOMEM;
 	if ((err = gb_mint_chain_load(state_dir, &s->chain, renewed)) != 0) {
 		free(s);
 		return err;
 	}
-	if (o != NULL && o->boot_pcrs != NULL && !o->debug_mode)
+	mid = gb_mint_chain_module_id(s->chain);
+	if (o->instance_id != NULL && strstr(mid, "-enc") != NULL)
+		snprintf(s->module_id, sizeof s->module_id, "%s%s",
+		    o->instance_id, strstr(mid, "-enc"));
+	else
+		snprintf(s->module_id, sizeof s->module_id, "%s", mid);
+	if (o->boot_pcrs != NULL && !o->debug_mode)
 		memcpy(s->pcr, o->boot_pcrs, 3 * 48);
+	if (o->iam_role_arn != NULL)
+		gb_nsm_pcr_of_text(o->iam_role_arn, s->pcr[3]);
+	if (o->instance_id != NULL)
+		gb_nsm_pcr_of_text(o->instance_id, s->pcr[4]);
+	if (o->signing_cert.ptr != NULL && !o->debug_mode)
+		gb_nsm_pcr_of_cert(o->signing_cert.ptr, o->signing_cert.len,
+		    s->pcr[8]);
+	if (o->pcr8 != NULL && !o->debug_mode)
+		memcpy(s->pcr[8], o->pcr8, 48);
 	for (int i = 0; i < BOOT_LOCKED; i++)
 		s->locked[i] = true;
 	pthread_mutex_init(&s->mu, NULL);
@@ -67,7 +175,7 @@ gb_nsm_sim_root(const struct gb_nsm_sim *s)
 const char *
 gb_nsm_sim_module_id(const struct gb_nsm_sim *s)
 {
-	return gb_mint_chain_module_id(s->chain);
+	return s->module_id;
 }
 
 /* {"Error": name} */
@@ -177,8 +285,11 @@ attestation(struct gb_nsm_sim *s, const struct req *r, struct gb__nsm_w *w)
 
 	if (r->user_data.len > GB_NSM_USER_FIELD_MAX ||
 	    r->nonce.len > GB_NSM_USER_FIELD_MAX ||
-	    r->public_key.len > GB_NSM_USER_FIELD_MAX)
+	    r->public_key.len > GB_NSM_PUBLIC_KEY_MAX)
 		return error(w, GB_NSM_INPUT_TOO_LARGE);
+	/* AWS bounds public_key to 1..1024 bytes: null asks for none. */
+	if (r->public_key.ptr != NULL && r->public_key.len == 0)
+		return error(w, GB_NSM_INVALID_ARGUMENT);
 	/* PCRs 0..15, then up to the last one used (the minting module
 	 * writes indices 0..count-1). */
 	for (unsigned i = BOOT_LOCKED; i < GB_NSM_PCR_MAX; i++)
@@ -186,6 +297,7 @@ attestation(struct gb_nsm_sim *s, const struct req *r, struct gb__nsm_w *w)
 			count = i + 1;
 	memcpy(pcrs, s->pcr, sizeof pcrs);
 	d.pcr_count = count;
+	d.module_id = s->module_id;
 	d.pcrs = (const uint8_t (*)[48])pcrs;
 	d.user_data = r->user_data;
 	d.nonce = r->nonce;
@@ -216,7 +328,7 @@ answer(struct gb_nsm_sim *s, const struct req *r, struct gb__nsm_w *w)
 		gb__nsm_text(w, "version_minor"), gb__nsm_head(w, 0, 0);
 		gb__nsm_text(w, "version_patch"), gb__nsm_head(w, 0, 0);
 		gb__nsm_text(w, "module_id");
-		gb__nsm_text(w, gb_mint_chain_module_id(s->chain));
+		gb__nsm_text(w, s->module_id);
 		gb__nsm_text(w, "max_pcrs"), gb__nsm_head(w, 0, GB_NSM_PCR_MAX);
 		gb__nsm_text(w, "locked_pcrs"), gb__nsm_head(w, 4, nlocked);
 		for (unsigned k = 0; k < GB_NSM_PCR_MAX; k++)

@@ -1049,6 +1049,14 @@ gb__release_json(const struct gb_release *rel)
 	}
 	o = json_pack("{s:s, s:s, s:s, s:o}", "name", rel->name, "version",
 	    rel->version, "format", rel->format, "pcrs", pcrs);
+	if (o != NULL && rel->has_signer_key) {
+		gb_hex_encode(hex, rel->signer_key, 32);
+		if (json_object_set_new(o, "signer_key",
+		    json_string(hex)) != 0) {
+			json_decref(o);
+			o = NULL;
+		}
+	}
 	return o;
 }
 

@@ -180,6 +180,22 @@ gb_release_parse(const char *stmt, size_t len, struct gb_release *out,
 	}
 	strcpy(out->name, name);
 	strcpy(out->version, version);
+	/* Optional in either format: the raw Ed25519 key the enclave signs
+	 * results with (a sealed key that survives restarts); the verifier
+	 * then refuses a result signed by any other (wrong_signer). */
+	if ((v = json_object_get(j, "signer_key")) != NULL) {
+		const char *hex = json_string_value(v);
+
+		if (hex == NULL || strlen(hex) != 64 ||
+		    strspn(hex, "0123456789abcdef") != 64 ||
+		    gb_hex_decode(hex, 64, out->signer_key, 32) != 0) {
+			gb__reg_fail(e, "bad_statement", "signer_key is not 64 "
+			    "lower-case hex digits (a raw Ed25519 public "
+			    "key)");
+			goto out;
+		}
+		out->has_signer_key = true;
+	}
 	qsort(out->pcrs, out->npcrs, sizeof out->pcrs[0], by_index);
 	if (out->npcrs == 0 || out->pcrs[0].index != 0) {
 		gb__reg_fail(e, "bad_pcr", "PCR0 is required");

@@ -876,7 +876,7 @@ st, _, out = sim.json("GET", "/api/v1/verdicts")
 counts = {r["reason"]: r for r in out["reasons"]}
 check("verdict counts", st == 200 and counts["revoked"]["total"] == 2 and
       counts["revoked"]["recent"] == 2 and counts["nonce_unknown"]["total"] >= 3 and
-      len(out["reasons"]) == 19 and out["recent_seconds"] == 3600 and
+      len(out["reasons"]) == 20 and out["recent_seconds"] == 3600 and
       all(r["text"] for r in out["reasons"]), out)
 st, _, out = sim.json("POST", "/api/v1/verdicts", {})
 check("verdicts is GET only", st == 405)

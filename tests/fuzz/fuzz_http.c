@@ -59,7 +59,7 @@ stop_server(void)
 static int
 start_server(void)
 {
-	struct gb_nsm_sim_opts so = { NULL, false };
+	struct gb_nsm_sim_opts so = { .boot_pcrs = NULL };
 	struct gb_listen_addr a;
 	struct gb_httpd_opts o = { .workers = 2, .max_body = 65536,
 	    .handler = enclave_handle, .arg = &enc, .head_ms = 1000,

@@ -1,8 +1,8 @@
 // Checks infra/terraform without terraform or AWS: every .tf file parsed to
 // JSON by @cdktf/hcl2json, then the properties a security review looks
-// for. The KMS condition is expanded with the tfvars `glassbox kms-policy
-// --tfvars` wrote and must equal the conditions of the policy the same
-// command prints for the release (the registry's PCRs).
+// for. The KMS statements are expanded with the tfvars `glassbox kms-policy
+// --tfvars` wrote and must equal the statements of the policy the same
+// command prints for the releases (the registry's PCRs), one per release.
 //
 // usage: node check_terraform.mjs TF_DIR TFVARS_JSON KMS_POLICY_JSON
 import fs from "node:fs";
@@ -87,7 +87,8 @@ check("no bucket ACL or website", !tf.resource.aws_s3_bucket_acl &&
 
 // The role: only what the issue lists.
 const allowed = new Set(["s3:GetObject", "s3:ListBucket", "kms:Decrypt",
-  "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]);
+  "kms:GenerateDataKey", "logs:CreateLogStream", "logs:PutLogEvents",
+  "logs:DescribeLogStreams"]);
 const role = data("aws_iam_policy_document", "instance").statement;
 check("role: least privilege", role.every((s) => s.actions.every((a) =>
   allowed.has(a)) && s.resources.every((r) => r !== "*")), role);
@@ -97,33 +98,33 @@ const key = res("aws_kms_key", "enclave");
 check("KMS rotation on", key.enable_key_rotation === true);
 check("key policy from the document", key.policy ===
   "${data.aws_iam_policy_document.kms.json}");
-const kms = data("aws_iam_policy_document", "kms").statement;
-const decrypters = kms.filter((s) => s.actions.some((a) =>
-  a === "kms:Decrypt" || a === "kms:*" || a === "*"));
-check("one statement may decrypt", decrypters.length === 1, decrypters.length);
-const dec = decrypters[0];
-check("it names the instance role", dec.principals[0].identifiers[0] ===
+const kmsDoc = data("aws_iam_policy_document", "kms");
+const kms = kmsDoc.statement;
+check("no static statement may decrypt", kms.every((s) => !s.actions.some((a) =>
+  a === "kms:Decrypt" || a === "kms:*" || a === "*")), kms);
+const dynStmt = kmsDoc.dynamic?.statement?.[0];
+const dec = dynStmt?.content?.[0];
+check("one statement per release, from var.enclave_releases",
+  kmsDoc.dynamic?.statement?.length === 1 && dynStmt.for_each ===
+  "${var.enclave_releases}" && dec?.sid === "EnclaveRelease${statement.key}", dynStmt);
+check("it names the instance role", dec?.principals?.[0]?.identifiers?.[0] ===
   "${aws_iam_role.instance.arn}");
-const dyn = dec.dynamic?.condition?.[0];
-check("its conditions come from var.enclave_pcrs", dyn?.for_each ===
-  "${var.enclave_pcrs}" && dyn.content[0].test === "StringEqualsIgnoreCase" &&
+check("it allows Decrypt and GenerateDataKey only", JSON.stringify(dec?.actions) ===
+  JSON.stringify(["kms:Decrypt", "kms:GenerateDataKey"]), dec?.actions);
+const dyn = dec?.dynamic?.condition?.[0];
+check("its conditions come from the release's PCRs", dyn?.for_each ===
+  "${statement.value}" && dyn.content[0].test === "StringEqualsIgnoreCase" &&
   dyn.content[0].variable === "kms:RecipientAttestation:PCR${condition.key}" &&
   dyn.content[0].values[0] === "${condition.value}", dyn);
-check("enclave_pcrs is required and validated", tf.variable.enclave_pcrs[0]
-  .default === undefined && tf.variable.enclave_pcrs[0].validation !== undefined);
+check("enclave_releases is validated", tf.variable.enclave_releases?.[0]
+  ?.validation !== undefined);
 
-// Expand the condition as Terraform would, with the release's tfvars, and
-// compare with the policy glassbox kms-policy prints for that release.
+// Expand the statements as Terraform would, with the releases' tfvars
+// (a map: in key order), and compare with the policy glassbox kms-policy
+// prints for those releases.
 const tfvars = JSON.parse(fs.readFileSync(tfvarsFile, "utf8"));
-const expanded = Object.fromEntries(Object.entries(tfvars.enclave_pcrs).map(
-  ([k, v]) => [(dyn?.content?.[0]?.variable || "").replace("${condition.key}",
-    k), v]));
-const cli = JSON.parse(fs.readFileSync(policyFile, "utf8")).Statement.find(
-  (s) => s.Action === "kms:Decrypt").Condition.StringEqualsIgnoreCase;
-check("Terraform's conditions equal the registry's PCRs",
-  JSON.stringify(expanded, Object.keys(expanded).sort()) ===
-  JSON.stringify(cli, Object.keys(cli).sort()) && Object.keys(cli).length >= 3,
-  { expanded, cli });
+const releaseIds = Object.keys(tfvars.enclave_releases || {}).sort();
+check("the tfvars name releases", releaseIds.length >= 1, tfvars);
 const cliPolicy = JSON.parse(fs.readFileSync(policyFile, "utf8"));
 const admin = kms.find((s) => s.sid === "KeyAdministrationWithoutDecrypt");
 const cliAdmin = cliPolicy.Statement.find(
@@ -141,14 +142,14 @@ const one = (v) => (Array.isArray(v) && v.length === 1 ? v[0] : v);
 const refs = {
   "${local.kms_admin}": cliAdmin?.Principal?.AWS,
   "${aws_iam_role.instance.arn}": cliPolicy.Statement.find((s) =>
-    s.Sid === "DecryptOnlyInTheReleasedEnclave")?.Principal?.AWS,
+    /^EnclaveRelease/.test(s.Sid ?? ""))?.Principal?.AWS,
 };
-function renderCondition(st) {
+function renderCondition(st, pcrs) {
   const blocks = [...(st.condition || [])];
   for (const d of st.dynamic?.condition || []) {
-    if (d.for_each !== "${var.enclave_pcrs}")
+    if (d.for_each !== "${statement.value}")
       return { unrenderable: d.for_each };
-    for (const [k, v] of Object.entries(tfvars.enclave_pcrs))
+    for (const [k, v] of Object.entries(pcrs))
       for (const c of d.content)
         blocks.push({ test: c.test, variable: c.variable.replace(
           "${condition.key}", k), values: c.values.map((x) =>
@@ -159,23 +160,26 @@ function renderCondition(st) {
     (out[b.test] ??= {})[b.variable] = one(b.values);
   return blocks.length ? out : undefined;
 }
+function renderStatement(s, key, pcrs) {
+  const r = { Sid: s.sid.replace("${statement.key}", key), Effect: s.effect ?? "Allow" };
+  if (s.principals)
+    r.Principal = Object.fromEntries(s.principals.map((p) => [p.type,
+      one(p.identifiers.map((i) => refs[i] ?? i))]));
+  if (s.actions) r.Action = one(s.actions);
+  if (s.not_actions) r.NotAction = one(s.not_actions);
+  r.Resource = one(s.resources);
+  const c = renderCondition(s, pcrs);
+  if (c) r.Condition = c;
+  return r;
+}
 const rendered = {
   Version: "2012-10-17",
-  Statement: kms.map((s) => {
-    const r = { Sid: s.sid, Effect: s.effect ?? "Allow" };
-    if (s.principals)
-      r.Principal = Object.fromEntries(s.principals.map((p) => [p.type,
-        one(p.identifiers.map((i) => refs[i] ?? i))]));
-    if (s.actions) r.Action = one(s.actions);
-    if (s.not_actions) r.NotAction = one(s.not_actions);
-    r.Resource = one(s.resources);
-    const c = renderCondition(s);
-    if (c) r.Condition = c;
-    return r;
-  }),
+  Statement: [...kms.map((s) => renderStatement(s, "", {})),
+    ...(dec ? releaseIds.map((id) => renderStatement(dec, id,
+      tfvars.enclave_releases[id])) : [])],
 };
-checkPolicy("Terraform's key policy", rendered);
-checkPolicy("the CLI's key policy", cliPolicy);
+checkPolicy("Terraform's key policy", rendered, releaseIds.length);
+checkPolicy("the CLI's key policy", cliPolicy, releaseIds.length);
 const canon = (x) => JSON.stringify(x, (k, v) => v && typeof v === "object" &&
   !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((kk) =>
     [kk, v[kk]])) : v);
@@ -188,6 +192,31 @@ check("the bootstrap is uploaded before the instance boots",
   JSON.stringify(inst.depends_on).includes("aws_s3_object.setup"));
 
 check("outputs", ["instance_id", "verifier_url", "image_bucket", "kms_key_arn",
-  "instance_role_arn"].every((o) => tf.output[o]));
+  "instance_role_arn", "trail_bucket"].every((o) => tf.output[o]));
+
+// CloudTrail: every KMS call on the key recorded (seed 003's checklist).
+// Decrypt and GenerateDataKey are read-only management events: the trail
+// must log read management events and must not exclude kms.amazonaws.com.
+const trail = res("aws_cloudtrail", "kms");
+const sel = trail?.event_selector?.[0];
+check("a CloudTrail trail", trail !== undefined && trail.count ===
+  "${var.trail_enabled ? 1 : 0}" && tf.variable.trail_enabled?.[0]?.default === true);
+check("the trail logs read management events (KMS Decrypt, GenerateDataKey)",
+  sel?.include_management_events === true && sel?.read_write_type === "All" &&
+  !trail.advanced_event_selector, sel);
+check("the trail does not exclude KMS events", !JSON.stringify(trail ?? {})
+  .includes("kms.amazonaws.com"));
+check("the trail's files are validated", trail?.enable_log_file_validation === true);
+check("the trail writes to its own bucket", trail?.s3_bucket_name ===
+  "${aws_s3_bucket.trail[0].id}");
+const tpab = res("aws_s3_bucket_public_access_block", "trail");
+check("trail bucket not public", tpab && ["block_public_acls", "block_public_policy",
+  "ignore_public_acls", "restrict_public_buckets"].every((k) => tpab[k] === true));
+const tpol = data("aws_iam_policy_document", "trail")?.statement || [];
+check("only CloudTrail writes the trail bucket, for this trail", tpol.filter((s) =>
+  (s.effect ?? "Allow") === "Allow").every((s) => s.principals[0].type === "Service" &&
+  s.principals[0].identifiers[0] === "cloudtrail.amazonaws.com" && s.condition.some(
+  (c) => c.variable === "aws:SourceArn")) && tpol.some((s) => s.effect === "Deny" &&
+  s.condition[0].variable === "aws:SecureTransport"), tpol);
 
 finish();

@@ -9,15 +9,19 @@
 #   - infra/terraform parsed to JSON and checked (check_terraform.mjs);
 #   - deploy-aws.sh against moto_server (on 127.0.0.1, over TLS), every
 #     resource checked with the AWS CLI, the KMS policy read back;
-#   - run-enclave.sh and build-eif.sh with a stand-in nitro-cli;
+#   - run-enclave.sh and build-eif.sh with a stand-in nitro-cli (and
+#     docker, for --kms-key);
+#   - parent-config.sh's configuration run by glassbox-parent: the
+#     enclave's way out to the region's KMS endpoint, allowlisted;
 #   - publish-release.sh through the CLI and through the verifier's API.
 #
-# usage: test_infra.sh GLASSBOX VERIFIER
+# usage: test_infra.sh GLASSBOX VERIFIER PARENT
 # Single quotes around jq programs and templates are meant:
 # shellcheck disable=SC2016
 set -uo pipefail
 gb=$(readlink -f "$1")
 verifier=$(readlink -f "$2")
+parent=$(readlink -f "$3")
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source=tests/cli/lib.sh
@@ -226,21 +230,69 @@ wait 2>/dev/null
 pids=()
 
 # --- glassbox kms-policy and the Terraform files ----------------------------
+role=arn:aws:iam::123456789012:role/glassbox-instance
+new=$("$gb" registry --db reg.db --json list | jq -r '.[] | select(.version == "1.1") | .id')
 "$gb" kms-policy --db reg.db --release "$release" --tfvars >release.auto.tfvars.json
-"$gb" kms-policy --db reg.db --release "$release" \
-  --role-arn arn:aws:iam::123456789012:role/glassbox-instance >key-policy.json
+"$gb" kms-policy --db reg.db --release "$release" --role-arn "$role" >key-policy.json
 check "kms-policy: PCR0/1/2/8 of the release" 0 '^4$' -- \
   jq '.Statement[1].Condition.StringEqualsIgnoreCase | length' key-policy.json
+check "kms-policy: Decrypt and GenerateDataKey, nothing else" 0 '^\["kms:Decrypt","kms:GenerateDataKey"\]$' -- \
+  jq -c '.Statement[1].Action' key-policy.json
 check "kms-policy: a revoked release is refused" 1 'revoked' -- \
   "$gb" kms-policy --db reg.db --release "$old" --role-arn arn:aws:iam::123456789012:role/x
 check "kms-policy: not a role ARN" 2 'not an IAM role ARN' -- \
   "$gb" kms-policy --db reg.db --release "$release" --role-arn arn:aws:iam::123456789012:user/x
 check "terraform: parsed and checked" 0 ' 0 failed$' -- \
   node "$here/check_terraform.mjs" "$repo/infra/terraform" release.auto.tfvars.json key-policy.json
-# No back door (kms_policy.mjs): only the PCR-conditioned statement may
+
+# The rollover window: the old and the new release side by side, one
+# statement each, so that either whole PCR set is admitted and no mix.
+"$gb" kms-policy --db reg.db --release "$new" --release "$release" --role-arn "$role" >rollover.json
+"$gb" kms-policy --db reg.db --release "$release" --release "$new" --tfvars >rollover.auto.tfvars.json
+check "rollover: one statement per release, in release id order" 0 '^true$' -- \
+  jq --arg a "$release" --arg b "$new" '[.Statement[1:][].Sid] ==
+    ([$a, $b] | sort | map("EnclaveRelease" + .))' rollover.json
+check "rollover: the tfvars name both releases" 0 '^2$' -- jq '.enclave_releases | length' rollover.auto.tfvars.json
+check "rollover: passes the back-door checks with 2 releases" 0 ' 0 failed$' -- \
+  node "$here/kms_policy.mjs" rollover.json 2
+check "rollover: Terraform renders the same two statements" 0 ' 0 failed$' -- \
+  node "$here/check_terraform.mjs" "$repo/infra/terraform" rollover.auto.tfvars.json rollover.json
+pcrs_of() { jq -c --arg v "$1" '.pcrs' "app-$1.json"; }
+admits() { node "$here/kms_policy.mjs" --admits "$1" "$role" "$2" "$3"; }
+check "rollover: the old release's PCRs may decrypt" 0 '^allow$' -- admits rollover.json kms:Decrypt "$(pcrs_of 1.0)"
+check "rollover: the new release's PCRs may decrypt" 0 '^allow$' -- admits rollover.json kms:Decrypt "$(pcrs_of 1.1)"
+check "rollover: ... and make data keys" 0 '^allow$' -- admits rollover.json kms:GenerateDataKey "$(pcrs_of 1.1)"
+mix=$(jq -nc --argjson a "$(pcrs_of 1.0)" --argjson b "$(pcrs_of 1.1)" '{"0": $a["0"], "1": $b["1"], "2": $b["2"], "8": $a["8"]}')
+check "rollover: a mix of the two releases' PCRs may not" 0 '^deny$' -- admits rollover.json kms:Decrypt "$mix"
+check "rollover: no Recipient (no PCRs), no decrypt" 0 '^deny$' -- admits rollover.json kms:Decrypt none
+check "rollover: the revoked release's PCRs may not" 0 '^deny$' -- admits rollover.json kms:Decrypt "$(pcrs_of 0.9)"
+check "rollover: another role may not" 0 '^deny$' -- node "$here/kms_policy.mjs" --admits rollover.json \
+  arn:aws:iam::123456789012:role/other kms:Decrypt "$(pcrs_of 1.1)"
+# One statement listing both releases' values per key would admit the mix
+# (IAM ORs a key's values): the evaluator says so, and the checks refuse it.
+jq '.Statement = [.Statement[0], (.Statement[1] | .Condition.StringEqualsIgnoreCase |=
+      with_entries(.value = [.value]))] |
+    .Statement[1].Condition.StringEqualsIgnoreCase |= (reduce (input.Statement[2].Condition.StringEqualsIgnoreCase
+      | to_entries[]) as $e (.; .[$e.key] += [$e.value]))' rollover.json rollover.json >merged.json
+check "merged statement: the mix would pass" 0 '^allow$' -- admits merged.json kms:Decrypt "$mix"
+check "merged statement: refused by the checks" 1 'FAIL .*one PCR-conditioned Decrypt statement per release' -- \
+  node "$here/kms_policy.mjs" merged.json 2
+check "rollover: a revoked release among them is refused, nothing printed" 1 '^$' -- bash -c \
+  "'$gb' kms-policy --db reg.db --release $release --release $old --role-arn $role 2>/dev/null"
+check "... with its reason" 1 'revoked: release' -- bash -c \
+  "'$gb' kms-policy --db reg.db --release $release --release $old --role-arn $role 2>&1 >/dev/null"
+check "rollover: a release twice" 2 'given twice' -- \
+  "$gb" kms-policy --db reg.db --release "$release" --release "$release" --tfvars
+nine=()
+for i in $(seq 9); do nine+=(--release "$(printf '%016d' "$i")"); done
+check "rollover: at most 8 releases" 2 'at most 8' -- "$gb" kms-policy --db reg.db "${nine[@]}" --tfvars
+check "rollover: an unknown release" 1 'not_found' -- \
+  "$gb" kms-policy --db reg.db --release "$release" --release 0123456789abcdef --tfvars
+
+# No back door (kms_policy.mjs): only the PCR-conditioned statements may
 # decrypt; every other statement's action patterns are expanded against the
 # actions that decrypt or lead to decryption. Each mutation re-opens a way
-# and must be caught, by name.
+# and must be caught, by name. (No "|" in a mutation: it splits the lines.)
 check "kms-policy: no statement but the PCR one decrypts" 0 ' 0 failed$' -- \
   node "$here/kms_policy.mjs" key-policy.json
 check "kms-policy: administration is a list of actions, no pattern" 0 '^0$' -- \
@@ -257,8 +309,11 @@ done <<'MUTATIONS'
 .Statement[0].Action = "*"|no other statement decrypts.*kms:Decrypt
 .Statement += [{Sid: "Other", Effect: "Allow", Principal: {AWS: "arn:aws:iam::123456789012:root"}, NotAction: "kms:Decrypt", Resource: "*"}]|no other statement decrypts.*kms:ReEncryptFrom
 .Statement += [{Sid: "Writer", Effect: "Allow", Principal: {AWS: "*"}, Action: "kms:PutKeyPolicy", Resource: "*"}]|no other statement decrypts.*kms:PutKeyPolicy
-.Statement[1].Condition.StringEqualsIgnoreCase |= del(.["kms:RecipientAttestation:PCR2"])|exactly one PCR-conditioned
-.Statement[1].Principal.AWS = "*"|exactly one PCR-conditioned
+.Statement[1].Condition.StringEqualsIgnoreCase |= del(.["kms:RecipientAttestation:PCR2"])|one PCR-conditioned
+.Statement[1].Principal.AWS = "*"|one PCR-conditioned
+.Statement[1].Action += ["kms:ReEncryptFrom"]|no other statement decrypts.*kms:ReEncryptFrom
+.Statement[1].Condition.StringEqualsIgnoreCase["kms:RecipientAttestation:PCR0"] = ["aa", "00"]|no other statement decrypts.*kms:Decrypt
+.Statement += [.Statement[1]]|no two statements admit the same PCRs
 MUTATIONS
 # The same for the Terraform: kms:Create* put back into kms.tf is caught.
 cp -r "$repo/infra/terraform" tf-mutated
@@ -328,6 +383,56 @@ check "build-eif.sh: the statement publishes" 0 '^[0-9a-f]{16}$' -- \
 check "build-eif.sh: a disagreement with nitro-cli is refused" 1 'PCR2 differs' -- \
   env PATH="$tmp/bin:$PATH" NITRO_LIE=1 "$repo/infra/scripts/build-eif.sh" --docker-uri app:1 --out rel2 app 1.3
 
+# build-eif.sh --kms-key: one more layer whose CMD carries the KMS options
+# (a stand-in docker records what it was asked to build).
+cat >bin/docker <<'EOF'
+#!/usr/bin/env bash
+echo "$*" >>"$NITRO_STATE/docker-calls"
+cat >"$NITRO_STATE/docker-stdin"
+EOF
+chmod +x bin/docker
+kms_arn=arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab
+check "build-eif.sh --kms-key: builds" 0 'PCR0: ' -- env PATH="$tmp/bin:$PATH" \
+  "$repo/infra/scripts/build-eif.sh" --docker-uri app:1 --kms-key "$kms_arn" --out relk app 1.4
+check "build-eif.sh --kms-key: the layer's CMD" 0 '^true$' -- bash -c "tail -n1 '$NITRO_STATE/docker-stdin' |
+  sed 's/^CMD //' | jq -e --arg k '$kms_arn' '. == [\"--kms-key\", \$k, \"--kms-region\", \"eu-west-1\",
+    \"--sealed\", \"parent\", \"--parent\", \"vsock:3:8001\", \"--kms-proxy\", \"vsock:3:8000\"]'"
+check "build-eif.sh --kms-key: on top of the given image" 0 '^FROM app:1$' -- head -n1 "$NITRO_STATE/docker-stdin"
+check "build-eif.sh --kms-key: nitro-cli builds that layer" 0 '^build-enclave --docker-uri app:1-kms ' -- \
+  grep '^build-enclave --docker-uri app:1-kms' "$NITRO_STATE/calls"
+check "build-eif.sh --kms-key: not a key ARN" 2 'KMS key ARN' -- env PATH="$tmp/bin:$PATH" \
+  "$repo/infra/scripts/build-eif.sh" --docker-uri app:1 --kms-key 'arn:aws:s3:::bucket' --out relk2 app 1.5
+check "build-eif.sh --kms-key: no quote gets into the CMD" 2 'KMS key ARN' -- env PATH="$tmp/bin:$PATH" \
+  "$repo/infra/scripts/build-eif.sh" --docker-uri app:1 --kms-key 'arn:aws:kms:eu-west-1:1:key/a", "--x' --out relk3 app 1.6
+
+# --- the parent: the enclave's way out to KMS --------------------------------
+mkdir pconf
+check "parent-config.sh" 0 'kms.eu-west-1.amazonaws.com' -- "$repo/infra/scripts/parent-config.sh" pconf eu-west-1
+check "parent-config.sh: outbound to the region's KMS endpoint on vsock 8000" 0 \
+  '^outbound = vsock:8000=kms\.eu-west-1\.amazonaws\.com:443$' -- grep '^outbound' pconf/parent.conf
+check "parent-config.sh: the allowlist has that endpoint only" 0 '^\[\{"address":"kms.eu-west-1.amazonaws.com","port":443\}\]$' -- \
+  python3 -c 'import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))["allowlist"], separators=(",", ":")))' pconf/outbound.yaml
+check "... an entry of AWS's own vsock-proxy allowlist" 0 'kms.eu-west-1.amazonaws.com' -- \
+  grep -F '{address: kms.eu-west-1.amazonaws.com, port: 443}' "$repo/../shared/vectors/aws-tooling/vsock-proxy.yaml"
+check "parent-config.sh: credentials and sealed blob flags" 0 \
+  '^GLASSBOX_PARENT_FLAGS=--credentials vsock:8001 --sealed-file /var/lib/glassbox/sealed/signer.json$' -- \
+  grep '^GLASSBOX_PARENT_FLAGS' pconf/parent.env
+check "parent-config.sh: China's endpoint" 0 'kms.cn-north-1.amazonaws.com.cn' -- bash -c \
+  "mkdir -p pcn && '$repo/infra/scripts/parent-config.sh' pcn cn-north-1 >/dev/null && cat pcn/outbound.yaml"
+check "parent-config.sh: keeps an edited file" 0 'keeping' -- "$repo/infra/scripts/parent-config.sh" pconf eu-west-1
+check "parent-config.sh: not a region" 2 'not a region' -- "$repo/infra/scripts/parent-config.sh" pconf 'eu west'
+# glassbox-parent itself reads it (vsock listeners moved to loopback TCP,
+# which this machine has) and checks the outbound target on the allowlist.
+sed -e 's|^forward = .*|forward = tcp:127.0.0.1:0=tcp:127.0.0.1:9|' \
+  -e 's|^outbound = vsock:8000=|outbound = tcp:127.0.0.1:0=|' -e 's|^health = .*|health = 127.0.0.1:0|' \
+  -e "s|^allowlist = .*|allowlist = $tmp/pconf/outbound.yaml|" pconf/parent.conf >pconf/test.conf
+check "glassbox-parent accepts it: KMS on the allowlist" 0 '"event":"allowed".*kms.eu-west-1.amazonaws.com:443' -- \
+  bash -c "timeout 3 '$parent' --config pconf/test.conf --dns-server 127.0.0.1:9 2>&1; true"
+sed 's/eu-west-1/eu-west-2/' pconf/outbound.yaml >pconf/other.yaml
+sed "s|^allowlist = .*|allowlist = $tmp/pconf/other.yaml|" pconf/test.conf >pconf/other.conf
+check "glassbox-parent refuses a target off the allowlist" 2 'not on the allowlist' -- \
+  timeout 10 "$parent" --config pconf/other.conf --dns-server 127.0.0.1:9
+
 # --- deploy-aws.sh against moto ---------------------------------------------
 mport=$(free_port)
 moto_server -H 127.0.0.1 -p "$mport" -c "$tmp/tls.crt" -k "$tmp/tls.key" >moto.log 2>&1 &
@@ -386,7 +491,7 @@ check "ingress: SSH, bridge, verifier" 0 '^\[22,443,6300\]$' -- jq -c '[.IpPermi
 check "egress: HTTPS only" 0 '^\[\[443,"tcp"\]\]$' -- jq -c '[.IpPermissionsEgress[] | [.FromPort, .IpProtocol]]' <<<"$sg"
 check "role policy: least privilege" 0 '^true$' -- bash -c "aws iam get-role-policy --role-name glassbox-instance \
   --policy-name glassbox-instance --query PolicyDocument | jq '[.Statement[].Action] | flatten | sort ==
-  [\"kms:Decrypt\",\"logs:CreateLogStream\",\"logs:DescribeLogStreams\",\"logs:PutLogEvents\",\"s3:GetObject\",\"s3:ListBucket\"]'"
+  [\"kms:Decrypt\",\"kms:GenerateDataKey\",\"logs:CreateLogStream\",\"logs:DescribeLogStreams\",\"logs:PutLogEvents\",\"s3:GetObject\",\"s3:ListBucket\"]'"
 check "instance profile holds the role" 0 '^glassbox-instance$' -- aws iam get-instance-profile \
   --instance-profile-name glassbox-instance --query 'InstanceProfile.Roles[0].RoleName' --output text
 check "bucket: public access blocked" 0 '^True\s+True\s+True\s+True$' -- aws s3api get-public-access-block \
@@ -406,8 +511,19 @@ check "KMS: the policy read back has no back door" 0 ' 0 failed$' -- bash -c \
 check "KMS: Decrypt only under the registry's PCRs" 0 '^true$' -- bash -c \
   "aws kms get-key-policy --key-id $KMS_KEY_ARN --policy-name default --query Policy --output text |
    jq --slurpfile v release.auto.tfvars.json '.Statement[1].Condition.StringEqualsIgnoreCase ==
-     (\$v[0].enclave_pcrs | with_entries(.key = \"kms:RecipientAttestation:PCR\" + .key))'"
+     (\$v[0].enclave_releases[\"$release\"] | with_entries(.key = \"kms:RecipientAttestation:PCR\" + .key))'"
 check "log group" 0 '^90$' -- aws logs describe-log-groups --log-group-name-prefix /glassbox/instance \
   --query 'logGroups[0].retentionInDays' --output text
+check "CloudTrail: read and write management events (KMS Decrypt is a read one)" 0 '^All\s+True$' -- \
+  aws cloudtrail get-event-selectors --trail-name "$TRAIL" \
+  --query 'EventSelectors[0].[ReadWriteType,IncludeManagementEvents]' --output text
+check "CloudTrail: no event source excluded" 0 '^(None|\[\])?$' -- aws cloudtrail get-event-selectors \
+  --trail-name "$TRAIL" --query 'EventSelectors[0].ExcludeManagementEventSources' --output text
+check "CloudTrail: logging, files validated, its own bucket" 0 '^True\s+True\s+'"$TRAIL_BUCKET"'$' -- bash -c \
+  "echo \$(aws cloudtrail get-trail-status --name $TRAIL --query IsLogging --output text) \
+   \$(aws cloudtrail describe-trails --trail-name-list $TRAIL --query 'trailList[0].[LogFileValidationEnabled,S3BucketName]' --output text)"
+check "CloudTrail: its bucket takes CloudTrail's writes for this trail only" 0 '^true$' -- bash -c \
+  "aws s3api get-bucket-policy --bucket $TRAIL_BUCKET --query Policy --output text |
+   jq '[.Statement[] | .Condition.StringEquals[\"aws:SourceArn\"] | endswith(\"trail/$TRAIL\")] | all'"
 
 finish

@@ -5,11 +5,18 @@
  * a transport the test supplies.
  */
 #include <errno.h>
+#include <unistd.h>
 
+#include <jansson.h>
 #include <nettle/sha2.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "gb/attest.h"
 #include "gb/codec.h"
+#include "gb/eif.h"
+#include "gb/err.h"
 #include "gb/nsm.h"
 #include "gb/nsm_sim.h"
 #include "test.h"
@@ -105,10 +112,26 @@ TEST(requests_are_byte_exact)
 	    28);
 	ASSERT(memcmp(out, "\xa1\x69" "ExtendPCR" "\xa2\x65" "index" "\x11"
 	    "\x64" "data" "\x43" "abc", 28) == 0);
-	/* Limits: 512 bytes a field. */
+	/* Limits: 512 bytes of nonce or user_data, 1..1024 of public_key. */
 	ASSERT(gb_nsm_enc_attestation(out, NULL, 0, big, 512, NULL, 0) > 0);
 	ASSERT_EQ(gb_nsm_enc_attestation(out, NULL, 0, big, 513, NULL, 0), 0);
 	ASSERT_EQ(gb_nsm_enc_attestation(out, big, 513, NULL, 0, NULL, 0), 0);
+	{
+		static const uint8_t pk[1025];
+
+		/* All three at their largest still fit one request. */
+		n = gb_nsm_enc_attestation(out, big, 512, big, 512, pk, 1024);
+		/* 44 bytes with all three null; each field then takes a
+		 * 3-byte head instead of f6, and its bytes. */
+		ASSERT_EQ(n, 44 + 3 * 2 + 512 + 512 + 1024);
+		ASSERT(memcmp(out + n - 1027, "\x59\x04\x00", 3) == 0);
+		ASSERT_EQ(gb_nsm_enc_attestation(out, NULL, 0, NULL, 0, pk,
+		    1025), 0);
+		ASSERT_EQ(gb_nsm_enc_attestation(out, NULL, 0, NULL, 0, pk, 0),
+		    0);
+		ASSERT(gb_nsm_enc_attestation(out, NULL, 0, NULL, 0, pk, 1) >
+		    0);
+	}
 }
 
 TEST(responses_in_any_order_and_form)
@@ -396,6 +419,359 @@ TEST(simulator)
 	}
 }
 
+/* SHA-384(48 zero bytes || x) with OpenSSL, independent of lib's nettle. */
+static void
+ossl_extend(const uint8_t *x, size_t len, uint8_t out[48])
+{
+	uint8_t in[48 + 64 * 1024] = { 0 };
+	unsigned n = 48;
+
+	memcpy(in + 48, x, len);
+	EVP_Digest(in, 48 + len, out, &n, EVP_sha384(), NULL);
+}
+
+/*
+ * PCR3 and PCR4 as the Nitro hypervisor computes them, against values
+ * nobody here computed: the AWS Nitro Enclaves User Guide's own examples
+ * ("Where to get an enclave's measurements"), and every real document of
+ * ../shared/vectors, whose PCR4 is that of the instance ID its module_id
+ * begins with.
+ */
+TEST(pcr3_pcr4_known_values)
+{
+	uint8_t got[48];
+	char hex[97];
+	json_t *v, *vecs, *d;
+	size_t i, real = 0;
+
+	gb_nsm_pcr_of_text("arn:aws:iam::123456789012:role/Webserver", got);
+	gb_hex_encode(hex, got, 48);
+	ASSERT_STR_EQ(hex, "78fce75db17cd4e0a3fb8dad3ad128ca5e77edbb2b2c7f75"
+	    "329dccd99aa5f6ef4fc1f1a452e315b9e98f9e312e6921e6");
+	gb_nsm_pcr_of_text("i-1234567890abcdef0", got);
+	gb_hex_encode(hex, got, 48);
+	ASSERT_STR_EQ(hex, "08f996b5d43e047a9eb51e7f548bfee7e164fd7dc8f65541"
+	    "f2ac09d6545ac812719327281c401a67a10fcba87ae79ce0");
+
+	v = json_load_file(GB_VECTORS_DIR "/aws-nitro/vectors.json", 0, NULL);
+	ASSERT(v != NULL);
+	vecs = json_object_get(v, "vectors");
+	json_array_foreach(vecs, i, d) {
+		const char *mid = json_string_value(json_object_get(d,
+		    "module_id"));
+		const char *pcr4 = json_string_value(json_object_get(
+		    json_object_get(d, "pcrs"), "4"));
+		const char *file = json_string_value(json_object_get(d,
+		    "file"));
+		char id[32];
+		size_t n;
+
+		if (mid == NULL || pcr4 == NULL || strncmp(file, "NEG-", 4) == 0
+		    || strstr(mid, "-enc") == NULL)
+			continue;
+		n = (size_t)(strstr(mid, "-enc") - mid);
+		if (n >= sizeof id)
+			continue;
+		memcpy(id, mid, n);
+		id[n] = '\0';
+		gb_nsm_pcr_of_text(id, got);
+		gb_hex_encode(hex, got, 48);
+		if (strcmp(hex, pcr4) != 0) {
+			FAIL_AT("%s: PCR4 of %s is %s, the document says %s",
+			    file, id, hex, pcr4);
+			json_decref(v);
+			return;
+		}
+		real++;
+	}
+	json_decref(v);
+	ASSERT(real >= 20);
+}
+
+/* A P-384 key and a self-signed certificate, as PEM files in dir; the
+ * certificate's DER in der. */
+static int
+make_cert(const char *dir, uint8_t *der, size_t *der_len)
+{
+	char path[256];
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	X509 *x = X509_new();
+	X509_NAME *nm;
+	unsigned char *p = der;
+	FILE *f;
+	int rc = -1, n;
+
+	if (k == NULL || x == NULL)
+		goto out;
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 42);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	nm = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"glassbox test signer", -1, -1, 0);
+	X509_set_issuer_name(x, nm);
+	X509_set_pubkey(x, k);
+	if (X509_sign(x, k, EVP_sha384()) == 0 || (n = i2d_X509(x, NULL)) <= 0
+	    || (size_t)n > *der_len)
+		goto out;
+	*der_len = (size_t)i2d_X509(x, &p);
+	snprintf(path, sizeof path, "%s/cert.pem", dir);
+	if ((f = fopen(path, "w")) == NULL)
+		goto out;
+	PEM_write_X509(f, x);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/key.pem", dir);
+	if ((f = fopen(path, "w")) == NULL)
+		goto out;
+	PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	rc = 0;
+out:
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return rc;
+}
+
+static char *
+slurp(const char *dir, const char *name)
+{
+	char path[256], *buf = calloc(1, 8192);
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (buf == NULL || (f = fopen(path, "r")) == NULL) {
+		free(buf);
+		return NULL;
+	}
+	(void)fread(buf, 1, 8191, f);
+	fclose(f);
+	return buf;
+}
+
+/* One attestation through the simulator, verified with its root. */
+static int
+sim_doc(struct gb_nsm_sim *s, const uint8_t *pk, size_t pk_len,
+    struct gb_doc *doc, uint8_t *buf)
+{
+	struct gb_nsm n = gb_nsm_sim_transport(s);
+	struct gb_nsm_response r;
+	struct gb_span root = gb_nsm_sim_root(s);
+	struct gb_verifier *v;
+	struct gb_result res;
+	int reason;
+
+	if (gb_nsm_attestation(&n, NULL, 0, NULL, 0, pk, pk_len, buf, &r) !=
+	    GB_NSM_SUCCESS || gb_verifier_new(root.ptr, root.len, &v) != 0)
+		return -1;
+	reason = (int)gb_verifier_verify(v, r.document, r.document_len,
+	    GB_AT_DOCUMENT, doc, &res);
+	gb_verifier_free(v);
+	return reason;
+}
+
+/*
+ * The simulator's PCR3, PCR4 and PCR8 from a role ARN, an instance ID and
+ * a signing certificate, in documents the verifier accepts; PCR8 equal to
+ * what lib/eif.c measures in an image signed with that certificate and to
+ * OpenSSL's SHA-384 of the DER, extended; debug mode; refused options.
+ */
+TEST(simulator_pcr3_pcr4_pcr8)
+{
+	static uint8_t buf[GB_NSM_RESPONSE_MAX];
+	static const uint8_t boot[3][48] = { { 1 }, { 2 }, { 3 } };
+	static const char arn[] = "arn:aws:iam::123456789012:role/glassbox";
+	static const char iid[] = "i-0abc1234def567890";
+	char dir[] = "/tmp/gb-nsm-pcr-XXXXXX", path[256], *cert_pem, *key_pem;
+	uint8_t der[4096], md[48], want3[48], want4[48], want8[48], zero[48] =
+	    { 0 }, *sig = NULL;
+	size_t der_len = sizeof der, sig_len;
+	struct gb_nsm_sim_opts o = { .boot_pcrs = boot };
+	struct gb_nsm_sim *s;
+	struct gb_doc doc;
+	struct gb_eif img;
+	unsigned mdn = 48;
+	bool renewed;
+	int rc;
+
+	ASSERT(mkdtemp(dir) != NULL);
+	ASSERT_EQ(make_cert(dir, der, &der_len), 0);
+	ossl_extend((const uint8_t *)arn, strlen(arn), want3);
+	ossl_extend((const uint8_t *)iid, strlen(iid), want4);
+	EVP_Digest(der, der_len, md, &mdn, EVP_sha384(), NULL);
+	ossl_extend(md, 48, want8);
+
+	/* A signed synthetic image: eif.c's PCR8 is the same. */
+	cert_pem = slurp(dir, "cert.pem");
+	key_pem = slurp(dir, "key.pem");
+	ASSERT(cert_pem != NULL && key_pem != NULL);
+	rc = gb_eif_signature_section(cert_pem, key_pem, boot[0], &sig,
+	    &sig_len);
+	free(cert_pem);
+	free(key_pem);
+	ASSERT_EQ(rc, 0);
+	snprintf(path, sizeof path, "%s/signed.eif", dir);
+	{
+		struct gb_eif_part rd[2] = { { "BOOT", 4 }, { "APP", 3 } };
+
+		rc = gb_eif_build(path, (struct gb_eif_part){ "K", 1 },
+		    (struct gb_eif_part){ "c", 1 },
+		    (struct gb_eif_part){ "{}", 2 }, rd, 2,
+		    (struct gb_eif_part){ sig, sig_len });
+	}
+	free(sig);
+	ASSERT_EQ(rc, 0);
+	ASSERT_EQ(gb_eif_measure_file(path, &img), 0);
+	gb_eif_free(&img);
+	ASSERT(img.is_signed);
+	ASSERT(memcmp(img.pcr8, want8, 48) == 0);
+
+	/* From the certificate. */
+	o.iam_role_arn = arn;
+	o.instance_id = iid;
+	o.signing_cert = (struct gb_span){ der, der_len };
+	ASSERT_EQ(gb_nsm_sim_open(dir, &o, &s, &renewed), 0);
+	ASSERT(strncmp(gb_nsm_sim_module_id(s), "i-0abc1234def567890-enc",
+	    23) == 0);
+	ASSERT_REASON(sim_doc(s, NULL, 0, &doc, buf), GB_R_OK);
+	ASSERT(memcmp(doc.pcrs[3].ptr, want3, 48) == 0);
+	ASSERT(memcmp(doc.pcrs[4].ptr, want4, 48) == 0);
+	ASSERT(memcmp(doc.pcrs[8].ptr, want8, 48) == 0);
+	ASSERT(memcmp(doc.pcrs[0].ptr, boot[0], 48) == 0);
+	ASSERT(memcmp(doc.pcrs[5].ptr, zero, 48) == 0);
+	ASSERT(doc.module_id.len > 23 &&
+	    memcmp(doc.module_id.ptr, "i-0abc1234def567890-enc", 23) == 0);
+	gb_nsm_sim_close(s);
+
+	/* From the image's measurement; debug mode zeroes 0..2 and 8 only. */
+	o.signing_cert = (struct gb_span){ NULL, 0 };
+	o.pcr8 = img.pcr8;
+	o.debug_mode = true;
+	ASSERT_EQ(gb_nsm_sim_open(dir, &o, &s, &renewed), 0);
+	ASSERT_REASON(sim_doc(s, NULL, 0, &doc, buf), GB_R_OK);
+	ASSERT(gb_doc_is_debug(&doc));
+	ASSERT(memcmp(doc.pcrs[3].ptr, want3, 48) == 0);
+	ASSERT(memcmp(doc.pcrs[4].ptr, want4, 48) == 0);
+	ASSERT(memcmp(doc.pcrs[8].ptr, zero, 48) == 0);
+	gb_nsm_sim_close(s);
+	o.debug_mode = false;
+	ASSERT_EQ(gb_nsm_sim_open(dir, &o, &s, &renewed), 0);
+	ASSERT_REASON(sim_doc(s, NULL, 0, &doc, buf), GB_R_OK);
+	ASSERT(memcmp(doc.pcrs[8].ptr, want8, 48) == 0);
+	gb_nsm_sim_close(s);
+
+	/* Without them, zeros, and the chain's own module id. */
+	ASSERT_EQ(gb_nsm_sim_open(dir, NULL, &s, &renewed), 0);
+	ASSERT_REASON(sim_doc(s, NULL, 0, &doc, buf), GB_R_OK);
+	ASSERT(memcmp(doc.pcrs[3].ptr, zero, 48) == 0);
+	ASSERT(memcmp(doc.pcrs[8].ptr, zero, 48) == 0);
+	ASSERT(strncmp(gb_nsm_sim_module_id(s), "i-0abc", 6) != 0);
+	gb_nsm_sim_close(s);
+
+	/* Refused: not a role ARN, not an instance ID, both PCR8 sources, a
+	 * certificate with a byte too many. */
+	{
+		static const char *const bad_arns[] = {
+			"arn:aws:iam::123456789012:user/x",
+			"arn:aws:iam::12345678901:role/x",
+			"arn:aws:iam::123456789012:role/",
+			"arn:aws:iam::123456789012:role/a b",
+			"role/x", "",
+		};
+		static const char *const bad_ids[] = {
+			"i-123", "i-0ABC1234DEF567890", "x-0abc1234def567890",
+			"i-0abc1234def5678901", "",
+		};
+		struct gb_nsm_sim_opts b = { .boot_pcrs = NULL };
+
+		for (size_t i = 0; i < sizeof bad_arns / sizeof *bad_arns;
+		    i++) {
+			b.iam_role_arn = bad_arns[i];
+			ASSERT_EQ(gb_nsm_sim_open(dir, &b, &s, &renewed),
+			    GB_EINVAL);
+		}
+		b.iam_role_arn = "arn:aws-cn:iam::123456789012:role/p/ok";
+		ASSERT_EQ(gb_nsm_sim_open(dir, &b, &s, &renewed), 0);
+		gb_nsm_sim_close(s);
+		b.iam_role_arn = NULL;
+		for (size_t i = 0; i < sizeof bad_ids / sizeof *bad_ids; i++) {
+			b.instance_id = bad_ids[i];
+			ASSERT_EQ(gb_nsm_sim_open(dir, &b, &s, &renewed),
+			    GB_EINVAL);
+		}
+		b.instance_id = "i-0123abcd";
+		ASSERT_EQ(gb_nsm_sim_open(dir, &b, &s, &renewed), 0);
+		gb_nsm_sim_close(s);
+		b.instance_id = NULL;
+		b.signing_cert = (struct gb_span){ der, der_len };
+		b.pcr8 = want8;
+		ASSERT_EQ(gb_nsm_sim_open(dir, &b, &s, &renewed), GB_EINVAL);
+		b.pcr8 = NULL;
+		der[der_len] = 0;
+		b.signing_cert = (struct gb_span){ der, der_len + 1 };
+		ASSERT_EQ(gb_nsm_sim_open(dir, &b, &s, &renewed), GB_EINVAL);
+		b.signing_cert = (struct gb_span){ der, der_len - 1 };
+		ASSERT_EQ(gb_nsm_sim_open(dir, &b, &s, &renewed), GB_EINVAL);
+	}
+	snprintf(path, sizeof path, "rm -rf %s", dir);
+	ASSERT_EQ(system(path), 0);
+}
+
+/* public_key up to 1024 bytes, the DER of an RSA-4096 key among them, in
+ * documents the verifier accepts; 1025 bytes and an empty one refused by
+ * the simulator itself (a request the client would not send). */
+TEST(simulator_public_key_1024)
+{
+	static uint8_t buf[GB_NSM_RESPONSE_MAX], pk[1025];
+	char dir[] = "/tmp/gb-nsm-pk-XXXXXX", cmd[64];
+	struct gb_nsm_sim *s;
+	struct gb_nsm n;
+	struct gb_nsm_response r;
+	struct gb_doc doc;
+	EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096);
+	unsigned char *der = NULL;
+	int der_len;
+	bool renewed;
+	struct buf req;
+
+	ASSERT(rsa != NULL);
+	der_len = i2d_PUBKEY(rsa, &der);
+	EVP_PKEY_free(rsa);
+	ASSERT(der_len > 512 && der_len <= 1024);
+	ASSERT(mkdtemp(dir) != NULL);
+	ASSERT_EQ(gb_nsm_sim_open(dir, NULL, &s, &renewed), 0);
+	n = gb_nsm_sim_transport(s);
+
+	ASSERT_REASON(sim_doc(s, der, (size_t)der_len, &doc, buf), GB_R_OK);
+	ASSERT(doc.public_key.len == (size_t)der_len &&
+	    memcmp(doc.public_key.ptr, der, (size_t)der_len) == 0);
+	OPENSSL_free(der);
+	for (size_t i = 0; i < sizeof pk; i++)
+		pk[i] = (uint8_t)i;
+	ASSERT_REASON(sim_doc(s, pk, 1024, &doc, buf), GB_R_OK);
+	ASSERT(doc.public_key.len == 1024 && doc.public_key.ptr[1023] ==
+	    (uint8_t)1023);
+	ASSERT_EQ(gb_nsm_attestation(&n, NULL, 0, NULL, 0, pk, 1025, buf, &r),
+	    GB_NSM_INPUT_TOO_LARGE);
+	ASSERT_EQ(gb_nsm_attestation(&n, NULL, 0, NULL, 0, pk, 0, buf, &r),
+	    GB_NSM_INVALID_ARGUMENT);
+
+	/* The same two, sent raw past the client's checks. */
+	for (size_t len = 0; len <= 1025; len += 1025) {
+		req.n = 0;
+		hd(&req, 5, 1), tx(&req, "Attestation"), hd(&req, 5, 3);
+		tx(&req, "user_data"), put(&req, "\xf6", 1);
+		tx(&req, "nonce"), put(&req, "\xf6", 1);
+		tx(&req, "public_key"), bs(&req, pk, len);
+		ASSERT_EQ(gb_nsm_call(&n, req.b, req.n, "Attestation", buf, &r),
+		    len == 0 ? GB_NSM_INVALID_ARGUMENT :
+		    GB_NSM_INPUT_TOO_LARGE);
+	}
+	gb_nsm_sim_close(s);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	ASSERT_EQ(system(cmd), 0);
+}
+
 TEST_MAIN(
 	T(requests_are_byte_exact),
 	T(responses_in_any_order_and_form),
@@ -403,4 +779,7 @@ TEST_MAIN(
 	T(calls_through_a_transport),
 	T(device_transport_errors),
 	T(simulator),
+	T(pcr3_pcr4_known_values),
+	T(simulator_pcr3_pcr4_pcr8),
+	T(simulator_public_key_1024),
 )

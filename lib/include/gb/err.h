@@ -48,6 +48,7 @@ enum gb_reason {
 	GB_R_BAD_RESULT_SIGNATURE,
 	GB_R_NO_PUBLIC_KEY,
 	GB_R_RESULT_NOT_BOUND,
+	GB_R_WRONG_SIGNER,      /* the release names another signer_key */
 	GB_R__COUNT
 };
 

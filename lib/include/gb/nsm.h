@@ -14,7 +14,12 @@
 #define GB_NSM_IOCTL 0xC0200A00u       /* _IOWR(0x0A, 0, 32 bytes) */
 #define GB_NSM_REQUEST_MAX 4096        /* the driver refuses more */
 #define GB_NSM_RESPONSE_MAX 12288      /* the largest response buffer */
-#define GB_NSM_USER_FIELD_MAX 512      /* user_data, nonce, public_key */
+/* An Attestation request's fields, as AWS bounds them (aws-nitro-enclaves-
+ * nsm-api docs/attestation_process.md): public_key 1..1024 bytes (the DER
+ * of an RSA-4096 key, which a KMS Recipient uses, is about 550), user_data
+ * and nonce 0..512. */
+#define GB_NSM_PUBLIC_KEY_MAX 1024
+#define GB_NSM_USER_FIELD_MAX 512      /* user_data, nonce */
 #define GB_NSM_PCR_MAX 32
 
 /* The NSM's error codes, and ours (transport and decoding). */
@@ -61,7 +66,9 @@ int gb_nsm_dev_xfer(void *ctx, const uint8_t *req, size_t req_len,
     uint8_t *resp, size_t *resp_len);
 
 /* Requests, encoded exactly as serde_cbor does (NSM.md). Each returns the
- * length written to out (at most GB_NSM_REQUEST_MAX) or 0 on error. */
+ * length written to out (at most GB_NSM_REQUEST_MAX) or 0 on error; for an
+ * attestation, a field out of its bounds (above) is an error, and so is an
+ * empty public_key (NULL asks for none). */
 size_t gb_nsm_enc_attestation(uint8_t *out, const uint8_t *user_data,
     size_t ud_len, const uint8_t *nonce, size_t nonce_len,
     const uint8_t *public_key, size_t pk_len);
@@ -106,6 +113,8 @@ enum gb_nsm_status gb_nsm_decode(const uint8_t *resp, size_t len,
 enum gb_nsm_status gb_nsm_call(const struct gb_nsm *n, const uint8_t *req,
     size_t req_len, const char *want_kind, uint8_t *buf,
     struct gb_nsm_response *out);
+/* Attestation: a field too large is GB_NSM_INPUT_TOO_LARGE, an empty
+ * public_key GB_NSM_INVALID_ARGUMENT, both without a call to the NSM. */
 enum gb_nsm_status gb_nsm_attestation(const struct gb_nsm *n,
     const uint8_t *user_data, size_t ud_len, const uint8_t *nonce,
     size_t nonce_len, const uint8_t *public_key, size_t pk_len,

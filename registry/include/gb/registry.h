@@ -50,6 +50,8 @@ struct gb_release {
 		unsigned index;
 		uint8_t value[48];
 	} pcrs[32];                     /* sorted by index; PCR0 first */
+	bool has_signer_key;            /* the statement names "signer_key": */
+	uint8_t signer_key[32];         /* the enclave's Ed25519 result key */
 };
 
 /* Parses a statement in the seed format (pcr-values.json) or nitro-cli's
