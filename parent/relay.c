@@ -291,6 +291,12 @@ connect_to(const struct gb_listen_addr *t)
 	return fd;
 }
 
+int
+relay_connect(const struct gb_listen_addr *target)
+{
+	return connect_to(target);
+}
+
 bool
 relay_reachable(const struct gb_listen_addr *target, unsigned timeout_ms)
 {
