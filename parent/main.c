@@ -324,14 +324,16 @@ metrics(struct gb_http_resp *resp)
 		gb_http_reply(resp, 500, "application/json", "{}");
 		return;
 	}
-	fprintf(m, "# HELP glassbox_parent_enclave_running 1 when the describe "
-	    "command lists the enclave RUNNING (the seeds' EnclaveRunning).\n"
-	    "# TYPE glassbox_parent_enclave_running gauge\n"
-	    "glassbox_parent_enclave_running %d\n", running);
-	fprintf(m, "# HELP glassbox_parent_healthy 1 when GET /health answers "
-	    "200 (the seeds' HealthCheckSuccess).\n"
-	    "# TYPE glassbox_parent_healthy gauge\nglassbox_parent_healthy "
-	    "%d\n", why == NULL);
+	/* Named as the seeds' put-metric-data calls name them, so that what
+	 * was built on those keeps working: the CloudWatch agent takes the
+	 * names as they are (renaming at scrape time loses the metric's type
+	 * there, docs/deploy.md). */
+	fprintf(m, "# HELP EnclaveRunning 1 when the describe command lists "
+	    "the enclave RUNNING.\n# TYPE EnclaveRunning gauge\n"
+	    "EnclaveRunning %d\n", running);
+	fprintf(m, "# HELP HealthCheckSuccess 1 when GET /health answers 200."
+	    "\n# TYPE HealthCheckSuccess gauge\nHealthCheckSuccess %d\n",
+	    why == NULL);
 	if (asked)
 		fprintf(m, "# HELP glassbox_parent_enclave_metrics_up 1 when the "
 		    "enclave's /metrics was fetched and passed the checks.\n"

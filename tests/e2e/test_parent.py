@@ -810,27 +810,27 @@ check("metrics: the enclave's counters merged, valid Prometheus text", r.returnc
       "glassbox_enclave_signs counter" in r.stdout, (r.stdout[-400:], text[-600:]))
 check("metrics: fetched with GET /metrics", b"GET /metrics HTTP/1.0" in fake.requests, fake.requests)
 check("metrics: running, healthy, enclave metrics up",
-      sample(text, "glassbox_parent_enclave_running") == 1 and
-      sample(text, "glassbox_parent_healthy") == 1 and
+      sample(text, "EnclaveRunning") == 1 and
+      sample(text, "HealthCheckSuccess") == 1 and
       sample(text, "glassbox_parent_enclave_metrics_up") == 1, text[:600])
 for state, flags, running, healthy in (("TERMINATING", "NONE", 0, 0), ("RUNNING", "DEBUG_MODE", 1, 0)):
     describe(state=state, flags=flags)
     text = parent_metrics(p.health_url)
     check(f"metrics: {state} {flags}: running {running}, healthy {healthy}",
-          sample(text, "glassbox_parent_enclave_running") == running and
-          sample(text, "glassbox_parent_healthy") == healthy, text[:400])
+          sample(text, "EnclaveRunning") == running and
+          sample(text, "HealthCheckSuccess") == healthy, text[:400])
 describe(fail=True)
 text = parent_metrics(p.health_url)
 check("metrics: the describe command fails: not running, not healthy",
-      sample(text, "glassbox_parent_enclave_running") == 0 and
-      sample(text, "glassbox_parent_healthy") == 0, text[:400])
+      sample(text, "EnclaveRunning") == 0 and
+      sample(text, "HealthCheckSuccess") == 0, text[:400])
 describe()
 # Whatever answers on the enclave's port cannot write the parent's output:
 # each of these is refused whole, and the parent's text stays valid.
 bad = {
-    "not the enclave's family": http_answer("# HELP glassbox_parent_healthy x\n"
-                                             "# TYPE glassbox_parent_healthy gauge\n"
-                                             "glassbox_parent_healthy 1\n"),
+    "not the enclave's family": http_answer("# HELP HealthCheckSuccess x\n"
+                                             "# TYPE HealthCheckSuccess gauge\n"
+                                             "HealthCheckSuccess 1\n"),
     "a family twice": http_answer(GOOD + "# HELP glassbox_enclave_signs_total again\n"
                                   "# TYPE glassbox_enclave_signs_total counter\n"
                                   "glassbox_enclave_signs_total 8\n"),
@@ -857,7 +857,7 @@ for what, answer in bad.items():
     check(f"metrics: the enclave's answer refused: {what}",
           "glassbox_enclave_signs_total" not in text and r.returncode == 0 and
           sample(text, "glassbox_parent_enclave_metrics_up") == 0 and
-          sample(text, "glassbox_parent_healthy") == 1, (r.stdout[-300:], text[:300]))
+          sample(text, "HealthCheckSuccess") == 1, (r.stdout[-300:], text[:300]))
 fake.answer = http_answer(GOOD)
 check("metrics: merged again once the answer is good",
       sample(parent_metrics(p.health_url), "glassbox_enclave_signs_total") == 7)
@@ -871,7 +871,7 @@ p = Parent(fake.port, "--enclave-metrics", "off")
 text = parent_metrics(p.health_url)
 check("metrics: --enclave-metrics off: no enclave lines, no up gauge",
       "glassbox_enclave_" not in text and "glassbox_parent_enclave_metrics_up" not in text and
-      sample(text, "glassbox_parent_healthy") == 1, text[:300])
+      sample(text, "HealthCheckSuccess") == 1, text[:300])
 p.stop()
 fake2 = FakeEnclave()
 fake2.answer = http_answer(GOOD.replace("signs_total 7", "signs_total 11"))
