@@ -8,6 +8,9 @@
 #   - a system user glassbox (group ne), /etc/glassbox, /var/lib/glassbox;
 #   - the systemd units (enclave runner, parent bridge, verifier) and nginx
 #     with TLS in front of the verifier;
+#   - the CloudWatch agent: the daemons' logs (copied from the journal to
+#     /var/log/glassbox by glassbox-logs@.service) to the log group, and
+#     their /metrics as CloudWatch metrics (infra/cloudwatch);
 #   - the enclave image from the image bucket, when there is one.
 # Run as root; the instance's user data runs it at first boot. It can run
 # again (an upgrade): existing configuration, keys and data are kept.
@@ -20,6 +23,11 @@
 #   GLASSBOX_BRIDGE_PORT     glassbox-parent's TCP port (default 6300)
 #   GLASSBOX_ENCLAVE_PORT    the enclave's vsock port (default 5000)
 #   GLASSBOX_HOSTNAME        the verifier's DNS name, for nginx and TLS
+#   GLASSBOX_NAME            the deployment's name, the metrics' Deployment
+#                            dimension (default glassbox)
+#   GLASSBOX_LOG_GROUP       the daemons' log group (default /NAME/instance)
+#   GLASSBOX_METRICS_LOG_GROUP  the metrics' log group (embedded metric
+#                            format; default /NAME/metrics)
 set -euo pipefail
 
 usage() {
@@ -36,6 +44,9 @@ mib=${GLASSBOX_ENCLAVE_MIB:-2048}
 bridge=${GLASSBOX_BRIDGE_PORT:-6300}
 eport=${GLASSBOX_ENCLAVE_PORT:-5000}
 host=${GLASSBOX_HOSTNAME:-$(hostname -f)}
+name=${GLASSBOX_NAME:-glassbox}
+log_group=${GLASSBOX_LOG_GROUP:-/$name/instance}
+metrics_group=${GLASSBOX_METRICS_LOG_GROUP:-/$name/metrics}
 prefix=/usr/local
 share=$prefix/share/glassbox
 
@@ -59,7 +70,7 @@ step "packages"
 dnf install -y -q --allowerasing aws-nitro-enclaves-cli aws-nitro-enclaves-cli-devel \
   gcc make cmake pkgconf-pkg-config openssl-devel sqlite-devel jansson-devel \
   gpgme-devel libyaml-devel nettle-devel gmp-devel zlib-devel gnupg2 \
-  nginx jq tar xz curl openssl
+  nginx jq tar xz curl openssl amazon-cloudwatch-agent logrotate
 command -v aws >/dev/null || dnf install -y -q awscli-2
 
 step "allocator: $cpus vCPUs, $mib MiB for the enclave"
@@ -179,10 +190,28 @@ GLASSBOX_ENCLAVE_CID=16
 GLASSBOX_ENCLAVE_NAME=glassbox
 EOF
 
+step "logs and metrics: CloudWatch agent to $log_group, $metrics_group"
+# glassbox-logs@NAME copies each daemon's journal here; the agent (user
+# cwagent) tails the files, logrotate copies and truncates them.
+install -d -m 0755 /var/log/glassbox
+for d in parent verifier enclave; do
+  [ -e "/var/log/glassbox/$d.log" ] || install -m 0644 /dev/null "/var/log/glassbox/$d.log"
+done
+install -m 0644 "$share/logrotate/glassbox" /etc/logrotate.d/glassbox
+cwa=/opt/aws/amazon-cloudwatch-agent
+sed -e "s|@LOG_GROUP@|$log_group|g" -e "s|@METRICS_LOG_GROUP@|$metrics_group|g" \
+  "$share/cloudwatch/amazon-cloudwatch-agent.json" >"$cwa/etc/amazon-cloudwatch-agent.json"
+sed -e "s|@DEPLOYMENT@|$name|g" "$share/cloudwatch/prometheus.yaml" >"$cwa/etc/glassbox-prometheus.yaml"
+
 step "services"
 install -m 0644 "$share"/systemd/*.service /etc/systemd/system/
 systemctl daemon-reload
-systemctl enable glassbox-enclave.service glassbox-parent.service glassbox-verifier.service nginx.service
+systemctl enable glassbox-enclave.service glassbox-parent.service glassbox-verifier.service nginx.service \
+  glassbox-logs@parent.service glassbox-logs@verifier.service glassbox-logs@enclave.service
+systemctl restart glassbox-logs@parent.service glassbox-logs@verifier.service glassbox-logs@enclave.service
 systemctl restart glassbox-enclave.service || step "the enclave did not start: journalctl -u glassbox-enclave"
 systemctl restart glassbox-parent.service glassbox-verifier.service nginx.service
+"$cwa/bin/amazon-cloudwatch-agent-ctl" -a fetch-config -m ec2 -s \
+  -c "file:$cwa/etc/amazon-cloudwatch-agent.json" >/dev/null ||
+  step "the CloudWatch agent did not start: $cwa/logs/amazon-cloudwatch-agent.log"
 step "done: verifier at https://$host/ , bridge on port $bridge"

@@ -30,3 +30,12 @@ output "instance_role_arn" {
 output "log_group" {
   value = aws_cloudwatch_log_group.instance.name
 }
+
+output "metrics_log_group" {
+  value = aws_cloudwatch_log_group.metrics.name
+}
+
+output "alarms" {
+  description = "The CloudWatch alarms (enclave down, verifier not ready, log damaged)."
+  value       = [for a in aws_cloudwatch_metric_alarm.glassbox : a.alarm_name]
+}
