@@ -923,7 +923,8 @@ if ENCLAVE:
           sample(text, 'glassbox_enclave_refusals_total{reason="not_found"}') == 1 and
           sample(text, "glassbox_parent_enclave_metrics_up") == 1, (sts, r.stdout[-300:], text[-900:]))
     p.send_signal(signal.SIGTERM)
-    check("real enclave: parent stops", p.wait(timeout=30) == 0)
+    rc = p.wait(timeout=30)
+    check("real enclave: parent stops", rc == 0, (rc, p.stderr.read()[-3000:]))
     enc.send_signal(signal.SIGTERM)
     check("real enclave: stops", enc.wait(timeout=30) == 0)
 
