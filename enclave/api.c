@@ -28,12 +28,26 @@ reply_json(struct gb_http_resp *r, int status, json_t *j)
 	free(s);
 }
 
+/* The reason codes, in enum enclave_refusal's order. */
+static const char *const refusal_name[ENCLAVE_R__COUNT] = {
+	[ENCLAVE_R_BAD_REQUEST] = "bad_request",
+	[ENCLAVE_R_UNKNOWN_FIELD] = "unknown_field",
+	[ENCLAVE_R_METHOD_NOT_ALLOWED] = "method_not_allowed",
+	[ENCLAVE_R_NOT_FOUND] = "not_found",
+	[ENCLAVE_R_NSM_ERROR] = "nsm_error",
+	[ENCLAVE_R_INTERNAL] = "internal",
+	[ENCLAVE_R_NO_MEMORY] = "no_memory",
+	[ENCLAVE_R_NOT_SEALED] = "not_sealed",
+};
+
+/* A problem answer with its reason code, counted by reason. */
 static void
-problem(struct gb_http_resp *r, int status, const char *code,
-    const char *detail)
+problem(struct enclave *e, struct gb_http_resp *r, int status,
+    enum enclave_refusal why, const char *detail)
 {
+	atomic_fetch_add(&e->count.refusals[why], 1);
 	reply_json(r, status, json_pack("{s:i, s:s, s:s}", "status", status,
-	    "reason", code, "detail", detail));
+	    "reason", refusal_name[why], "detail", detail));
 	r->type = "application/problem+json";
 }
 
@@ -55,13 +69,15 @@ attest(struct enclave *e, const uint8_t *nonce, size_t nonce_len,
 	    gb_base64_encode_alloc(resp.document, resp.document_len, &b64) != 0)
 		st = GB_NSM_INTERNAL_ERROR;
 	pthread_mutex_unlock(&e->nsm_mu);
+	if (st == GB_NSM_SUCCESS)
+		atomic_fetch_add(&e->count.attestations, 1);
 	if (st != GB_NSM_SUCCESS) {
 		char msg[160];
 
 		snprintf(msg, sizeof msg, "the NSM refused the attestation: "
 		    "%s (%s)", gb_nsm_status_name(st), gb_nsm_status_text(st));
-		problem(r, st >= GB_NSM_E_TRANSPORT ? 502 : 500, "nsm_error",
-		    msg);
+		problem(e, r, st >= GB_NSM_E_TRANSPORT ? 502 : 500,
+		    ENCLAVE_R_NSM_ERROR, msg);
 		return NULL;
 	}
 	return b64;
@@ -92,14 +108,14 @@ attestation(struct enclave *e, const struct gb_http_req *q,
 
 		if (strncmp(q->query, "nonce=", strlen("nonce=")) != 0 ||
 		    strspn(v, "0123456789abcdefABCDEF") != n) {
-			problem(r, 400, "bad_request", "the query is nonce=HEX "
-			    "and nothing else");
+			problem(e, r, 400, ENCLAVE_R_BAD_REQUEST, "the query "
+			    "is nonce=HEX and nothing else");
 			return;
 		}
 		if (n > 2 * GB_NSM_USER_FIELD_MAX || gb_hex_decode_alloc(v, n,
 		    GB_NSM_USER_FIELD_MAX, &nonce, &nonce_len) != 0) {
-			problem(r, 400, "bad_request", "nonce must be hex, at "
-			    "most 512 bytes");
+			problem(e, r, 400, ENCLAVE_R_BAD_REQUEST, "nonce must "
+			    "be hex, at most 512 bytes");
 			return;
 		}
 	}
@@ -128,8 +144,8 @@ sign(struct enclave *e, const struct gb_http_req *q, struct gb_http_resp *r)
 	if (!json_is_object(j) || p64 == NULL ||
 	    gb_base64_decode_alloc(p64, strlen(p64), q->body_len, &payload,
 	    &plen) != 0) {
-		problem(r, 400, "bad_request", "send {\"payload\": BASE64, "
-		    "\"nonce\": HEX (optional)}");
+		problem(e, r, 400, ENCLAVE_R_BAD_REQUEST, "send {\"payload\": "
+		    "BASE64, \"nonce\": HEX (optional)}");
 		goto out;
 	}
 	json_object_foreach(j, key, v) {
@@ -139,20 +155,20 @@ sign(struct enclave *e, const struct gb_http_req *q, struct gb_http_resp *r)
 
 			snprintf(why, sizeof why, "unknown field \"%.64s\": send "
 			    "payload and nonce only", key);
-			problem(r, 400, "unknown_field", why);
+			problem(e, r, 400, ENCLAVE_R_UNKNOWN_FIELD, why);
 			goto out;
 		}
 	}
 	if ((json_object_get(j, "nonce") != NULL && nhex == NULL) ||
 	    (nhex != NULL && gb_hex_decode_alloc(nhex, strlen(nhex),
 	    GB_NSM_USER_FIELD_MAX, &nonce, &nlen) != 0)) {
-		problem(r, 400, "bad_request", "nonce must be hex, at most 512 "
-		    "bytes");
+		problem(e, r, 400, ENCLAVE_R_BAD_REQUEST, "nonce must be hex, "
+		    "at most 512 bytes");
 		goto out;
 	}
 	if (gb_result_sign(e->seed, payload, plen, sig) != 0 ||
 	    gb_base64_encode_alloc(sig, sizeof sig, &s64) != 0) {
-		problem(r, 500, "internal", "cannot sign");
+		problem(e, r, 500, ENCLAVE_R_INTERNAL, "cannot sign");
 		goto out;
 	}
 	if (nhex != NULL) {
@@ -170,6 +186,7 @@ sign(struct enclave *e, const struct gb_http_req *q, struct gb_http_resp *r)
 
 		if (out != NULL && doc != NULL)
 			json_object_set_new(out, "document", json_string(doc));
+		atomic_fetch_add(&e->count.signs, 1);
 		reply_json(r, 200, out);
 	}
 out:
@@ -178,6 +195,48 @@ out:
 	free(nonce);
 	free(s64);
 	free(doc);
+}
+
+/*
+ * GET /metrics: the enclave's own counters, then the HTTP server's, each
+ * family one group with its HELP and TYPE (the text format's rule; the
+ * parent copies these lines into its own /metrics). Every refusal reason
+ * is listed, zeros included, so that a scraper sees each series from the
+ * start. Returns a new string (free() it), or NULL.
+ */
+static char *
+metrics_text(struct enclave *e, const struct gb_httpd *h)
+{
+	char *out = NULL, *http = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&out, &n);
+
+	if (f == NULL)
+		return NULL;
+	fprintf(f, "# HELP glassbox_enclave_signs_total Results signed with "
+	    "the enclave's key.\n# TYPE glassbox_enclave_signs_total counter\n"
+	    "glassbox_enclave_signs_total %llu\n", (unsigned long long)
+	    atomic_load(&e->count.signs));
+	fprintf(f, "# HELP glassbox_enclave_attestations_total Attestation "
+	    "documents the NSM issued (GET /attestation, POST /sign with a "
+	    "nonce).\n# TYPE glassbox_enclave_attestations_total counter\n"
+	    "glassbox_enclave_attestations_total %llu\n", (unsigned long long)
+	    atomic_load(&e->count.attestations));
+	fprintf(f, "# HELP glassbox_enclave_refusals_total Requests answered "
+	    "with a problem, by reason code.\n# TYPE "
+	    "glassbox_enclave_refusals_total counter\n");
+	for (int i = 0; i < ENCLAVE_R__COUNT; i++)
+		fprintf(f, "glassbox_enclave_refusals_total{reason=\"%s\"} "
+		    "%llu\n", refusal_name[i], (unsigned long long)
+		    atomic_load(&e->count.refusals[i]));
+	if ((http = gb_httpd_metrics_text(h, "glassbox_enclave")) != NULL)
+		fputs(http, f);
+	if (fclose(f) != 0 || http == NULL) {
+		free(out);
+		out = NULL;
+	}
+	free(http);
+	return out;
 }
 
 void
@@ -193,41 +252,45 @@ enclave_handle(void *arg, const struct gb_http_req *q, struct gb_http_resp *r)
 		if (get)
 			health(e, r);
 		else
-			problem(r, 405, "method_not_allowed", "use GET");
+			problem(e, r, 405, ENCLAVE_R_METHOD_NOT_ALLOWED,
+			    "use GET");
 	} else if (strcmp(q->path, "/attestation") == 0) {
 		if (get)
 			attestation(e, q, r);
 		else
-			problem(r, 405, "method_not_allowed", "use GET");
+			problem(e, r, 405, ENCLAVE_R_METHOD_NOT_ALLOWED,
+			    "use GET");
 	} else if (strcmp(q->path, "/sign") == 0) {
 		if (post)
 			sign(e, q, r);
 		else
-			problem(r, 405, "method_not_allowed", "use POST");
+			problem(e, r, 405, ENCLAVE_R_METHOD_NOT_ALLOWED,
+			    "use POST");
 	} else if (strcmp(q->path, "/sealed") == 0) {
 		/* The sealed blob (nothing secret in it), for the operator
 		 * who keeps it beside the parent's copy. */
 		if (!get)
-			problem(r, 405, "method_not_allowed", "use GET");
+			problem(e, r, 405, ENCLAVE_R_METHOD_NOT_ALLOWED,
+			    "use GET");
 		else if (e->sealed_blob == NULL)
-			problem(r, 404, "not_sealed", "the key is not sealed "
-			    "(no --kms-key)");
+			problem(e, r, 404, ENCLAVE_R_NOT_SEALED, "the key is "
+			    "not sealed (no --kms-key)");
 		else
 			gb_http_reply(r, 200, "application/json",
 			    e->sealed_blob);
 	} else if (strcmp(q->path, "/metrics") == 0) {
-		char *m = get ? gb_httpd_metrics_text(q->httpd,
-		    "glassbox_enclave") : NULL;
+		char *m = get ? metrics_text(e, q->httpd) : NULL;
 
 		if (!get)
-			problem(r, 405, "method_not_allowed", "use GET");
+			problem(e, r, 405, ENCLAVE_R_METHOD_NOT_ALLOWED,
+			    "use GET");
 		else if (m == NULL)
-			problem(r, 500, "no_memory", "out of memory");
+			problem(e, r, 500, ENCLAVE_R_NO_MEMORY, "out of memory");
 		else
 			gb_http_reply(r, 200, "text/plain; version=0.0.4", m);
 		free(m);
 	} else {
-		problem(r, 404, "not_found", "no such resource");
+		problem(e, r, 404, ENCLAVE_R_NOT_FOUND, "no such resource");
 	}
 }
 

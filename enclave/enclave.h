@@ -7,12 +7,35 @@
 #define GB_ENCLAVE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "gb/ed25519.h"
 #include "gb/httpd.h"
 #include "gb/nsm.h"
 #include "gb/nsm_sim.h"
+
+/* The reasons a request is refused with, as its problem JSON's "reason"
+ * and the label of glassbox_enclave_refusals_total (api.c's table). */
+enum enclave_refusal {
+	ENCLAVE_R_BAD_REQUEST,
+	ENCLAVE_R_UNKNOWN_FIELD,
+	ENCLAVE_R_METHOD_NOT_ALLOWED,
+	ENCLAVE_R_NOT_FOUND,
+	ENCLAVE_R_NSM_ERROR,
+	ENCLAVE_R_INTERNAL,
+	ENCLAVE_R_NO_MEMORY,
+	ENCLAVE_R_NOT_SEALED,
+	ENCLAVE_R__COUNT
+};
+
+/* Counters since start, for GET /metrics (zero-initialised with the struct;
+ * updated by every server thread). */
+struct enclave_counters {
+	atomic_uint_fast64_t signs;             /* signatures made */
+	atomic_uint_fast64_t attestations;      /* documents the NSM issued */
+	atomic_uint_fast64_t refusals[ENCLAVE_R__COUNT];
+};
 
 struct enclave {
 	struct gb_nsm nsm;
@@ -29,6 +52,7 @@ struct enclave {
 	 * --previous-kms-key and sealed under --kms-key); static strings. */
 	const char *key_source;
 	char *sealed_blob;              /* its blob's JSON (malloc), or NULL */
+	struct enclave_counters count;
 };
 
 /* Serves one request (a gb_http_handler; arg is the struct enclave). */

@@ -25,6 +25,7 @@
 #include "relay.h"
 #include "credentials.h"
 #include "vsockproxy.h"
+#include "scrape.h"
 
 static const char usage_text[] =
 "usage: glassbox-parent --forward LISTEN=TARGET [--forward ...] [options]\n"
@@ -53,6 +54,9 @@ static const char usage_text[] =
 "                       \"nitro-cli describe-enclaves\"), run through sh\n"
 "  --enclave-name NAME  which enclave of that list (default: the first)\n"
 "  --allow-debug        a DEBUG_MODE enclave is healthy too\n"
+"  --enclave-metrics TARGET|off  where /metrics fetches the enclave's\n"
+"                       counters (GET /metrics, within 2 s) to include\n"
+"                       them (default: the first --forward's TARGET)\n"
 "  --drain MS           on SIGTERM, time given to open connections\n"
 "                       (default 10000)\n"
 "  --outbound LISTEN=HOST:PORT  the enclave's way out (vsock-proxy's job):\n"
@@ -83,6 +87,7 @@ static struct {
 	struct forwarder f[RELAY_MAX_FORWARDERS];
 	unsigned n;
 	char *describe, *name, *allowlist;      /* under mu: reload changes */
+	char *metrics_from;                     /* under mu; NULL: default */
 	bool allow_debug;
 	pthread_mutex_t mu;
 } P = { .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -163,21 +168,24 @@ forwarders_json(bool probe, bool *all_reachable)
 	return a;
 }
 
-/* GET /health: the enclave's entry and the forwarders; 503 unless it runs,
- * is not in debug mode (unless allowed), and every target answers. */
-static void
-health(struct gb_http_resp *resp)
+/* The health answer: the enclave's entry and the forwarders, a new JSON
+ * object; *why NULL when healthy: it runs, is not in debug mode (unless
+ * allowed), and every target answers; *running whether the describe
+ * command lists it RUNNING. */
+static json_t *
+health_state(const char **why_out, bool *running)
 {
 	static const char *const keep[] = { "EnclaveName", "EnclaveID",
 	    "EnclaveCID", "State", "Flags", "MemoryMiB", "NumberOfCPUs" };
 	enum { OUT_MAX = 65536 };       /* the describe command's output */
-	char *out = malloc(OUT_MAX), *body;
+	char *out = malloc(OUT_MAX);
 	const char *why = NULL, *state, *flags;
 	json_t *list, *entry = NULL, *enclave = json_null(), *j;
 	bool reachable;
 	size_t i;
 	int rc;
 
+	*running = false;
 	char *cmd, *want;
 	bool allow_debug;
 
@@ -216,7 +224,8 @@ health(struct gb_http_resp *resp)
 				    json_object_get(entry, keep[k]));
 		state = json_string_value(json_object_get(entry, "State"));
 		flags = json_string_value(json_object_get(entry, "Flags"));
-		if (state == NULL || strcmp(state, "RUNNING") != 0)
+		*running = state != NULL && strcmp(state, "RUNNING") == 0;
+		if (!*running)
 			why = "the enclave is not RUNNING";
 		else if (!allow_debug && flags != NULL &&
 		    strcmp(flags, "DEBUG_MODE") == 0)
@@ -231,18 +240,71 @@ health(struct gb_http_resp *resp)
 		json_object_set_new(j, "reason", json_string(why));
 	}
 	free(want);
-	body = json_dumps(j, JSON_COMPACT);
+	json_decref(list);
+	*why_out = why;
+	return j;
+}
+
+/* GET /health: 200, or 503 with the reason. */
+static void
+health(struct gb_http_resp *resp)
+{
+	const char *why;
+	bool running;
+	json_t *j = health_state(&why, &running);
+	char *body = json_dumps(j, JSON_COMPACT);
+
 	gb_http_reply(resp, why ? 503 : 200, "application/json",
 	    body ? body : "{}");
 	free(body);
 	json_decref(j);
-	json_decref(list);
 }
 
 static struct gb_httpd *health_httpd;
 
-/* GET /metrics: each family one group with HELP and TYPE, then the health
- * port's own connection counters. */
+/*
+ * The enclave's /metrics text, checked (scrape.c), from --enclave-metrics
+ * or the first forwarder's target; a new string, or NULL when it is off
+ * (*asked false) or failed (*asked true). A change between fetched and
+ * failed is logged once.
+ */
+static char *
+enclave_metrics(bool *asked)
+{
+	static atomic_int last = -1;    /* 1 fetched, 0 failed, -1 not yet */
+	struct gb_listen_addr t;
+	const char *why = NULL;
+	char *text = NULL, spec[160] = "";
+	int ok;
+
+	pthread_mutex_lock(&P.mu);
+	if (P.metrics_from != NULL)
+		snprintf(spec, sizeof spec, "%s", P.metrics_from);
+	else
+		for (unsigned i = 0; i < P.n && spec[0] == '\0'; i++)
+			if (P.f[i].in_use && !P.f[i].outbound)
+				snprintf(spec, sizeof spec, "%s",
+				    P.f[i].target_text);
+	pthread_mutex_unlock(&P.mu);
+	*asked = spec[0] != '\0' && strcmp(spec, "off") != 0;
+	if (!*asked)
+		return NULL;
+	if (gb_listen_parse(spec, &t, &why) != 0 ||
+	    scrape_get(&t, "/metrics", SCRAPE_TIMEOUT_MS, &text, &why) != 0 ||
+	    scrape_check(text, "glassbox_enclave_", &why) != 0) {
+		free(text);
+		text = NULL;
+	}
+	ok = text != NULL;
+	if (atomic_exchange(&last, ok) != ok)
+		relay_log(ok ? "enclave_metrics" : "enclave_metrics_error",
+		    NULL, ok ? "fetched" : why);
+	return text;
+}
+
+/* GET /metrics: each family one group with HELP and TYPE: the enclave's
+ * state (as /health finds it), the forwarders' counters, the health port's
+ * own connection counters, then the enclave's counters. */
 static void
 metrics(struct gb_http_resp *resp)
 {
@@ -258,14 +320,38 @@ metrics(struct gb_http_resp *resp)
 		{ "bytes_in_total", "counter", "Bytes from clients to targets." },
 		{ "bytes_out_total", "counter", "Bytes from targets to clients." },
 	};
-	char *s = NULL, *http;
+	char *s = NULL, *http, *enclave;
 	size_t len = 0;
-	FILE *m = open_memstream(&s, &len);
+	const char *why;
+	bool running, asked;
+	json_t *state;
+	FILE *m;
 
-	if (m == NULL) {
+	/* Before the memstream: the describe command and the enclave's
+	 * answer take up to 5 + 2 s, and the probes 1 s each. */
+	state = health_state(&why, &running);
+	json_decref(state);
+	enclave = enclave_metrics(&asked);
+	if ((m = open_memstream(&s, &len)) == NULL) {
+		free(enclave);
 		gb_http_reply(resp, 500, "application/json", "{}");
 		return;
 	}
+	/* Named as the seeds' put-metric-data calls name them, so that what
+	 * was built on those keeps working: the CloudWatch agent takes the
+	 * names as they are (renaming at scrape time loses the metric's type
+	 * there, docs/deploy.md). */
+	fprintf(m, "# HELP EnclaveRunning 1 when the describe command lists "
+	    "the enclave RUNNING.\n# TYPE EnclaveRunning gauge\n"
+	    "EnclaveRunning %d\n", running);
+	fprintf(m, "# HELP HealthCheckSuccess 1 when GET /health answers 200."
+	    "\n# TYPE HealthCheckSuccess gauge\nHealthCheckSuccess %d\n",
+	    why == NULL);
+	if (asked)
+		fprintf(m, "# HELP glassbox_parent_enclave_metrics_up 1 when the "
+		    "enclave's /metrics was fetched and passed the checks.\n"
+		    "# TYPE glassbox_parent_enclave_metrics_up gauge\n"
+		    "glassbox_parent_enclave_metrics_up %d\n", enclave != NULL);
 	for (size_t k = 0; k < sizeof fam / sizeof fam[0]; k++) {
 		fprintf(m, "# HELP glassbox_parent_%s %s\n"
 		    "# TYPE glassbox_parent_%s %s\n", fam[k].name, fam[k].help,
@@ -288,6 +374,9 @@ metrics(struct gb_http_resp *resp)
 	    "glassbox_parent_health")) != NULL)
 		fputs(http, m);
 	free(http);
+	if (enclave != NULL)
+		fputs(enclave, m);
+	free(enclave);
 	fclose(m);
 	gb_http_reply(resp, 200, "text/plain; version=0.0.4", s ? s : "");
 	free(s);
@@ -516,7 +605,7 @@ add_forward(const char *arg, unsigned max_conns)
 struct config {
 	char *forward[SPECS_MAX], *outbound[SPECS_MAX];
 	unsigned nforward, noutbound;
-	char *allowlist, *describe, *name, *health;
+	char *allowlist, *describe, *name, *health, *metrics_from;
 	unsigned max_conns, connect_ms, idle_ms, drain_ms, resolve_s;
 	int allow_debug;                /* -1: not said */
 	int allow_special;              /* -1: not said */
@@ -534,6 +623,7 @@ config_free(struct config *c)
 	free(c->describe);
 	free(c->name);
 	free(c->health);
+	free(c->metrics_from);
 	memset(c, 0, sizeof *c);
 }
 
@@ -563,6 +653,7 @@ config_set(struct config *c, const char *k, const char *v, char *err,
 	STR("describe-cmd", describe)
 	STR("enclave-name", name)
 	STR("health", health)
+	STR("enclave-metrics", metrics_from)
 #undef STR
 	if (strcmp(k, "allow-debug") == 0 && (strcmp(v, "true") == 0 ||
 	    strcmp(v, "false") == 0)) {
@@ -736,6 +827,23 @@ reconfigure(struct relay *r, bool at_start)
 		}
 	}
 
+	{
+		const char *em = flags.metrics_from ? flags.metrics_from :
+		    file.metrics_from, *why = NULL;
+		struct gb_listen_addr a;
+
+		if (em != NULL && strcmp(em, "off") != 0 &&
+		    gb_listen_parse(em, &a, &why) != 0) {
+			snprintf(err, sizeof err, "enclave-metrics %.80s: %s",
+			    em, why);
+			relay_log("config_error", NULL, err);
+			if (at_start)
+				fprintf(stderr, "glassbox-parent: %s\n", err);
+			config_free(&file);
+			return -1;
+		}
+	}
+
 	/* Retire what is no longer asked for. */
 	for (unsigned i = 0; i < P.n; i++) {
 		struct forwarder *f = &P.f[i];
@@ -795,6 +903,9 @@ reconfigure(struct relay *r, bool at_start)
 	    strdup(file.name) : NULL;
 	P.allow_debug = flags.allow_debug == 1 || (flags.allow_debug == -1 &&
 	    file.allow_debug == 1);
+	free(P.metrics_from);
+	P.metrics_from = flags.metrics_from ? strdup(flags.metrics_from) :
+	    file.metrics_from ? strdup(file.metrics_from) : NULL;
 	pthread_mutex_unlock(&P.mu);
 	{
 		bool special = flags.allow_special == 1 ||
@@ -844,6 +955,7 @@ main(int argc, char **argv)
 		{ "describe-cmd", required_argument, NULL, 'd' },
 		{ "enclave-name", required_argument, NULL, 'n' },
 		{ "allow-debug", no_argument, NULL, 'a' },
+		{ "enclave-metrics", required_argument, NULL, 'M' },
 		{ "drain", required_argument, NULL, 'D' },
 		{ "allowlist", required_argument, NULL, 'L' },
 		{ "resolve-interval", required_argument, NULL, 'R' },
@@ -1014,5 +1126,6 @@ main(int argc, char **argv)
 	free(P.allowlist);
 	free(P.describe);
 	free(P.name);
+	free(P.metrics_from);
 	return 0;
 }

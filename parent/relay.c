@@ -458,6 +458,12 @@ connect_to(const struct gb_listen_addr *t)
 	return fd;
 }
 
+int
+relay_connect(const struct gb_listen_addr *target)
+{
+	return connect_to(target);
+}
+
 bool
 relay_reachable(const struct gb_listen_addr *target, unsigned timeout_ms)
 {
@@ -512,7 +518,14 @@ conn_close(struct relay *r, struct conn *c)
 	if (c->dead)
 		return;
 	c->dead = true;
-	close(c->a);                    /* also leaves the epoll set */
+	/* Out of the epoll set first: close() leaves it only when no other
+	 * descriptor refers to the socket, and a child forked by the health
+	 * port (the describe command) holds copies until its exec(). An event
+	 * for a freed conn would follow. ENOENT for a socket already out is
+	 * fine. */
+	(void)epoll_ctl(r->ep, EPOLL_CTL_DEL, c->a, NULL);
+	(void)epoll_ctl(r->ep, EPOLL_CTL_DEL, c->b, NULL);
+	close(c->a);
 	close(c->b);
 	atomic_fetch_sub(&c->f->active, 1);
 	if (c->prev)

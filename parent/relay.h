@@ -69,6 +69,10 @@ int relay_retire(struct relay *r, struct forwarder *f);
  * closes everything. */
 void relay_stop(struct relay *r, unsigned drain_ms);
 
+/* A non-blocking socket connecting to target (the connection may still be
+ * in progress: poll for POLLOUT, then read SO_ERROR); -1 on failure. */
+int relay_connect(const struct gb_listen_addr *target);
+
 /* Whether a target accepts a connection within timeout_ms. */
 bool relay_reachable(const struct gb_listen_addr *target,
     unsigned timeout_ms);

@@ -11,7 +11,7 @@ packages=(
   gnupg sqlite3 openssl python3 python3-cryptography curl jq
   python3-jsonschema python3-prometheus-client wrk
   chromium
-  shellcheck nginx systemd
+  shellcheck nginx systemd logrotate
 )
 # The browser tests drive chromium with playwright-core from npm.
 command -v npm >/dev/null || packages+=(nodejs npm)

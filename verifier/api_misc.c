@@ -41,12 +41,22 @@ vs_api_health(struct vs_req *q)
 	return vs_reply_json(q, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* What GET /readyz answers, and the gauges of /metrics. */
+enum ready_state {
+	READY,
+	READY_LOG_DAMAGED,      /* the last audit failed: 503 log_damaged */
+	READY_PENDING,          /* no audit finished yet: 503 not_ready */
+	READY_UNREADABLE,       /* the registry cannot be read: 503 not_ready */
+	READY_MISMATCH,         /* checkpoint and tree disagree: 503 not_ready */
+};
+
 /* Ready when the log watch (audit.c) finished its first audit and the last
  * one did not fail, the latest checkpoint is not behind the kept one, the
  * registry can be read, and its latest checkpoint is signed by the log key
- * over a tree of the log's size. */
-int
-vs_api_ready(struct vs_req *q)
+ * over a tree of the log's size. *size is the log's size (when readable),
+ * *audit a new reference to the audit's state. */
+static enum ready_state
+ready_state(struct vs_req *q, uint64_t *size, json_t **audit)
 {
 	struct gb_registry *r = vs_registry(q);
 	struct gb_note_opened o;
@@ -54,43 +64,27 @@ vs_api_ready(struct vs_req *q)
 	struct gb_note_key k;
 	struct gb_reg_error e;
 	uint8_t root[GB_HASH_BYTES];
-	uint64_t size;
-	char *note = NULL, after[24];
-	json_t *audit;
+	char *note = NULL;
 	bool ok, damaged, readable;
+	enum ready_state st;
 
-	if (!vs_method(q, "GET"))
-		return vs_problem(q, 405, "method_not_allowed", "use GET");
-	if (vs_query_only(q, "") != 0)
-		return q->status;
-	readable = r != NULL && gb_registry_size(r, &size) == 0 &&
+	*size = 0;
+	readable = r != NULL && gb_registry_size(r, size) == 0 &&
 	    gb_registry_checkpoint(r, &note, &e) == 0;
 	if (readable)
 		vs_watch_seen(q->vs, r, note, strlen(note));
-	audit = vs_audit_json(q->vs, &damaged);
+	*audit = vs_audit_json(q->vs, &damaged);
 	if (damaged) {
-		const char *d = json_string_value(json_object_get(audit,
-		    "detail"));
-		int rc = vs_problem(q, 503, "log_damaged", "the log audit "
-		    "failed: %s", d ? d : "");
-
-		json_decref(audit);
-		free(note);
-		return rc;
+		st = READY_LOG_DAMAGED;
+		goto out;
 	}
 	if (atomic_load(&q->vs->audit.pending)) {
-		json_decref(audit);
-		free(note);
-		snprintf(after, sizeof after, "%d", VS_AUDIT_RETRY_AFTER_S);
-		return vs_problem_h(q, 503, "Retry-After", after, "not_ready",
-		    "the first audit of the log has not finished (audit state "
-		    "pending)");
+		st = READY_PENDING;
+		goto out;
 	}
 	if (!readable) {
-		json_decref(audit);
-		free(note);
-		return vs_problem(q, 503, "not_ready", "the registry cannot be "
-		    "read");
+		st = READY_UNREADABLE;
+		goto out;
 	}
 	ok = (q->vs->log_checkpoints != NULL &&
 	    strcmp(gb_registry_vkey(r), q->vs->log_vkey) == 0 ?
@@ -99,27 +93,76 @@ vs_api_ready(struct vs_req *q)
 	    gb_note_vkey_parse(gb_registry_vkey(r), &k) == 0 &&
 	    gb_note_open(note, strlen(note), &k, 1, &o) == 0 &&
 	    gb_checkpoint_parse(note, o.text_len, &c) == 0) &&
-	    c.size == size;
+	    c.size == *size;
 	if (ok) {
 		struct gb_merkle_store s = gb_registry_store(r);
 
-		ok = gb_merkle_root(&s, size, root) == 0 &&
+		ok = gb_merkle_root(&s, *size, root) == 0 &&
 		    memcmp(root, c.root, sizeof root) == 0;
 	}
+	st = ok ? READY : READY_MISMATCH;
+out:
 	free(note);
-	if (!ok) {
-		json_decref(audit);
-		return vs_problem(q, 503, "not_ready", "the log's checkpoint "
-		    "does not match its tree");
+	return st;
+}
+
+int
+vs_api_ready(struct vs_req *q)
+{
+	uint64_t size;
+	json_t *audit;
+	char after[24];
+	int rc;
+
+	if (!vs_method(q, "GET"))
+		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	if (vs_query_only(q, "") != 0)
+		return q->status;
+	switch (ready_state(q, &size, &audit)) {
+	case READY:
+		return vs_reply_json(q, 200, json_pack("{s:s, s:I, s:o}",
+		    "status", "ready", "log_size", (json_int_t)size, "audit",
+		    audit));
+	case READY_LOG_DAMAGED: {
+		const char *d = json_string_value(json_object_get(audit,
+		    "detail"));
+
+		rc = vs_problem(q, 503, "log_damaged", "the log audit "
+		    "failed: %s", d ? d : "");
+		break;
 	}
-	return vs_reply_json(q, 200, json_pack("{s:s, s:I, s:o}", "status",
-	    "ready", "log_size", (json_int_t)size, "audit", audit));
+	case READY_PENDING:
+		snprintf(after, sizeof after, "%d", VS_AUDIT_RETRY_AFTER_S);
+		rc = vs_problem_h(q, 503, "Retry-After", after, "not_ready",
+		    "the first audit of the log has not finished (audit state "
+		    "pending)");
+		break;
+	case READY_UNREADABLE:
+		rc = vs_problem(q, 503, "not_ready", "the registry cannot be "
+		    "read");
+		break;
+	default:
+		rc = vs_problem(q, 503, "not_ready", "the log's checkpoint "
+		    "does not match its tree");
+		break;
+	}
+	json_decref(audit);
+	return rc;
 }
 
 int
 vs_api_metrics(struct vs_req *q)
 {
-	char *s;
+	static const char gauges[] = "# HELP glassbox_ready 1 when GET "
+	    "/readyz answers 200.\n# TYPE glassbox_ready gauge\n"
+	    "glassbox_ready %d\n# HELP glassbox_log_damaged 1 when the log "
+	    "watch's last audit failed (GET /readyz answers log_damaged).\n"
+	    "# TYPE glassbox_log_damaged gauge\nglassbox_log_damaged %d\n";
+	enum ready_state st;
+	size_t n;
+	uint64_t size;
+	json_t *audit;
+	char *s, *t;
 	int rc;
 
 	if (!vs_method(q, "GET"))
@@ -128,8 +171,21 @@ vs_api_metrics(struct vs_req *q)
 		return q->status;
 	if ((s = vs_metrics_text(q->vs)) == NULL)
 		return vs_problem(q, 500, "no_memory", "out of memory");
-	rc = vs_reply_text(q, 200, "text/plain; version=0.0.4", s, strlen(s));
+	/* The two states an operator is woken for (CloudWatch alarms in
+	 * infra/terraform/alarms.tf), computed as GET /readyz computes them. */
+	st = ready_state(q, &size, &audit);
+	json_decref(audit);
+	n = strlen(s) + sizeof gauges + 2;
+	if ((t = malloc(n)) == NULL) {
+		free(s);
+		return vs_problem(q, 500, "no_memory", "out of memory");
+	}
+	snprintf(t, n, "%s", s);
+	snprintf(t + strlen(s), n - strlen(s), gauges, st == READY,
+	    st == READY_LOG_DAMAGED);
 	free(s);
+	rc = vs_reply_text(q, 200, "text/plain; version=0.0.4", t, strlen(t));
+	free(t);
 	return rc;
 }
 

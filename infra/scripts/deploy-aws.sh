@@ -3,13 +3,15 @@
 # Terraform (infra/terraform builds the same): a VPC with a public subnet,
 # internet gateway and routes; a security group (SSH from one range, the
 # bridge and verifier ports); the instance role (read the image bucket,
-# KMS decrypt and data keys, its log group) and instance profile; the image
-# bucket (versioned, encrypted, never public, HTTPS only); the KMS key
+# KMS decrypt and data keys, its log groups) and instance profile; the
+# image bucket (versioned, encrypted, never public, HTTPS only); the KMS key
 # (rotation on, policy from `glassbox kms-policy` for published releases);
 # a CloudTrail trail that records every KMS call (Decrypt included) in a
-# bucket of its own; the log group; and the enclave-enabled instance
-# (IMDSv2 only, encrypted root volume) whose user data runs
-# setup-parent.sh from the bucket.
+# bucket of its own; the log groups (the daemons' logs, the metrics) and
+# the CloudWatch alarms (enclave down, verifier not ready, log damaged:
+# infra/terraform/alarms.tf); and the enclave-enabled instance (IMDSv2
+# only, encrypted root volume) whose user data runs setup-parent.sh from
+# the bucket.
 #
 # usage: deploy-aws.sh --ssh-cidr CIDR --release ID --db REGISTRY [options]
 #   --ssh-cidr CIDR     the only range SSH is open to (not 0.0.0.0/0)
@@ -26,6 +28,7 @@
 #   --bridge-port P     default 6300;  --bridge-cidr CIDR (repeatable)
 #   --verifier-port P   default 443;   --verifier-cidr CIDR (default 0.0.0.0/0)
 #   --enclave-cpus N    default 2;     --enclave-mib MIB (default 2048)
+#   --alarm-action ARN  an SNS topic the alarms notify (repeatable)
 #   --state FILE        where the created IDs are written (default
 #                       ./glassbox-aws-NAME.env); refuses to overwrite one
 # The region and credentials come from the AWS CLI's usual environment
@@ -42,7 +45,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 name=glassbox ssh="" db="" eif="" dist="" ami="" key=""
 itype=c6a.xlarge bport=6300 vport=443 cpus=2 mib=2048 state=""
-bcidrs=() vcidrs=() releases=()
+bcidrs=() vcidrs=() releases=() actions=()
 while [ $# -gt 0 ]; do
   case $1 in
     --ssh-cidr) ssh=$2; shift 2 ;;
@@ -60,6 +63,7 @@ while [ $# -gt 0 ]; do
     --verifier-cidr) vcidrs+=("$2"); shift 2 ;;
     --enclave-cpus) cpus=$2; shift 2 ;;
     --enclave-mib) mib=$2; shift 2 ;;
+    --alarm-action) actions+=("$2"); shift 2 ;;
     --state) state=$2; shift 2 ;;
     -h|--help) usage ;;
     *) echo "deploy-aws: unknown argument $1" >&2; usage ;;
@@ -159,11 +163,33 @@ aws s3api put-bucket-versioning --bucket "$bucket" --versioning-configuration St
 aws s3api put-bucket-encryption --bucket "$bucket" --server-side-encryption-configuration \
   '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
 
-step "log group"
+step "log groups"
 logs=/$name/instance
 aws logs create-log-group --log-group-name "$logs"
 aws logs put-retention-policy --log-group-name "$logs" --retention-in-days 90
 record LOG_GROUP "$logs"
+mlogs=/$name/metrics
+aws logs create-log-group --log-group-name "$mlogs"
+aws logs put-retention-policy --log-group-name "$mlogs" --retention-in-days 7
+record METRICS_LOG_GROUP "$mlogs"
+
+step "alarms"
+# As infra/terraform/alarms.tf: one-minute periods, three in a row.
+alarm() {   # alarm KEY METRIC STATISTIC COMPARISON MISSING DESCRIPTION
+  local act=()
+  [ ${#actions[@]} -gt 0 ] && act=(--alarm-actions "${actions[@]}" --ok-actions "${actions[@]}")
+  aws cloudwatch put-metric-alarm --alarm-name "$name-$1" --alarm-description "$6" \
+    --namespace Glassbox --metric-name "$2" --dimensions "Name=Deployment,Value=$name" \
+    --statistic "$3" --period 60 --evaluation-periods 3 --datapoints-to-alarm 3 \
+    --comparison-operator "$4" --threshold 1 --treat-missing-data "$5" "${act[@]}"
+}
+alarm enclave-down EnclaveRunning Minimum LessThanThreshold breaching \
+  "The enclave is not RUNNING (nitro-cli describe-enclaves through glassbox-parent), or nothing reports it."
+alarm verifier-not-ready glassbox_ready Minimum LessThanThreshold breaching \
+  "glassbox-verifier's /readyz is not 200 (first audit pending, registry unreadable, checkpoint and tree disagree, or log damaged), or nothing reports it."
+alarm log-damaged glassbox_log_damaged Maximum GreaterThanOrEqualToThreshold notBreaching \
+  "The verifier's log watch found the transparency log damaged or rolled back (/readyz: log_damaged); verify answers 503 until it is repaired."
+record ALARMS "$name-enclave-down,$name-verifier-not-ready,$name-log-damaged"
 
 step "KMS key"
 kms=$(aws kms create-key --description "$name: decrypt only in the released enclave" \
@@ -180,13 +206,14 @@ role_arn=$(aws iam create-role --role-name "$role" \
   --assume-role-policy-document "file://$tmp/assume.json" --query Role.Arn --output text)
 record ROLE_ARN "$role_arn"
 jq -n --arg b "arn:$partition:s3:::$bucket" --arg k "$kms" \
-  --arg l "arn:$partition:logs:$region:$account:log-group:$logs:*" '{
+  --arg l "arn:$partition:logs:$region:$account:log-group:$logs:*" \
+  --arg m "arn:$partition:logs:$region:$account:log-group:$mlogs:*" '{
     Version: "2012-10-17", Statement: [
       {Sid: "ReadImages", Effect: "Allow", Action: "s3:GetObject", Resource: "\($b)/*"},
       {Sid: "ListImages", Effect: "Allow", Action: "s3:ListBucket", Resource: $b},
       {Sid: "DecryptInTheEnclave", Effect: "Allow",
        Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: $k},
-      {Sid: "Logs", Effect: "Allow", Resource: $l,
+      {Sid: "Logs", Effect: "Allow", Resource: [$l, $m],
        Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]}]}' \
   >"$tmp/role-policy.json"
 aws iam put-role-policy --role-name "$role" --policy-name "$role" \
@@ -260,7 +287,8 @@ root=$(aws ec2 describe-images --image-ids "$ami" --query 'Images[0].RootDeviceN
 # The user data is Terraform's template, rendered the same way.
 sed -e "s|\${region}|$region|g" -e "s|\${bucket}|$bucket|g" \
   -e "s|\${enclave_cpus}|$cpus|g" -e "s|\${enclave_mib}|$mib|g" \
-  -e "s|\${bridge_port}|$bport|g" -e "s|\${log_group}|$logs|g" -e 's|\$\${|${|g' \
+  -e "s|\${bridge_port}|$bport|g" -e "s|\${log_group}|$logs|g" \
+  -e "s|\${metrics_log_group}|$mlogs|g" -e "s|\${name}|$name|g" -e 's|\$\${|${|g' \
   "$here/../terraform/user-data.sh.tftpl" >"$tmp/user-data.sh"
 keyopt=()
 [ -n "$key" ] && keyopt=(--key-name "$key")

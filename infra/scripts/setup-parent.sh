@@ -14,6 +14,9 @@
 #     which is disabled), its credentials and sealed-key service, the sealed
 #     blob's folder (/var/lib/glassbox/sealed); glassbox-vsock-proxy.service
 #     (the drop-in for AWS's unit, docs/parent.md) is installed, not enabled;
+#   - the CloudWatch agent: the daemons' logs (copied from the journal to
+#     /var/log/glassbox by glassbox-logs@.service) to the log group, and
+#     their /metrics as CloudWatch metrics (infra/cloudwatch);
 #   - the enclave image from the image bucket, when there is one.
 # Run as root; the instance's user data runs it at first boot. It can run
 # again (an upgrade): existing configuration, keys and data are kept.
@@ -28,6 +31,11 @@
 #   GLASSBOX_HOSTNAME        the verifier's DNS name, for nginx and TLS
 #   AWS_REGION               the region, whose KMS endpoint the enclave may
 #                            reach (default: the instance's, from IMDSv2)
+#   GLASSBOX_NAME            the deployment's name, the metrics' Deployment
+#                            dimension (default glassbox)
+#   GLASSBOX_LOG_GROUP       the daemons' log group (default /NAME/instance)
+#   GLASSBOX_METRICS_LOG_GROUP  the metrics' log group (embedded metric
+#                            format; default /NAME/metrics)
 set -euo pipefail
 
 usage() {
@@ -44,6 +52,9 @@ mib=${GLASSBOX_ENCLAVE_MIB:-2048}
 bridge=${GLASSBOX_BRIDGE_PORT:-6300}
 eport=${GLASSBOX_ENCLAVE_PORT:-5000}
 host=${GLASSBOX_HOSTNAME:-$(hostname -f)}
+name=${GLASSBOX_NAME:-glassbox}
+log_group=${GLASSBOX_LOG_GROUP:-/$name/instance}
+metrics_group=${GLASSBOX_METRICS_LOG_GROUP:-/$name/metrics}
 prefix=/usr/local
 share=$prefix/share/glassbox
 
@@ -67,7 +78,7 @@ step "packages"
 dnf install -y -q --allowerasing aws-nitro-enclaves-cli aws-nitro-enclaves-cli-devel \
   gcc make cmake pkgconf-pkg-config openssl-devel sqlite-devel jansson-devel \
   gpgme-devel libyaml-devel nettle-devel gmp-devel zlib-devel gnupg2 \
-  nginx jq tar xz curl openssl
+  nginx jq tar xz curl openssl amazon-cloudwatch-agent logrotate
 command -v aws >/dev/null || dnf install -y -q awscli-2
 
 step "allocator: $cpus vCPUs, $mib MiB for the enclave"
@@ -212,14 +223,31 @@ VSOCK_PROXY_OPTIONS=
 EOF
 fi
 
+step "logs and metrics: CloudWatch agent to $log_group, $metrics_group"
+# glassbox-logs@NAME copies each daemon's journal here; the agent (user
+# cwagent) tails the files, logrotate copies and truncates them.
+install -d -m 0755 /var/log/glassbox
+for d in parent verifier enclave; do
+  [ -e "/var/log/glassbox/$d.log" ] || install -m 0644 /dev/null "/var/log/glassbox/$d.log"
+done
+install -m 0644 "$share/logrotate/glassbox" /etc/logrotate.d/glassbox
+cwa=/opt/aws/amazon-cloudwatch-agent
+sed -e "s|@LOG_GROUP@|$log_group|g" -e "s|@METRICS_LOG_GROUP@|$metrics_group|g" \
+  "$share/cloudwatch/amazon-cloudwatch-agent.json" >"$cwa/etc/amazon-cloudwatch-agent.json"
+sed -e "s|@DEPLOYMENT@|$name|g" "$share/cloudwatch/prometheus.yaml" >"$cwa/etc/glassbox-prometheus.yaml"
+
 step "services"
 install -m 0644 "$share"/systemd/*.service /etc/systemd/system/
 systemctl daemon-reload
 # glassbox-parent listens on vsock port 8000 (parent.conf), as AWS's
 # vsock-proxy unit would: only one of them can.
 systemctl disable --now nitro-enclaves-vsock-proxy.service 2>/dev/null || true
-systemctl enable glassbox-enclave.service glassbox-parent.service glassbox-verifier.service \
-  nginx.service
+systemctl enable glassbox-enclave.service glassbox-parent.service glassbox-verifier.service nginx.service \
+  glassbox-logs@parent.service glassbox-logs@verifier.service glassbox-logs@enclave.service
+systemctl restart glassbox-logs@parent.service glassbox-logs@verifier.service glassbox-logs@enclave.service
 systemctl restart glassbox-enclave.service || step "the enclave did not start: journalctl -u glassbox-enclave"
 systemctl restart glassbox-parent.service glassbox-verifier.service nginx.service
+"$cwa/bin/amazon-cloudwatch-agent-ctl" -a fetch-config -m ec2 -s \
+  -c "file:$cwa/etc/amazon-cloudwatch-agent.json" >/dev/null ||
+  step "the CloudWatch agent did not start: $cwa/logs/amazon-cloudwatch-agent.log"
 step "done: verifier at https://$host/ , bridge on port $bridge"

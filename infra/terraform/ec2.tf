@@ -37,6 +37,9 @@ resource "aws_instance" "parent" {
     enclave_mib  = var.enclave_memory_mib
     bridge_port  = var.bridge_port
     log_group    = aws_cloudwatch_log_group.instance.name
+    name         = local.name
+
+    metrics_log_group = aws_cloudwatch_log_group.metrics.name
   })
   user_data_replace_on_change = true
   depends_on                  = [aws_s3_object.setup, aws_s3_object.dist, aws_s3_object.eif]

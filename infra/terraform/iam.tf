@@ -1,9 +1,10 @@
 # The instance's role: read the image bucket, decrypt and make data keys
 # with the KMS key (which the key policy allows only to the attested
-# enclave, through a Recipient), write its own log group. Nothing else.
-# The parent hands the role's credentials to the enclave
-# (glassbox-parent --credentials); without an attestation they open
-# nothing.
+# enclave, through a Recipient), write its own log groups (the daemons'
+# logs, and the metrics in embedded metric format, which CloudWatch turns
+# into metrics: no cloudwatch:PutMetricData). Nothing else. The parent
+# hands the role's credentials to the enclave (glassbox-parent
+# --credentials); without an attestation they open nothing.
 data "aws_iam_policy_document" "assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -38,7 +39,7 @@ data "aws_iam_policy_document" "instance" {
   statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
-    resources = ["${aws_cloudwatch_log_group.instance.arn}:*"]
+    resources = ["${aws_cloudwatch_log_group.instance.arn}:*", "${aws_cloudwatch_log_group.metrics.arn}:*"]
   }
 }
 
@@ -56,4 +57,11 @@ resource "aws_iam_instance_profile" "instance" {
 resource "aws_cloudwatch_log_group" "instance" {
   name              = "/${local.name}/instance"
   retention_in_days = var.log_retention_days
+}
+
+# The CloudWatch agent's embedded-metric-format events (infra/cloudwatch):
+# CloudWatch makes the metrics of the namespace Glassbox from them.
+resource "aws_cloudwatch_log_group" "metrics" {
+  name              = "/${local.name}/metrics"
+  retention_in_days = var.metrics_log_retention_days
 }

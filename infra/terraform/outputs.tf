@@ -35,3 +35,12 @@ output "trail_bucket" {
   description = "Where CloudTrail keeps the record of every KMS call (null: trail_enabled is false)."
   value       = var.trail_enabled ? aws_s3_bucket.trail[0].id : null
 }
+
+output "metrics_log_group" {
+  value = aws_cloudwatch_log_group.metrics.name
+}
+
+output "alarms" {
+  description = "The CloudWatch alarms (enclave down, verifier not ready, log damaged)."
+  value       = [for a in aws_cloudwatch_metric_alarm.glassbox : a.alarm_name]
+}

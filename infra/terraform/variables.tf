@@ -154,3 +154,25 @@ variable "trail_retention_days" {
   type        = number
   default     = 365
 }
+
+variable "metrics_log_retention_days" {
+  description = "How long CloudWatch keeps the metrics' log events (the metrics themselves are kept by CloudWatch's own rules)."
+  type        = number
+  default     = 7
+}
+
+variable "alarm_actions" {
+  description = "What the alarms notify (SNS topic ARNs), when they fire and when they clear; none by default (the alarms still show their state)."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_minutes" {
+  description = "How many one-minute periods in a row a condition holds before its alarm fires (the CloudWatch agent scrapes every minute)."
+  type        = number
+  default     = 3
+  validation {
+    condition     = var.alarm_minutes >= 1 && var.alarm_minutes <= 60 && floor(var.alarm_minutes) == var.alarm_minutes
+    error_message = "alarm_minutes is a whole number from 1 to 60."
+  }
+}

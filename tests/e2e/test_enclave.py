@@ -81,6 +81,18 @@ class Enclave:
         return self.proc.wait(timeout=30)
 
 
+def samples(text):
+    """Prometheus text's samples as {name{labels}: int}."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = int(float(v))
+    return out
+
+
 def verify(doc_b64, nonce=None):
     path = os.path.join(TMP, f"doc-{threading.get_ident()}")
     with open(path, "wb") as f:
@@ -168,6 +180,22 @@ for listen in ("unix:" + sock, "tcp:127.0.0.1:0"):
                        capture_output=True, text=True, timeout=60)
     check(f"{kind} metrics parse as Prometheus text", st == 200 and r.returncode == 0 and
           "glassbox_enclave_http_rejected counter" in r.stdout, r.stdout[-600:])
+    # The enclave's own counters, each family one group with HELP and TYPE
+    # (promcheck refuses anything else), counted exactly: the requests above
+    # made 2 signatures, 3 documents (one with /sign), and these refusals.
+    m = samples(text)
+    check(f"{kind} metrics: signs and attestations counted", r.returncode == 0 and
+          "glassbox_enclave_signs counter" in r.stdout and
+          "glassbox_enclave_attestations counter" in r.stdout and
+          m.get("glassbox_enclave_signs_total") == 2 and
+          m.get("glassbox_enclave_attestations_total") == 3, m)
+    want = {"bad_request": 10, "unknown_field": 1, "method_not_allowed": 2, "not_found": 1,
+            "nsm_error": 0, "internal": 0, "no_memory": 0, "not_sealed": 0}
+    got = {k[len('glassbox_enclave_refusals_total{reason="'):-2]: v for k, v in m.items()
+           if k.startswith("glassbox_enclave_refusals_total{")}
+    check(f"{kind} metrics: refusals by reason, every reason listed", got == want, got)
+    check(f"{kind} metrics: the server's refusal before the body is its own",
+          m.get('glassbox_enclave_http_rejected_total{reason="too_large"}') == 1, m)
 
     # Concurrent clients each get their own, correct answer.
     def client(i):
@@ -183,6 +211,10 @@ for listen in ("unix:" + sock, "tcp:127.0.0.1:0"):
         t.start()
     for t in threads:
         t.join()
+    m = samples(e.req("GET", "/metrics")[1])
+    check(f"{kind} metrics: 40 concurrent signs with nonces counted, none lost",
+          m.get("glassbox_enclave_signs_total") == 42 and
+          m.get("glassbox_enclave_attestations_total") == 43, m)
 
     check(f"{kind} stops on SIGTERM", e.stop() == 0)
     err = e.proc.stderr.read()

@@ -5,9 +5,12 @@ reading (bounded, nothing lost), half-close, many concurrent connections,
 refusal over the limit, idle timeout, and the health states from a describe
 command that prints real-shaped `nitro-cli describe-enclaves` JSON.
 
-usage: test_parent.py PARENT [MiB]
+usage: test_parent.py PARENT [MiB [ENCLAVE]]
+(with ENCLAVE, a real glassbox-enclave's counters are read through the
+parent's /metrics too)
 """
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -27,6 +30,7 @@ from harness import check, finish  # noqa: E402
 
 PARENT = sys.argv[1]
 MIB = int(sys.argv[2]) if len(sys.argv) > 2 else 1024
+ENCLAVE = sys.argv[3] if len(sys.argv) > 3 else None
 TMP = tempfile.mkdtemp(prefix="glassbox-parent-")
 
 
@@ -719,6 +723,217 @@ r = subprocess.run([PARENT, "--config", conf], capture_output=True, text=True, t
 check("unknown config option", r.returncode == 2 and "colour" in r.stderr, r.stderr)
 echo3.close()
 echo4.close()
+
+# 9. /metrics: the enclave's state as gauges (the seeds' EnclaveRunning and
+#    HealthCheckSuccess), and the enclave's own counters, fetched from the
+#    forwarder's target and copied only when every line passes the checks.
+class FakeEnclave:
+    """Answers every HTTP request with self.answer (raw bytes) and closes;
+    connections that send no request (the health probes) are closed."""
+
+    def __init__(self):
+        self.s = socket.socket()
+        self.s.bind(("127.0.0.1", 0))
+        self.s.listen(64)
+        self.port = self.s.getsockname()[1]
+        self.answer = b""
+        self.requests = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.s.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.one, args=(c,), daemon=True).start()
+
+    def one(self, c):
+        c.settimeout(10)
+        data = b""
+        try:
+            while b"\r\n\r\n" not in data:
+                d = c.recv(4096)
+                if not d:
+                    break
+                data += d
+            if data:
+                self.requests.append(data.split(b"\r\n", 1)[0])
+                if self.answer is not None:
+                    c.sendall(self.answer)
+                else:
+                    time.sleep(4)           # says nothing past the deadline
+        except OSError:
+            pass
+        c.close()
+
+    def close(self):
+        self.s.close()
+
+
+def http_answer(body, status="200 OK", length=None):
+    body = body.encode() if isinstance(body, str) else body
+    n = len(body) if length is None else length
+    return (f"HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\n"
+            f"Content-Length: {n}\r\n\r\n").encode() + body
+
+
+def parent_metrics(port_url):
+    with urllib.request.urlopen(port_url.replace("/health", "/metrics"), timeout=30) as r:
+        return r.read().decode()
+
+
+def promcheck(text):
+    return subprocess.run(["/usr/bin/python3", os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                           "promcheck.py")], input=text, capture_output=True, text=True, timeout=60)
+
+
+def sample(text, name):
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+GOOD = ("# HELP glassbox_enclave_signs_total Results signed.\n"
+        "# TYPE glassbox_enclave_signs_total counter\n"
+        "glassbox_enclave_signs_total 7\n"
+        "# HELP glassbox_enclave_refusals_total Refusals by reason.\n"
+        "# TYPE glassbox_enclave_refusals_total counter\n"
+        'glassbox_enclave_refusals_total{reason="bad_request"} 3\n'
+        'glassbox_enclave_refusals_total{reason="nsm_error"} 0\n'
+        "# HELP glassbox_enclave_http_connections_open Open.\n"
+        "# TYPE glassbox_enclave_http_connections_open gauge\n"
+        "glassbox_enclave_http_connections_open 1\n")
+fake = FakeEnclave()
+fake.answer = http_answer(GOOD)
+describe()
+p = Parent(fake.port)
+text = parent_metrics(p.health_url)
+r = promcheck(text)
+check("metrics: the enclave's counters merged, valid Prometheus text", r.returncode == 0 and
+      sample(text, "glassbox_enclave_signs_total") == 7 and
+      sample(text, 'glassbox_enclave_refusals_total{reason="bad_request"}') == 3 and
+      "glassbox_enclave_signs counter" in r.stdout, (r.stdout[-400:], text[-600:]))
+check("metrics: fetched with GET /metrics", b"GET /metrics HTTP/1.0" in fake.requests, fake.requests)
+check("metrics: running, healthy, enclave metrics up",
+      sample(text, "EnclaveRunning") == 1 and
+      sample(text, "HealthCheckSuccess") == 1 and
+      sample(text, "glassbox_parent_enclave_metrics_up") == 1, text[:600])
+for state, flags, running, healthy in (("TERMINATING", "NONE", 0, 0), ("RUNNING", "DEBUG_MODE", 1, 0)):
+    describe(state=state, flags=flags)
+    text = parent_metrics(p.health_url)
+    check(f"metrics: {state} {flags}: running {running}, healthy {healthy}",
+          sample(text, "EnclaveRunning") == running and
+          sample(text, "HealthCheckSuccess") == healthy, text[:400])
+describe(fail=True)
+text = parent_metrics(p.health_url)
+check("metrics: the describe command fails: not running, not healthy",
+      sample(text, "EnclaveRunning") == 0 and
+      sample(text, "HealthCheckSuccess") == 0, text[:400])
+describe()
+# Whatever answers on the enclave's port cannot write the parent's output:
+# each of these is refused whole, and the parent's text stays valid.
+bad = {
+    "not the enclave's family": http_answer("# HELP HealthCheckSuccess x\n"
+                                             "# TYPE HealthCheckSuccess gauge\n"
+                                             "HealthCheckSuccess 1\n"),
+    "a family twice": http_answer(GOOD + "# HELP glassbox_enclave_signs_total again\n"
+                                  "# TYPE glassbox_enclave_signs_total counter\n"
+                                  "glassbox_enclave_signs_total 8\n"),
+    "a sample of another family": http_answer(GOOD + "glassbox_enclave_signs_total 9\n"),
+    "a sample without HELP and TYPE": http_answer("glassbox_enclave_x 1\n"),
+    "a control byte": http_answer(GOOD.replace("Results signed.", "Results\x1b[2J signed.")),
+    "a label value with a quote": http_answer(GOOD.replace('reason="nsm_error"', 'reason="a"b"')),
+    "a value that is not a number": http_answer(GOOD.replace("signs_total 7", "signs_total seven")),
+    "a histogram": http_answer(GOOD.replace("http_connections_open gauge",
+                                            "http_connections_open histogram")),
+    "no final newline": http_answer(GOOD[:-1]),
+    "a body over 64 KiB": http_answer(GOOD + "".join(f'glassbox_enclave_http_connections_open{{i="{i}"}} 1\n'
+                                                     for i in range(2000))),
+    "a wrong Content-Length": http_answer(GOOD, length=len(GOOD) + 10),
+    "a 500": http_answer(GOOD, status="500 Internal Server Error"),
+    "a NUL byte": http_answer(GOOD.replace("Refusals", "Ref\0usals")),
+    "not HTTP": b"SSH-2.0-OpenSSH\r\n",
+    "no answer within 2 s": None,
+}
+for what, answer in bad.items():
+    fake.answer = answer
+    text = parent_metrics(p.health_url)
+    r = promcheck(text)
+    check(f"metrics: the enclave's answer refused: {what}",
+          "glassbox_enclave_signs_total" not in text and r.returncode == 0 and
+          sample(text, "glassbox_parent_enclave_metrics_up") == 0 and
+          sample(text, "HealthCheckSuccess") == 1, (r.stdout[-300:], text[:300]))
+fake.answer = http_answer(GOOD)
+check("metrics: merged again once the answer is good",
+      sample(parent_metrics(p.health_url), "glassbox_enclave_signs_total") == 7)
+check("metrics: stops", p.stop() == 0)
+p.log.seek(0)
+log = p.log.read()
+check("metrics: failures and recovery logged once each, as JSON",
+      log.count('"event":"enclave_metrics_error"') == 1 and log.count('"event":"enclave_metrics"') == 2 and
+      "a HELP line outside the enclave's families" in log, log[-800:])
+p = Parent(fake.port, "--enclave-metrics", "off")
+text = parent_metrics(p.health_url)
+check("metrics: --enclave-metrics off: no enclave lines, no up gauge",
+      "glassbox_enclave_" not in text and "glassbox_parent_enclave_metrics_up" not in text and
+      sample(text, "HealthCheckSuccess") == 1, text[:300])
+p.stop()
+fake2 = FakeEnclave()
+fake2.answer = http_answer(GOOD.replace("signs_total 7", "signs_total 11"))
+p = Parent(fake.port, "--enclave-metrics", f"tcp:127.0.0.1:{fake2.port}")
+check("metrics: --enclave-metrics TARGET", sample(parent_metrics(p.health_url),
+                                                  "glassbox_enclave_signs_total") == 11)
+p.stop()
+r = subprocess.run([PARENT, "--forward", "tcp:127.0.0.1:0=tcp:127.0.0.1:1", "--enclave-metrics", "bogus:1"],
+                   capture_output=True, text=True, timeout=30)
+check("metrics: a bad --enclave-metrics refused", r.returncode == 2 and "enclave-metrics" in r.stderr,
+      r.stderr)
+fake.close()
+fake2.close()
+
+# A real glassbox-enclave behind the forwarder: what a client did through
+# the parent shows in the parent's /metrics.
+if ENCLAVE:
+    esock = os.path.join(TMP, "enclave.sock")
+    with open(os.path.join(TMP, "pcrs.json"), "w") as f:
+        json.dump({"pcrs": {"0": "a1" * 48, "1": "b2" * 48, "2": "c3" * 48}}, f)
+    enc = subprocess.Popen([ENCLAVE, "--nsm", "sim", "--state", os.path.join(TMP, "sim"),
+                            "--pcrs", os.path.join(TMP, "pcrs.json"), "--listen", "unix:" + esock],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = enc.stdout.readline()
+    while line and not line.startswith("listening on"):
+        line = enc.stdout.readline()
+    describe()
+    p = subprocess.Popen([PARENT, "--forward", "tcp:127.0.0.1:0=unix:" + esock, "--health",
+                          "127.0.0.1:0", "--describe-cmd", SCRIPT],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    fport = int(p.stdout.readline().split()[1].rsplit(":", 1)[1])
+    hurl = p.stdout.readline().split()[2]
+
+    def through(method, path, body=None):
+        c = http.client.HTTPConnection("127.0.0.1", fport, timeout=30)
+        c.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
+        st = c.getresponse().status
+        c.close()
+        return st
+    sts = [through("POST", "/sign", json.dumps({"payload": "aGVsbG8=", "nonce": "00ff"})),
+           through("POST", "/sign", json.dumps({"payload": "aGVsbG8="})),
+           through("GET", "/attestation?nonce=zz"), through("GET", "/nope")]
+    text = parent_metrics(hurl)
+    r = promcheck(text)
+    check("real enclave: its counters through the parent", sts == [200, 200, 400, 404] and
+          r.returncode == 0 and sample(text, "glassbox_enclave_signs_total") == 2 and
+          sample(text, "glassbox_enclave_attestations_total") == 1 and
+          sample(text, 'glassbox_enclave_refusals_total{reason="bad_request"}') == 1 and
+          sample(text, 'glassbox_enclave_refusals_total{reason="not_found"}') == 1 and
+          sample(text, "glassbox_parent_enclave_metrics_up") == 1, (sts, r.stdout[-300:], text[-900:]))
+    p.send_signal(signal.SIGTERM)
+    rc = p.wait(timeout=30)
+    check("real enclave: parent stops", rc == 0, (rc, p.stderr.read()[-3000:]))
+    enc.send_signal(signal.SIGTERM)
+    check("real enclave: stops", enc.wait(timeout=30) == 0)
 
 r = subprocess.run([PARENT], capture_output=True, text=True)
 check("usage", r.returncode == 2 and "--forward" in r.stderr)

@@ -93,6 +93,33 @@ const role = data("aws_iam_policy_document", "instance").statement;
 check("role: least privilege", role.every((s) => s.actions.every((a) =>
   allowed.has(a)) && s.resources.every((r) => r !== "*")), role);
 
+const logs = role.find((s) => s.sid === "Logs");
+check("role: logs to the instance's and the metrics' log groups only",
+  JSON.stringify(logs?.resources) === JSON.stringify([
+    "${aws_cloudwatch_log_group.instance.arn}:*",
+    "${aws_cloudwatch_log_group.metrics.arn}:*"]), logs);
+check("no cloudwatch:PutMetricData (metrics come from the log events)",
+  !JSON.stringify(role).includes("cloudwatch:"));
+check("metrics log group, with a retention", res("aws_cloudwatch_log_group",
+  "metrics")?.name === "/${local.name}/metrics" &&
+  res("aws_cloudwatch_log_group", "metrics").retention_in_days ===
+  "${var.metrics_log_retention_days}");
+const alarm = res("aws_cloudwatch_metric_alarm", "glassbox");
+check("alarms: one per entry of local.alarms, in the Glassbox namespace, by deployment",
+  alarm?.for_each === "${local.alarms}" &&
+  alarm.namespace === "${local.metrics_namespace}" &&
+  JSON.stringify(alarm.dimensions) === JSON.stringify({ Deployment: "${local.name}" }), alarm);
+const alarmLocals = Object.assign({}, ...tf.locals).alarms || {};
+check("alarms: enclave down, verifier not ready, log damaged",
+  JSON.stringify(Object.keys(alarmLocals).sort()) ===
+  JSON.stringify(["enclave-down", "log-damaged", "verifier-not-ready"]), Object.keys(alarmLocals));
+check("alarms: silence is an alarm for the enclave and the verifier",
+  alarmLocals["enclave-down"]?.missing === "breaching" &&
+  alarmLocals["verifier-not-ready"]?.missing === "breaching");
+check("the user data gets the metrics log group and the deployment's name",
+  /metrics_log_group = aws_cloudwatch_log_group\.metrics\.name/.test(texts["ec2.tf"]) &&
+  /name += local\.name/.test(texts["ec2.tf"]));
+
 // The key: rotation, and Decrypt only under the release's PCRs.
 const key = res("aws_kms_key", "enclave");
 check("KMS rotation on", key.enable_key_rotation === true);

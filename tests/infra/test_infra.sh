@@ -80,11 +80,13 @@ printf '[Unit]\nDescription=stand-in for the aws-nitro-enclaves-cli unit\n[Servi
   >units/nitro-enclaves-allocator.service
 # The programs at their build paths; everything else as installed.
 for u in "$repo"/infra/systemd/*.service; do
+  # A template unit is verified as one of its instances.
   sed -e "s|/usr/local/bin/glassbox-verifier|$verifier|" \
     -e "s|/usr/local/bin/glassbox-parent|$gb|" \
     -e "s|/usr/local/share/glassbox/scripts/|$repo/infra/scripts/|" \
-    -e "s|/usr/bin/nitro-cli|$tmp/units/nitro-cli|" "$u" >"units/$(basename "$u")"
+    -e "s|/usr/bin/nitro-cli|$tmp/units/nitro-cli|" "$u" >"units/$(basename "$u" | sed 's/@\./@parent./')"
 done
+check "the log copier is a template, verified as glassbox-logs@parent" 0 "glassbox-logs@parent.service" -- ls units
 for u in units/glassbox-*.service; do
   check "systemd-analyze verify $(basename "$u")" 0 '^$' -- systemd-analyze verify "$u"
   for d in NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes User=glassbox \
@@ -94,6 +96,29 @@ for u in units/glassbox-*.service; do
 done
 sed 's/^ProtectSystem=strict/ProtectSystm=strict/' units/glassbox-verifier.service >units/typo.service
 check "systemd-analyze catches a typo" 0 "Unknown key 'ProtectSystm'" -- systemd-analyze verify units/typo.service
+check "the log copier follows its daemon's unit, from the journal's end" 0 \
+  '^ExecStart=/usr/bin/journalctl --follow --lines=0 --output=cat --unit=glassbox-%i.service$' -- \
+  grep '^ExecStart=' "$repo/infra/systemd/glassbox-logs@.service"
+check "... into the file the CloudWatch agent tails" 0 '^StandardOutput=append:/var/log/glassbox/%i.log$' -- \
+  grep '^StandardOutput=' "$repo/infra/systemd/glassbox-logs@.service"
+check "... started before its daemon" 0 '^Before=glassbox-%i.service$' -- \
+  grep '^Before=' "$repo/infra/systemd/glassbox-logs@.service"
+check "setup-parent.sh enables a copier for each daemon" 0 \
+  'glassbox-logs@parent.service glassbox-logs@verifier.service glassbox-logs@enclave.service' -- \
+  grep 'systemctl restart glassbox-logs@' "$repo/infra/scripts/setup-parent.sh"
+# logrotate: the configuration parses, and a run rotates a file by copying
+# and truncating it (the copier keeps appending to the same file).
+mkdir -p rot/var/log/glassbox
+sed "s|/var/log/glassbox/|$tmp/rot/var/log/glassbox/|" "$repo/infra/logrotate/glassbox" >rot/glassbox.conf
+exec 7>>rot/var/log/glassbox/parent.log
+echo '{"event":"started"}' >&7
+check "logrotate: the configuration parses" 0 'rotating pattern' -- logrotate -d -s rot/state rot/glassbox.conf
+check "logrotate: a forced run rotates" 0 '' -- logrotate -f -s rot/state rot/glassbox.conf
+echo '{"event":"after"}' >&7
+exec 7>&-
+check "logrotate: the old lines moved" 0 '^\{"event":"started"\}$' -- cat rot/var/log/glassbox/parent.log.1
+check "logrotate: the copier's open file goes on, from the start" 0 '^\{"event":"after"\}$' -- \
+  cat rot/var/log/glassbox/parent.log
 
 # --- nginx ------------------------------------------------------------------
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
@@ -492,6 +517,9 @@ check "egress: HTTPS only" 0 '^\[\[443,"tcp"\]\]$' -- jq -c '[.IpPermissionsEgre
 check "role policy: least privilege" 0 '^true$' -- bash -c "aws iam get-role-policy --role-name glassbox-instance \
   --policy-name glassbox-instance --query PolicyDocument | jq '[.Statement[].Action] | flatten | sort ==
   [\"kms:Decrypt\",\"kms:GenerateDataKey\",\"logs:CreateLogStream\",\"logs:DescribeLogStreams\",\"logs:PutLogEvents\",\"s3:GetObject\",\"s3:ListBucket\"]'"
+check "role policy: logs only to its two log groups" 0 '^true$' -- bash -c "aws iam get-role-policy --role-name glassbox-instance \
+  --policy-name glassbox-instance --query PolicyDocument | jq '[.Statement[] | select(.Sid == \"Logs\") | .Resource[]
+  | sub(\"^arn:aws:logs:eu-west-1:[0-9]{12}:log-group:\"; \"\")] == [\"/glassbox/instance:*\", \"/glassbox/metrics:*\"]'"
 check "instance profile holds the role" 0 '^glassbox-instance$' -- aws iam get-instance-profile \
   --instance-profile-name glassbox-instance --query 'InstanceProfile.Roles[0].RoleName' --output text
 check "bucket: public access blocked" 0 '^True\s+True\s+True\s+True$' -- aws s3api get-public-access-block \
@@ -525,5 +553,19 @@ check "CloudTrail: logging, files validated, its own bucket" 0 '^True\s+True\s+'
 check "CloudTrail: its bucket takes CloudTrail's writes for this trail only" 0 '^true$' -- bash -c \
   "aws s3api get-bucket-policy --bucket $TRAIL_BUCKET --query Policy --output text |
    jq '[.Statement[] | .Condition.StringEquals[\"aws:SourceArn\"] | endswith(\"trail/$TRAIL\")] | all'"
+check "metrics log group" 0 '^7$' -- aws logs describe-log-groups --log-group-name-prefix /glassbox/metrics \
+  --query 'logGroups[0].retentionInDays' --output text
+check "instance: user data names both log groups and the deployment" 0 \
+  'GLASSBOX_METRICS_LOG_GROUP="/glassbox/metrics"' -- grep -A1 GLASSBOX_METRICS_LOG_GROUP user-data.sh
+check "instance: user data names the deployment" 0 '^export GLASSBOX_NAME="glassbox"$' -- cat user-data.sh
+# The alarms deploy-aws.sh made in moto are the ones infra/terraform/alarms.tf
+# makes, field for field; and a changed alarms.tf is noticed.
+aws cloudwatch describe-alarms --alarm-name-prefix glassbox- >alarms.json
+check "alarms: deploy-aws.sh made alarms.tf's three" 0 ' 0 failed$' -- \
+  node "$here/tf_alarms.mjs" "$repo/infra/terraform" glassbox --compare alarms.json
+cp -r "$repo/infra/terraform" tf-alarms
+sed -i 's/metric      = "glassbox_ready"/metric      = "glassbox_readiness"/' tf-alarms/alarms.tf
+check "alarms: a different metric in alarms.tf is noticed" 1 'FAIL glassbox-verifier-not-ready: MetricName' -- \
+  node "$here/tf_alarms.mjs" tf-alarms glassbox --compare alarms.json
 
 finish
