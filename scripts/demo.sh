@@ -193,9 +193,10 @@ if [ -n "$sealed" ]; then
   start enclave "${enclave[@]}"
   key2=$(curl -sf --unix-socket "$data/enclave.sock" http://enclave/health) ||
     fail "the restarted enclave does not answer"
-  [ "$(jq -r .key <<<"$key1")" = new-sealed ] && [ "$(jq -r .key <<<"$key2")" = sealed ] &&
-    [ "$(jq -r .public_key <<<"$key1")" = "$(jq -r .public_key <<<"$key2")" ] ||
+  if [ "$(jq -r .key <<<"$key1")" != new-sealed ] || [ "$(jq -r .key <<<"$key2")" != sealed ] ||
+    [ "$(jq -r .public_key <<<"$key1")" != "$(jq -r .public_key <<<"$key2")" ]; then
     fail "the sealed key did not survive the restart: $key1 / $key2"
+  fi
   sealed_note="
   The signing key is sealed with KMS (test double on 127.0.0.1:$kms_port,
   key $kms_key); the enclave was restarted and kept
