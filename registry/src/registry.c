@@ -1043,6 +1043,13 @@ gb__release_json(const struct gb_release *rel)
 	}
 	o = json_pack("{s:s, s:s, s:s, s:o}", "name", rel->name, "version",
 	    rel->version, "format", rel->format, "pcrs", pcrs);
+	/* Only an instance release says its kind: enclave releases' leaves
+	 * stay as they always were. */
+	if (o != NULL && rel->instance && json_object_set_new(o, "kind",
+	    json_string("nitrotpm")) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
 	return o;
 }
 
