@@ -96,7 +96,10 @@ str_at(json_t *o, const char *k1, const char *k2)
 #define INSTANCE_CMDLINE_PCR 12
 #define INSTANCE_LAST_PCR 23
 
-/* An instance release's registers: see above. */
+/* An instance release's registers: see above. PCR4 is then the lowest
+ * index declared, pcrs[0]: the release's key register, by which the
+ * registry (registry.c, audit.c) keys and the verifier finds releases,
+ * as PCR0 is an enclave release's. */
 static int
 instance_pcrs_ok(const struct gb_release *r, struct gb_reg_error *e)
 {
