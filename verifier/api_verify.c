@@ -365,7 +365,7 @@ doc_json(const struct gb_doc *d)
 
 /* The register a release of the document's kind is found by: an
  * enclave's PCR0 (its image), an instance's PCR4 (its boot manager code:
- * the UKI; PCR0..3 measure AWS's firmware, the same on every instance). */
+ * the UKI; PCR0..3 measure AWS's firmware, not the image). */
 #define INSTANCE_KEY_PCR 4
 
 /* The registry's part: the release the document's key register names

@@ -90,8 +90,8 @@ str_at(json_t *o, const char *k1, const char *k2)
  * and what it loads), and PCR12, the command line given to it, which
  * AWS says must be checked with PCR4 under standard boot. PCR7 (the Secure
  * Boot policy) and the other registers up to PCR23 may be declared too;
- * PCR0..3 measure AWS's firmware, the same on every instance, and say
- * nothing of the image. */
+ * PCR0..3 measure AWS's firmware and say nothing of the image (PCR1
+ * differs between instances of one image in the real documents). */
 #define INSTANCE_FIRST_PCR 4
 #define INSTANCE_CMDLINE_PCR 12
 #define INSTANCE_LAST_PCR 23
