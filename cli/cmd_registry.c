@@ -236,6 +236,15 @@ eif_matches(const char *path, const char *stmt, size_t len,
 
 	if (gb_release_parse(stmt, len, &rel, e) != 0)
 		return -1;
+	/* An instance image's registers are NitroTPM's: none of them is
+	 * measured from an EIF, so nothing would be compared. */
+	if (rel.instance) {
+		e->code = "eif_mismatch";
+		snprintf(e->message, sizeof e->message, "the statement describes "
+		    "an EC2 instance image (kind nitrotpm), not the enclave "
+		    "image %s", path);
+		return -1;
+	}
 	if (gb_eif_measure_file(path, &img) != 0) {
 		e->code = "bad_eif";
 		snprintf(e->message, sizeof e->message, "%s: %s", path,

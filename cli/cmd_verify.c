@@ -19,18 +19,22 @@
 static const char usage_text[] =
 "usage: glassbox verify [--root PEM] [--at document|now|UNIX_MS|RFC3339]\n"
 "                       [--json] [--expect-pcr N=HEX]... [--nonce HEX]\n"
-"                       [--allow-debug] DOC\n"
+"                       [--allow-debug] [--kind enclave|nitrotpm] DOC\n"
 "\n"
-"Verifies a Nitro Enclaves attestation document: CBOR syntax, COSE headers,\n"
-"payload fields, the certificate chain to the pinned AWS root, validity at\n"
-"the chosen time, the ES384 signature, then the policy given here.\n"
+"Verifies an AWS Nitro attestation document, an enclave's (pcrs) or an EC2\n"
+"instance's NitroTPM (nitrotpm_pcrs): CBOR syntax, COSE headers, payload\n"
+"fields, the certificate chain to the pinned AWS root, validity at the\n"
+"chosen time, the ES384 signature, then the policy given here.\n"
 "\n"
 "  DOC               a file of raw CBOR, or of base64 or hex text; - for stdin\n"
 "  --root PEM        trust this root (PEM or DER) instead of AWS Root-G1\n"
 "  --at WHEN         verification time: now (default), document (its own\n"
 "                    timestamp), milliseconds since 1970, or RFC 3339\n"
 "  --json            print one JSON object on standard output\n"
-"  --expect-pcr N=HEX  require PCR N to equal HEX (repeatable)\n"
+"  --expect-pcr N=HEX  require PCR N to equal HEX (repeatable); the\n"
+"                    registers of the document's kind\n"
+"  --kind KIND       require an enclave's document or an instance's\n"
+"                    NitroTPM document (default: either)\n"
 "  --nonce HEX       require the document's nonce to equal HEX\n"
 "  --allow-debug     accept a debug-mode document (PCR0-2 zero)\n"
 "\n"
@@ -93,8 +97,13 @@ print_json(const struct gb_doc *doc, bool parsed, const struct gb_result *res,
 	    json_integer((json_int_t)doc->timestamp_ms) : json_null());
 	json_object_set_new(o, "digest", parsed ? json_text(doc->digest) :
 	    json_null());
-	json_object_set_new(o, "pcrs", parsed ? gb_json_pcrs(doc) :
-	    json_null());
+	/* The registers under the document's own name for them, so that a
+	 * reader of "pcrs" never takes an instance's TPM registers for an
+	 * enclave's measurements. */
+	json_object_set_new(o, "kind", parsed ?
+	    json_string(gb_doc_kind_name(doc->kind)) : json_null());
+	json_object_set_new(o, gb_doc_pcrs_key(parsed ? doc->kind :
+	    GB_DOC_ENCLAVE), parsed ? gb_json_pcrs(doc) : json_null());
 	json_object_set_new(o, "public_key", parsed ?
 	    gb_json_hex(doc->public_key) : json_null());
 	json_object_set_new(o, "user_data", parsed ?
@@ -118,8 +127,9 @@ print_text(const struct gb_doc *doc)
 	char when[40], *h;
 
 	gb_time_format_rfc3339((int64_t)doc->timestamp_ms, when, sizeof when);
-	printf("valid: %.*s at %s%s\n", (int)doc->module_id.len,
-	    (const char *)doc->module_id.ptr, when,
+	printf("valid: %.*s at %s (%s)%s\n", (int)doc->module_id.len,
+	    (const char *)doc->module_id.ptr, when, doc->kind ==
+	    GB_DOC_NITROTPM ? "NitroTPM instance" : "enclave",
 	    gb_doc_is_debug(doc) ? " (debug mode)" : "");
 	for (unsigned i = 0; i < GB_PCR_MAX_COUNT; i++) {
 		if (doc->pcrs[i].ptr == NULL)
@@ -142,6 +152,7 @@ cmd_verify(int argc, char **argv)
 		{ "expect-pcr", required_argument, NULL, 'p' },
 		{ "nonce", required_argument, NULL, 'n' },
 		{ "allow-debug", no_argument, NULL, 'd' },
+		{ "kind", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -187,6 +198,16 @@ cmd_verify(int argc, char **argv)
 			break;
 		case 'd':
 			pol.allow_debug = true;
+			break;
+		case 'k':
+			if (strcmp(optarg, "enclave") == 0)
+				pol.kind = GB_DOC_ENCLAVE;
+			else if (strcmp(optarg, "nitrotpm") == 0)
+				pol.kind = GB_DOC_NITROTPM;
+			else
+				return usage_error("bad --kind (want enclave or "
+				    "nitrotpm)", optarg);
+			pol.check_kind = true;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);

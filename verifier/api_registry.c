@@ -194,8 +194,11 @@ vs_release_json(struct gb_registry *r, uint64_t index)
 	j = gb_json_loadb(leaf, strlen(leaf), 0, NULL);
 	rel = json_object_get(j, "release");
 	if (json_is_object(rel)) {
+		/* The release's key register: PCR0 of an enclave image, PCR4
+		 * of an instance image (kind "nitrotpm"). */
+		json_t *kind = json_object_get(rel, "kind");
 		const char *p0 = json_string_value(json_object_get(
-		    json_object_get(rel, "pcrs"), "0"));
+		    json_object_get(rel, "pcrs"), kind != NULL ? "4" : "0"));
 
 		snprintf(pcr0, sizeof pcr0, "%s", p0 ? p0 : "");
 		if (gb_registry_by_pcr0(r, pcr0, &idx, id, &revoked, &e) != 0)
@@ -212,6 +215,11 @@ vs_release_json(struct gb_registry *r, uint64_t index)
 		    "signer_key")))
 			json_object_set(out, "signer_key", json_object_get(rel,
 			    "signer_key"));
+		if (out != NULL && json_object_set_new(out, "kind", json_string(
+		    kind != NULL ? "nitrotpm" : "enclave")) != 0) {
+			json_decref(out);
+			out = NULL;
+		}
 		if (out == NULL)
 			out = json_null();
 	}

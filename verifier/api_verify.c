@@ -352,49 +352,70 @@ doc_json(const struct gb_doc *d)
 {
 	json_t *pcrs = gb_json_pcrs(d);
 
-	return json_pack("{s:s%, s:I, s:o, s:o, s:o, s:o, s:b}", "module_id",
-	    (const char *)d->module_id.ptr, d->module_id.len, "timestamp",
-	    (json_int_t)d->timestamp_ms, "pcrs", pcrs, "public_key",
-	    gb_json_hex(d->public_key), "user_data", gb_json_hex(d->user_data),
-	    "nonce", gb_json_hex(d->nonce), "debug", gb_doc_is_debug(d));
+	/* The registers under the document's own name (pcrs, or an
+	 * instance's nitrotpm_pcrs), beside its kind. */
+	return json_pack("{s:s%, s:I, s:s, s:o, s:o, s:o, s:o, s:b}",
+	    "module_id", (const char *)d->module_id.ptr, d->module_id.len,
+	    "timestamp", (json_int_t)d->timestamp_ms, "kind",
+	    gb_doc_kind_name(d->kind), gb_doc_pcrs_key(d->kind), pcrs,
+	    "public_key", gb_json_hex(d->public_key), "user_data",
+	    gb_json_hex(d->user_data), "nonce", gb_json_hex(d->nonce), "debug",
+	    gb_doc_is_debug(d));
 }
 
-/* The registry's part: the release whose PCR0 the document has must be
- * published, unrevoked, and declare only PCRs equal to the document's.
- * What the registry says comes through the registry cache (cache.c) or,
- * with it off, from the database: the same view either way. Only "no such
- * release" is an answer; when the registry cannot be read, *fault says why
- * (a 503, never a signed unknown_measurement) and the reason is
- * meaningless. */
+/* The register a release of the document's kind is found by: an
+ * enclave's PCR0 (its image), an instance's PCR4 (its boot manager code:
+ * the UKI; PCR0..3 measure AWS's firmware, not the image). */
+#define INSTANCE_KEY_PCR 4
+
+/* The registry's part: the release the document's key register names
+ * (PCR0 of an enclave, PCR4 of an instance) must be published, unrevoked,
+ * describe an image of the document's kind, and declare only PCRs equal to
+ * the document's. What the registry says comes through the registry cache
+ * (cache.c) or, with it off, from the database: the same view either way.
+ * Only "no such release" is an answer; when the registry cannot be read,
+ * *fault says why (a 503, never a signed unknown_measurement) and the
+ * reason is meaningless. */
 static enum gb_reason
 check_release(struct vs_req *q, struct vs_regstate *st,
     const struct gb_doc *d, char pcr0[97], uint64_t *index, bool *matched,
     const char **fault, struct gb_result *res)
 {
+	bool tpm = d->kind == GB_DOC_NITROTPM;
+	unsigned key = tpm ? INSTANCE_KEY_PCR : 0;
 	struct vs_relview v;
 
 	*matched = false;
 	*fault = NULL;
-	if (d->pcrs[0].ptr == NULL || d->pcrs[0].len != 48)
+	if (d->pcrs[key].ptr == NULL || d->pcrs[key].len != 48)
 		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "the "
-		    "document has no 48-byte PCR0");
+		    "document has no 48-byte PCR%u", key);
 	if (st->rd == NULL) {
 		*fault = "the registry cannot be opened";
 		return GB_R_OK;
 	}
-	gb_hex_encode(pcr0, d->pcrs[0].ptr, 48);
+	gb_hex_encode(pcr0, d->pcrs[key].ptr, 48);
 	if (vs_regcache_view(q->vs, st, pcr0, &v) != 0) {
 		*fault = "the registry cannot be read";
 		return GB_R_OK;
 	}
 	if (!v.found)
 		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "no "
-		    "published release has this PCR0");
+		    "published release has this %s", tpm ? "NitroTPM PCR4 (an "
+		    "instance image)" : "PCR0");
 	*index = v.index;
 	if (!v.readable) {
 		*fault = "the release's log entry cannot be read";
 		return GB_R_OK;
 	}
+	/* An enclave's PCR0 and an instance's PCR4 share the registry's
+	 * key: a release of the other kind is no match, whatever its
+	 * registers. */
+	if (v.instance != tpm)
+		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT, "release %s "
+		    "describes %s image, and this is %s document", v.id,
+		    v.instance ? "an instance (NitroTPM)" : "an enclave",
+		    tpm ? "an instance's NitroTPM" : "an enclave's");
 	for (unsigned k = 0; k < v.npcrs; k++) {
 		unsigned i = v.pcrs[k].i;
 
@@ -402,8 +423,8 @@ check_release(struct vs_req *q, struct vs_regstate *st,
 		    d->pcrs[i].len != 48 ||
 		    memcmp(d->pcrs[i].ptr, v.pcrs[k].v, 48) != 0)
 			return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT,
-			    "PCR%u differs from release %s, which has this "
-			    "PCR0", i, v.id);
+			    "%sPCR%u differs from release %s, which has this "
+			    "PCR%u", tpm ? "NitroTPM " : "", i, v.id, key);
 	}
 	*matched = true;
 	if (v.revoked >= 0)

@@ -275,6 +275,18 @@ load_view(struct gb_reg_reader *rd, const char *pcr0hex,
 	}
 	free(leaf);
 	v->readable = true;
+	/* No kind: an enclave image (every release before instances). Any
+	 * other kind than "nitrotpm" is not one we know: it matches no
+	 * document (instance is set, and its PCRs are refused below). */
+	{
+		json_t *kind = json_object_get(json_object_get(j, "release"),
+		    "kind");
+
+		v->instance = kind != NULL;
+		if (kind != NULL && !(json_is_string(kind) && strcmp(
+		    json_string_value(kind), "nitrotpm") == 0))
+			v->readable = false;
+	}
 	json_object_foreach(json_object_get(json_object_get(j, "release"),
 	    "pcrs"), k, v0) {
 		const char *hex = json_string_value(v0);

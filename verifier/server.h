@@ -307,6 +307,8 @@ void vs_respcache_add(struct vs *vs, const uint8_t key[VS_RESPCACHE_KEY_BYTES],
 struct vs_relview {
 	bool found;                 /* a release has this PCR0 */
 	bool readable;              /* its leaf was read and parsed */
+	bool instance;              /* it describes an instance image (its
+	                             * leaf's release.kind is "nitrotpm") */
 	uint64_t index;
 	char id[17];
 	int64_t revoked;            /* leaf of the revocation, or -1 */

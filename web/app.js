@@ -249,8 +249,12 @@ async function readLog(cp) {
       for (const [k, v] of Object.entries(r.pcrs || {}))
         if (typeof v === "string")
           pcrs[k] = v;
+      // An instance image's release says kind "nitrotpm": its PCRs are
+      // NitroTPM registers, found by PCR4 (an enclave's by PCR0).
+      const kind = r.kind === "nitrotpm" ? "nitrotpm" : "enclave";
       releases.set(id, { id, index: i, name: String(r.name),
-        version: String(r.version), pcrs, revoked: null, reason: null });
+        version: String(r.version), kind, pcrs, revoked: null,
+        reason: null });
     } else if (leaf.type === "release_revoked" && typeof r === "string") {
       const rel = releases.get(r);
       if (rel && rel.revoked === null) {
@@ -466,10 +470,12 @@ async function viewReleases(params) {
       `${found.length} of ${all.length} match ${isPcr ? "this PCR" : "\u201c" +
         q + "\u201d"}.`),
     found.length === 0 ? null : table(["Name", "Version", "Release",
-      "PCR0", "Log entry", "Status"], found.map((r) => [
+      "Kind", "Key PCR", "Log entry", "Status"], found.map((r) => [
       h("span", { class: "name" }, r.name), r.version,
       link("#/release/" + r.id, mono(r.id)),
-      mono((r.pcrs["0"] || "").slice(0, 16) + "\u2026"),
+      r.kind === "nitrotpm" ? "instance (NitroTPM)" : "enclave",
+      mono((r.kind === "nitrotpm" ? "PCR4 " + (r.pcrs["4"] || "") :
+        "PCR0 " + (r.pcrs["0"] || "")).slice(0, 21) + "\u2026"),
       link("#/entry/" + r.index, String(r.index)),
       r.revoked !== null ? badge("bad", "revoked") : vl.read < vl.size ?
         badge("warn", "not revoked before entry " + vl.read) :
@@ -550,11 +556,17 @@ async function viewRelease(id) {
       ["Status", h("span", { id: "release-status" }, status)],
       ["Id (leaf hash prefix)", mono(id)],
       ["Log entry", link("#/entry/" + index, String(index))],
+      ["Describes", (rel.kind || (release && release.kind)) === "nitrotpm" ?
+        "an EC2 instance image (its PCRs are NitroTPM registers)" :
+        "an enclave image"],
       ["Signer key", link("#/keys", mono(leaf ? leaf.signer : release ?
         release.signer : "(not verified)"))],
       leaf && ["Published", when(leaf.time_ms)],
     ])),
-    section(leaf ? "PCRs" : "PCRs (as the server says; not verified)",
+    section((rel.kind || (release && release.kind)) === "nitrotpm" ?
+      (leaf ? "NitroTPM registers" : "NitroTPM registers (as the server " +
+        "says; not verified)") :
+      (leaf ? "PCRs" : "PCRs (as the server says; not verified)"),
       pcrTable(rel.pcrs)),
     leaf && section("Signed statement", h("pre", { class: "statement" },
       statementText(leaf.statement)), h("p", { class: "muted" },
@@ -829,10 +841,10 @@ const CHECKS = {
   chain: "Certificate chain",
   validity: "Certificates valid at the time asked",
   signature: "Document signature (ECDSA P-384)",
-  debug: "Not a debug-mode enclave",
+  debug: "Not a debug-mode enclave (none for an instance)",
   freshness: "Fresh (not when asked at the document\u2019s own time)",
   nonce: "Nonce (only when one is given)",
-  release: "PCRs are a published, unrevoked release",
+  release: "PCRs are a published, unrevoked release of the document\u2019s kind",
   result: "Result signature (only with a result)",
 };
 
@@ -973,7 +985,10 @@ async function documentCard(bytes) {
     mono(bytesToHex(b)));
   const pcrs = Object.fromEntries(Object.entries(d.pcrs).map(([k, x]) =>
     [k, bytesToHex(x)]).filter(([, x]) => !/^0*$/.test(x)));
-  const debug = ["0", "1", "2"].every((k) => d.pcrs[k] &&
+  // An EC2 instance's NitroTPM document: its 24 registers, and no debug
+  // mode (PCR0..2 measure AWS's firmware there).
+  const tpm = d.kind === "nitrotpm";
+  const debug = !tpm && ["0", "1", "2"].every((k) => d.pcrs[k] &&
     d.pcrs[k].every((x) => x === 0));
   return h("div", { id: "document-fields" },
     section("Document (read in this browser)", dl([
@@ -981,16 +996,22 @@ async function documentCard(bytes) {
       ["Module", d.module_id],
       ["Time", `${when(Number(d.timestamp))} (${d.timestamp} ms)`],
       ["Digest", d.digest],
-      ["Debug mode", debug ? "yes (PCRs 0 to 2 are zero)" : "no"],
+      ["Kind", tpm ? "EC2 instance (NitroTPM: nitrotpm_pcrs)" :
+        "enclave (pcrs)"],
+      ["Debug mode", tpm ? "not an enclave" : debug ?
+        "yes (PCRs 0 to 2 are zero)" : "no"],
       ["Public key", hex(d.public_key)],
       ["User data", hex(d.user_data)],
       ["Nonce", hex(d.nonce)],
     ]), h("p", { class: "muted" }, "Read from the bytes you gave; their " +
       "signature and certificates are what the verifier's signed verdict " +
       "speaks for.")),
-    section("PCRs", Object.keys(pcrs).length ? pcrTable(pcrs) :
-      h("p", null, "Every PCR is zero.")),
-    h("p", { class: "muted" }, "PCRs that are all zero are not shown."));
+    section(tpm ? "NitroTPM registers" : "PCRs", Object.keys(pcrs).length ?
+      pcrTable(pcrs) : h("p", null, "Every PCR is zero.")),
+    h("p", { class: "muted" }, "PCRs that are all zero are not shown." +
+      (tpm ? " PCR4 (boot manager code: the image), PCR7 (Secure Boot " +
+        "policy) and PCR12 (kernel command line) are what an instance " +
+        "release is held to." : "")));
 }
 
 // --- Routing --------------------------------------------------------------

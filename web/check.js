@@ -252,6 +252,7 @@ export const DOC_MAX_BYTES = 16384;      // GB_DOC_MAX_BYTES
 export const CBOR_MAX_DEPTH = 16;        // GB_MAX_DEPTH
 export const CBOR_MAP_MAX_PAIRS = 64;    // GB_CBOR_MAP_MAX_PAIRS
 const PCR_MAX_COUNT = 32;                // GB_PCR_MAX_COUNT
+const NITROTPM_PCR_COUNT = 24;           // GB_NITROTPM_PCR_COUNT (PCR0..23)
 const MODULE_ID_MAX_BYTES = 128;         // GB_MODULE_ID_MAX_BYTES
 const CERT_MAX_BYTES = 1024;             // GB_CERT_MAX_BYTES
 const CABUNDLE_MAX_CERTS = 8;            // GB_CABUNDLE_MAX_CERTS
@@ -458,7 +459,11 @@ export function parseDocument(bytes) {
   const bad = (f, what) => {
     throw new CheckError(`${f}: ${what}`);
   };
-  for (const f of ["module_id", "digest", "timestamp", "pcrs",
+  // An enclave's document has "pcrs"; an EC2 instance's NitroTPM document
+  // has "nitrotpm_pcrs" instead (24 SHA-384 registers); never both.
+  const tpm = !p.has("pcrs") && p.has("nitrotpm_pcrs");
+  const regsKey = tpm ? "nitrotpm_pcrs" : "pcrs";
+  for (const f of ["module_id", "digest", "timestamp", regsKey,
     "certificate", "cabundle"])
     if (!p.has(f))
       bad(f, "missing");
@@ -473,17 +478,24 @@ export function parseDocument(bytes) {
   const ts = p.get("timestamp");
   if (typeof ts !== "bigint" || ts <= 0n || ts > TIMESTAMP_MAX_MS)
     bad("timestamp", "not a positive integer of milliseconds");
-  const pm = p.get("pcrs");
+  if (p.has("pcrs") && p.has("nitrotpm_pcrs"))
+    bad("pcrs", "present beside nitrotpm_pcrs: a document is an " +
+      "enclave's or an instance's, never both");
+  const pm = p.get(regsKey);
+  const maxIndex = tpm ? NITROTPM_PCR_COUNT : PCR_MAX_COUNT;
   if (!(pm instanceof Map) || pm.size === 0)
-    bad("pcrs", "not a non-empty map");
+    bad(regsKey, "not a non-empty map");
   const pcrs = {};
   for (const [k, v] of pm) {
-    if (typeof k !== "bigint" || k < 0n || k >= BigInt(PCR_MAX_COUNT))
-      bad("pcrs", `key is not an index 0..${PCR_MAX_COUNT - 1}`);
-    if (!(v instanceof Uint8Array) || ![32, 48, 64].includes(v.length))
-      bad("pcrs", `PCR${k} is not 32, 48 or 64 bytes`);
+    if (typeof k !== "bigint" || k < 0n || k >= BigInt(maxIndex))
+      bad(regsKey, `key is not an index 0..${maxIndex - 1}`);
+    if (!(v instanceof Uint8Array) || (tpm ? v.length !== 48 :
+      ![32, 48, 64].includes(v.length)))
+      bad(regsKey, `PCR${k} is not ${tpm ? "48" : "32, 48 or 64"} bytes`);
     pcrs[String(k)] = v;
   }
+  if (tpm && pm.size !== NITROTPM_PCR_COUNT)
+    bad(regsKey, `${pm.size} registers, not the ${NITROTPM_PCR_COUNT} of a TPM`);
   if (!isBytes(p.get("certificate"), 1, CERT_MAX_BYTES))
     bad("certificate", "not a byte string of 1..1024 bytes");
   const cab = p.get("cabundle");
@@ -491,7 +503,8 @@ export function parseDocument(bytes) {
       cab.length > CABUNDLE_MAX_CERTS ||
       !cab.every((c) => isBytes(c, 1, CERT_MAX_BYTES)))
     bad("cabundle", "not an array of 1..8 certificates");
-  const out = { module_id: module, digest: "SHA384", timestamp: ts, pcrs,
+  const out = { module_id: module, digest: "SHA384", timestamp: ts,
+    kind: tpm ? "nitrotpm" : "enclave", pcrs,
     certificate: p.get("certificate"), cabundle: cab };
   for (const f of ["public_key", "user_data", "nonce"]) {
     const v = p.has(f) ? p.get(f) : null;
@@ -695,18 +708,22 @@ function checkShape(c) {
 
 // The document claim a checker builds from the document it holds: only
 // sha256 when the document cannot be parsed.
-const DOC_CLAIMS = ["sha256", "module_id", "timestamp", "digest", "pcrs",
-  "public_key_sha256", "user_data_sha256", "nonce"];
+// A NitroTPM document's claim names its kind and has nitrotpm_pcrs for
+// pcrs; an enclave's has no kind.
+const DOC_CLAIMS = ["sha256", "module_id", "timestamp", "digest", "kind",
+  "pcrs", "nitrotpm_pcrs", "public_key_sha256", "user_data_sha256", "nonce"];
 
 async function documentClaim(bytes, doc) {
   const out = { sha256: bytesToHex(await sha256(bytes)) };
   if (doc === null)
     return out;
   const h = async (b) => (b === null ? null : bytesToHex(await sha256(b)));
+  const regs = Object.fromEntries(Object.entries(doc.pcrs)
+    .map(([k, v]) => [k, bytesToHex(v)]));
   return { ...out, module_id: doc.module_id,
     timestamp: Number(doc.timestamp), digest: doc.digest,
-    pcrs: Object.fromEntries(Object.entries(doc.pcrs)
-      .map(([k, v]) => [k, bytesToHex(v)])),
+    ...(doc.kind === "nitrotpm" ? { kind: "nitrotpm", nitrotpm_pcrs: regs } :
+      { pcrs: regs }),
     public_key_sha256: await h(doc.public_key),
     user_data_sha256: await h(doc.user_data),
     nonce: doc.nonce === null ? null : bytesToHex(doc.nonce) };
@@ -960,6 +977,12 @@ export async function verifyVerdict({ jws, tlogProof, document: docBytes,
       fail("the logged entry's id is not the release's");
     if (doc === null)
       fail("the document cannot be read to compare its PCRs");
+    // A release of an instance image says kind "nitrotpm"; one of an
+    // enclave image has no kind. Only a document of that kind matches.
+    if ((r.kind !== undefined && r.kind !== "nitrotpm") ||
+        (r.kind !== undefined) !== (doc.kind === "nitrotpm"))
+      fail("the release describes another kind of image than the " +
+        "document's (an enclave's, or an instance's)");
     for (const [k, v] of Object.entries(r.pcrs)) {
       if (!/^(0|[1-9][0-9]?)$/.test(k) || Number(k) >= PCR_MAX_COUNT ||
           typeof v !== "string" || !/^([0-9a-fA-F]{2}){1,64}$/.test(v))

@@ -37,16 +37,30 @@ gb_result_set(struct gb_result *r, enum gb_reason reason, const char *fmt, ...)
 	return reason;
 }
 
-/* The payload keys, in the order the NSM writes them and we check them. */
+/* The payload keys, in the order the NSM writes them and we check them.
+ * A NitroTPM writes nitrotpm_pcrs where the NSM writes pcrs; it is checked
+ * in that place. */
 enum field {
 	F_MODULE_ID, F_DIGEST, F_TIMESTAMP, F_PCRS, F_CERTIFICATE, F_CABUNDLE,
-	F_PUBLIC_KEY, F_USER_DATA, F_NONCE, F__COUNT
+	F_PUBLIC_KEY, F_USER_DATA, F_NONCE, F_NITROTPM_PCRS, F__COUNT
 };
 
 static const char *const field_names[F__COUNT] = {
 	"module_id", "digest", "timestamp", "pcrs", "certificate", "cabundle",
-	"public_key", "user_data", "nonce",
+	"public_key", "user_data", "nonce", "nitrotpm_pcrs",
 };
+
+const char *
+gb_doc_kind_name(enum gb_doc_kind kind)
+{
+	return kind == GB_DOC_NITROTPM ? "nitrotpm" : "enclave";
+}
+
+const char *
+gb_doc_pcrs_key(enum gb_doc_kind kind)
+{
+	return field_names[kind == GB_DOC_NITROTPM ? F_NITROTPM_PCRS : F_PCRS];
+}
 
 struct layout {
 	const uint8_t *field[F__COUNT];   /* start of each value, or NULL */
@@ -234,32 +248,50 @@ check_bytes(const struct gb__cbor_item *it, enum field f, size_t min,
 	return GB_R_OK;
 }
 
+/*
+ * The registers, pcrs or nitrotpm_pcrs (f). pcrs: a map of 1..32 entries,
+ * keys 0..31, values of 32, 48 or 64 bytes (AWS's enclave document).
+ * nitrotpm_pcrs: exactly GB_NITROTPM_PCR_COUNT entries, keys 0..23, each
+ * GB_NITROTPM_PCR_BYTES bytes, the SHA-384 bank that "digest" names: a
+ * TPM has all its registers, so a missing or extra one, or another
+ * length, is no NitroTPM's document.
+ */
 static enum gb_reason
-check_pcrs(const struct layout *lay, struct gb_doc *doc, struct gb_result *res)
+check_pcrs(const struct layout *lay, enum field f, struct gb_doc *doc,
+    struct gb_result *res)
 {
+	bool tpm = f == F_NITROTPM_PCRS;
+	unsigned max_index = tpm ? GB_NITROTPM_PCR_COUNT : GB_PCR_MAX_COUNT;
 	struct gb__cbor_cur c;
 	struct gb__cbor_item head, key, val;
 	struct gb__cbor_map m;
-	char what[80];
+	char what[96];
 	int more;
 
-	field_head(lay, F_PCRS, &c, &head);
+	field_head(lay, f, &c, &head);
 	if (head.type != GB__CB_MAP && head.type != GB__CB_MAP_INDEF)
-		return bad_field(res, F_PCRS, "not a map");
+		return bad_field(res, f, "not a map");
 	(void)gb__cbor_map_begin(&m, &c, &head);
 	while ((more = gb__cbor_map_key(&m, &key)) == 1) {
-		if (key.type != GB__CB_UINT || key.val >= GB_PCR_MAX_COUNT) {
+		if (key.type != GB__CB_UINT || key.val >= max_index) {
 			snprintf(what, sizeof what,
-			    "key is not an index 0..%d", GB_PCR_MAX_COUNT - 1);
-			return bad_field(res, F_PCRS, what);
+			    "key is not an index 0..%u", max_index - 1);
+			return bad_field(res, f, what);
 		}
 		(void)gb__cbor_next(&c, &val);
+		if (tpm && (val.type != GB__CB_BYTES ||
+		    val.len != GB_NITROTPM_PCR_BYTES)) {
+			snprintf(what, sizeof what,
+			    "PCR%u is not a byte string of %d bytes (SHA-384)",
+			    (unsigned)key.val, GB_NITROTPM_PCR_BYTES);
+			return bad_field(res, f, what);
+		}
 		if (val.type != GB__CB_BYTES ||
 		    (val.len != 32 && val.len != 48 && val.len != 64)) {
 			snprintf(what, sizeof what,
 			    "PCR%u is not a byte string of 32, 48 or 64 bytes",
 			    (unsigned)key.val);
-			return bad_field(res, F_PCRS, what);
+			return bad_field(res, f, what);
 		}
 		doc->pcrs[key.val] = (struct gb_span){ val.ptr, val.len };
 		doc->pcr_count++;
@@ -267,7 +299,13 @@ check_pcrs(const struct layout *lay, struct gb_doc *doc, struct gb_result *res)
 	/* m.n counts keys: more than 32 keys cannot all be 0..31 without a
 	 * duplicate, which pass 1 refused. */
 	if (doc->pcr_count == 0)
-		return bad_field(res, F_PCRS, "empty");
+		return bad_field(res, f, "empty");
+	if (tpm && doc->pcr_count != GB_NITROTPM_PCR_COUNT) {
+		snprintf(what, sizeof what, "%u registers, not the %d of a TPM "
+		    "(PCR0..PCR%d)", doc->pcr_count, GB_NITROTPM_PCR_COUNT,
+		    GB_NITROTPM_PCR_COUNT - 1);
+		return bad_field(res, f, what);
+	}
 	return GB_R_OK;
 }
 
@@ -315,8 +353,9 @@ check_fields(const struct layout *lay, struct gb_doc *doc, struct gb_result *res
 	struct gb__cbor_item it;
 	enum gb_reason r;
 
-	for (int f = 0; f < F__COUNT; f++) {
-		if (lay->field[f] == NULL && f < F_PUBLIC_KEY)
+	for (int f = 0; f < F_PUBLIC_KEY; f++) {
+		if (lay->field[f] == NULL && (f != F_PCRS ||
+		    lay->field[F_NITROTPM_PCRS] == NULL))
 			return bad_field(res, f, "missing");
 	}
 
@@ -343,7 +382,17 @@ check_fields(const struct layout *lay, struct gb_doc *doc, struct gb_result *res
 		    "not a positive integer of milliseconds before year 10000");
 	doc->timestamp_ms = it.val;
 
-	if ((r = check_pcrs(lay, doc, res)) != GB_R_OK)
+	/* An enclave's document or an instance's, never both: which
+	 * registers would a release be held to? */
+	if (lay->field[F_PCRS] != NULL && lay->field[F_NITROTPM_PCRS] != NULL)
+		return bad_field(res, F_PCRS, "present beside nitrotpm_pcrs: a "
+		    "document is an enclave's (pcrs) or an instance's NitroTPM "
+		    "(nitrotpm_pcrs), never both");
+	doc->kind = lay->field[F_PCRS] != NULL ? GB_DOC_ENCLAVE :
+	    GB_DOC_NITROTPM;
+	r = check_pcrs(lay, doc->kind == GB_DOC_ENCLAVE ? F_PCRS :
+	    F_NITROTPM_PCRS, doc, res);
+	if (r != GB_R_OK)
 		return r;
 
 	field_head(lay, F_CERTIFICATE, &c, &it);
@@ -399,6 +448,8 @@ gb_doc_parse(const uint8_t *buf, size_t len, struct gb_doc *doc,
 bool
 gb_doc_is_debug(const struct gb_doc *doc)
 {
+	if (doc->kind != GB_DOC_ENCLAVE)
+		return false;
 	for (int i = 0; i < 3; i++) {
 		const struct gb_span *p = &doc->pcrs[i];
 

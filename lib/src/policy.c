@@ -1,7 +1,7 @@
 /*
  * Policy over a cryptographically valid document: what the caller asks of it
- * beyond authenticity. The order (debug mode, freshness, nonce, expected
- * PCRs) is the documented check order.
+ * beyond authenticity. The order (debug mode, freshness, nonce, kind,
+ * expected PCRs) is the documented check order.
  */
 #include <string.h>
 
@@ -34,6 +34,15 @@ gb_policy_check(const struct gb_policy *p, const struct gb_doc *doc,
 		return gb_result_set(res, GB_R_NONCE_MISMATCH,
 		    doc->nonce.ptr == NULL ? "the document carries no nonce" :
 		    "the document's nonce is not the expected one");
+	/* An enclave's PCRs and an instance's TPM registers share indices,
+	 * not meaning: a value expected of one is never met by the other. */
+	if (p->check_kind && doc->kind != p->kind)
+		return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT,
+		    "the document is %s's (%s), not %s's as expected",
+		    doc->kind == GB_DOC_NITROTPM ? "an instance NitroTPM" :
+		    "an enclave", gb_doc_pcrs_key(doc->kind),
+		    p->kind == GB_DOC_NITROTPM ? "an instance NitroTPM" :
+		    "an enclave");
 	for (size_t i = 0; i < p->expect_count; i++) {
 		const struct gb_expect_pcr *e = &p->expect[i];
 		const struct gb_span *v = e->index < GB_PCR_MAX_COUNT ?
@@ -42,7 +51,9 @@ gb_policy_check(const struct gb_policy *p, const struct gb_doc *doc,
 		if (v == NULL || v->ptr == NULL || v->len != e->len ||
 		    memcmp(v->ptr, e->value, e->len) != 0)
 			return gb_result_set(res, GB_R_UNKNOWN_MEASUREMENT,
-			    "PCR%u is not the expected value", e->index);
+			    "%sPCR%u is not the expected value",
+			    doc->kind == GB_DOC_NITROTPM ? "NitroTPM " : "",
+			    e->index);
 	}
 	return gb_result_set(res, GB_R_OK, "valid");
 }

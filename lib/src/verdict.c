@@ -79,12 +79,18 @@ gb_verdict_document_claim(const uint8_t *buf, size_t len,
 		goto fail;
 	if (d == NULL)
 		return o;
+	/* A NitroTPM document's claim names its kind and carries its
+	 * registers under their own name; an enclave's is as it always was
+	 * (no kind: an enclave), so verdicts made before instances were
+	 * known still check. */
 	ok = put(o, "module_id", json_stringn((const char *)d->module_id.ptr,
 	    d->module_id.len)) &&
 	    put(o, "timestamp", json_integer((json_int_t)d->timestamp_ms)) &&
 	    put(o, "digest", json_stringn((const char *)d->digest.ptr,
 	    d->digest.len)) &&
-	    put(o, "pcrs", gb_json_pcrs(d)) &&
+	    (d->kind == GB_DOC_ENCLAVE || put(o, "kind",
+	    json_string(gb_doc_kind_name(d->kind)))) &&
+	    put(o, gb_doc_pcrs_key(d->kind), gb_json_pcrs(d)) &&
 	    put(o, "public_key_sha256", span_sha256(d->public_key)) &&
 	    put(o, "user_data_sha256", span_sha256(d->user_data)) &&
 	    put(o, "nonce", gb_json_hex(d->nonce));
@@ -335,8 +341,8 @@ check_binding(const struct gb_verdict_input *in, json_t *claims,
     const struct gb_doc *d, struct gb_verdict_outcome *out)
 {
 	static const char *const fields[] = { "sha256", "module_id",
-	    "timestamp", "digest", "pcrs", "public_key_sha256",
-	    "user_data_sha256", "nonce" };
+	    "timestamp", "digest", "kind", "pcrs", "nitrotpm_pcrs",
+	    "public_key_sha256", "user_data_sha256", "nonce" };
 	json_t *sub = json_object_get(json_object_get(claims, "submods"),
 	    "glassbox");
 	json_t *vdoc = json_object_get(sub, "glassbox.document");
@@ -502,11 +508,12 @@ entry_error(const struct tlog_proof *t, json_t *rel, const struct gb_doc *d)
 	uint8_t md[GB_HASH_BYTES], want[GB_PCR_MAX_BYTES];
 	char id[17];
 	const char *k, *why = NULL;
-	json_t *j, *r, *pcrs, *v;
+	json_t *j, *r, *pcrs, *v, *kind;
 
 	j = gb_json_loadb((const char *)t->entry, t->entry_len, 0, NULL);
 	r = json_object_get(j, "release");
 	pcrs = json_object_get(r, "pcrs");
+	kind = json_object_get(r, "kind");
 	if (!json_is_object(j) || !json_is_string(v = json_object_get(j,
 	    "type")) || strcmp(json_string_value(v), "release_published") != 0 ||
 	    !json_is_object(r) || !json_is_object(pcrs) ||
@@ -528,6 +535,15 @@ entry_error(const struct tlog_proof *t, json_t *rel, const struct gb_doc *d)
 	}
 	if (d == NULL) {
 		why = "the document cannot be read to compare its PCRs";
+		goto out;
+	}
+	/* A release describes an enclave image (no kind) or an instance
+	 * image (kind "nitrotpm"); only a document of that kind matches. */
+	if ((kind != NULL && (!json_is_string(kind) || strcmp(
+	    json_string_value(kind), "nitrotpm") != 0)) ||
+	    (kind != NULL) != (d->kind == GB_DOC_NITROTPM)) {
+		why = "the release describes another kind of image than the "
+		    "document's (an enclave's, or an instance's)";
 		goto out;
 	}
 	json_object_foreach(pcrs, k, v) {

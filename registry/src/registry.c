@@ -1049,6 +1049,13 @@ gb__release_json(const struct gb_release *rel)
 	}
 	o = json_pack("{s:s, s:s, s:s, s:o}", "name", rel->name, "version",
 	    rel->version, "format", rel->format, "pcrs", pcrs);
+	/* Only an instance release says its kind: enclave releases' leaves
+	 * stay as they always were. */
+	if (o != NULL && rel->instance && json_object_set_new(o, "kind",
+	    json_string("nitrotpm")) != 0) {
+		json_decref(o);
+		o = NULL;
+	}
 	if (o != NULL && rel->has_signer_key) {
 		gb_hex_encode(hex, rel->signer_key, 32);
 		if (json_object_set_new(o, "signer_key",

@@ -1,6 +1,9 @@
 /*
  * Publication statements: the seed format (pcr-values.json) and nitro-cli's
- * describe-eif JSON, as release managers sign them today.
+ * describe-eif JSON, as release managers sign them today. Either may say
+ * "kind": "nitrotpm" (default "enclave"): the release then describes an EC2
+ * instance image (an attestable AMI) whose NitroTPM registers it declares,
+ * as nitro-tpm-pcr-compute prints them.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -82,6 +85,52 @@ str_at(json_t *o, const char *k1, const char *k2)
 	return json_string_value(v);
 }
 
+/* The NitroTPM registers that name an instance image (AWS, "NitroTPM
+ * Attestation Document contents"): PCR4, the boot manager code (the UKI
+ * and what it loads), and PCR12, the command line given to it, which
+ * AWS says must be checked with PCR4 under standard boot. PCR7 (the Secure
+ * Boot policy) and the other registers up to PCR23 may be declared too;
+ * PCR0..3 measure AWS's firmware and say nothing of the image (PCR1
+ * differs between instances of one image in the real documents). */
+#define INSTANCE_FIRST_PCR 4
+#define INSTANCE_CMDLINE_PCR 12
+#define INSTANCE_LAST_PCR 23
+
+/* An instance release's registers: see above. PCR4 is then the lowest
+ * index declared, pcrs[0]: the release's key register, by which the
+ * registry (registry.c, audit.c) keys and the verifier finds releases,
+ * as PCR0 is an enclave release's. */
+static int
+instance_pcrs_ok(const struct gb_release *r, struct gb_reg_error *e)
+{
+	static const uint8_t zero[48];
+	bool cmdline = false;
+
+	if (r->npcrs == 0 || r->pcrs[0].index < INSTANCE_FIRST_PCR)
+		return gb__reg_fail(e, "bad_pcr", "%s", r->npcrs == 0 ?
+		    "an instance release declares PCR4 and PCR12" :
+		    "PCR0..PCR3 measure AWS's firmware, not the instance "
+		    "image: an instance release declares PCR4 and up");
+	if (r->pcrs[0].index != INSTANCE_FIRST_PCR)
+		return gb__reg_fail(e, "bad_pcr", "PCR4 (the boot manager "
+		    "code: the image) is required of an instance release");
+	for (unsigned i = 0; i < r->npcrs; i++) {
+		if (r->pcrs[i].index > INSTANCE_LAST_PCR)
+			return gb__reg_fail(e, "bad_pcr", "PCR%u: a NitroTPM "
+			    "has PCR0..PCR%d", r->pcrs[i].index,
+			    INSTANCE_LAST_PCR);
+		cmdline |= r->pcrs[i].index == INSTANCE_CMDLINE_PCR;
+	}
+	if (!cmdline)
+		return gb__reg_fail(e, "bad_pcr", "PCR12 (the kernel command "
+		    "line) is required of an instance release beside PCR4, "
+		    "or any command line would pass");
+	if (memcmp(r->pcrs[0].value, zero, 48) == 0)
+		return gb__reg_fail(e, "bad_pcr", "PCR4 is all zeros: no boot "
+		    "manager code was measured");
+	return 0;
+}
+
 int
 gb_release_parse(const char *stmt, size_t len, struct gb_release *out,
     struct gb_reg_error *e)
@@ -101,6 +150,18 @@ gb_release_parse(const char *stmt, size_t len, struct gb_release *out,
 		json_decref(j);
 		return gb__reg_fail(e, "bad_statement", "the statement is not "
 		    "a JSON object (%s at line %d)", je.text, je.line);
+	}
+	if ((v = json_object_get(j, "kind")) != NULL) {
+		if (json_is_string(v) && strcmp(json_string_value(v),
+		    "nitrotpm") == 0) {
+			out->instance = true;
+		} else if (!json_is_string(v) || strcmp(json_string_value(v),
+		    "enclave") != 0) {
+			gb__reg_fail(e, "bad_statement", "kind is \"enclave\" "
+			    "(an enclave image, the default) or \"nitrotpm\" "
+			    "(an EC2 instance image)");
+			goto out;
+		}
 	}
 	if ((pcrs = json_object_get(j, "Measurements")) != NULL) {
 		out->format = "describe-eif";
@@ -197,6 +258,10 @@ gb_release_parse(const char *stmt, size_t len, struct gb_release *out,
 		out->has_signer_key = true;
 	}
 	qsort(out->pcrs, out->npcrs, sizeof out->pcrs[0], by_index);
+	if (out->instance) {
+		rc = instance_pcrs_ok(out, e);
+		goto out;
+	}
 	if (out->npcrs == 0 || out->pcrs[0].index != 0) {
 		gb__reg_fail(e, "bad_pcr", "PCR0 is required");
 		goto out;

@@ -53,4 +53,36 @@ check no-doc 2 'expected one document' -- "$gb" verify
 check help 0 'usage: glassbox verify' -- "$gb" verify --help
 check unknown-cmd 2 'unknown command' -- "$gb" frobnicate
 
+# NitroTPM (EC2 instance) documents: the same checks, their registers under
+# nitrotpm_pcrs with kind nitrotpm; --kind and --expect-pcr on them; edits
+# of one (tests/fuzz/corpus/seed-nitrotpm-*) refused with stable reasons.
+tpm=$dir/NEG-nitrotpm-20260201.cbor
+tpm4=1a1f166e1995c1e1bfdf1c1d13b1ebc9d5d4e44397501655c911a2062d92063483ca9e17f0264efe336d4b61c5b98d1e
+seeds=$(dirname "$0")/../fuzz/corpus
+for f in "$dir"/NEG-nitrotpm-*.cbor; do
+  check "tpm-$(basename "$f")" 0 '^valid: i-.*-tpm0000000000000000 .*(NitroTPM instance)' -- "$gb" verify --at document "$f"
+done
+check tpm-json-kind 0 '"kind": "nitrotpm"' -- "$gb" verify --json --at document "$tpm"
+check tpm-json-regs 0 "\"4\": \"$tpm4\"" -- "$gb" verify --json --at document "$tpm"
+check tpm-json-no-pcrs 0 '"nitrotpm_pcrs": {' -- "$gb" verify --json --at document "$tpm"
+if "$gb" verify --json --at document "$tpm" | grep -q '"pcrs"'; then
+  echo "FAIL tpm-json: an instance's registers under \"pcrs\""; fail=$((fail + 1))
+fi
+check tpm-json-debug 0 '"debug": false' -- "$gb" verify --json --at document "$tpm"
+check enclave-json-kind 0 '"kind": "enclave"' -- "$gb" verify --json --at document "$doc"
+check tpm-now-expired 1 'cert_expired' -- "$gb" verify "$tpm"
+check tpm-expect-pcr4 0 '^valid:' -- "$gb" verify --at document --expect-pcr "4=$tpm4" "$tpm"
+check tpm-expect-pcr4-bad 1 'unknown_measurement: NitroTPM PCR4' -- "$gb" verify --at document --expect-pcr "4=$pcr0" "$tpm"
+check tpm-kind 0 '^valid:' -- "$gb" verify --at document --kind nitrotpm "$tpm"
+check tpm-kind-enclave 1 'unknown_measurement: .*instance NitroTPM' -- "$gb" verify --at document --kind enclave "$tpm"
+check enclave-kind-tpm 1 'unknown_measurement: .*an enclave' -- "$gb" verify --at document --kind nitrotpm "$doc"
+check bad-kind 2 'bad --kind' -- "$gb" verify --kind vm "$tpm"
+check tpm-changed-pcr4 1 'bad_signature' -- "$gb" verify --at document "$seeds/seed-nitrotpm-changed-pcr4"
+check tpm-no-registers 1 'bad_field: pcrs: missing' -- "$gb" verify --at document "$seeds/seed-nitrotpm-renamed"
+check tpm-both 1 'bad_field: pcrs: present beside nitrotpm_pcrs' -- "$gb" verify --at document "$seeds/seed-nitrotpm-both"
+check tpm-23 1 'bad_field: nitrotpm_pcrs: 23 registers' -- "$gb" verify --at document "$seeds/seed-nitrotpm-23-registers"
+check tpm-25 1 'bad_field: nitrotpm_pcrs: key is not an index 0..23' -- "$gb" verify --at document "$seeds/seed-nitrotpm-25-registers"
+check tpm-32-bytes 1 'bad_field: nitrotpm_pcrs: PCR0 is not a byte string of 48' -- "$gb" verify --at document "$seeds/seed-nitrotpm-32-byte-register"
+check tpm-not-a-map 1 'bad_field: nitrotpm_pcrs: not a map' -- "$gb" verify --json --at document "$seeds/seed-nitrotpm-not-a-map"
+
 finish

@@ -7,7 +7,10 @@
  *
  * Request: {"timestamp": ms (0 or absent: now), "pcrs": {"0": hex, ...}
  * (absent: 16 zero PCRs, a debug document), "nonce": hex, "public_key": hex,
- * "user_data": hex} (absent fields: null in the document).
+ * "user_data": hex} (absent fields: null in the document). With
+ * "nitrotpm": {"4": hex, ...} instead of "pcrs", an EC2 instance's NitroTPM
+ * document: "nitrotpm_pcrs" with all 24 SHA-384 registers (those not given
+ * zero) and no "pcrs".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,9 +37,42 @@ hex_field(json_t *req, const char *name, uint8_t **buf, struct gb_span *out)
 	return 0;
 }
 
+/* The pair "nitrotpm_pcrs": {0: h'..', ..., 23: h'..'} in raw CBOR, from
+ * the request's "nitrotpm" object; its length, or 0 if it is bad. */
+#define TPM_PAIR_MAX (14 + 2 + 24 * (1 + 2 + 48))
+static size_t
+tpm_pair(json_t *p, uint8_t out[TPM_PAIR_MAX])
+{
+	static uint8_t regs[24][48];
+	const char *k;
+	json_t *v;
+	size_t n = 0;
+
+	memset(regs, 0, sizeof regs);
+	json_object_foreach(p, k, v) {
+		unsigned i = (unsigned)atoi(k);
+		const char *h = json_string_value(v);
+
+		if (i >= 24 || h == NULL ||
+		    gb_hex_decode(h, strlen(h), regs[i], 48) != 0)
+			return 0;
+	}
+	memcpy(out, "\x6dnitrotpm_pcrs\xb8\x18", 16);
+	n = 16;
+	for (unsigned i = 0; i < 24; i++) {
+		out[n++] = (uint8_t)i;     /* 0..23: a one-byte CBOR uint */
+		out[n++] = 0x58;
+		out[n++] = 48;
+		memcpy(out + n, regs[i], 48);
+		n += 48;
+	}
+	return n;
+}
+
 static void
 answer(struct gb_mint_chain *c, json_t *req)
 {
+	static uint8_t tpm[TPM_PAIR_MAX];
 	static uint8_t pcrs[32][48];
 	struct gb_mint_doc d = { .timestamp_ms = json_integer_value(
 	    json_object_get(req, "timestamp")) };
@@ -63,6 +99,18 @@ answer(struct gb_mint_chain *c, json_t *req)
 		}
 		d.pcr_count = max < 16 ? 16 : max;
 		d.pcrs = (const uint8_t (*)[48])pcrs;
+	}
+	if (json_is_object(json_object_get(req, "nitrotpm"))) {
+		size_t n = tpm_pair(json_object_get(req, "nitrotpm"), tpm);
+
+		if (n == 0) {
+			puts("error: bad nitrotpm");
+			fflush(stdout);
+			return;
+		}
+		d.omit = 1u << GB_MF_PCRS;
+		d.extra = (struct gb_span){ tpm, n };
+		d.extra_pairs = 1;
 	}
 	if (hex_field(req, "nonce", &nonce, &d.nonce) != 0 ||
 	    hex_field(req, "public_key", &pub, &d.public_key) != 0 ||

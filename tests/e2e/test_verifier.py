@@ -3,7 +3,8 @@
 
 A real registry is made with the glassbox CLI and real gpg keys (made here,
 in a temporary GNUPGHOME). Two verifiers share it: one trusts the AWS root
-(for the 26 real documents, at their own time), one trusts a simulated
+(for the 26 real enclave documents and the 3 real NitroTPM instance
+documents, at their own time), one trusts a simulated
 chain whose documents tests/e2e/mintdoc makes on demand, "now".
 
 Signed verdicts are checked offline with `glassbox check-verdict`, and
@@ -219,6 +220,12 @@ for v in manifest["vectors"]:
         doc = open(os.path.join(VECTORS, "aws-nitro", v["file"]), "rb").read()
         out = aws.verify(doc, at="document")
         check(f"negative {v['file']}", out["trusted"] is False, out["reason"])
+        # The NitroTPM ones are genuine (3d): refused here only because no
+        # instance release is published yet.
+        if v.get("pcr_key") == "nitrotpm_pcrs":
+            check(f"{v['file']}: genuine, no instance release yet",
+                  out["reason"] == "unknown_measurement" and "NitroTPM PCR4" in out["message"]
+                  and out["document"]["kind"] == "nitrotpm", (out["reason"], out["message"]))
 
 # The raw CBOR form, with at in the query.
 doc0 = open(os.path.join(VECTORS, "aws-nitro", real[0]["file"]), "rb").read()
@@ -664,6 +671,113 @@ r = run(GB, "check-verdict", "--verdict-key", VKEY_JWK, "--log-key", LOG_VKEY,
         os.path.join(d, "answer.json"), os.path.join(TMP, "no-such-doc"))
 check("check-verdict: a missing file", r.returncode == 2, r.stderr)
 
+# --- 3d. NitroTPM: EC2 instance documents and instance releases -------------
+# The three real NitroTPM documents (AWS chain, nitrotpm_pcrs) and minted
+# ones; releases of kind "nitrotpm" describe instance images by PCR4 and
+# PCR12 (PCR7 too here). A release of one kind never matches a document of
+# the other, even where every register it declares is equal.
+def publish_stmt(fname, stmt):
+    path = os.path.join(TMP, fname)
+    with open(path, "w") as f:
+        json.dump(stmt, f)
+    return reg("publish", path, sign(path))
+
+
+tpm_vectors = [v for v in manifest["vectors"] if v.get("pcr_key") == "nitrotpm_pcrs"]
+check("three real NitroTPM documents", len(tpm_vectors) == 3)
+tpm_regs = tpm_vectors[0]["pcrs"]
+r = publish_stmt("ami-bad-pcr0.json", {"kind": "nitrotpm", "name": "ami-app", "version": "0",
+                                        "pcrs": {"0": tpm_regs["0"], "4": tpm_regs["4"],
+                                                 "12": tpm_regs["12"]}})
+check("instance release with PCR0 refused", r.returncode == 1 and b"bad_pcr" in r.stderr
+      and b"firmware" in r.stderr, r.stderr)
+r = publish_stmt("ami-no-pcr12.json", {"kind": "nitrotpm", "name": "ami-app", "version": "0",
+                                        "pcrs": {"4": tpm_regs["4"]}})
+check("instance release without PCR12 refused", r.returncode == 1 and b"bad_pcr" in r.stderr
+      and b"PCR12" in r.stderr, r.stderr)
+r = publish_stmt("ami-bad-kind.json", {"kind": "tpm", "name": "ami-app", "version": "0",
+                                        "pcrs": {"4": tpm_regs["4"], "12": tpm_regs["12"]}})
+check("unknown kind refused", r.returncode == 1 and b"bad_statement" in r.stderr, r.stderr)
+r = publish_stmt("ami-app-1.json", {"kind": "nitrotpm", "name": "ami-app", "version": "1",
+                                     "pcrs": {k: tpm_regs[k] for k in ("4", "7", "12")}})
+check("instance release published", r.returncode == 0, r.stderr)
+aws_wk = aws.json("GET", "/.well-known/glassbox")[2]
+for v in tpm_vectors:
+    doc = open(os.path.join(VECTORS, "aws-nitro", v["file"]), "rb").read()
+    out = aws.verify(doc, at="document")
+    d = out["document"] or {}
+    check(f"real NitroTPM {v['file']} trusted", out["trusted"] and out["reason"] == "ok",
+          (out["reason"], out["message"]))
+    check(f"real NitroTPM {v['file']} registers", d.get("kind") == "nitrotpm" and "pcrs" not in d
+          and d.get("nitrotpm_pcrs") == v["pcrs"] and d.get("debug") is False, d)
+    check(f"real NitroTPM {v['file']} release", (out["release"] or {}).get("name") == "ami-app"
+          and out["release"]["kind"] == "nitrotpm" and out["proof"]["inclusion"] is not None,
+          out["release"])
+    sub = claims_of(out)["submods"]["glassbox"]
+    check(f"real NitroTPM {v['file']} claim", sub["glassbox.document"].get("kind") == "nitrotpm"
+          and sub["glassbox.document"].get("nitrotpm_pcrs") == v["pcrs"]
+          and "pcrs" not in sub["glassbox.document"], sub["glassbox.document"])
+    case(f"nitrotpm-real-{v['file'][:-5]}", out, doc, 0, at="document", jwk=aws_wk["verdict_key"])
+    out = aws.verify(doc)
+    check(f"real NitroTPM {v['file']} now expired", out["reason"] == "cert_expired", out["reason"])
+# Another document's verdict: the claim is about that one.
+doc0 = open(os.path.join(VECTORS, "aws-nitro", tpm_vectors[0]["file"]), "rb").read()
+doc1 = open(os.path.join(VECTORS, "aws-nitro", tpm_vectors[1]["file"]), "rb").read()
+case("nitrotpm-another-document", aws.verify(doc0, at="document"), doc1, 1, "verdict_mismatch",
+     "glassbox.document.sha256", at="document", jwk=aws_wk["verdict_key"])
+
+SIM_AMI = {"4": hex96("e5"), "12": hex96("00")}
+r = publish_stmt("sim-ami-1.json", {"kind": "nitrotpm", "Measurements": {
+    "HashAlgorithm": "Sha384 { ... }", "PCR4": SIM_AMI["4"], "PCR12": SIM_AMI["12"]},
+    "ImageName": "sim-ami", "ImageVersion": "1"})
+check("instance release in describe-eif's shape", r.returncode == 0, r.stderr)
+CROSS = {"0": hex96("f6"), "1": hex96("a7"), "2": hex96("c8")}
+r = publish_stmt("sim-cross-1.json", {"name": "sim-cross", "version": "1", "pcrs": CROSS})
+check("enclave release for the cross-kind test", r.returncode == 0, r.stderr)
+tpm_doc = minted(nitrotpm=SIM_AMI)
+out = sim.verify(tpm_doc)
+check("minted NitroTPM now", out["trusted"] and out["release"]["name"] == "sim-ami"
+      and out["document"]["kind"] == "nitrotpm", (out["reason"], out["message"]))
+case("nitrotpm-minted-trusted", out, tpm_doc, 0)
+n_tpm = sim.json("POST", "/api/v1/challenge")[2]["nonce"]
+tpm_nonce_doc = minted(nitrotpm=SIM_AMI, nonce=n_tpm)
+out = sim.verify(tpm_nonce_doc, nonce=n_tpm)
+check("minted NitroTPM with a nonce", out["trusted"], out["reason"])
+case("nitrotpm-minted-nonce", out, tpm_nonce_doc, 0, nonce=n_tpm)
+out = sim.verify(minted(nitrotpm=dict(SIM_AMI, **{"12": hex96("01")})))
+check("NitroTPM PCR12 differs", out["reason"] == "unknown_measurement"
+      and "NitroTPM PCR12 differs" in out["message"], out["message"])
+# An enclave document whose PCR0 is the instance release's PCR4 and whose
+# PCR4 and PCR12 are the release's too: every register the release
+# declares is equal, and still it is no match.
+enc_doc = minted(pcrs={"0": SIM_AMI["4"], "1": hex96("a7"), "2": hex96("c8"),
+                       "4": SIM_AMI["4"], "12": SIM_AMI["12"]})
+out = sim.verify(enc_doc)
+check("enclave document never matches an instance release", out["reason"] == "unknown_measurement"
+      and "describes an instance" in out["message"] and out["release"] is None, out["message"])
+case("nitrotpm-enclave-doc-instance-release", out, enc_doc, 1, "unknown_measurement")
+# The reverse: a NitroTPM document whose PCR4 is an enclave release's PCR0,
+# and whose PCR0..2 are that release's.
+tpm_cross = minted(nitrotpm=dict(CROSS, **{"4": CROSS["0"], "12": hex96("00")}))
+out = sim.verify(tpm_cross)
+check("NitroTPM document never matches an enclave release", out["reason"] == "unknown_measurement"
+      and "describes an enclave" in out["message"] and out["release"] is None, out["message"])
+case("nitrotpm-instance-doc-enclave-release", out, tpm_cross, 1, "unknown_measurement")
+# An instance release is revoked by its key register, PCR4.
+ami_id = sim.json("GET", "/api/v1/releases?name=sim-ami")[2]["releases"][0]["id"]
+with open(rev_path, "w") as f:
+    json.dump({"action": "revoke", "origin": "e2e.glassbox/log", "pcr0": SIM_AMI["4"],
+               "reason": "old AMI"}, f)
+rev = {"statement": b64(open(rev_path, "rb").read()), "signature": open(sign(rev_path)).read()}
+st, _, out = sim.json("POST", f"/api/v1/releases/{ami_id}/revoke", rev, headers=auth)
+check("instance release revoked", st == 201 and out["release"]["revoked"] is not None
+      and out["release"]["kind"] == "nitrotpm", out)
+doc_r = minted(nitrotpm=SIM_AMI)
+out = sim.verify(doc_r)
+check("revocation flips an instance's verdict", out["reason"] == "revoked"
+      and out["release"]["id"] == ami_id, out["reason"])
+case("nitrotpm-revoked", out, doc_r, 1, "revoked")
+
 # --- 3c. strict requests ------------------------------------------------------
 fresh = minted(pcrs=GOOD)
 st, _, out = sim.json("POST", "/api/v1/verify", {"document": b64(fresh), "nonse": "00"})
@@ -857,7 +971,8 @@ check("healthz", sim.json("GET", "/healthz")[2]["status"] == "ok")
 check("readyz", sim.json("GET", "/readyz")[2]["status"] == "ready")
 st, ct, raw = sim.req("GET", "/metrics")
 text = raw.decode()
-check("metrics", st == 200 and 'glassbox_verdicts_total{reason="revoked"} 2' in text
+# Revoked: DOOMED's document, and the revoked instance release (3d).
+check("metrics", st == 200 and 'glassbox_verdicts_total{reason="revoked"} 3' in text
       and "glassbox_request_seconds_bucket" in text and 'route="verify",status="200"' in text
       and "glassbox_cache_hits_total" in text, text[:300])
 # The reference parser (Debian's python3-prometheus-client) accepts it, and
@@ -874,8 +989,8 @@ st, _, raw = sim.req("GET", "/healthz")
 check("alive after deep JSON", st == 200, st)
 st, _, out = sim.json("GET", "/api/v1/verdicts")
 counts = {r["reason"]: r for r in out["reasons"]}
-check("verdict counts", st == 200 and counts["revoked"]["total"] == 2 and
-      counts["revoked"]["recent"] == 2 and counts["nonce_unknown"]["total"] >= 3 and
+check("verdict counts", st == 200 and counts["revoked"]["total"] == 3 and
+      counts["revoked"]["recent"] == 3 and counts["nonce_unknown"]["total"] >= 3 and
       len(out["reasons"]) == 20 and out["recent_seconds"] == 3600 and
       all(r["text"] for r in out["reasons"]), out)
 st, _, out = sim.json("POST", "/api/v1/verdicts", {})

@@ -3,7 +3,10 @@
  * (vectors.json): every positive one verifies at its own timestamp with the
  * manifest's fields and PCRs and is cert_expired now; every negative and
  * derived one gets the outcome the manifest gives; every truncation of a
- * real document is malformed.
+ * real document is malformed. The three real NitroTPM (EC2 instance)
+ * documents, which the manifest lists as rejected for want of "pcrs",
+ * verify as kind nitrotpm; byte edits of them are refused with stable
+ * reasons.
  */
 #include <jansson.h>
 
@@ -40,7 +43,10 @@ expected_reason(const char *expected)
 		{ "accept", GB_R_OK },
 		{ "reject: chain", GB_R_UNTRUSTED_ROOT },
 		{ "reject: malformed CBOR", GB_R_MALFORMED },
-		{ "reject: syntax (no \"pcrs\")", GB_R_BAD_FIELD },
+		/* The manifest's NitroTPM documents: real, signed by the AWS
+		 * chain, with nitrotpm_pcrs for pcrs. The manifest was written
+		 * before Glassbox knew instances; they verify now. */
+		{ "reject: syntax (no \"pcrs\")", GB_R_OK },
 		{ "reject: COSE signature", GB_R_BAD_SIGNATURE },
 		{ "reject: malformed (trailing data)", GB_R_MALFORMED },
 		/* A non-empty unprotected header: AWS documents it as {}, so
@@ -115,6 +121,14 @@ TEST(positive_vectors_verify_at_their_timestamp)
 		if (gb_doc_is_debug(&doc) !=
 		    json_is_true(json_object_get(v, "debug_mode")))
 			FAIL_AT("%s: debug mode", file);
+		/* pcr_key: "nitrotpm_pcrs" for the instances, else absent or
+		 * "pcrs". */
+		const char *pk = json_string_value(json_object_get(v,
+		    "pcr_key"));
+		if (strcmp(gb_doc_pcrs_key(doc.kind), pk != NULL ? pk :
+		    "pcrs") != 0)
+			FAIL_AT("%s: kind %s, manifest %s", file,
+			    gb_doc_kind_name(doc.kind), pk);
 		json_t *pcrs = json_object_get(v, "pcrs"), *val;
 		const char *key;
 		if (doc.pcr_count != json_object_size(pcrs))
@@ -145,7 +159,7 @@ TEST(positive_vectors_verify_at_their_timestamp)
 			    gb_reason_code(res.reason));
 		free(buf);
 	}
-	ASSERT_EQ(n, 26);
+	ASSERT_EQ(n, 29);      /* 26 enclaves, 3 NitroTPM instances */
 	gb_verifier_free(ver);
 	json_decref(m);
 }
@@ -187,7 +201,7 @@ check_outcomes(const char *list, size_t want_count)
 
 TEST(negative_vectors_give_the_manifest_outcome)
 {
-	check_outcomes("vectors", 6);
+	check_outcomes("vectors", 3);
 }
 
 TEST(derived_vectors_give_the_manifest_outcome)
@@ -230,11 +244,12 @@ TEST(every_truncation_is_malformed)
 	static const char *const files[] = {
 		DIR "marlin-20250429-prod-pcr16.cbor",
 		DIR "sentinel-20250718-prod-indef.cbor",
+		DIR "NEG-nitrotpm-20260202.cbor",
 	};
 	struct gb_verifier *ver;
 
 	ASSERT_EQ(gb_verifier_new(NULL, 0, &ver), 0);
-	for (size_t f = 0; f < 2; f++) {
+	for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
 		struct gb_result res;
 		struct gb_doc doc;
 		size_t len;
@@ -256,10 +271,245 @@ TEST(every_truncation_is_malformed)
 	gb_verifier_free(ver);
 }
 
+/* A NitroTPM document rebuilt with its payload edited: the COSE_Sign1 of
+ * the real document around payload p[0..n), its signature unchanged. */
+#define TPM_DOC DIR "NEG-nitrotpm-20260201.cbor"
+
+struct splice {
+	unsigned char buf[GB_DOC_MAX_BYTES];
+	size_t len;
+};
+
+/* The payload of the real document: its offset and length (the bstr head
+ * is 59 HI LO: the payload is 4834 bytes). */
+static void
+tpm_payload(const unsigned char *d, size_t *off, size_t *len)
+{
+	*off = 10;
+	*len = (size_t)d[8] << 8 | d[9];
+}
+
+/* out = the document with payload[at .. at + cut) replaced by ins[0..n). */
+static void
+tpm_edit(const unsigned char *d, size_t dlen, size_t at, size_t cut,
+    const void *ins, size_t n, struct splice *out)
+{
+	size_t off, plen, np;
+
+	tpm_payload(d, &off, &plen);
+	np = plen - cut + n;
+	/* The edits are a few hundred bytes: a wrong one is a broken test. */
+	if (at + cut > plen || np > 0xffff ||
+	    10 + np + (dlen - off - plen) > sizeof out->buf) {
+		fprintf(stderr, "tpm_edit: edit out of range\n");
+		abort();
+	}
+	memcpy(out->buf, d, 7);                 /* 84 44 a1013822 a0 */
+	out->buf[7] = 0x59;
+	out->buf[8] = (unsigned char)(np >> 8);
+	out->buf[9] = (unsigned char)np;
+	memcpy(out->buf + 10, d + off, at);
+	memcpy(out->buf + 10 + at, ins, n);
+	memcpy(out->buf + 10 + at + n, d + off + at + cut, plen - at - cut);
+	memcpy(out->buf + 10 + np, d + off + plen, dlen - off - plen);
+	out->len = 10 + np + dlen - off - plen;
+}
+
+/* Where the nitrotpm_pcrs value (its map head) starts in the payload. */
+static size_t
+tpm_regs_at(const unsigned char *d)
+{
+	size_t off, plen;
+	tpm_payload(d, &off, &plen);
+	for (size_t i = 0; i + 14 <= plen; i++)
+		if (memcmp(d + off + i, "\x6dnitrotpm_pcrs", 14) == 0)
+			return i + 14;
+	return 0;
+}
+
+/* The real documents verify as NitroTPM; the policy holds their registers,
+ * not an enclave's, to what is expected. */
+TEST(nitrotpm_documents_verify_as_instances)
+{
+	static const char *const files[] = { DIR "NEG-nitrotpm-20260201.cbor",
+	    DIR "NEG-nitrotpm-20260202.cbor", DIR "NEG-nitrotpm-20260203.cbor" };
+	struct gb_verifier *ver;
+
+	ASSERT_EQ(gb_verifier_new(NULL, 0, &ver), 0);
+	for (size_t f = 0; f < 3; f++) {
+		struct gb_expect_pcr e = { .index = 4, .len = 48 };
+		struct gb_policy p = { .expect = &e, .expect_count = 1 };
+		struct gb_result res;
+		struct gb_doc doc;
+		size_t len;
+		unsigned char *buf = gb_test_read(files[f], &len);
+
+		ASSERT_REASON(gb_verifier_verify(ver, buf, len, GB_AT_DOCUMENT,
+		    &doc, &res), GB_R_OK);
+		ASSERT_EQ(doc.kind, GB_DOC_NITROTPM);
+		ASSERT_EQ(doc.pcr_count, 24);
+		ASSERT(!gb_doc_is_debug(&doc));
+		ASSERT_STR_EQ(gb_doc_kind_name(doc.kind), "nitrotpm");
+		/* PCR4 of all three: the same boot manager code. */
+		ASSERT_EQ(gb_hex_decode("1a1f166e1995c1e1bfdf1c1d13b1ebc9d5d4e443"
+		    "97501655c911a2062d92063483ca9e17f0264efe336d4b61c5b98d1e",
+		    96, e.value, 48), 0);
+		ASSERT_REASON(gb_policy_check(&p, &doc, &res), GB_R_OK);
+		e.value[47] ^= 1;
+		ASSERT_REASON(gb_policy_check(&p, &doc, &res),
+		    GB_R_UNKNOWN_MEASUREMENT);
+		e.value[47] ^= 1;
+		/* Asked for an enclave, an instance's document is no match,
+		 * even where its registers are as expected. */
+		p.check_kind = true;
+		p.kind = GB_DOC_ENCLAVE;
+		ASSERT_REASON(gb_policy_check(&p, &doc, &res),
+		    GB_R_UNKNOWN_MEASUREMENT);
+		p.kind = GB_DOC_NITROTPM;
+		ASSERT_REASON(gb_policy_check(&p, &doc, &res), GB_R_OK);
+		free(buf);
+	}
+	gb_verifier_free(ver);
+}
+
+/* An enclave's document is never taken for an instance's. */
+TEST(enclave_document_is_not_an_instance)
+{
+	struct gb_verifier *ver;
+	struct gb_policy p = { .check_kind = true, .kind = GB_DOC_NITROTPM };
+	struct gb_result res;
+	struct gb_doc doc;
+	size_t len;
+	unsigned char *buf = gb_test_read(DIR "marlin-20241213-prod.cbor", &len);
+
+	ASSERT_EQ(gb_verifier_new(NULL, 0, &ver), 0);
+	ASSERT_REASON(gb_verifier_verify(ver, buf, len, GB_AT_DOCUMENT, &doc,
+	    &res), GB_R_OK);
+	ASSERT_EQ(doc.kind, GB_DOC_ENCLAVE);
+	ASSERT_REASON(gb_policy_check(&p, &doc, &res),
+	    GB_R_UNKNOWN_MEASUREMENT);
+	p.kind = GB_DOC_ENCLAVE;
+	ASSERT_REASON(gb_policy_check(&p, &doc, &res), GB_R_OK);
+	free(buf);
+	gb_verifier_free(ver);
+}
+
+/* Edits of a real NitroTPM document: each refused with its reason, the
+ * message naming the field. */
+TEST(nitrotpm_mutations_are_refused)
+{
+	struct gb_verifier *ver;
+	struct gb_result res;
+	struct gb_doc doc;
+	struct splice m;
+	size_t len, off, plen, regs;
+	unsigned char *d = gb_test_read(TPM_DOC, &len);
+	unsigned char pcrs_entry[5 + 4 + 48];  /* "pcrs" {0: h'...'} */
+
+	ASSERT_EQ(gb_verifier_new(NULL, 0, &ver), 0);
+	tpm_payload(d, &off, &plen);
+	ASSERT_EQ(plen, 4834);
+	regs = tpm_regs_at(d);
+	ASSERT(regs != 0);
+	/* b8 18: a map of 24; then 00 58 30 and 48 bytes per register. */
+	ASSERT_EQ(d[off + regs], 0xb8);
+	ASSERT_EQ(d[off + regs + 1], 24);
+
+	/* Unchanged, rebuilt: still valid (the splicing is faithful). */
+	tpm_edit(d, len, 0, 0, "", 0, &m);
+	ASSERT_EQ(m.len, len);
+	ASSERT_REASON(gb_verifier_verify(ver, m.buf, m.len, GB_AT_DOCUMENT,
+	    &doc, &res), GB_R_OK);
+
+	/* A changed register: PCR4's last byte. The signature no longer
+	 * covers the payload. */
+	{
+		size_t at = regs + 2 + 4 * 51 + 3 + 47;
+		unsigned char b = d[off + at] ^ 0x01;
+
+		tpm_edit(d, len, at, 1, &b, 1, &m);
+		ASSERT_REASON(gb_verifier_verify(ver, m.buf, m.len,
+		    GB_AT_DOCUMENT, &doc, &res), GB_R_BAD_SIGNATURE);
+	}
+
+	/* No nitrotpm_pcrs (and no pcrs): the key renamed. */
+	tpm_edit(d, len, regs - 1, 1, "z", 1, &m);
+	ASSERT_REASON(gb_verifier_verify(ver, m.buf, m.len, GB_AT_DOCUMENT,
+	    &doc, &res), GB_R_BAD_FIELD);
+	ASSERT(strncmp(res.detail, "pcrs: missing", 13) == 0);
+
+	/* Both pcrs and nitrotpm_pcrs: {0: 48 bytes} added as "pcrs"
+	 * before the payload map's end (ff). */
+	memcpy(pcrs_entry, "\x64pcrs\xa1\x00\x58\x30", 9);
+	memcpy(pcrs_entry + 9, d + off + regs + 2 + 3, 48);
+	ASSERT_EQ(d[off + plen - 1], 0xff);
+	tpm_edit(d, len, plen - 1, 0, pcrs_entry, sizeof pcrs_entry, &m);
+	ASSERT_REASON(gb_verifier_verify(ver, m.buf, m.len, GB_AT_DOCUMENT,
+	    &doc, &res), GB_R_BAD_FIELD);
+	ASSERT(strstr(res.detail, "pcrs: present beside nitrotpm_pcrs") ==
+	    res.detail);
+
+	/* 23 registers: the map says 23 and PCR23's entry is gone. */
+	{
+		unsigned char e[2 + 23 * 51];
+
+		memcpy(e, d + off + regs, sizeof e);
+		e[1] = 23;
+		tpm_edit(d, len, regs, 2 + 24 * 51, e, sizeof e, &m);
+		ASSERT_REASON(gb_verifier_verify(ver, m.buf, m.len,
+		    GB_AT_DOCUMENT, &doc, &res), GB_R_BAD_FIELD);
+		ASSERT_STR_EQ(res.detail, "nitrotpm_pcrs: 23 registers, not "
+		    "the 24 of a TPM (PCR0..PCR23)");
+	}
+
+	/* 25 registers: PCR24 (key 18 18) added with PCR0's value. */
+	{
+		unsigned char e[2 + 24 * 51 + 52];
+
+		memcpy(e, d + off + regs, 2 + 24 * 51);
+		e[1] = 25;
+		e[2 + 24 * 51] = 0x18;
+		memcpy(e + 2 + 24 * 51 + 1, d + off + regs + 2, 51);
+		e[2 + 24 * 51 + 1] = 24;
+		tpm_edit(d, len, regs, 2 + 24 * 51, e, sizeof e, &m);
+		ASSERT_REASON(gb_verifier_verify(ver, m.buf, m.len,
+		    GB_AT_DOCUMENT, &doc, &res), GB_R_BAD_FIELD);
+		ASSERT_STR_EQ(res.detail, "nitrotpm_pcrs: key is not an index "
+		    "0..23");
+	}
+
+	/* A 32-byte register (an enclave's pcrs would take it; a SHA-384
+	 * bank does not): PCR0 cut to 32 bytes. */
+	{
+		unsigned char e[3 + 32];
+
+		memcpy(e, "\x00\x58\x20", 3);
+		memcpy(e + 3, d + off + regs + 2 + 3, 32);
+		tpm_edit(d, len, regs + 2, 51, e, sizeof e, &m);
+		ASSERT_REASON(gb_verifier_verify(ver, m.buf, m.len,
+		    GB_AT_DOCUMENT, &doc, &res), GB_R_BAD_FIELD);
+		ASSERT_STR_EQ(res.detail, "nitrotpm_pcrs: PCR0 is not a byte "
+		    "string of 48 bytes (SHA-384)");
+	}
+
+	/* nitrotpm_pcrs not a map. */
+	{
+		tpm_edit(d, len, regs, 2 + 24 * 51, "\xf6", 1, &m);
+		ASSERT_REASON(gb_verifier_verify(ver, m.buf, m.len,
+		    GB_AT_DOCUMENT, &doc, &res), GB_R_BAD_FIELD);
+		ASSERT_STR_EQ(res.detail, "nitrotpm_pcrs: not a map");
+	}
+	free(d);
+	gb_verifier_free(ver);
+}
+
 TEST_MAIN(
 	T(positive_vectors_verify_at_their_timestamp),
 	T(negative_vectors_give_the_manifest_outcome),
 	T(derived_vectors_give_the_manifest_outcome),
 	T(chain_window_edges),
 	T(every_truncation_is_malformed),
+	T(nitrotpm_documents_verify_as_instances),
+	T(enclave_document_is_not_an_instance),
+	T(nitrotpm_mutations_are_refused),
 )

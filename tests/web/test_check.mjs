@@ -23,6 +23,15 @@ if (!V) {
   process.exit(2);
 }
 const load = (f) => JSON.parse(fs.readFileSync(path.join(V, f), "utf8"));
+function concatBytes(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
 async function accepts(fn) {
   try {
     return await fn() === true;
@@ -186,10 +195,67 @@ async function verdictTests() {
   }
   check("parseDocument: every valid vector's fields", agree === valid &&
     valid > 20, `${agree}/${valid}`);
-  for (const v of manifest.filter((v) => /malformed|syntax/.test(
-    v.expected)))
+  for (const v of manifest.filter((v) => /malformed/.test(v.expected)))
     check(`parseDocument refuses ${v.file}`, !await accepts(() =>
       (parseDocument(bytes(v.file)), true)));
+  // The real NitroTPM (EC2 instance) documents: nitrotpm_pcrs for pcrs.
+  const tpmVectors = manifest.filter((v) => v.pcr_key === "nitrotpm_pcrs");
+  check("three NitroTPM vectors", tpmVectors.length === 3);
+  for (const v of tpmVectors) {
+    let d = null;
+    try {
+      d = parseDocument(bytes(v.file));
+    } catch { /* refused: a failure below */ }
+    const regs = d && Object.fromEntries(Object.entries(d.pcrs)
+      .map(([k, x]) => [k, bytesToHex(x)]));
+    check(`parseDocument reads NitroTPM ${v.file}`, d !== null &&
+      d.kind === "nitrotpm" && JSON.stringify(regs) === JSON.stringify(v.pcrs),
+      d && d.kind);
+  }
+  // Edits of one, as tests/unit/test_vectors.c makes them: each refused,
+  // so that the claim either checker builds is the same (sha256 only).
+  {
+    const d = bytes(tpmVectors[0].file);
+    const plen = d[8] << 8 | d[9];
+    const payload = d.slice(10, 10 + plen);
+    const tail = d.slice(10 + plen);
+    const key = new TextEncoder().encode("\x6dnitrotpm_pcrs");
+    let at = -1;
+    for (let i = 0; at < 0 && i + key.length <= payload.length; i++)
+      if (key.every((b, j) => payload[i + j] === b))
+        at = i + key.length;
+    const rebuilt = (p) => concatBytes(d.slice(0, 7),
+      new Uint8Array([0x59, p.length >> 8, p.length & 0xff]), p, tail);
+    const edit = (from, cut, ins) => rebuilt(concatBytes(
+      payload.slice(0, from), ins, payload.slice(from + cut)));
+    const parses = (b) => {
+      try {
+        parseDocument(b);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    check("NitroTPM: the splice is faithful", at > 0 &&
+      parses(edit(0, 0, new Uint8Array(0))));
+    const head = payload.slice(at, at + 2);
+    check("NitroTPM: a map of 24", head[0] === 0xb8 && head[1] === 24);
+    const fewer = concatBytes(new Uint8Array([0xb8, 23]),
+      payload.slice(at + 2, at + 2 + 23 * 51));
+    check("NitroTPM: 23 registers refused", !parses(edit(at, 2 + 24 * 51,
+      fewer)));
+    const short = concatBytes(new Uint8Array([0x00, 0x58, 0x20]),
+      payload.slice(at + 5, at + 5 + 32));
+    check("NitroTPM: a 32-byte register refused", !parses(edit(at + 2, 51,
+      short)));
+    const both = concatBytes(new TextEncoder().encode("\x64pcrs"),
+      new Uint8Array([0xa1, 0x00, 0x58, 0x30]), payload.slice(at + 5,
+        at + 5 + 48));
+    check("NitroTPM: pcrs beside nitrotpm_pcrs refused",
+      !parses(edit(plen - 1, 0, both)));
+    const renamed = edit(at - 1, 1, new TextEncoder().encode("z"));
+    check("NitroTPM: no registers refused", !parses(renamed));
+  }
   const cbor = (hex) => cborDecode(hexToBytes(hex));
   const cborRefused = (hex) => {
     try {
@@ -226,16 +292,26 @@ async function verdictTests() {
   const dA = fx.documentClaims(docA, vec(A));
   const vk = fx.verdictKey(), lk = fx.logKey("test.glassbox/log");
   const pcrsOf = (v) => ({ 0: v.pcrs["0"], 1: v.pcrs["1"], 2: v.pcrs["2"] });
-  const rel = (name, version, pcrs) => JSON.stringify({ type:
+  const rel = (name, version, pcrs, kind) => JSON.stringify({ type:
     "release_published", statement: "e30=", signature: "sig", signer:
     "f".repeat(40), time_ms: 1, release: { name, version, format: "v1",
-    pcrs } });
+    pcrs, ...(kind ? { kind } : {}) } });
+  // A real NitroTPM (EC2 instance) document, and releases of both kinds
+  // with registers equal to its own or to document A's.
+  const TPM = "NEG-nitrotpm-20260201.cbor";
+  const docT = bytes(TPM);
+  const dT = fx.documentClaims(docT, vec(TPM));
+  const regsOf = (v, ks) => Object.fromEntries(ks.map((k) => [k, v.pcrs[k]]));
   const entries = [
     JSON.stringify({ type: "key_added", fingerprint: "f".repeat(40) }),
     rel("enclave-a", "1.0", pcrsOf(vec(A))),
     rel("enclave-b", "2.0", pcrsOf(vec(B))),
     rel("enclave-a", "1.1", { ...pcrsOf(vec(A)), 1: "0".repeat(96) }),
     JSON.stringify({ type: "release_revoked", release: "0".repeat(16) }),
+    rel("ami-t", "1.0", regsOf(vec(TPM), ["4", "7", "12"]), "nitrotpm"),
+    rel("enclave-t", "1.0", regsOf(vec(TPM), ["4", "12"])),
+    rel("ami-a", "1.0", regsOf(vec(A), ["4", "12"]), "nitrotpm"),
+    rel("ami-x", "1.0", regsOf(vec(TPM), ["4", "12"]), "vm"),
   ];
   const log = fx.makeLog(lk, entries);
   const release = (i, over = {}) => ({ id: log.id(i), name:
@@ -462,12 +538,48 @@ async function verdictTests() {
       log.proof(2) }, { status: "contraindicated", reason: "revoked" },
     "bad_proof"],
   );
+  // NitroTPM: the claim names the kind and its registers; a release of
+  // the other kind never proves a verdict, whatever its registers.
+  cases.push(
+    ["enclave: a claim saying kind nitrotpm", {}, { doc: { ...dA,
+      kind: "nitrotpm" } }, "verdict_mismatch glassbox.document.kind"],
+    ["enclave: an instance release's entry", { tlogProof: log.proof(7) },
+      { release: release(7) }, "bad_proof"],
+  );
+  const goodT = { doc: dT, release: release(5), checkpoint, iat };
+  const baseT = { ...base, jws: vk.sign(fx.claims(goodT)),
+    tlogProof: log.proof(5), document: docT, result: null, nonce: null };
+  const { kind: _k, nitrotpm_pcrs: regsT, ...restT } = dT;
+  const changedT = { ...regsT, 12: "11".repeat(48) };
+  const tpmCases = [
+    ["nitrotpm: a good one", {}, null, "ok"],
+    ["nitrotpm: a claim without kind", {}, { doc: { ...dT,
+      kind: undefined } }, "verdict_mismatch glassbox.document.kind"],
+    ["nitrotpm: registers claimed as pcrs", {}, { doc: { ...restT,
+      pcrs: regsT } }, "verdict_mismatch glassbox.document.kind"],
+    ["nitrotpm: a register changed in the claim", {}, { doc: { ...dT,
+      nitrotpm_pcrs: changedT } },
+    "verdict_mismatch glassbox.document.nitrotpm_pcrs"],
+    ["nitrotpm: an enclave release's entry", { tlogProof: log.proof(6) },
+      { release: release(6) }, "bad_proof"],
+    ["nitrotpm: a release of an unknown kind", { tlogProof: log.proof(8) },
+      { release: release(8) }, "bad_proof"],
+    ["nitrotpm: another document", { document: docA }, null,
+      "verdict_mismatch glassbox.document.sha256"],
+  ];
   const caseDir = fs.mkdtempSync(path.join(os.tmpdir(), "glassbox-cases-"));
   for (const [name, over, claimsOver, want] of cases) {
     const gotC = await run(over, claimsOver);
     check(`verdict: ${name} -> ${want}`, gotC === want, gotC);
     writeCase(caseDir, name, { ...base, ...(claimsOver ? { jws: vk.sign(
       fx.claims({ ...good, ...claimsOver })) } : {}), ...over }, want);
+  }
+  for (const [name, over, claimsOver, want] of tpmCases) {
+    const a = { ...baseT, ...(claimsOver ? { jws: vk.sign(fx.claims({
+      ...goodT, ...claimsOver })) } : {}), ...over };
+    const gotT = await outcome(a);
+    check(`verdict: ${name} -> ${want}`, gotT === want, gotT);
+    writeCase(caseDir, name, a, want);
   }
   // The same cases as folders (docs/verdict.md, "Shared test cases"):
   // check_verdict.mjs agrees with them, and $GB_VERDICT_CASES gets a copy

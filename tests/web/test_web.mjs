@@ -201,8 +201,12 @@ async function mint(reqBody, answer, key, over = {}) {
   const d = answer.document;
   const hashed = (hex) => (hex === null ? null :
     sha(Buffer.from(hex, "hex")));
+  // An instance's NitroTPM document: its kind and nitrotpm_pcrs, as the
+  // verifier's claim has them (docs/verdict.md).
+  const regs = d && d.kind === "nitrotpm" ?
+    { kind: "nitrotpm", nitrotpm_pcrs: d.nitrotpm_pcrs } : { pcrs: d && d.pcrs };
   const doc = d ? { sha256: sha(bytes), module_id: d.module_id,
-    timestamp: d.timestamp, digest: "SHA384", pcrs: d.pcrs,
+    timestamp: d.timestamp, digest: "SHA384", ...regs,
     public_key_sha256: hashed(d.public_key),
     user_data_sha256: hashed(d.user_data), nonce: d.nonce } :
     { sha256: sha(bytes) };
@@ -550,6 +554,21 @@ try {
   check("verify a .cbor file: Trusted", await text(page, "#reason") === "ok" &&
     await page.locator("#verdict").getAttribute("data-verdict") ===
       "trusted");
+
+  // An EC2 instance's NitroTPM document: genuine, no instance release
+  // published here, so refused; the browser shows its kind and registers.
+  const tpm = manifest.vectors.find((v) => v.pcr_key === "nitrotpm_pcrs");
+  got = await verify(page, M, fs.readFileSync(path.join(VECTORS, "aws-nitro",
+    tpm.file)).toString("base64"));
+  check("verify a NitroTPM document: Refused, unknown_measurement",
+    got.state === "refused" && got.reason === "unknown_measurement", got);
+  const tpmFields = await text(page, "#document-fields");
+  check("verify a NitroTPM document: kind and registers shown",
+    tpmFields.includes("EC2 instance (NitroTPM") &&
+    tpmFields.includes("NitroTPM registers") &&
+    tpmFields.includes("not an enclave") &&
+    tpmFields.includes(tpm.pcrs["4"]), tpmFields);
+  await shot(page, "verify-nitrotpm");
 
   // Lies about the verdict: none is ever Trusted.
   const liar = await newPage(1280, 900);

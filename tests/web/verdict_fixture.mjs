@@ -118,9 +118,13 @@ export function documentClaims(bytes, v) {
     null : hex);
   const hashed = (hex) => (opt(hex) === null ? null :
     sha256(Buffer.from(hex, "hex")).toString("hex"));
+  // An EC2 instance's NitroTPM document: its kind and its registers under
+  // their own name; an enclave's claim has no kind.
+  const regs = v.pcr_key === "nitrotpm_pcrs" ?
+    { kind: "nitrotpm", nitrotpm_pcrs: v.pcrs } : { pcrs: v.pcrs };
   return {
     sha256: sha256(bytes).toString("hex"), module_id: v.module_id,
-    timestamp: Number(v.timestamp_ms), digest: v.digest, pcrs: v.pcrs,
+    timestamp: Number(v.timestamp_ms), digest: v.digest, ...regs,
     public_key_sha256: hashed(v.public_key_hex),
     user_data_sha256: hashed(v.user_data_hex), nonce: opt(v.nonce_hex),
   };

@@ -25,17 +25,45 @@ struct gb_span {
 	size_t len;
 };
 
+/*
+ * What a document attests. The NSM of an enclave writes "pcrs" (the
+ * enclave image's measurements); the NitroTPM of an EC2 instance writes
+ * "nitrotpm_pcrs" (the instance's TPM registers, SHA-384 bank) in the same
+ * COSE layout, signed by the same AWS chain. A document carries exactly
+ * one of the two. The registers of either land in gb_doc.pcrs; kind says
+ * which they are, and nothing may compare one kind's with the other's.
+ */
+enum gb_doc_kind {
+	GB_DOC_ENCLAVE = 0,
+	GB_DOC_NITROTPM = 1,
+};
+
+/* A NitroTPM document has every register of a TPM 2.0 PC Client platform,
+ * PCR0..PCR23 (TCG PC Client Platform TPM Profile), each a SHA-384 value
+ * (its digest is "SHA384"); all three real documents do. */
+#define GB_NITROTPM_PCR_COUNT 24
+#define GB_NITROTPM_PCR_BYTES 48
+
+/* "enclave" or "nitrotpm": the word the CLI, the API and verdicts use. */
+const char *gb_doc_kind_name(enum gb_doc_kind kind);
+
+/* The payload key of the kind's registers: "pcrs" or "nitrotpm_pcrs". */
+const char *gb_doc_pcrs_key(enum gb_doc_kind kind);
+
 /* A parsed document. Every span points into the buffer given to
  * gb_doc_parse(), which must outlive the struct. */
 struct gb_doc {
 	bool tagged;                     /* wrapped in CBOR tag 18 */
+	enum gb_doc_kind kind;           /* whose registers pcrs[] holds */
 	struct gb_span protected_hdr;    /* content of the protected bstr */
 	struct gb_span payload;          /* content of the payload bstr */
 	struct gb_span signature;        /* raw r || s */
 	struct gb_span module_id;        /* printable ASCII, not NUL-terminated */
 	struct gb_span digest;           /* "SHA384" */
 	uint64_t timestamp_ms;
-	struct gb_span pcrs[GB_PCR_MAX_COUNT]; /* ptr NULL: index not present */
+	/* pcrs, or nitrotpm_pcrs for GB_DOC_NITROTPM; ptr NULL: index not
+	 * present. */
+	struct gb_span pcrs[GB_PCR_MAX_COUNT];
 	unsigned pcr_count;
 	struct gb_span certificate;      /* the leaf, DER */
 	struct gb_span cabundle[GB_CABUNDLE_MAX_CERTS]; /* [0] is the root */
@@ -65,7 +93,10 @@ enum gb_reason gb_result_set(struct gb_result *r, enum gb_reason reason,
 enum gb_reason gb_doc_parse(const uint8_t *buf, size_t len, struct gb_doc *doc,
     struct gb_result *res);
 
-/* True if PCR0, PCR1 and PCR2 are present and all their bytes are zero. */
+/* True if an enclave document's PCR0, PCR1 and PCR2 are present and all
+ * their bytes are zero (a debug-mode enclave). Always false for a NitroTPM
+ * document: its PCR0..2 measure AWS's firmware, and debug mode is an
+ * enclave's. */
 bool gb_doc_is_debug(const struct gb_doc *doc);
 
 /* The verification time "the document's own timestamp". */
@@ -129,6 +160,8 @@ struct gb_expect_pcr {
 
 struct gb_policy {
 	bool allow_debug;
+	bool check_kind;          /* the document must be of kind ... */
+	enum gb_doc_kind kind;
 	bool check_freshness;     /* stale and future, against now_ms */
 	int64_t now_ms;
 	int64_t max_age_ms;       /* older than now_ms - max_age_ms: stale */
@@ -141,7 +174,9 @@ struct gb_policy {
 
 /*
  * Applies the policy to a verified document, in the order debug mode,
- * freshness, nonce, expected PCRs. Returns GB_R_OK or the first failure.
+ * freshness, nonce, kind, expected PCRs (the registers of the document's
+ * kind). Returns GB_R_OK or the first failure; a document of another kind
+ * than asked is GB_R_UNKNOWN_MEASUREMENT, like a register that differs.
  */
 enum gb_reason gb_policy_check(const struct gb_policy *p,
     const struct gb_doc *doc, struct gb_result *res);

@@ -40,8 +40,10 @@ void gb_verdict_kid(const uint8_t pub[GB_ED25519_PUB_BYTES],
 /*
  * The `glassbox.document` claim for the document bytes buf[0..len): its
  * "sha256" always, and when d (parsed from those same bytes) is not NULL,
- * module_id, timestamp, digest, pcrs, public_key_sha256, user_data_sha256
- * and nonce. Returns a new reference, or NULL if out of memory.
+ * module_id, timestamp, digest, the registers (pcrs; for a NitroTPM
+ * document "kind": "nitrotpm" and nitrotpm_pcrs instead), public_key_sha256,
+ * user_data_sha256 and nonce. Returns a new reference, or NULL if out of
+ * memory.
  */
 json_t *gb_verdict_document_claim(const uint8_t *buf, size_t len,
     const struct gb_doc *d);

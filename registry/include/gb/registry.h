@@ -45,11 +45,15 @@ struct gb_release {
 	char name[GB_REG_NAME_MAX + 1];
 	char version[GB_REG_NAME_MAX + 1];
 	const char *format;             /* "pcr-values" or "describe-eif" */
+	bool instance;                  /* "kind": "nitrotpm": an instance
+	                                 * image, whose PCRs are NitroTPM
+	                                 * registers (PCR4 first) */
 	unsigned npcrs;
 	struct {
 		unsigned index;
 		uint8_t value[48];
-	} pcrs[32];                     /* sorted by index; PCR0 first */
+	} pcrs[32];                     /* sorted by index; PCR0 first (PCR4
+	                                 * for an instance image) */
 	bool has_signer_key;            /* the statement names "signer_key": */
 	uint8_t signer_key[32];         /* the enclave's Ed25519 result key */
 };
