@@ -49,13 +49,16 @@ static const char usage_text[] =
 "PCR0, PCR1, PCR2 (and PCR8 when the release declares it) are those of\n"
 "one of the releases: one statement per release, so that either release's\n"
 "whole PCR set is admitted and no mix of two (an upgrade's rollover\n"
-"window: give the old and the new release). Key administration goes to\n"
+"window: give the old and the new release). An instance release\n"
+"(NitroTPM) is named by its registers instead, under KMS's\n"
+"kms:RecipientAttestation:NitroTPMPCR<n> keys (PCR4, PCR12, and PCR7 or\n"
+"others it declares). Key administration goes to\n"
 "--admin-arn (default: the role's account root): a list of actions\n"
 "without Decrypt, ReEncrypt*, GenerateDataKey* or CreateGrant. The\n"
 "administrator can still rewrite the policy (kms:PutKeyPolicy): see\n"
 "docs/deploy.md for how to watch and restrict that.\n"
 "--tfvars prints {\"enclave_releases\": {ID: {...}}} for infra/terraform\n"
-"instead.\n"
+"instead (enclave releases only: an instance release is unsupported_kind).\n"
 "\n"
 "  --release ID     a release id (16 hex digits) of the registry; up to 8\n"
 "  --role-arn ARN   arn:aws:iam::ACCOUNT:role/NAME, the instance's role\n"
@@ -65,7 +68,8 @@ static const char usage_text[] =
 "                   ./glassbox-registry.db)\n"
 "\n"
 "Exit status: 0 printed, 1 refused (not_found: no such release; revoked:\n"
-"it was revoked, and no key policy may trust it), 2 usage or I/O error.\n";
+"it was revoked, and no key policy may trust it; unsupported_kind), 2\n"
+"usage or I/O error.\n";
 
 /* Releases one policy admits: an upgrade's rollover needs two; a few more
  * cover a staged rollout. Each statement is about 800 bytes of the 32 KiB
@@ -135,17 +139,26 @@ refuse(const char *code, const char *id, const char *why)
 	return 1;
 }
 
-/* The release's PCRs of policy_pcrs, as {"0": hex, ...}; 1 if refused. */
+/*
+ * The release's PCRs as condition key suffixes: an enclave release's of
+ * policy_pcrs as {"PCR0": hex, ...}; an instance release's (NitroTPM,
+ * docs/registry.md "Kind": PCR4, PCR12, and PCR7 or others when declared)
+ * as {"NitroTPMPCR4": hex, ...}, KMS's condition keys for NitroTPM
+ * attestation documents. With tfvars, instance releases are refused
+ * (infra/terraform writes enclave conditions only). 1 if refused.
+ */
 static int
-release_pcrs(const char *db, const char *id, json_t **out)
+release_pcrs(const char *db, const char *id, bool tfvars, json_t **out)
 {
 	struct gb_registry *r = NULL;
 	struct gb_reg_error e = { "", "" };
 	char *leaf = NULL, rid[17];
 	uint64_t index, idx;
 	int64_t revoked;
-	json_t *j = NULL, *pcrs;
-	const char *p0;
+	json_t *j = NULL, *pcrs, *rel, *v;
+	const char *p0, *k, *kind;
+	bool instance;
+	char key[32];
 	int rc = 2;
 
 	*out = NULL;
@@ -162,8 +175,25 @@ release_pcrs(const char *db, const char *id, json_t **out)
 	if (gb_registry_leaf(r, index, &leaf, &e) != 0 ||
 	    (j = gb_json_loadb(leaf, strlen(leaf), 0, NULL)) == NULL)
 		goto out;
-	pcrs = json_object_get(json_object_get(j, "release"), "pcrs");
-	p0 = json_string_value(json_object_get(pcrs, "0"));
+	rel = json_object_get(j, "release");
+	pcrs = json_object_get(rel, "pcrs");
+	kind = json_string_value(json_object_get(rel, "kind"));
+	instance = kind != NULL && strcmp(kind, "nitrotpm") == 0;
+	if (kind != NULL && !instance) {
+		rc = refuse("unknown_kind", id, "is of a kind this version "
+		    "cannot write a policy for");
+		goto out;
+	}
+	if (instance && tfvars) {
+		rc = refuse("unsupported_kind", id, "describes an instance "
+		    "image (NitroTPM): infra/terraform's enclave_releases "
+		    "takes enclave releases only; write the key policy with "
+		    "--role-arn instead");
+		goto out;
+	}
+	/* The key register, which the registry indexes a release by: PCR4
+	 * for an instance release, PCR0 for an enclave release. */
+	p0 = json_string_value(json_object_get(pcrs, instance ? "4" : "0"));
 	if (p0 == NULL || gb_registry_by_pcr0(r, p0, &idx, rid, &revoked,
 	    &e) != 0)
 		goto out;
@@ -173,10 +203,26 @@ release_pcrs(const char *db, const char *id, json_t **out)
 		goto out;
 	}
 	*out = json_object();
-	for (size_t i = 0; i < sizeof policy_pcrs / sizeof policy_pcrs[0]; i++)
-		if (json_object_get(pcrs, policy_pcrs[i]) != NULL)
-			json_object_set(*out, policy_pcrs[i],
-			    json_object_get(pcrs, policy_pcrs[i]));
+	if (instance) {
+		json_object_foreach(pcrs, k, v) {
+			snprintf(key, sizeof key, "NitroTPMPCR%s", k);
+			json_object_set(*out, key, v);
+		}
+	} else if (tfvars) {
+		for (size_t i = 0; i < sizeof policy_pcrs /
+		    sizeof policy_pcrs[0]; i++)
+			if (json_object_get(pcrs, policy_pcrs[i]) != NULL)
+				json_object_set(*out, policy_pcrs[i],
+				    json_object_get(pcrs, policy_pcrs[i]));
+	} else {
+		for (size_t i = 0; i < sizeof policy_pcrs /
+		    sizeof policy_pcrs[0]; i++) {
+			snprintf(key, sizeof key, "PCR%s", policy_pcrs[i]);
+			if (json_object_get(pcrs, policy_pcrs[i]) != NULL)
+				json_object_set(*out, key, json_object_get(pcrs,
+				    policy_pcrs[i]));
+		}
+	}
 	rc = 0;
 out:
 	if (rc == 2)
@@ -231,7 +277,7 @@ release_statement(const char *id, const char *role, json_t *pcrs)
 	if (cond == NULL)
 		return NULL;
 	json_object_foreach(pcrs, k, v) {
-		snprintf(key, sizeof key, "kms:RecipientAttestation:PCR%s", k);
+		snprintf(key, sizeof key, "kms:RecipientAttestation:%s", k);
 		json_object_set(cond, key, v);
 	}
 	/* A Sid of letters and digits only, as IAM accepts everywhere. */
@@ -373,7 +419,7 @@ cmd_kms_policy(int argc, char **argv)
 		return 2;
 	/* Every release must be admissible, or nothing is printed. */
 	for (size_t i = 0; i < nids; i++) {
-		if ((rc = release_pcrs(db, ids[i], &pcrs)) != 0)
+		if ((rc = release_pcrs(db, ids[i], tfvars, &pcrs)) != 0)
 			goto out;
 		json_object_set_new(releases, ids[i], pcrs);
 	}

@@ -95,4 +95,21 @@ check "not a release id" 2 '16 lower-case hex' -- "$gb" kms-policy --db reg.db -
 check "no release" 2 'required' -- "$gb" kms-policy --db reg.db --role-arn "$role"
 check "not a role" 2 'not an IAM role ARN' -- \
   "$gb" kms-policy --db reg.db --release "$a" --role-arn arn:aws:iam::123456789012:user/x
+# --- an instance release (NitroTPM): KMS's NitroTPMPCR condition keys -----------
+printf '{"kind":"nitrotpm","name":"ami","version":"1","pcrs":{"4":"%s","7":"%s","12":"%s"}}' \
+  "$(pcr 4)" "$(pcr 7)" "$(pcr c)" >ami.json
+gpg --batch --yes --armor --local-user rm@example.com --detach-sign ami.json
+ami=$(reg --json publish ami.json ami.json.asc | jq -r .id)
+"$gb" kms-policy --db reg.db --release "$ami" --role-arn "$role" >ami-policy.json
+check "instance release: its registers under NitroTPMPCR keys, nothing else" 0 '^true$' -- \
+  jq --argjson p "$(jq -c .pcrs ami.json)" '.Statement[1].Condition.StringEqualsIgnoreCase ==
+  ($p | with_entries(.key = "kms:RecipientAttestation:NitroTPMPCR" + .key))' ami-policy.json
+check "instance release: no enclave PCR key" 0 '^0$' -- \
+  jq '[.Statement[1].Condition.StringEqualsIgnoreCase | keys[] | select(test(":PCR[0-9]"))] | length' ami-policy.json
+"$gb" kms-policy --db reg.db --release "$ami" --release "$a" --role-arn "$role" >mixed.json
+check "instance and enclave releases side by side: one statement each" 0 '^2$' -- \
+  jq '[.Statement[] | select(.Sid | startswith("EnclaveRelease"))] | length' mixed.json
+check "instance release in --tfvars: unsupported_kind, nothing printed" 1 '^glassbox kms-policy: unsupported_kind: release' -- \
+  sh -c '"$0" kms-policy --db reg.db --release "$1" --tfvars 2>&1 >out.txt; s=$?; [ -s out.txt ] && echo printed; exit $s' "$gb" "$ami"
+
 finish
