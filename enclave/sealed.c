@@ -358,10 +358,7 @@ attest_recipient(struct enclave *e, const struct gb_kms_recipient *r,
 	pthread_mutex_unlock(&e->nsm_mu);
 	if (rc != 0)
 		fail(w, "nsm_error", "the NSM refused the attestation for KMS: "
-		    "%s (%s)%s", gb_nsm_status_name(st), gb_nsm_status_text(st),
-		    spki_len > GB_NSM_USER_FIELD_MAX ? "; the RSA public key is "
-		    "larger than the NSM client's public_key limit: use "
-		    "--kms-rsa-bits 3072" : "");
+		    "%s (%s)", gb_nsm_status_name(st), gb_nsm_status_text(st));
 	return rc;
 }
 

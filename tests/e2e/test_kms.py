@@ -238,6 +238,14 @@ check("the sealed seed opens with the data key and is the enclave's key", raw_pu
 SEEDS = [seed]
 e.stop()
 
+# 2a. A 4096-bit recipient key: its 550-byte public key fits the NSM's
+# public_key limit (1024, as AWS allows) and opens the same key.
+e = Enclave(extra=["--kms-rsa-bits", "4096"])
+st, h = e.req("GET", "/health")
+check("a 4096-bit recipient opens the sealed key", st == 200 and h["key"] == "sealed" and
+      h["public_key"] == PUB, (h, LOGS[-3:]))
+e.stop()
+
 # 2. Restart: Decrypt with Recipient gives the same key.
 kms.calls.clear()
 e = Enclave()
