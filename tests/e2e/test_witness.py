@@ -423,30 +423,48 @@ try:
     check("witness remove", r.returncode == 0, r.stderr)
     hung.close()
 
-    # The verifier serves the cosigned checkpoint too.
+    # The verifier serves the cosigned checkpoint too, and its own writes
+    # ask the witnesses.
+    with open(os.open(os.path.join(TMP, "token"), os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write("t" * 40)
     vlog = open(os.path.join(TMP, "verifier.log"), "w+")
     v = subprocess.Popen([VERIFIER, "--db", DB, "--listen", "127.0.0.1:0", "--threads", "2",
-                          "--audit-interval", "0"], stdout=subprocess.PIPE, stderr=vlog, text=True)
+                          "--token-file", os.path.join(TMP, "token"), "--audit-interval", "0"],
+                         stdout=subprocess.PIPE, stderr=vlog, text=True)
     procs.append(v)
     line = v.stdout.readline()
     if "listening on" not in line:
         vlog.seek(0)
         raise SystemExit(f"verifier did not start: {line} {vlog.read()}")
     vurl = line.split("listening on ")[1].strip().rstrip("/")
-    with urllib.request.urlopen(vurl + "/api/v1/log/checkpoint", timeout=30) as resp:
-        served = resp.read().decode()
+
+    def served_checkpoint():
+        with urllib.request.urlopen(vurl + "/api/v1/log/checkpoint", timeout=30) as resp:
+            return resp.read().decode()
+
+    served = served_checkpoint()
     text, lines = cosig_lines(served)
     check("the verifier serves the checkpoint with both cosignatures",
-          cosig_ok(lines[1], w1_vkey, text) is not None and
+          len(lines) == 3 and cosig_ok(lines[1], w1_vkey, text) is not None and
           cosig_ok(lines[2], w2_vkey, text) is not None and
           open_checkpoint(served, VKEY)[1] == 4, served)
+    s_, sig_ = statement(20)
+    body = json.dumps({"statement": base64.b64encode(open(s_, "rb").read()).decode(),
+                       "signature": open(sig_).read()}).encode()
+    req = urllib.request.Request(vurl + "/api/v1/releases", data=body, method="POST", headers={
+        "Content-Type": "application/json", "Authorization": "Bearer " + "t" * 40})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        check("a publication through the verifier", resp.status == 201, resp.status)
+    note5 = tiles_cosigned("size 5, written by the verifier",
+                           ["w1.test/witness", "w2.test/witness"], 5)
+    check("the verifier serves what the tiles hold", served_checkpoint() == note5)
     stop(v)
 
     # A fork: the snapshot (same key, same origin, size 2) grows another
     # way, and asks the same witnesses.
     r = reg("tiles", "--off", db=FORK)
     assert r.returncode == 0, r.stderr
-    for i in (10, 11, 12):
+    for i in (10, 11, 12, 13):
         reg("publish", *statement(i), db=FORK)
     fl = {w["name"]: w for w in json.loads(reg("--json", "witness", "list", db=FORK).stdout)}
     check("the fork's checkpoints are refused by both witnesses",
@@ -458,12 +476,22 @@ try:
     check("w1 keeps the fork's submission as evidence", any(e["status"] == 422 for e in ev), ev)
     got = json.loads(run(GB, "witness", "--db", w1_db, "--json", "log", "list").stdout)
     real = open_checkpoint(reg("checkpoint").stdout, VKEY)
-    check("w1 still holds the real log's size and root", got[0]["size"] == 4 and
+    check("w1 still holds the real log's size and root", got[0]["size"] == 5 and
           got[0]["root"] == real[2].hex(), (got, real))
     r = reg("publish", *statement(3))
     check("the real log goes on being cosigned", r.returncode == 0 and
           r.stderr.count(" cosigned the") == 2, r.stderr)
-    tiles_cosigned("size 5", ["w1.test/witness", "w2.test/witness"], 5)
+    tiles_cosigned("size 6", ["w1.test/witness", "w2.test/witness"], 6)
+
+    # A witness added again is asked from size 0: its 409 names its size,
+    # and the registry asks again from there.
+    assert reg("witness", "remove", "w1.test/witness").returncode == 0
+    tiles_cosigned("w1 removed", ["w2.test/witness"], 6)
+    assert reg("witness", "add", W1, w1_vkey).returncode == 0
+    r = reg("publish", *statement(4))
+    check("w1 again: asked from 0, told 6, asked from 6: cosigns", r.returncode == 0 and
+          r.stderr.count(" cosigned the") == 2, r.stderr)
+    tiles_cosigned("size 7", ["w1.test/witness", "w2.test/witness"], 7)
     r = reg("audit")
     check("audit passes with cosigned checkpoints", r.returncode == 0, r.stderr)
 finally:
