@@ -105,8 +105,7 @@ gb__cosigned(struct gb_registry *r, char **note, struct gb_reg_error *e)
 
 		if (line == NULL || len + n >= GB_NOTE_MAX_BYTES)
 			continue;       /* never a note over the limit */
-		if ((grown = realloc(out != NULL ? out : NULL, cap + n)) ==
-		    NULL) {
+		if ((grown = realloc(out, cap + n)) == NULL) {
 			rc = SQLITE_NOMEM;
 			break;
 		}
