@@ -174,9 +174,10 @@ def witness(name, db=None):
 
 
 def serve(db, port=0):
+    log = open(db + f".serve-{len(procs)}.log", "w+")
     p = subprocess.Popen([GB, "witness", "--db", db, "serve", "--listen", f"127.0.0.1:{port}",
-                          "--threads", "4"], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
+                          "--threads", "4"], stdout=subprocess.PIPE, stderr=log, text=True)
+    p.log = log
     procs.append(p)
     line = p.stdout.readline()
     if "listening on" not in line:
@@ -185,8 +186,15 @@ def serve(db, port=0):
 
 
 def stop(p):
+    """SIGTERM: a clean stop (exit 0; under the sanitizers, no leak)."""
     p.send_signal(signal.SIGTERM)
-    p.wait(timeout=30)
+    rc = p.wait(timeout=60)
+    log = ""
+    if hasattr(p, "log"):
+        p.log.seek(0)
+        log = p.log.read()
+    check(f"{p.args[1]} {p.args[-4] if len(p.args) > 4 else ''} stops cleanly", rc == 0,
+          f"exit {rc}: {log[-3000:]}")
 
 
 def cosig_lines(note):
