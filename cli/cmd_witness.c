@@ -548,6 +548,15 @@ out:
 	free(rq);
 }
 
+/* The server's own refusals (413, 408, 400, ...) in the same text/plain
+ * form as the witness's. */
+static void
+problem(void *arg, int status, const char *code, const char *detail,
+    struct gb_http_resp *resp)
+{
+	reply(resp, status, code, detail != NULL ? detail : "");
+}
+
 static void
 handle(void *arg, const struct gb_http_req *req, struct gb_http_resp *resp)
 {
@@ -610,6 +619,7 @@ serve_cmd(const struct opts *o, sqlite3 *db)
 	ho.handler = handle;
 	ho.arg = &w;
 	ho.headers = headers;
+	ho.problem = problem;
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);

@@ -262,6 +262,25 @@ try:
                      ("old size above the checkpoint's", request(6, [], good))]:
         st, _, body = post(WX, b)
         check(f"malformed ({label}): 400", st == 400, (st, body))
+    # Refused from its Content-Length alone, before a byte of the body.
+    host, port = WX.rsplit("/", 1)[1].split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as c:
+        c.sendall(b"POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nContent-Length: 80000\r\n\r\n")
+        got = b""
+        while b"too_large" not in got:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    check("a body over the limit: 413, text/plain", got.startswith(b"HTTP/1.1 413") and
+          b"text/plain" in got and b"too_large" in got, got[:300])
+    req = urllib.request.Request(WX + "/add-checkpoint", method="GET")
+    try:
+        urllib.request.urlopen(req, timeout=30)
+        st = 200
+    except urllib.error.HTTPError as e:
+        st = e.code
+    check("GET /add-checkpoint: 405", st == 405, st)
     st, ct, body = post(WX, request(3, consistency(3, T[:5]), good))
     check("every refusal left the state: 3 -> 5 accepted", st == 200, (st, body))
 
