@@ -13,5 +13,6 @@ int cmd_check_verdict(int argc, char **argv);
 int cmd_registry(int argc, char **argv);
 int cmd_eif(int argc, char **argv);
 int cmd_kms_policy(int argc, char **argv);
+int cmd_witness(int argc, char **argv);
 
 #endif /* GB_CLI_H */

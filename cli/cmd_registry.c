@@ -52,6 +52,15 @@ static const char usage_text[] =
 "                                tlog-tiles) into DIR, checking any already\n"
 "                                there, and keep DIR: every later change\n"
 "                                updates it (tiles --off: no longer)\n"
+"  witness add URL VKEY          ask the witness at URL (its add-checkpoint\n"
+"                                prefix) to cosign every new checkpoint;\n"
+"                                VKEY is its verifier key (cosignature/v1)\n"
+"  witness remove NAME           stop asking it (its cosignatures are no\n"
+"                                longer published)\n"
+"  witness list                  the witnesses, the size each last cosigned\n"
+"                                and its last failure\n"
+"  witness sync                  ask now those without a cosignature of the\n"
+"                                latest checkpoint (every change does)\n"
 "  audit [--since FILE]          recompute and re-verify the whole log and\n"
 "                                every checkpoint it signed; with --since,\n"
 "                                also that it grew from the checkpoint in\n"
@@ -63,6 +72,9 @@ static const char usage_text[] =
 "  --json      print JSON on standard output\n"
 "\n"
 "Statements are signed with SHA-256 or stronger (weaker: weak_signature).\n"
+"After every change the configured witnesses are asked to cosign the new\n"
+"checkpoint, each for at most 5 s, all at once; one that fails is\n"
+"reported on standard error and never fails the change.\n"
 "\n"
 "Exit status: 0 done, 1 refused (a stable code and a message on standard\n"
 "error, or in the JSON), 2 usage or I/O error (a full disk is io_error).\n";
@@ -374,6 +386,82 @@ out:
 	return rc;
 }
 
+/* After a change: each witness's answer, on standard error (standard
+ * output stays the command's own answer). */
+static void
+told(void *arg, const struct gb_reg_cosign_result *res)
+{
+	if (res->ok)
+		fprintf(stderr, "glassbox registry: witness %s cosigned the "
+		    "checkpoint of size %" PRIu64 "\n", res->name, res->size);
+	else
+		fprintf(stderr, "glassbox registry: witness %s did not cosign "
+		    "(the change stands; the next one asks again): %s: %s\n",
+		    res->name, res->code, res->message);
+}
+
+static int
+print_witness(void *arg, const struct gb_reg_witness *w)
+{
+	json_t *list = arg;
+
+	if (list != NULL) {
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:I, "
+		    "s:b, s:o, s:I}", "name", w->name, "vkey", w->vkey, "url",
+		    w->url, "size", (json_int_t)w->size, "cosigned_latest",
+		    w->cosigned_latest, "error", w->error ?
+		    json_string(w->error) : json_null(), "tried",
+		    (json_int_t)w->tried));
+		return 0;
+	}
+	printf("%s  %s\n  cosigned size %" PRIu64 "%s%s%s\n  %s\n", w->name,
+	    w->url, w->size, w->cosigned_latest ? " (the latest)" : "",
+	    w->error ? "; last failure: " : "", w->error ? w->error : "",
+	    w->vkey);
+	return 0;
+}
+
+static int
+witness_cmd(const struct opts *o, struct gb_registry *r, int argc,
+    char **argv)
+{
+	struct gb_reg_error e = { "", "" };
+	const char *sub = argv[1];
+
+	if (strcmp(sub, "add") == 0 && argc == 4) {
+		if (gb_registry_witness_add(r, argv[2], argv[3], &e) != 0)
+			return refused(o, &e);
+		if (o->json)
+			print_json(json_pack("{s:b, s:s, s:s}", "ok", 1, "url",
+			    argv[2], "vkey", argv[3]));
+		else
+			printf("witness added: %s\n", argv[2]);
+		return 0;
+	}
+	if (strcmp(sub, "remove") == 0 && argc == 3) {
+		if (gb_registry_witness_remove(r, argv[2], &e) != 0)
+			return refused(o, &e);
+		if (o->json)
+			print_json(json_pack("{s:b, s:s}", "ok", 1, "removed",
+			    argv[2]));
+		else
+			printf("witness removed: %s\n", argv[2]);
+		return 0;
+	}
+	if (strcmp(sub, "list") == 0 && argc == 2) {
+		json_t *list = o->json ? json_array() : NULL;
+		int status = gb_registry_witnesses(r, print_witness, list,
+		    &e) == 0 ? 0 : refused(o, &e);
+
+		if (list != NULL)
+			print_json(list);
+		return status;
+	}
+	if (strcmp(sub, "sync") == 0 && argc == 2)
+		return 0;       /* the sync after every write does it */
+	return usage_error("unknown witness command or wrong arguments", sub);
+}
+
 static int
 run(const struct opts *o, int argc, char **argv)
 {
@@ -382,9 +470,11 @@ run(const struct opts *o, int argc, char **argv)
 	struct gb_reg_error e = { "", "" };
 	const char *cmd = argv[0], *sub = argc > 1 ? argv[1] : "";
 	bool tiles = strcmp(cmd, "tiles") == 0;
+	bool witness = strcmp(cmd, "witness") == 0 && argc > 1;
 	bool writes = strcmp(cmd, "publish") == 0 ||
 	    strcmp(cmd, "revoke") == 0 || (strcmp(cmd, "key") == 0 &&
-	    strcmp(sub, "list") != 0) || tiles;
+	    strcmp(sub, "list") != 0) || tiles || (witness &&
+	    strcmp(sub, "list") != 0);
 	uint8_t proof[GB_MERKLE_MAX_PROOF][GB_HASH_BYTES];
 	char *a = NULL, *b = NULL;
 	size_t alen, blen, n;
@@ -531,6 +621,8 @@ run(const struct opts *o, int argc, char **argv)
 			    "signatures and checkpoint all check out\n",
 			    checked);
 		status = 0;
+	} else if (witness) {
+		status = witness_cmd(o, r, argc, argv);
 	} else if (tiles && (o->tiles_off ? argc == 1 : argc == 2)) {
 		status = tiles_cmd(o, r, o->tiles_off ? NULL : argv[1]);
 		goto out;
@@ -538,7 +630,7 @@ run(const struct opts *o, int argc, char **argv)
 		status = usage_error("unknown command or wrong arguments", cmd);
 	}
 	/* A change is in the log; the static copy follows it. */
-	if (status == 0 && writes && gb_registry_sync_tiles(r, &e) != 0) {
+	if (status == 0 && writes && gb_registry_sync(r, told, NULL, &e) != 0) {
 		fprintf(stderr, "glassbox registry: the change is logged, but "
 		    "the tiles were not updated (\"glassbox registry tiles "
 		    "DIR\" catches up):\n");

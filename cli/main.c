@@ -20,6 +20,8 @@ static const struct {
 	{ "eif", cmd_eif, "measure (or build) an enclave image file" },
 	{ "kms-policy", cmd_kms_policy, "a KMS key policy trusting "
 	    "releases' PCRs" },
+	{ "witness", cmd_witness, "a C2SP tlog-witness that cosigns logs' "
+	    "checkpoints" },
 };
 
 static void

@@ -29,6 +29,11 @@ struct gb_registry {
 int gb__registry_append_raw(struct gb_registry *r, const char *const *leaves,
     size_t n, struct gb_reg_error *e);
 
+/* Appends to *note (a checkpoint this log signed, a new string that may
+ * be replaced) the cosignature lines the registry holds for its size, from
+ * the witnesses configured (registry/src/witness.c). */
+int gb__cosigned(struct gb_registry *r, char **note, struct gb_reg_error *e);
+
 /* The Merkle store over the nodes table. */
 struct gb_merkle_store gb__store_of(struct gb_registry *r);
 

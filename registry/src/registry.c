@@ -1232,6 +1232,18 @@ gb_registry_leaf(struct gb_registry *r, uint64_t index, char **json,
 	return 0;
 }
 
+/* The note with the witnesses' cosignatures of its size (witness.c);
+ * *note is freed on failure. */
+static int
+cosigned(struct gb_registry *r, char **note, struct gb_reg_error *e)
+{
+	if (gb__cosigned(r, note, e) == 0)
+		return 0;
+	free(*note);
+	*note = NULL;
+	return -1;
+}
+
 int
 gb_registry_checkpoint(struct gb_registry *r, char **note,
     struct gb_reg_error *e)
@@ -1242,7 +1254,7 @@ gb_registry_checkpoint(struct gb_registry *r, char **note,
 	if (*note == NULL)
 		return gb__reg_fail(e, "bad_database", "the log has no "
 		    "checkpoint");
-	return 0;
+	return cosigned(r, note, e);
 }
 
 int
@@ -1258,7 +1270,7 @@ gb_registry_checkpoint_at(struct gb_registry *r, uint64_t size, char **note,
 	if (*note == NULL)
 		return gb__reg_fail(e, "not_found", "no checkpoint of size %"
 		    PRIu64, size);
-	return 0;
+	return cosigned(r, note, e);
 }
 
 int

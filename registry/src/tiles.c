@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "gb/fileio.h"
@@ -534,15 +535,95 @@ gb_registry_set_tiles_dir(struct gb_registry *r, const char *dir,
 	    "directory");
 }
 
-int
-gb_registry_sync_tiles(struct gb_registry *r, struct gb_reg_error *e)
+/* Rewrites dir's checkpoint with the cosignatures held now, if it is the
+ * checkpoint of size (so its tiles are there; a larger one is never
+ * replaced by an older one). */
+static int
+recosign(struct gb_registry *r, const char *dir, uint64_t size,
+    struct gb_reg_error *e)
 {
+	uint64_t done = 0;
+	char *note = NULL;
+	int lock, rc = 0;
+
+	if ((lock = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return gb__reg_fail(e, "io_error", "cannot open %s: %s", dir,
+		    strerror(errno));
+	while (flock(lock, LOCK_EX) != 0 && errno == EINTR)
+		;
+	if ((rc = published_size(r, dir, &done, e)) == 0 && done == size &&
+	    (rc = gb_registry_checkpoint_at(r, size, &note, e)) == 0)
+		rc = put_file(dir, "checkpoint", (const uint8_t *)note,
+		    strlen(note), true, e);
+	free(note);
+	close(lock);
+	return rc;
+}
+
+struct sync {
+	struct gb_registry *r;
+	const char *dir;                /* the tiles, or NULL */
+	gb_reg_cosign_fn fn;
+	void *arg;
+};
+
+/* A JSON line on standard error, as the services log. */
+static void
+log_event(const char *event, const char *witness, uint64_t size,
+    const char *code, const char *detail)
+{
+	json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:s}", "event", event,
+	    "witness", witness ? witness : "", "size", (json_int_t)size,
+	    "reason", code ? code : "", "detail", detail ? detail : "");
+	char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+	fprintf(stderr, "%s\n", line ? line : "{\"event\":\"witness\"}");
+	free(line);
+	json_decref(j);
+}
+
+static void
+cosigned_one(void *arg, const struct gb_reg_cosign_result *res)
+{
+	struct sync *s = arg;
+	struct gb_reg_error e = { "", "" };
+
+	/* Published as soon as it is here: a slower witness does not hold
+	 * back this one's cosignature. */
+	if (res->ok && s->dir != NULL && recosign(s->r, s->dir, res->size,
+	    &e) != 0 && s->fn == NULL)
+		log_event("tiles_failed", res->name, res->size, e.code,
+		    e.message);
+	if (s->fn != NULL)
+		s->fn(s->arg, res);
+	else if (!res->ok)
+		log_event("witness_failed", res->name, res->size, res->code,
+		    res->message);
+}
+
+int
+gb_registry_sync(struct gb_registry *r, gb_reg_cosign_fn fn, void *arg,
+    struct gb_reg_error *e)
+{
+	struct gb_reg_error we = { "", "" };
+	struct sync s = { .r = r, .fn = fn, .arg = arg };
 	char *dir;
 	int rc;
 
 	if (gb_registry_tiles_dir(r, &dir, e) != 0)
 		return -1;
 	rc = dir == NULL ? 0 : gb_registry_write_tiles(r, dir, false, e);
+	/* The change is committed, and the tiles (if any) back it: now the
+	 * witnesses, whose answers can only add cosignatures. */
+	s.dir = rc == 0 ? dir : NULL;
+	if (gb_registry_cosign(r, cosigned_one, &s, &we) != 0)
+		log_event("witness_failed", NULL, 0, we.code, we.message);
 	free(dir);
 	return rc;
+}
+
+int
+gb_registry_sync_tiles(struct gb_registry *r, struct gb_reg_error *e)
+{
+	return gb_registry_sync(r, NULL, NULL, e);
 }

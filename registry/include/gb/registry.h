@@ -219,9 +219,78 @@ int gb_registry_tiles_dir(struct gb_registry *r, char **dir,
 int gb_registry_set_tiles_dir(struct gb_registry *r, const char *dir,
     struct gb_reg_error *e);
 
+/*
+ * Witnesses (C2SP tlog-witness; docs/registry.md, "Witnesses"): after
+ * every change the registry asks each configured witness to cosign the new
+ * checkpoint, and the checkpoint it serves (gb_registry_checkpoint(),
+ * gb_registry_checkpoint_at(), the tiles' checkpoint file) is its signed
+ * note followed by the cosignature lines it holds for that size.
+ */
+#define GB_REG_WITNESSES_MAX 16         /* witnesses of one registry */
+/* Total time one witness has to answer, all its attempts together. They
+ * are asked in parallel: a witness that is down or slow delays its own
+ * cosignature, and nothing else, by at most this. */
+#define GB_REG_WITNESS_TIMEOUT_MS 5000
+/* Requests to one witness in one round: the first, then again from the
+ * size a 409 names (its state moved since the registry last asked). */
+#define GB_REG_WITNESS_ATTEMPTS 3
+
+/* Adds a witness: the URL prefix of its add-checkpoint (http or https)
+ * and its verifier key (NAME+KEYID+BASE64(0x04 || key), Ed25519
+ * cosignature/v1). "exists" if its name or key is configured already. */
+int gb_registry_witness_add(struct gb_registry *r, const char *url,
+    const char *vkey, struct gb_reg_error *e);
+/* Removes a witness by name or verifier key: its cosignatures stay in the
+ * database but are no longer published. */
+int gb_registry_witness_remove(struct gb_registry *r, const char *name,
+    struct gb_reg_error *e);
+
+struct gb_reg_witness {
+	const char *name, *vkey, *url;
+	uint64_t size;                  /* the size it last cosigned, as known */
+	const char *error;              /* its last failure, or NULL */
+	int64_t tried;                  /* when it was last asked (Unix s) */
+	bool cosigned_latest;           /* holds a cosignature of the latest */
+};
+/* Calls fn for each witness, in the order they were added. */
+int gb_registry_witnesses(struct gb_registry *r,
+    int (*fn)(void *arg, const struct gb_reg_witness *w), void *arg,
+    struct gb_reg_error *e);
+
+/* What asking one witness gave. */
+struct gb_reg_cosign_result {
+	const char *name, *url;         /* borrowed for the call */
+	uint64_t size;                  /* the checkpoint's */
+	bool ok;                        /* cosigned, verified and stored */
+	const char *code;               /* else why: unreachable, timeout,
+					 * unknown_log, bad_signature,
+					 * bad_proof, conflict, witness_ahead,
+					 * bad_cosignature, refused, ... */
+	char message[256];
+};
+typedef void (*gb_reg_cosign_fn)(void *arg,
+    const struct gb_reg_cosign_result *res);
+
+/*
+ * Asks every witness without a cosignature of the latest checkpoint for
+ * one, all in parallel, each for at most GB_REG_WITNESS_TIMEOUT_MS; fn (if
+ * not NULL) is told of each as soon as it is done, after a cosignature is
+ * stored. A witness's failure is its own (recorded with it, and given to
+ * fn), never the call's: it returns -1 only when the registry itself
+ * cannot be read. Needs a writable registry once a witness is configured.
+ */
+int gb_registry_cosign(struct gb_registry *r, gb_reg_cosign_fn fn, void *arg,
+    struct gb_reg_error *e);
+
 /* After a change: gb_registry_write_tiles() into the kept directory, if
- * there is one (0 otherwise). A failure leaves the change committed and
- * the tiles behind; the next sync catches up. */
+ * there is one, then gb_registry_cosign(), rewriting the tiles' checkpoint
+ * as each cosignature arrives; fn as there (NULL: each witness's failure
+ * is a JSON line on standard error). Returns -1 only when the tiles could
+ * not be written: that failure leaves the change committed and the tiles
+ * behind, and the next sync catches up. */
+int gb_registry_sync(struct gb_registry *r, gb_reg_cosign_fn fn, void *arg,
+    struct gb_reg_error *e);
+/* gb_registry_sync(r, NULL, NULL, e). */
 int gb_registry_sync_tiles(struct gb_registry *r, struct gb_reg_error *e);
 
 #endif /* GB_REGISTRY_H */
