@@ -647,3 +647,54 @@ vs_api_log(struct vs_req *q)
 	}
 	return vs_problem(q, 404, "not_found", "no such log resource");
 }
+
+/*
+ * GET /tlog/checkpoint and /tlog/tile/...: the log as C2SP tlog-tiles, the
+ * same bytes `glassbox registry tiles` writes (docs/registry.md "Tiles"),
+ * made from the database on each request, so that a mirror or a client
+ * can follow this verifier without a static copy. A tile is served at the
+ * width the current tree gives it or any smaller (older) width. Full tiles
+ * never change and may be cached for good; partial tiles and the
+ * checkpoint are not cached.
+ */
+int
+vs_api_tlog(struct vs_req *q)
+{
+	const char *what = vs_path(q) + strlen("/tlog");
+	struct gb_registry *r = vs_registry(q);
+	struct gb_reg_error e = { "", "" };
+	uint64_t size, n;
+	unsigned width;
+	uint8_t *data;
+	size_t len;
+	char *note;
+	int level, rc;
+
+	if (!vs_method(q, "GET"))
+		return vs_problem(q, 405, "method_not_allowed", "use GET");
+	if (vs_query_only(q, "") != 0)
+		return q->status;
+	if (r == NULL || gb_registry_size(r, &size) != 0)
+		return no_registry(q);
+	if (strcmp(what, "/checkpoint") == 0) {
+		if (gb_registry_checkpoint(r, &note, &e) != 0)
+			return reg_problem(q, &e);
+		rc = vs_reply_text(q, 200, "text/plain; charset=utf-8", note,
+		    strlen(note));
+		free(note);
+		return rc;
+	}
+	if (what[0] != '/' || gb_registry_tile_parse(what + 1, &level, &n,
+	    &width) != 0)
+		return vs_problem(q, 404, "not_found", "no such tile: "
+		    "tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>]");
+	if (gb_registry_tile(r, size, level, n, width, &data, &len, &e) != 0)
+		return reg_problem(q, &e);
+	rc = vs_reply_text(q, 200, "application/octet-stream",
+	    (const char *)data, len);
+	free(data);
+	if (rc == 200 && width == GB_TILE_WIDTH)
+		gb_http_resp_header(q->resp, "Cache-Control",
+		    "public, max-age=31536000, immutable");
+	return rc;
+}

@@ -347,6 +347,7 @@ char *vs_jws_sign(const struct vs *vs, json_t *claims);
 char *vs_b64url(const uint8_t *p, size_t n);
 
 /* api_*.c: request handlers, registered in service.c */
+int vs_api_tlog(struct vs_req *q);
 int vs_api_challenge(struct vs_req *q);
 int vs_api_verify(struct vs_req *q);
 int vs_api_releases(struct vs_req *q);

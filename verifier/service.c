@@ -46,6 +46,7 @@ static struct route routes[] = {
 	{ "/api/v1/keys", "keys", vs_api_keys },
 	{ "/api/v1/log", "log", vs_api_log },
 	{ "/api/v1/verdicts", "verdicts", vs_api_verdicts },
+	{ "/tlog", "tlog", vs_api_tlog },
 	{ "/.well-known/glassbox", "well-known", vs_api_wellknown },
 	{ "/healthz", "healthz", vs_api_health },
 	{ "/readyz", "readyz", vs_api_ready },

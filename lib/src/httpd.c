@@ -770,6 +770,7 @@ send_resp(struct gb_httpd *h, struct MHD_Connection *mc,
 {
 	struct MHD_Response *m;
 	enum MHD_Result ok;
+	unsigned i;
 
 	if (r->body == NULL)
 		gb_http_reply(r, r->status, "application/json", "{}");
@@ -783,11 +784,16 @@ send_resp(struct gb_httpd *h, struct MHD_Connection *mc,
 	r->body = NULL;
 	MHD_add_response_header(m, "Content-Type", r->type ? r->type :
 	    "application/json");
-	MHD_add_response_header(m, "Cache-Control", "no-store");
+	/* no-store unless the handler says otherwise (immutable tiles). */
+	for (i = 0; i < r->nheaders; i++)
+		if (strcasecmp(r->headers[i].name, "Cache-Control") == 0)
+			break;
+	if (i == r->nheaders)
+		MHD_add_response_header(m, "Cache-Control", "no-store");
 	for (const char *const *p = h->o.headers; p != NULL && p[0] != NULL;
 	    p += 2)
 		MHD_add_response_header(m, p[0], p[1]);
-	for (unsigned i = 0; i < r->nheaders; i++)
+	for (i = 0; i < r->nheaders; i++)
 		MHD_add_response_header(m, r->headers[i].name,
 		    r->headers[i].value);
 	if (close || r->status == 413)

@@ -627,3 +627,78 @@ gb_registry_sync_tiles(struct gb_registry *r, struct gb_reg_error *e)
 {
 	return gb_registry_sync(r, NULL, NULL, e);
 }
+
+/* Reads a decimal number of 1..maxdig digits without a leading zero (a
+ * lone "0" is fine) from *p; advances *p. */
+static bool
+read_dec(const char **p, unsigned maxdig, uint64_t *out)
+{
+	const char *s = *p;
+	uint64_t v = 0;
+	unsigned n = 0;
+
+	while (s[n] >= '0' && s[n] <= '9' && n < maxdig) {
+		v = v * 10 + (uint64_t)(s[n] - '0');
+		n++;
+	}
+	if (n == 0 || (n > 1 && s[0] == '0') || (s[n] >= '0' && s[n] <= '9'))
+		return false;
+	*p = s + n;
+	*out = v;
+	return true;
+}
+
+int
+gb_registry_tile_parse(const char *path, int *level, uint64_t *n,
+    unsigned *width)
+{
+	const char *p = path;
+	uint64_t v = 0, l;
+	unsigned groups = 0;
+
+	if (strncmp(p, "tile/", 5) != 0)
+		return -1;
+	p += 5;
+	if (strncmp(p, "entries/", 8) == 0) {
+		*level = -1;
+		p += 8;
+	} else {
+		if (!read_dec(&p, 1, &l) || l > GB_TILE_LEVEL_MAX || *p != '/')
+			return -1;
+		*level = (int)l;
+		p++;
+	}
+	/* x001/x234/067: every group three digits, all but the last after
+	 * an x; the same index has one spelling only. */
+	for (;;) {
+		bool x = *p == 'x';
+
+		if (x)
+			p++;
+		if (!(p[0] >= '0' && p[0] <= '9' && p[1] >= '0' &&
+		    p[1] <= '9' && p[2] >= '0' && p[2] <= '9'))
+			return -1;
+		if (v > (UINT64_MAX - 999) / 1000)
+			return -1;
+		v = v * 1000 + (uint64_t)((p[0] - '0') * 100 + (p[1] - '0') *
+		    10 + (p[2] - '0'));
+		p += 3;
+		groups++;
+		if (!x)
+			break;
+		if (*p != '/' || (groups == 1 && v == 0))
+			return -1;      /* x000/ would spell 0..999 twice */
+		p++;
+	}
+	*n = v;
+	*width = GB_TILE_WIDTH;
+	if (*p == '\0')
+		return 0;
+	if (strncmp(p, ".p/", 3) != 0)
+		return -1;
+	p += 3;
+	if (!read_dec(&p, 3, &l) || l == 0 || l >= GB_TILE_WIDTH || *p != '\0')
+		return -1;
+	*width = (unsigned)l;
+	return 0;
+}

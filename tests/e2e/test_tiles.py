@@ -4,7 +4,8 @@ independent reader written here: every checkpoint's root rebuilt both from
 the entry bundles and from the hash tiles alone, every entry's bytes equal
 to the log's, full tiles immutable, a foreign or rolled-back directory
 refused, kill -9 during publication never leaving a checkpoint the tiles
-cannot back, and the verifier's writes keeping the tiles current.
+cannot back, the verifier's writes keeping the tiles current, and the
+verifier serving the same paths (/tlog/) from its database.
 
 A real registry (glassbox CLI, a real gpg key made here), filler entries
 appended raw (tiles_fill) to reach full tiles and level 1 and 2 in seconds,
@@ -333,6 +334,60 @@ check("verifier: publish answered 201", st == 201, st)
 check_dir("after the verifier's write", TILES, VKEY)
 check("verifier: the tiles' checkpoint is the log's",
       read(TILES, "checkpoint").decode() == json.loads(reg("--json", "checkpoint").stdout)["checkpoint"])
+
+# The verifier serves the same paths from its database (/tlog/...): byte
+# for byte the files, read back by the same reader.
+def get(path):
+    try:
+        with urllib.request.urlopen(url + path, timeout=30) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+class HttpDir:
+    """read()'s view of the verifier's /tlog/ as a directory."""
+
+
+def read_http(d, rel):
+    st, _, body = get("/tlog/" + rel)
+    if st != 200:
+        raise OSError(f"GET /tlog/{rel}: {st}")
+    return body
+
+
+st, _, served_cp = get("/tlog/checkpoint")
+check("/tlog/checkpoint is the tiles' checkpoint", st == 200 and
+      served_cp == read(TILES, "checkpoint"), (st, served_cp[:80]))
+_read_file = read
+read = read_http                                  # the reader, over HTTP
+got = check_dir("/tlog/ over HTTP", HttpDir(), VKEY, served_cp.decode())
+read = _read_file
+same = True
+for top, _, files in os.walk(os.path.join(TILES, "tile")):
+    for f in files:
+        rel = os.path.relpath(os.path.join(top, f), TILES)
+        if get("/tlog/" + rel)[2] != read(TILES, rel):
+            same = False
+check("every file of the directory is served with the same bytes", same)
+st, hd, _ = get("/tlog/tile/0/000")
+check("a full tile is cached for good", st == 200 and
+      hd.get("Cache-Control") == "public, max-age=31536000, immutable", dict(hd))
+st, hd, _ = get("/tlog/tile/0/000.p/3")
+check("an older partial width is still served, not cached", st == 200 and
+      hd.get("Cache-Control") == "no-store", dict(hd))
+size_now = open_checkpoint(served_cp.decode(), VKEY)[1]
+last_tile, last_w = (size_now - 1) // 256, size_now % 256 or 256
+for bad in ("tile/0/x000/001", "tile/00/000", "tile/6/000", "tile/0/000.p/0",
+            "tile/0/000.p/256", "tile/0/000.p/07", "tile/0/1", "tile/0/0001", "tile/0/000/",
+            "tile/entries/000.p/", "tile/0/../checkpoint", "tiles/0/000",
+            f"tile/0/{index_path(last_tile + 1)}",
+            f"tile/0/{index_path(last_tile)}" + ("" if last_w < 256 else ".p/255")
+            if last_w < 256 else f"tile/0/{index_path(last_tile + 1)}.p/1"):
+    st, _, body = get("/tlog/" + bad)
+    check(f"/tlog/{bad}: 404", st == 404, (st, body[:100]))
+st, _, _ = get("/tlog/checkpoint?x=1")
+check("/tlog/ takes no query", st == 400)
 v.send_signal(signal.SIGTERM)
 v.wait(timeout=10)
 

@@ -192,6 +192,12 @@ int gb_registry_audit(struct gb_registry *r, const char *since,
 int gb_registry_tile_path(int level, uint64_t n, unsigned width, char *out,
     size_t cap);
 
+/* The inverse: a path below the directory ("tile/1/x001/234.p/7") to its
+ * level, index and width (256: full). Only the one spelling
+ * gb_registry_tile_path() writes is accepted. Returns 0 or -1. */
+int gb_registry_tile_parse(const char *path, int *level, uint64_t *n,
+    unsigned *width);
+
 /* The bytes of tile n of level (-1: entries) at width in the tree of size
  * entries (new buffer): width must be at most what that tree gives the
  * tile ("not_found" otherwise). */
