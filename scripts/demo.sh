@@ -21,17 +21,26 @@
 # release) and a fake IMDSv2; the parent relays KMS (--outbound) and the
 # role's credentials (--credentials) and keeps the sealed blob. The enclave
 # is restarted once to show that it comes back with the same public key.
+#
+# scripts/demo.sh --replicated: the replicated form (issue 18) beside it: a
+# witness (glassbox witness) that cosigns every checkpoint of the log, and
+# a second verifier that mirrors the primary's log from its tiles
+# (--mirror .../tlog) and answers verify from its own verified copy; the
+# client's check is asked of both. The flags combine.
 # Ports: GB_DEMO_VERIFIER_PORT (8080), GB_DEMO_PARENT_PORT (6300),
-# GB_DEMO_HEALTH_PORT (8081); tests/e2e/test_demo.py runs it.
+# GB_DEMO_HEALTH_PORT (8081), GB_DEMO_WITNESS_PORT (8091),
+# GB_DEMO_MIRROR_PORT (8082); tests/e2e/test_demo.py runs it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
-sealed=
-case ${1:-} in
-  "") ;;
-  --sealed) sealed=1 ;;
-  *) echo "usage: scripts/demo.sh [--sealed]" >&2; exit 2 ;;
-esac
+sealed='' replicated=''
+for arg in "$@"; do
+  case $arg in
+    --sealed) sealed=1 ;;
+    --replicated) replicated=1 ;;
+    *) echo "usage: scripts/demo.sh [--sealed] [--replicated]" >&2; exit 2 ;;
+  esac
+done
 
 # GB_BUILD_DIR (default build); GB_DEMO_PREBUILT=1 uses the programs
 # already built there (the quick start's own test does).
@@ -48,6 +57,8 @@ data=${GB_DEMO_DIR:-$top/.glassbox/demo}
 vport=${GB_DEMO_VERIFIER_PORT:-8080}
 pport=${GB_DEMO_PARENT_PORT:-6300}
 hport=${GB_DEMO_HEALTH_PORT:-8081}
+wport=${GB_DEMO_WITNESS_PORT:-8091}
+mport=${GB_DEMO_MIRROR_PORT:-8082}
 # Made anew each run; but only a folder an earlier demo made is removed.
 if [ -e "$data" ] && [ ! -e "$data/.glassbox-demo" ]; then
   echo "demo: $data exists and is not a demo folder; choose another GB_DEMO_DIR" >&2
@@ -126,6 +137,16 @@ gpg --batch --quiet --yes --armor --detach-sign pcr-values.json
 db=$data/registry.db
 "$gb" registry --db "$db" init --origin demo.glassbox.local/log >/dev/null
 "$gb" registry --db "$db" key add release-manager.asc >/dev/null
+log_vkey=$("$gb" registry --db "$db" --json checkpoint | jq -r .vkey)
+if [ -n "$replicated" ]; then
+  # A witness of the log: every checkpoint from here on is cosigned.
+  "$gb" witness --db witness.db init demo.glassbox.local/witness >/dev/null
+  "$gb" witness --db witness.db log add "$log_vkey" >/dev/null
+  start witness "$gb" witness --db witness.db serve --listen "127.0.0.1:$wport"
+  W=$(sed -n 's/.*listening on //p' logs/witness.out | tr -d '\r')
+  "$gb" registry --db "$db" witness add "$W" "$("$gb" witness --db witness.db vkey)" \
+    >/dev/null 2>&1 || fail "the witness could not be added"
+fi
 "$gb" registry --db "$db" publish pcr-values.json pcr-values.json.asc \
   --eif app.eif >/dev/null
 head -c 24 /dev/urandom | base64 >token
@@ -214,6 +235,22 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 
+replicated_note=
+if [ -n "$replicated" ]; then
+  # The mirror: its own database, the primary's tiles, the log key pinned.
+  start mirror "$bin/verifier/glassbox-verifier" --db mirror.db \
+    --mirror "$V/tlog" --log-key "$log_vkey" --root nsm/level0.der \
+    --listen "127.0.0.1:$mport"
+  M=http://127.0.0.1:$mport
+  for _ in $(seq 300); do
+    curl -sf "$M/readyz" >/dev/null && break
+    sleep 0.1
+  done
+  curl -sf "$M/readyz" >/dev/null || fail "the mirror is not ready: $(curl -s "$M/readyz")"
+  cosigned=$(curl -sf "$V/tlog/checkpoint" | grep -c "^— demo.glassbox.local/witness " || true)
+  [ "$cosigned" = 1 ] || fail "the checkpoint carries no cosignature of the witness"
+fi
+
 # 6. A client, once: challenge, sign through the parent, verify.
 payload=$(printf 'hello from the enclave' | base64)
 N=$(curl -sf -X POST "$V/api/v1/challenge" | jq -r .nonce) ||
@@ -230,6 +267,23 @@ case $verdict in
   ok*) ;;
   *) fail "the demo's own check was refused: $verdict" ;;
 esac
+if [ -n "$replicated" ]; then
+  # The same question of the mirror (a challenge of its own).
+  N=$(curl -sf -X POST "$M/api/v1/challenge" | jq -r .nonce) ||
+    fail "the mirror's challenge failed"
+  S=$(curl -sf -X POST "$P/sign" -H 'Content-Type: application/json' \
+    -d "{\"payload\":\"$payload\",\"nonce\":\"$N\"}") ||
+    fail "signing through the parent failed"
+  mverdict=$(curl -sf -X POST "$M/api/v1/verify" -H 'Content-Type: application/json' \
+    -d "$(jq -c --arg n "$N" --arg r "$payload" \
+      '{document, signature, result: $r, nonce: $n}' <<<"$S")" |
+    jq -r '"\(.reason) (release \(.release.name) \(.release.version))"') ||
+    fail "the mirror did not answer"
+  [ "$mverdict" = "$verdict" ] || fail "the mirror says $mverdict, the primary $verdict"
+  replicated_note="
+  Replicated: witness $W cosigns every checkpoint ($V/tlog/checkpoint);
+  the mirror $M follows $V/tlog and said the same: $mverdict."
+fi
 
 cat <<EOF
 
@@ -237,10 +291,18 @@ cat <<EOF
     enclave (simulated NSM)  unix:$data/enclave.sock
     parent bridge            $P  (health: http://127.0.0.1:$hport/health)
     verifier                 $V
+EOF
+if [ -n "$replicated" ]; then
+  cat <<EOF
+    witness                  $W
+    mirror (read-only)       $M
+EOF
+fi
+cat <<EOF
 
   The auditors' page:  $V/
 
-  A client checked it once: $verdict.$sealed_note
+  A client checked it once: $verdict.$sealed_note$replicated_note
   Do it yourself, in another shell (needs curl and jq):
 
     N=\$(curl -s -X POST $V/api/v1/challenge | jq -r .nonce)
