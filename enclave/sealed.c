@@ -127,27 +127,53 @@ sealed_option(struct sealed_opts *o, int c, const char *arg)
 	}
 }
 
-/* The region of "arn:PARTITION:kms:REGION:ACCOUNT:key/ID" into out. */
+/*
+ * A KMS key ARN, arn:PARTITION:kms:REGION:ACCOUNT:key/ID, and nothing
+ * else: never an alias (alias/NAME or an alias ARN) nor a bare key id.
+ * Those resolve in the account of whoever calls KMS, and the caller's
+ * credentials come from the parent: a parent that hands over credentials
+ * of its own account, where the alias names a key it can use freely,
+ * would see the data key that seals the signer key. An alias ARN pins the
+ * account but can be pointed at another key by kms:UpdateAlias. The key
+ * ARN names one key, whose policy decides. Puts its region in out.
+ */
 static bool
-arn_region(const char *arn, char *out, size_t outlen, bool *china)
+key_arn(const char *arn, char *out, size_t outlen, bool *china)
 {
-	const char *p = arn, *f[4];
+	static const char *const parts[] = { "aws", "aws-cn", "aws-us-gov" };
+	const char *p, *region, *account, *id;
+	size_t n;
+	bool known = false;
 
-	if (strncmp(p, "arn:", 4) != 0)
+	if (strncmp(arn, "arn:", 4) != 0)
 		return false;
-	for (int i = 0; i < 4; i++) {
-		f[i] = p = strchr(p, ':');
-		if (p == NULL)
-			return false;
-		p++;
+	p = arn + 4;
+	for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+		n = strlen(parts[i]);
+		if (strncmp(p, parts[i], n) == 0 && p[n] == ':') {
+			*china = i == 1;
+			p += n + 1;
+			known = true;
+			break;
+		}
 	}
-	/* f[0] ":PARTITION", f[1] ":kms", f[2] ":REGION", f[3] ":ACCOUNT" */
-	if (strncmp(f[1], ":kms:", 5) != 0 || f[3] - f[2] - 1 <= 0 ||
-	    (size_t)(f[3] - f[2] - 1) >= outlen)
+	if (!known || strncmp(p, "kms:", 4) != 0)
 		return false;
-	*china = strncmp(f[0], ":aws-cn:", 8) == 0;
-	memcpy(out, f[2] + 1, (size_t)(f[3] - f[2] - 1));
-	out[f[3] - f[2] - 1] = '\0';
+	region = p + 4;
+	n = strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-");
+	if (n == 0 || n >= outlen || region[n] != ':')
+		return false;
+	account = region + n + 1;
+	if (strspn(account, "0123456789") != 12 || account[12] != ':' ||
+	    strncmp(account + 13, "key/", 4) != 0)
+		return false;
+	id = account + 17;
+	n = strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-");
+	if (n == 0 || id[n] != '\0')
+		return false;
+	memcpy(out, region, (size_t)(strchr(region, ':') - region));
+	out[strchr(region, ':') - region] = '\0';
 	return true;
 }
 
@@ -155,7 +181,8 @@ int
 sealed_check(struct sealed_opts *o)
 {
 	static char region[40], url[128];
-	bool china = false;
+	char prev_region[40];
+	bool china = false, prev_china = false;
 
 	if (o->kms_key == NULL) {
 		if (o->sealed || o->endpoint || o->region || o->ca_file ||
@@ -185,14 +212,22 @@ sealed_check(struct sealed_opts *o)
 		    "file path (starting with / or .)\n");
 		return -1;
 	}
-	if (o->region == NULL) {
-		if (!arn_region(o->kms_key, region, sizeof region, &china)) {
-			fprintf(stderr, "glassbox-enclave: --kms-key is not a "
-			    "key ARN: give --kms-region\n");
-			return -1;
-		}
-		o->region = region;
+	if (!key_arn(o->kms_key, region, sizeof region, &china) ||
+	    (o->previous_key != NULL && !key_arn(o->previous_key, prev_region,
+	    sizeof prev_region, &prev_china))) {
+		fprintf(stderr, "glassbox-enclave: --kms-key and "
+		    "--previous-kms-key are KMS key ARNs "
+		    "(arn:aws:kms:REGION:ACCOUNT:key/ID), never an alias or "
+		    "a bare key id: those resolve in the account of the "
+		    "credentials the parent hands over\n");
+		return -1;
 	}
+	if (o->region != NULL && strcmp(o->region, region) != 0) {
+		fprintf(stderr, "glassbox-enclave: --kms-region %s is not the "
+		    "key ARN's region %s\n", o->region, region);
+		return -1;
+	}
+	o->region = region;
 	if (o->endpoint == NULL) {
 		snprintf(url, sizeof url, "https://kms.%s.amazonaws.com%s",
 		    o->region, china ? ".cn" : "");

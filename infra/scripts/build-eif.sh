@@ -20,6 +20,11 @@
 #                      --sealed parent --parent vsock:3:8001 --kms-proxy
 #                      vsock:3:8000 (the ports parent-config.sh sets), so
 #                      the key is part of the measured image
+#   --require-sealed   with --kms-key: the enclave refuses to start without
+#                      the sealed blob, instead of making a new key (for
+#                      every release after the first: a parent that
+#                      withholds the blob cannot then make the enclave
+#                      seal a key of its choosing; docs/deploy.md step 8)
 #   --kms-proxy-port P, --creds-port P   other parent vsock ports
 # Needs docker and nitro-cli (on the parent instance, or any Linux with
 # both), and glassbox on PATH (or GLASSBOX=/path/to/glassbox).
@@ -31,7 +36,7 @@ usage() {
 }
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-out="" cert="" key="" uri="" kms="" kport=8000 cport=8001
+out="" cert="" key="" uri="" kms="" kport=8000 cport=8001 require=""
 while [ $# -gt 0 ]; do
   case $1 in
     --out) out=$2; shift 2 ;;
@@ -40,6 +45,7 @@ while [ $# -gt 0 ]; do
     --sign-key) key=$2; shift 2 ;;
     --docker-uri) uri=$2; shift 2 ;;
     --kms-key) kms=$2; shift 2 ;;
+    --require-sealed) require=1; shift ;;
     --kms-proxy-port) kport=$2; shift 2 ;;
     --creds-port) cport=$2; shift 2 ;;
     -h|--help) usage ;;
@@ -69,13 +75,21 @@ if [ -z "$uri" ]; then
   docker build -t "$uri" -f "$repo/infra/enclave/Dockerfile" "$repo"
 fi
 
+if [ -n "$require" ] && [ -z "$kms" ]; then
+  echo "build-eif: --require-sealed goes with --kms-key" >&2
+  exit 2
+fi
 if [ -n "$kms" ]; then
-  # arn:PARTITION:kms:REGION:ACCOUNT:key/ID; the region names the endpoint.
-  IFS=: read -r a part svc region account rest <<<"$kms"
-  if [ "$a" != arn ] || [ "$svc" != kms ] || [ -z "$part" ] || [ -z "$region" ] ||
-     [ -z "$account" ] || [ -z "$rest" ] || [[ ! $region =~ ^[a-z0-9-]+$ ]] ||
-     [[ ! $kms =~ ^[A-Za-z0-9:/_-]+$ ]] || [[ ! $kport$cport =~ ^[0-9]+$ ]]; then
-    echo "build-eif: --kms-key is a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID): $kms" >&2
+  # arn:PARTITION:kms:REGION:ACCOUNT:key/ID, never an alias: an alias
+  # resolves in the account of the credentials the parent hands over
+  # (glassbox-enclave refuses one too). The region names the endpoint.
+  if [[ ! $kms =~ ^arn:(aws|aws-cn|aws-us-gov):kms:([a-z0-9-]+):[0-9]{12}:key/[A-Za-z0-9-]+$ ]]; then
+    echo "build-eif: --kms-key is a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID), not an alias: $kms" >&2
+    exit 2
+  fi
+  region=${BASH_REMATCH[2]}
+  if [[ ! $kport$cport =~ ^[0-9]+$ ]]; then
+    echo "build-eif: --kms-proxy-port and --creds-port are port numbers" >&2
     exit 2
   fi
   command -v docker >/dev/null || { echo "build-eif: docker is not installed" >&2; exit 2; }
@@ -83,9 +97,9 @@ if [ -n "$kms" ]; then
   uri="$base-kms"
   # The options as the image's CMD (appended to its ENTRYPOINT).
   printf 'FROM %s
-CMD ["--kms-key", "%s", "--kms-region", "%s", "--sealed", "parent", "--parent", "vsock:3:%s", "--kms-proxy", "vsock:3:%s"]
+CMD ["--kms-key", "%s", "--kms-region", "%s", "--sealed", "parent", "--parent", "vsock:3:%s", "--kms-proxy", "vsock:3:%s"%s]
 ' \
-    "$base" "$kms" "$region" "$cport" "$kport" >"$out/Dockerfile.kms"
+    "$base" "$kms" "$region" "$cport" "$kport" "${require:+, \"--require-sealed\"}" >"$out/Dockerfile.kms"
   docker build -t "$uri" - <"$out/Dockerfile.kms"
 fi
 

@@ -429,6 +429,13 @@ check "build-eif.sh --kms-key: not a key ARN" 2 'KMS key ARN' -- env PATH="$tmp/
   "$repo/infra/scripts/build-eif.sh" --docker-uri app:1 --kms-key 'arn:aws:s3:::bucket' --out relk2 app 1.5
 check "build-eif.sh --kms-key: no quote gets into the CMD" 2 'KMS key ARN' -- env PATH="$tmp/bin:$PATH" \
   "$repo/infra/scripts/build-eif.sh" --docker-uri app:1 --kms-key 'arn:aws:kms:eu-west-1:1:key/a", "--x' --out relk3 app 1.6
+check "build-eif.sh --kms-key: an alias ARN is refused" 2 'not an alias' -- env PATH="$tmp/bin:$PATH" \
+  "$repo/infra/scripts/build-eif.sh" --docker-uri app:1 --kms-key 'arn:aws:kms:eu-west-1:123456789012:alias/glassbox' --out relk4 app 1.7
+check "build-eif.sh --require-sealed: in the CMD" 0 '^true$' -- bash -c "env PATH='$tmp/bin:$PATH' \
+  '$repo/infra/scripts/build-eif.sh' --docker-uri app:1 --kms-key '$kms_arn' --require-sealed --out relk5 app 1.8 >/dev/null &&
+  tail -n1 '$NITRO_STATE/docker-stdin' | sed 's/^CMD //' | jq -e '.[-1] == \"--require-sealed\"'"
+check "build-eif.sh --require-sealed without --kms-key" 2 'goes with --kms-key' -- env PATH="$tmp/bin:$PATH" \
+  "$repo/infra/scripts/build-eif.sh" --docker-uri app:1 --require-sealed --out relk6 app 1.9
 
 # --- the parent: the enclave's way out to KMS --------------------------------
 mkdir pconf
