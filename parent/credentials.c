@@ -17,16 +17,19 @@
  * KMS refused them (?refresh=1), and are never logged or written to disk.
  * The sealed blob holds nothing secret (docs/enclave.md).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "gb/codec.h"
 #include "gb/docjson.h"
@@ -48,6 +51,12 @@
 #define CREDS_IMDS_TOKEN_TTL_S "300"
 /* A sealed blob (the enclave's are about 1 KiB). */
 #define CREDS_SEALED_MAX_BYTES 16384
+/* Superseded blobs kept in FILE.history/ (named by their SHA-256). When it
+ * holds this many, further writes are refused until an operator looks: a
+ * client that may write (any process that reaches the service: every
+ * enclave on the instance over vsock) can then push no blob out of it, so
+ * no write can make the sealed key unrecoverable. */
+#define CREDS_SEALED_HISTORY_MAX 32
 
 static struct {
 	const char *listen_text, *imds, *sealed_file;
@@ -235,6 +244,80 @@ serve_credentials(const struct gb_http_req *q, struct gb_http_resp *r)
 	OPENSSL_clear_free(s, slen);
 }
 
+/* Whether j is a blob in the enclave's format (enclave/sealed.c): exactly
+ * format, kms_key (a key ARN's characters), ciphertext_blob, nonce and
+ * sealed_seed (base64) and public_key (64 hex digits). The enclave checks
+ * the rest (sizes, the seal) when it reads it back. */
+static bool
+blob_shape(json_t *j)
+{
+	static const char *const b64[] = { "ciphertext_blob", "nonce",
+	    "sealed_seed" };
+	const char *f = json_string_value(json_object_get(j, "format"));
+	const char *k = json_string_value(json_object_get(j, "kms_key"));
+	const char *pk = json_string_value(json_object_get(j, "public_key"));
+
+	if (!json_is_object(j) || json_object_size(j) != 6 || f == NULL ||
+	    strcmp(f, "glassbox-sealed-v1") != 0 || k == NULL ||
+	    strlen(k) > 2048 || strspn(k, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789:/-_") != strlen(k) ||
+	    pk == NULL || strlen(pk) != 64 || strspn(pk,
+	    "0123456789abcdef") != 64)
+		return false;
+	for (size_t i = 0; i < sizeof b64 / sizeof b64[0]; i++) {
+		const char *v = json_string_value(json_object_get(j, b64[i]));
+
+		if (v == NULL || *v == '\0' || strspn(v, "ABCDEFGHIJKLMNOPQRST"
+		    "UVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") !=
+		    strlen(v))
+			return false;
+	}
+	return true;
+}
+
+/* Keeps the blob being replaced in FILE.history/SHA256.json (once per
+ * content). 0, or -1 with the problem set (history full: 507). */
+static int
+keep_history(const uint8_t *old, size_t len, struct gb_http_resp *r)
+{
+	char dir[4200], path[4300], hex[65];
+	uint8_t h[32];
+	struct dirent *d;
+	unsigned n = 0;
+	DIR *dp;
+
+	snprintf(dir, sizeof dir, "%s.history", C.sealed_file);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		problem(r, 500, "io_error", "cannot make the blob history");
+		return -1;
+	}
+	SHA256(old, len, h);
+	gb_hex_encode(hex, h, 32);
+	snprintf(path, sizeof path, "%s/%s.json", dir, hex);
+	if (access(path, F_OK) == 0)
+		return 0;
+	if ((dp = opendir(dir)) == NULL) {
+		problem(r, 500, "io_error", "cannot read the blob history");
+		return -1;
+	}
+	while ((d = readdir(dp)) != NULL)
+		n += d->d_name[0] != '.';
+	closedir(dp);
+	if (n >= CREDS_SEALED_HISTORY_MAX) {
+		relay_log("sealed_history_full", NULL, dir);
+		problem(r, 507, "history_full", "the sealed blob history is "
+		    "full: an operator must look at it before the blob can "
+		    "be replaced again");
+		return -1;
+	}
+	if (gb_write_file_atomic(path, old, len, 0600, GB_WRITE_EXCL) != 0 &&
+	    errno != EEXIST) {
+		problem(r, 500, "io_error", "cannot keep the previous blob");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 serve_sealed(const struct gb_http_req *q, struct gb_http_resp *r, bool get)
 {
@@ -261,22 +344,24 @@ serve_sealed(const struct gb_http_req *q, struct gb_http_resp *r, bool get)
 			    "file");
 		goto out;
 	}
-	/* A blob is a JSON object of the enclave's format; the enclave
-	 * checks the rest when it reads it back. */
-	j = gb_json_loadb(q->body, q->body_len, 0, NULL);
-	rc = json_is_object(j) && json_string_value(json_object_get(j,
-	    "format")) != NULL && strcmp(json_string_value(json_object_get(j,
-	    "format")), "glassbox-sealed-v1") == 0;
+	j = q->body_len <= CREDS_SEALED_MAX_BYTES ? gb_json_loadb(q->body,
+	    q->body_len, 0, NULL) : NULL;
+	rc = blob_shape(j);
 	json_decref(j);
-	if (!rc || q->body_len > CREDS_SEALED_MAX_BYTES) {
-		problem(r, 400, "bad_request", "not a glassbox-sealed-v1 "
-		    "object");
+	if (!rc) {
+		problem(r, 400, "bad_request", "not a glassbox-sealed-v1 blob "
+		    "(format, kms_key, ciphertext_blob, nonce, sealed_seed, "
+		    "public_key)");
 		goto out;
 	}
-	/* The blob it replaces is kept: the key it holds may still be
-	 * wanted (docs/enclave.md, --allow-new-key). */
+	/* The blob it replaces is kept, in the history and as FILE.prev:
+	 * the key it holds may still be wanted (docs/enclave.md,
+	 * --allow-new-key), and a write by another client must not lose
+	 * it. */
 	if (gb_read_file(C.sealed_file, CREDS_SEALED_MAX_BYTES, &buf, &len) ==
 	    0 && (len != q->body_len || memcmp(buf, q->body, len) != 0)) {
+		if (keep_history(buf, len, r) != 0)
+			goto out;
 		snprintf(prev, sizeof prev, "%s.prev", C.sealed_file);
 		if (gb_write_file_atomic(prev, buf, len, 0644, 0) != 0) {
 			problem(r, 500, "io_error", "cannot keep the previous "

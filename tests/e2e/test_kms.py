@@ -19,6 +19,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 import sys
 import tempfile
 
@@ -410,6 +411,48 @@ check("POST /sealed: not a blob, 400", st == 400 and body["reason"] == "bad_requ
 st, body = cred_req("POST", "/sealed", "[1, 2")
 check("POST /sealed: not JSON, 400", st == 400, body)
 check("POST /sealed refused: the blob is left alone", open(SEALED).read() == before)
+
+# 6c. No client of the store can make the sealed key unrecoverable: a blob
+#     must have the enclave's shape, and every blob replaced is kept in
+#     FILE.history/ (by content) until 32 are there; then writes stop.
+hist_sock = os.path.join(TMP, "hist.sock")
+hist_file = os.path.join(TMP, "hist.json")
+hist = subprocess.Popen([PARENT, "--health", "off", "--credentials", f"unix:{hist_sock}",
+                         "--imds", "http://127.0.0.1:9", "--sealed-file", hist_file],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+CHILDREN.append(hist)
+for _ in range(100):
+    if os.path.exists(hist_sock):
+        break
+    time.sleep(0.05)
+
+
+def shaped(i, **over):
+    b = {"format": "glassbox-sealed-v1", "kms_key": KEY_ARN, "ciphertext_blob": "QUJD",
+         "nonce": "AAAAAAAAAAAAAAAA", "sealed_seed": f"{i:08d}", "public_key": "ab" * 32}
+    b.update(over)
+    return json.dumps({k: v for k, v in b.items() if v is not None})
+
+
+for what, body in (("an unknown field", shaped(0, extra="x")),
+                   ("a public_key that is not 64 hex digits", shaped(0, public_key="zz")),
+                   ("no ciphertext_blob", shaped(0, ciphertext_blob=None)),
+                   ("a kms_key with a quote", shaped(0, kms_key='arn"x'))):
+    st, _ = cred_req("POST", "/sealed", body, sock=hist_sock)
+    check(f"POST /sealed: {what}, 400", st == 400, st)
+first = shaped(0)
+check("POST /sealed: the first blob", cred_req("POST", "/sealed", first, sock=hist_sock)[0] == 204)
+codes = [cred_req("POST", "/sealed", shaped(i), sock=hist_sock)[0] for i in range(1, 34)]
+check("32 replacements kept, the 33rd refused: 507 history_full",
+      codes == [204] * 32 + [507], codes)
+hdir = hist_file + ".history"
+kept = sorted(open(os.path.join(hdir, f)).read() for f in os.listdir(hdir))
+check("the first blob is still in the history", first in kept and len(kept) == 32, len(kept))
+check("the store holds the last accepted blob", open(hist_file).read() == shaped(32))
+check("the same blob again adds nothing to a full history",
+      cred_req("POST", "/sealed", shaped(32), sock=hist_sock)[0] == 204)
+hist.terminate()
+hist.wait(timeout=30)
 check("POST /credentials: 405", cred_req("POST", "/credentials", "{}")[0] == 405)
 dead = socket.socket()
 dead.bind(("127.0.0.1", 0))
