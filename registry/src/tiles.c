@@ -380,6 +380,8 @@ published_size(struct gb_registry *r, const char *dir, uint64_t *size,
 	struct gb_note_opened o;
 	struct gb_checkpoint c;
 	struct gb_note_key k;
+	uint8_t root[GB_HASH_BYTES];
+	uint64_t have;
 	uint8_t *old;
 	size_t len;
 	int rc;
@@ -396,6 +398,20 @@ published_size(struct gb_registry *r, const char *dir, uint64_t *size,
 	if (rc != 0)
 		return gb__reg_fail(e, "tiles_conflict", "%s is not a "
 		    "checkpoint of %s signed by its key", path, r->origin);
+	/* Signed by this log's key, but of this history? A database
+	 * restored from an older backup and grown again is another tree;
+	 * its tiles must not be laid over the published ones. (A larger
+	 * published tree is refused by the caller.) */
+	if (gb_registry_size(r, &have) == 0 && c.size <= have) {
+		struct gb_merkle_store st = gb__store_of(r);
+
+		if (gb_merkle_root(&st, c.size, root) != 0 ||
+		    memcmp(root, c.root, sizeof root) != 0)
+			return gb__reg_fail(e, "tiles_conflict", "%s is of "
+			    "another history than this log's at size %" PRIu64
+			    " (a database restored and grown again?): "
+			    "refusing to publish over it", path, c.size);
+	}
 	*size = c.size;
 	return 0;
 }

@@ -266,6 +266,20 @@ check("a log behind the directory's checkpoint: refused, never rolled back",
       r.returncode == 1 and "older tree" in r.stderr, r.stderr)
 check("the directory still holds the newer checkpoint",
       open_checkpoint(read(TILES, "checkpoint").decode(), VKEY)[1] == 70002)
+# The restored database grown past the published tree is another history:
+# neither a full write nor the sync after one of its changes lays its tiles
+# over the published ones.
+published = read(TILES, "checkpoint")
+assert run(FILL, backup, "70400").returncode == 0
+r = reg("tiles", TILES, db=backup)
+check("a restored log grown past the directory: another history, refused",
+      r.returncode == 1 and "another history" in r.stderr, r.stderr)
+r = reg("publish", *statement(7), db=backup)
+check("... and the sync after its next change refuses too (the change itself is logged)",
+      r.returncode == 1 and "another history" in r.stderr and "change is logged" in r.stderr,
+      r.stderr)
+check("the directory is untouched", read(TILES, "checkpoint") == published and
+      check_dir("after the refused restore", TILES, VKEY) is not None)
 
 # kill -9 during a publication: whatever the moment, the checkpoint that is
 # there (the old one or the new) is backed by the tiles. Each round grows
