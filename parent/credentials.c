@@ -44,6 +44,14 @@
 /* Fetch again when less than this is left (AWS: new credentials are
  * available at least 5 minutes before the old ones expire). */
 #define CREDS_REFRESH_MARGIN_MS (5 * 60 * 1000)
+/* Fetches that are not due by the clock (asked for with ?refresh=1, none
+ * held yet, or after a failure) take a token from a bucket of
+ * CREDS_RETRY_BURST refilled one every CREDS_RETRY_EVERY_MS: any client of
+ * the service could otherwise keep the fetch (three IMDS calls, the lock
+ * held) going and run into IMDS's throttling for the whole instance. An
+ * enclave's own retries (one refresh after KMS refuses) fit well within. */
+#define CREDS_RETRY_BURST 8
+#define CREDS_RETRY_EVERY_MS 1000
 /* IMDS answers: a role name list and a small JSON object. */
 #define CREDS_IMDS_MAX_BYTES 16384
 #define CREDS_IMDS_TIMEOUT_MS 5000
@@ -65,6 +73,8 @@ static struct {
 	pthread_mutex_t mu;             /* creds, have */
 	struct gb_kms_creds *creds;     /* a locked page */
 	bool have;
+	int64_t tokens_ms;              /* the bucket, as time: see below */
+	char last_why[300];             /* why the last fetch failed, or "" */
 	pthread_mutex_t store_mu;       /* the sealed file */
 } C = { .imds = "http://169.254.169.254",
     .mu = PTHREAD_MUTEX_INITIALIZER, .store_mu = PTHREAD_MUTEX_INITIALIZER };
@@ -191,6 +201,30 @@ problem(struct gb_http_resp *r, int status, const char *code,
 	json_decref(j);
 }
 
+/* Held credentials near their expiry, and no failure since: a fetch the
+ * clock asks for, never limited. */
+static bool
+due_by_clock(int64_t now, bool refresh)
+{
+	return C.have && !refresh && C.last_why[0] == '\0' &&
+	    C.creds->expires_ms - now < CREDS_REFRESH_MARGIN_MS;
+}
+
+/* The token bucket, kept as the time at which it was (or will be) empty:
+ * tokens = (now - tokens_ms) / CREDS_RETRY_EVERY_MS, at most the burst. */
+static bool
+take_token(int64_t now)
+{
+	int64_t full = now - (int64_t)CREDS_RETRY_BURST * CREDS_RETRY_EVERY_MS;
+
+	if (C.tokens_ms < full)
+		C.tokens_ms = full;
+	if (now - C.tokens_ms < CREDS_RETRY_EVERY_MS)
+		return false;
+	C.tokens_ms += CREDS_RETRY_EVERY_MS;
+	return true;
+}
+
 static void
 serve_credentials(const struct gb_http_req *q, struct gb_http_resp *r)
 {
@@ -206,10 +240,12 @@ serve_credentials(const struct gb_http_req *q, struct gb_http_resp *r)
 		return;
 	}
 	pthread_mutex_lock(&C.mu);
-	if (!C.have || refresh ||
-	    C.creds->expires_ms - now < CREDS_REFRESH_MARGIN_MS) {
+	if ((!C.have || refresh || C.creds->expires_ms - now <
+	    CREDS_REFRESH_MARGIN_MS) && (due_by_clock(now, refresh) ||
+	    take_token(now))) {
 		struct gb_kms_creds *fresh = C.creds + 1;   /* same page */
 
+		C.last_why[0] = '\0';
 		if (imds_fetch(fresh, why, sizeof why) == 0) {
 			*C.creds = *fresh;
 			C.have = true;
@@ -218,8 +254,11 @@ serve_credentials(const struct gb_http_req *q, struct gb_http_resp *r)
 			relay_log("credentials_refreshed", NULL, exp);
 		} else {
 			relay_log("credentials_error", NULL, why);
+			snprintf(C.last_why, sizeof C.last_why, "%s", why);
 		}
 		gb_kms_creds_wipe(fresh);
+	} else if (C.last_why[0] != '\0') {
+		snprintf(why, sizeof why, "%s", C.last_why);
 	}
 	if (!C.have || C.creds->expires_ms <= now) {
 		pthread_mutex_unlock(&C.mu);

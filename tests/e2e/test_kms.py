@@ -393,6 +393,14 @@ check("expired credentials from IMDS: 503 credentials_expired",
 check("a bad query: 400", cred_get("?refresh=yes")[0] == 400)
 CREDS.append(new_creds(kms, imds, ROLE))
 check("after expired ones, refresh=1 serves the new ones", cred_get("?refresh=1")[0] == 200)
+# Forced refreshes are a bounded bucket (8, one more a second): a client
+# asking 40 times at once makes IMDS work a few times, not 40.
+hits = imds.hits
+t0 = time.time()
+codes = [cred_get("?refresh=1")[0] for _ in range(40)]
+fetched = imds.hits - hits
+check("40 forced refreshes at once: all served, IMDS asked at most 8 + the seconds taken",
+      codes == [200] * 40 and 1 <= fetched <= 8 + int(time.time() - t0) + 1, (fetched, codes))
 
 # 6b. The parent's store refuses what is not a blob; a parent whose IMDS
 #     does not answer says so, and the enclave stops with no_credentials.
