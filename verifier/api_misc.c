@@ -112,8 +112,9 @@ vs_api_ready(struct vs_req *q)
 		return vs_problem(q, 503, "not_ready", "the log's checkpoint "
 		    "does not match its tree");
 	}
-	return vs_reply_json(q, 200, json_pack("{s:s, s:I, s:o}", "status",
-	    "ready", "log_size", (json_int_t)size, "audit", audit));
+	return vs_reply_json(q, 200, json_pack("{s:s, s:I, s:o, s:o*}",
+	    "status", "ready", "log_size", (json_int_t)size, "audit", audit,
+	    "mirror", vs_mirror_json(q->vs)));
 }
 
 int
