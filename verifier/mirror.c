@@ -537,6 +537,7 @@ mirror_round(struct vs *vs)
 	if (rc == 0) {
 		m->held = held;
 		m->last_ok_ms = gb_time_now_ms();
+		atomic_store(&m->has_tree, true);
 		changed = m->failing;
 		m->failing = false;
 	} else {
@@ -565,7 +566,7 @@ mirror_round(struct vs *vs)
 		    (json_int_t)held));
 	if (rc != 0 && changed)
 		log_event(strcmp(e.code, "fork") == 0 ? "mirror_fork" :
-		    "mirror_refused", json_pack("{s:s, s:s, s:s?}", "reason",
+		    "mirror_refused", json_pack("{s:s, s:s, s:s*}", "reason",
 		    e.code, "detail", e.message, "evidence",
 		    evidence[0] ? evidence : NULL));
 	else if (rc == 0 && changed)
@@ -653,6 +654,20 @@ vs_mirror_start(struct vs *vs)
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
 	    (m->curl = curl_easy_init()) == NULL)
 		return -1;
+	/* What the copy holds already: a verified tree if it has a
+	 * checkpoint (only verified ones are ever stored). */
+	{
+		struct gb_registry *r = NULL;
+		struct gb_reg_error e;
+		char *note = NULL;
+
+		if (gb_registry_open(vs->cfg.db, false, &r, &e) == 0 &&
+		    gb_registry_checkpoint(r, &note, &e) == 0 &&
+		    gb_registry_size(r, &m->held) == 0)
+			atomic_store(&m->has_tree, true);
+		free(note);
+		gb_registry_close(r);
+	}
 	/* The first round before the server starts: a copy that is behind
 	 * catches up before it answers (bounded by VS_MIRROR_ROUND_MS). */
 	mirror_round(vs);
@@ -699,7 +714,7 @@ vs_mirror_json(struct vs *vs)
 	pthread_mutex_lock(&m->mu);
 	if (m->last_ok_ms > 0)
 		gb_time_format_rfc3339(m->last_ok_ms, at, sizeof at);
-	j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s?, s:b}", "source",
+	j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s*, s:b}", "source",
 	    vs->cfg.mirror_url, "state", m->forked ? "fork" : m->failing ?
 	    "failing" : m->last_ok_ms > 0 ? "ok" : "pending", "held",
 	    (json_int_t)m->held, "rounds", (json_int_t)m->rounds, "failures",

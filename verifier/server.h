@@ -90,6 +90,7 @@ struct vs_mirror {
 	pthread_t thread;
 	bool inited, running, stop;
 	void *curl;                 /* CURL *, the poll thread's */
+	atomic_bool has_tree;       /* the copy holds a verified checkpoint */
 	/* Under mu: */
 	uint64_t rounds, failures, forks, held;
 	int64_t last_ok_ms;         /* 0: never */
@@ -288,7 +289,8 @@ void vs_audit_wake(struct vs *vs);
 void vs_audit_stop(struct vs *vs);
 json_t *vs_audit_json(struct vs *vs, bool *failed);
 /* Whether verify may answer: 0, or the 503 already sent (log_damaged, or
- * not_ready while the first audit is pending). */
+ * not_ready while the first audit is pending or while a mirror holds no
+ * verified copy yet). */
 int vs_audit_refuse(struct vs_req *q);
 /* Every verified checkpoint the verifier reads passes here (note: the
  * latest checkpoint the caller read through r). One equal to the kept

@@ -127,12 +127,12 @@ def until(cond, what):
 
 
 class Verifier:
-    def __init__(self, name, db, *extra):
+    def __init__(self, name, db, *extra, wait=True):
         self.name, self.db, self.extra = name, db, extra
         self.logpath = os.path.join(TMP, f"{name}.log")
-        self.start()
+        self.start(wait)
 
-    def start(self):
+    def start(self, wait=True):
         self.log = open(self.logpath, "a")
         self.proc = subprocess.Popen(
             [VERIFIER, "--db", self.db, "--listen", "127.0.0.1:0", "--threads", "2",
@@ -144,7 +144,8 @@ class Verifier:
             raise SystemExit(f"{self.name} did not start: {line} "
                              f"{open(self.logpath).read()[-2000:]}")
         self.url = line.split("listening on ")[1].strip().rstrip("/")
-        until(lambda: self.get("/readyz")[0] == 200, f"{self.name} ready")
+        if wait:
+            until(lambda: self.get("/readyz")[0] == 200, f"{self.name} ready")
 
     def get(self, path):
         st, raw = http(self.url + path)
@@ -333,6 +334,25 @@ try:
                                          ("debug", debug), ("unknown", later)]))
     check("start: trusted with a proof against the checkpoint", out[0]["trusted"] and
           out[0]["proof"] is not None and out[0]["reason"] == "ok", out[0].get("reason"))
+
+    # A mirror whose source is not there yet holds no tree: it answers no
+    # verify (503 not_ready), then copies the log once the tiles appear.
+    m3 = Verifier("m3", os.path.join(TMP, "m3.db"), "--mirror", f"{BASE}/m3", "--log-key",
+                  VKEY, "--mirror-interval", "1", wait=False)
+    body = json.dumps({"document": base64.b64encode(first["doc"]).decode(),
+                       "at": "document"}).encode()
+    st, p = m3.post("/api/v1/verify", body)
+    r = m3.get("/readyz")
+    check("an empty mirror: verify 503 not_ready, /readyz 503",
+          st == 503 and p.get("reason") == "not_ready" and r[0] == 503, (st, p, r))
+    check("an empty mirror: its failed round is counted and logged",
+          "glassbox_mirror_failures_total 0" not in m3.metrics() and
+          any(e.get("reason") == "fetch_failed" for e in m3.events("mirror_refused")))
+    point("m3", TILES)
+    check("the source appears: the empty mirror copies it and answers",
+          until(lambda: m3.size() == n, "m3 ready") and
+          m3.post("/api/v1/verify", body)[1].get("trusted") is True)
+    check("m3 stops cleanly", m3.stop() == 0)
 
     # Writes go to the primary.
     s, sig = sign("w.json", {"version": "1", "pcrs": later["pcrs"]})
