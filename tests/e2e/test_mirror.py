@@ -28,6 +28,7 @@ Checked:
 
 usage: test_mirror.py GLASSBOX VERIFIER VECTORS_DIR
 """
+import atexit
 import base64
 import hashlib
 import json
@@ -56,6 +57,23 @@ WWW = os.path.join(TMP, "www")
 ORIGIN = "mirror.glassbox/log"
 WAIT = 60.0          # seconds any condition may take to come true
 PROCS = []
+
+
+def cleanup():
+    """Whatever happened: every process started here stopped, TMP gone."""
+    for p in PROCS:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    if os.environ.get("GB_KEEP_TMP") is None:
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+atexit.register(cleanup)
 
 
 def run(*args):
@@ -501,14 +519,5 @@ try:
     for v in everyone:
         check(f"{v.name} stops cleanly", v.stop() == 0)
 finally:
-    for p in PROCS:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-    if os.environ.get("GB_KEEP_TMP") is None:
-        shutil.rmtree(TMP, ignore_errors=True)
+    cleanup()
 finish()
