@@ -125,6 +125,21 @@ on_data(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* CURLOPT_XFERINFOFUNCTION: a fetch in flight ends when the process
+ * stops. */
+static int
+on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct vs_mirror *m = arg;
+
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return atomic_load(&m->quit) ? 1 : 0;
+}
+
 static void
 keep(struct round *rd, const char *path, const uint8_t *p, size_t len)
 {
@@ -161,6 +176,8 @@ fetch(struct round *rd, const char *path, size_t max, uint8_t **out,
 	CURLcode cc;
 
 	*out = NULL;
+	if (atomic_load(&rd->vs->mirror.quit))
+		return fail(e, "stopping", "the verifier is stopping");
 	if (left <= 0)
 		return fail(e, "timeout", "the round took over %d ms",
 		    VS_MIRROR_ROUND_MS);
@@ -176,6 +193,9 @@ fetch(struct round *rd, const char *path, size_t max, uint8_t **out,
 	curl_easy_setopt(rd->curl, CURLOPT_TIMEOUT_MS, (long)left);
 	curl_easy_setopt(rd->curl, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(rd->curl, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(rd->curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(rd->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(rd->curl, CURLOPT_XFERINFODATA, &rd->vs->mirror);
 	curl_easy_setopt(rd->curl, CURLOPT_USERAGENT, "glassbox-verifier/"
 	    VS_VERSION " mirror");
 	/* Tiles are the same for every reader; a proxy or CDN in between
@@ -685,6 +705,7 @@ vs_mirror_stop(struct vs *vs)
 	if (!m->inited)
 		return;
 	if (m->running) {
+		atomic_store(&m->quit, true);
 		pthread_mutex_lock(&m->mu);
 		m->stop = true;
 		pthread_cond_signal(&m->cv);

@@ -91,6 +91,7 @@ struct vs_mirror {
 	bool inited, running, stop;
 	void *curl;                 /* CURL *, the poll thread's */
 	atomic_bool has_tree;       /* the copy holds a verified checkpoint */
+	atomic_bool quit;           /* stopping: fetches in flight end */
 	/* Under mu: */
 	uint64_t rounds, failures, forks, held;
 	int64_t last_ok_ms;         /* 0: never */

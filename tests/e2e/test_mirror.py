@@ -488,7 +488,18 @@ try:
                                                       ("revoked", to_revoke)]))
     point("m1", TILES)
 
-    # --- 5. tampered tiles -------------------------------------------------------
+    # --- 5. oversized and tampered tiles ------------------------------------------
+    huge = os.path.join(TMP, "huge")
+    os.mkdir(huge)
+    with open(os.path.join(huge, "checkpoint"), "wb") as f:
+        f.write(b"x" * (65536 + 1))
+    point("m2", huge)
+    check("a checkpoint over 64 KiB: refused unread (too_large)", until(
+        lambda: m2.ready().get("mirror", {}).get("reason") == "too_large", "too_large"),
+        m2.ready())
+    point("m2", TILES)
+    check("m2 back to ok", until(lambda: m2.ready()["mirror"]["state"] == "ok", "m2 ok"))
+
     publish("tamper", {"0": "ee" * 48, "1": "11" * 48, "2": "22" * 48})
     n = primary_size()
     held = m2.size()
