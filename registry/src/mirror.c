@@ -83,6 +83,23 @@ gb__registry_is_mirror(struct gb_registry *r)
 	return yes;
 }
 
+/* Removes what a failed gb_registry_mirror_init() made after the registry
+ * was created, so that the next start makes it again rather than finding
+ * a registry that is neither a primary's nor a mirror's. */
+static void
+undo_init(const char *db)
+{
+	static const char *const files[] = { "", "-wal", "-shm", ".key" };
+	char path[4096];
+
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+		if ((size_t)snprintf(path, sizeof path, "%s%s", db, files[i]) <
+		    sizeof path)
+			(void)unlink(path);
+	if ((size_t)snprintf(path, sizeof path, "%s.gnupg", db) < sizeof path)
+		(void)gb__rmtree(path);
+}
+
 int
 gb_registry_mirror_init(const char *db, const char *vkey, const char *source,
     struct gb_reg_error *e)
@@ -135,6 +152,8 @@ gb_registry_mirror_init(const char *db, const char *vkey, const char *source,
 	rc = 0;
 out:
 	sqlite3_close(s);
+	if (rc != 0)
+		undo_init(db);
 	free(key);
 	return rc;
 }

@@ -388,6 +388,8 @@ try:
           m1.get("/api/v1/releases")[0] == 200 and m1.get("/api/v1/log/checkpoint")[0] == 200)
 
     # --- 2. the log grows while the mirrors run -------------------------------
+    older = os.path.join(TMP, "older-tiles")
+    shutil.copytree(TILES, older)
     publish("later", later["pcrs"])
     revoke(to_revoke["pcrs"]["0"])
     n = primary_size()
@@ -402,6 +404,17 @@ try:
           out[0]["trusted"] and not out[1]["trusted"] and out[1]["reason"] == "revoked",
           [o.get("reason") for o in out])
     same_copy("m1 after growth", m1.db)
+
+    # A server behind (a cache's older copy of the same log) is no fork.
+    rounds = m2.ready()["mirror"]["rounds"]
+    point("m2", older)
+    check("an older checkpoint of the same log: rounds go on", until(
+        lambda: m2.ready()["mirror"]["rounds"] > rounds + 2, "rounds"))
+    r = m2.ready()
+    check("an older checkpoint of the same log: not a fork, nothing changed",
+          r["mirror"]["state"] == "ok" and not r["mirror"]["fork"] and r["log_size"] == n and
+          "evidence" not in r["mirror"], r)
+    point("m2", TILES)
     for m, name in ((m1, "m1"), (m2, "m2")):
         check(f"{name}: audited the grown copy at once (every signature, rule, derived row)",
               until(lambda: m.ready()["audit"].get("checked") == n and
@@ -444,7 +457,7 @@ try:
     def primary_size_of(db):
         return int(json.loads(reg("--json", "checkpoint", db=db))["checkpoint"].split("\n")[1])
 
-    for label, size in (("same size", held), ("larger", held + 3)):
+    for label, size in (("same size", held), ("larger", held + 3), ("smaller", held - 2)):
         fork = forked_log(f"fork-{size}", size)
         fork_note = open(os.path.join(fork, "checkpoint")).read()
         check(f"fork ({label}): signed by the log key, size {size}",
