@@ -372,6 +372,26 @@ try:
           m3.post("/api/v1/verify", body)[1].get("trusted") is True)
     check("m3 stops cleanly", m3.stop() == 0)
 
+    # A source that accepts and never answers: the fetch ends at its bound
+    # (VS_MIRROR_FETCH_MS), the mirror goes on serving, and stops at once
+    # even in the middle of such a fetch.
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(16)
+    held_conns = []
+    m4 = Verifier("m4", os.path.join(TMP, "m3.db"), "--mirror",
+                  f"http://127.0.0.1:{hang.getsockname()[1]}/log", "--log-key", VKEY,
+                  "--mirror-interval", "1", wait=False)
+    check("a source that never answers: the round ends as timeout", until(
+        lambda: m4.ready().get("mirror", {}).get("reason") == "timeout", "timeout"),
+        m4.ready())
+    check("... while the copy is still served", m4.size() == n)
+    time.sleep(1.5)     # past the interval: the next fetch is in flight
+    t0 = time.time()
+    check("... and the mirror stops cleanly in the middle of a fetch", m4.stop() == 0)
+    print(f"stopped in {time.time() - t0:.2f} s")
+    hang.close()
+
     # Writes go to the primary.
     s, sig = sign("w.json", {"version": "1", "pcrs": later["pcrs"]})
     body = json.dumps({"statement": base64.b64encode(open(s, "rb").read()).decode(),
