@@ -213,7 +213,8 @@ fetch(struct round *rd, const char *path, size_t max, uint8_t **out,
 	}
 	if (status != 200) {
 		free(s.p);
-		return fail(e, "fetch_failed", "GET %s: HTTP %ld", url, status);
+		return fail(e, status == 404 ? "not_found" : "fetch_failed",
+		    "GET %s: HTTP %ld", url, status);
 	}
 	keep(rd, path, s.p ? s.p : (const uint8_t *)"", s.len);
 	*out = s.p ? s.p : malloc(1);
@@ -221,6 +222,32 @@ fetch(struct round *rd, const char *path, size_t max, uint8_t **out,
 	if (*out == NULL)
 		return fail(e, "no_memory", "out of memory");
 	return 0;
+}
+
+/*
+ * Tile n of level (-1: the entry bundles) at width w, into *out. A server
+ * may delete a partial tile once the full one exists (C2SP tlog-tiles):
+ * then the full tile is fetched and *full set; its first w entries or
+ * hashes are the partial tile's.
+ */
+static int
+fetch_tile(struct round *rd, int level, uint64_t n, unsigned w, size_t max,
+    uint8_t **out, size_t *len, bool *full, char *path, size_t cap,
+    struct gb_reg_error *e)
+{
+	*full = w == GB_TILE_WIDTH;
+	if (gb_registry_tile_path(level, n, w, path, cap) != 0)
+		return fail(e, "bad_tiles", "no path for tile %d/%" PRIu64,
+		    level, n);
+	if (fetch(rd, path, max, out, len, e) == 0)
+		return 0;
+	if (*full || strcmp(e->code, "not_found") != 0)
+		return -1;
+	*full = true;
+	if (gb_registry_tile_path(level, n, GB_TILE_WIDTH, path, cap) != 0)
+		return fail(e, "bad_tiles", "no path for tile %d/%" PRIu64,
+		    level, n);
+	return fetch(rd, path, max, out, len, e);
 }
 
 /* Fetches and splits entry bundle n of the tree of rd->size entries. The
@@ -234,14 +261,14 @@ load_bundle(struct round *rd, uint64_t n, struct gb_reg_error *e)
 	struct gb_merkle_store s = gb_registry_store(rd->r);
 	char path[96];
 	size_t at = 0;
+	bool full;
 
 	free(rd->bundle);
 	rd->bundle = NULL;
 	rd->bundle_n = -1;
-	if (gb_registry_tile_path(-1, n, w, path, sizeof path) != 0)
-		return fail(e, "bad_tiles", "no path for bundle %" PRIu64, n);
-	if (fetch(rd, path, (size_t)w * (2 + GB_REG_LEAF_MAX), &rd->bundle,
-	    &rd->bundle_len, e) != 0)
+	if (fetch_tile(rd, -1, n, w, (size_t)GB_TILE_WIDTH * (2 +
+	    GB_REG_LEAF_MAX), &rd->bundle, &rd->bundle_len, &full, path,
+	    sizeof path, e) != 0)
 		return -1;
 	for (unsigned i = 0; i < w; i++) {
 		uint8_t want[GB_HASH_BYTES], got[GB_HASH_BYTES];
@@ -267,7 +294,8 @@ load_bundle(struct round *rd, uint64_t n, struct gb_reg_error *e)
 			return fail(e, "fork", "entry %" PRIu64 " of the remote "
 			    "log is not the copy's verified entry", first + i);
 	}
-	if (at != rd->bundle_len)
+	/* A full bundle read for a partial one goes on past w entries. */
+	if (at != rd->bundle_len && (!full || w == GB_TILE_WIDTH))
 		return fail(e, "bad_tiles", "%s has bytes past its %u entries",
 		    path, w);
 	rd->bundle_n = (int64_t)n;
@@ -319,17 +347,18 @@ check_tiles(void *arg, const struct gb_merkle_store *s, uint64_t size,
 			uint8_t *tile = NULL, want[GB_HASH_BYTES];
 			char path[96];
 			size_t len;
+			bool full;
 			int rc = 0;
 
-			if (gb_registry_tile_path(l, t, w, path, sizeof path) !=
-			    0)
-				return fail(e, "bad_tiles", "no path for tile");
-			if (fetch(rd, path, (size_t)GB_TILE_WIDTH * GB_HASH_BYTES,
-			    &tile, &len, e) != 0)
+			if (fetch_tile(rd, l, t, w, (size_t)GB_TILE_WIDTH *
+			    GB_HASH_BYTES, &tile, &len, &full, path, sizeof path,
+			    e) != 0)
 				return -1;
-			if (len != (size_t)w * GB_HASH_BYTES)
+			if (len != (size_t)(full ? GB_TILE_WIDTH : w) *
+			    GB_HASH_BYTES)
 				rc = fail(e, "bad_tiles", "%s has %zu bytes, not "
-				    "%u hashes", path, len, w);
+				    "%u hashes", path, len, full ? GB_TILE_WIDTH :
+				    w);
 			for (unsigned i = 0; rc == 0 && i < w; i++) {
 				uint64_t j = first + i;
 

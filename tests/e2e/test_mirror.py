@@ -365,7 +365,7 @@ try:
           st == 503 and p.get("reason") == "not_ready" and r[0] == 503, (st, p, r))
     check("an empty mirror: its failed round is counted and logged",
           "glassbox_mirror_failures_total 0" not in m3.metrics() and
-          any(e.get("reason") == "fetch_failed" for e in m3.events("mirror_refused")))
+          any(e.get("reason") == "not_found" for e in m3.events("mirror_refused")))
     point("m3", TILES)
     check("the source appears: the empty mirror copies it and answers",
           until(lambda: m3.size() == n, "m3 ready") and
@@ -558,6 +558,29 @@ try:
     check("m2 recovered", m2.ready()["mirror"]["state"] == "ok" and
           bool(m2.events("mirror_recovered")))
     same_copy("m2 after tampering", m2.db)
+
+    # A server that deleted its partial tiles once the full ones existed
+    # (tlog-tiles allows it): the mirror reads the full tiles' first part.
+    frozen = os.path.join(TMP, "frozen")
+    shutil.copytree(TILES, frozen)
+    point("m2", frozen)
+    publish("fulls", {"0": "dd" * 48, "1": "11" * 48, "2": "22" * 48})
+    n = primary_size()
+    fulls = os.path.join(TMP, "fulls")
+    shutil.copytree(TILES, fulls)
+    bpart = os.path.join(fulls, "tile", "entries", "000.p", str(n))
+    hpart = os.path.join(fulls, "tile", "0", "000.p", str(n))
+    with open(os.path.join(fulls, "tile", "entries", "000"), "wb") as f:
+        f.write(open(bpart, "rb").read() + b"\x00\x02{}" * (256 - n))
+    with open(os.path.join(fulls, "tile", "0", "000"), "wb") as f:
+        f.write(open(hpart, "rb").read() + b"\x00" * 32 * (256 - n))
+    os.unlink(bpart)
+    os.unlink(hpart)
+    point("m2", fulls)
+    check("partial tiles gone, full ones there: m2 reads those and grows",
+          until(lambda: m2.size() == n, "m2 from full tiles"), m2.ready())
+    same_copy("m2 from full tiles", m2.db)
+    point("m2", TILES)
     check("m1 back on the primary's tiles: still the fork flag (sticky), and follows",
           until(lambda: m1.size() == n, "m1 at n") and m1.ready()["mirror"]["fork"])
     for v in everyone:
