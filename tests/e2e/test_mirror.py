@@ -353,6 +353,23 @@ try:
     check("start: trusted with a proof against the checkpoint", out[0]["trusted"] and
           out[0]["proof"] is not None and out[0]["reason"] == "ok", out[0].get("reason"))
 
+    # Refused at start, with a reason: no pinned key, a URL that is not
+    # http(s) or ends in /, a primary's database, a copy of another log.
+    reg("init", "--origin", "other.glassbox/log", db=os.path.join(TMP, "other.db"))
+    other_vkey = json.loads(reg("--json", "checkpoint", db=os.path.join(TMP, "other.db")))["vkey"]
+    for label, args, want in (
+            ("no --log-key", ["--mirror", f"{BASE}/m1"], "needs --log-key"),
+            ("a file: URL", ["--mirror", "file:///etc", "--log-key", VKEY], "http(s) URL"),
+            ("a trailing /", ["--mirror", f"{BASE}/m1/", "--log-key", VKEY], "trailing /"),
+            ("a primary's database", ["--mirror", f"{BASE}/m1", "--log-key", VKEY, "--db", DB],
+             "not_mirror"),
+            ("another log's copy", ["--mirror", f"{BASE}/m1", "--log-key", other_vkey, "--db",
+                                    m1.db], "wrong_log")):
+        db = ["--db", os.path.join(TMP, "never.db")] if "--db" not in args else []
+        r = run(VERIFIER, *db, "--listen", "127.0.0.1:0", *args)
+        check(f"refused at start: {label}", r.returncode == 2 and want in r.stderr and
+              not os.path.exists(os.path.join(TMP, "never.db")), (r.returncode, r.stderr[-300:]))
+
     # A mirror whose source is not there yet holds no tree: it answers no
     # verify (503 not_ready), then copies the log once the tiles appear.
     m3 = Verifier("m3", os.path.join(TMP, "m3.db"), "--mirror", f"{BASE}/m3", "--log-key",
