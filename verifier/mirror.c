@@ -513,6 +513,9 @@ round_run(struct vs *vs, struct gb_registry *r, CURL *curl, bool *applied,
 	if (policy_check(vs, (const char *)note, note_len, e) != 0)
 		goto out;
 	rd.size = cp.size;
+	if (cp.size > rd.old)
+		rd.deadline_ms += (int64_t)((cp.size - 1) / GB_TILE_WIDTH -
+		    rd.old / GB_TILE_WIDTH + 1) * VS_MIRROR_BUNDLE_MS;
 	if (cp.size < rd.old) {
 		/* Behind (a cache's older copy) is fine if it is ours. */
 		if (gb_merkle_root(&s, cp.size, root) != 0) {

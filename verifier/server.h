@@ -78,6 +78,10 @@ struct vs_config {
 #define VS_MIRROR_CONNECT_MS 5000
 #define VS_MIRROR_FETCH_MS 10000
 #define VS_MIRROR_ROUND_MS 300000
+/* ... plus this per entry bundle a round must fetch, so that a copy far
+ * behind (a new replica of a long log) catches up in one round: a bundle
+ * and its hash tiles take milliseconds at any usual speed. */
+#define VS_MIRROR_BUNDLE_MS 1000
 #define VS_MIRROR_INTERVAL_S 10     /* default --mirror-interval */
 #define VS_MIRROR_URL_MAX 2048      /* bytes of --mirror */
 /* Bytes of the files of one refused round kept as evidence; past it the
