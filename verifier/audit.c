@@ -339,10 +339,9 @@ watch(void *arg)
 		pthread_mutex_lock(&a->mu);
 		clock_gettime(CLOCK_REALTIME, &until);
 		until.tv_sec += vs->cfg.audit_interval_s;
-		while (!a->stop && !a->wake && pthread_cond_timedwait(&a->cv,
-		    &a->mu, &until) != ETIMEDOUT)
+		while (!a->stop && pthread_cond_timedwait(&a->cv, &a->mu,
+		    &until) != ETIMEDOUT)
 			;
-		a->wake = false;
 	}
 	pthread_mutex_unlock(&a->mu);
 	return NULL;
@@ -368,19 +367,6 @@ vs_audit_start(struct vs *vs)
 		return -1;
 	a->running = true;
 	return 0;
-}
-
-void
-vs_audit_wake(struct vs *vs)
-{
-	struct vs_audit *a = &vs->audit;
-
-	if (!a->running)
-		return;
-	pthread_mutex_lock(&a->mu);
-	a->wake = true;
-	pthread_cond_signal(&a->cv);
-	pthread_mutex_unlock(&a->mu);
 }
 
 void

@@ -624,8 +624,6 @@ mirror_round(struct vs *vs)
 	else if (rc == 0 && changed)
 		log_event("mirror_recovered", json_pack("{s:I}", "size",
 		    (json_int_t)held));
-	if (applied)
-		vs_audit_wake(vs);
 }
 
 static void *

@@ -80,8 +80,9 @@ struct vs_config {
 #define VS_MIRROR_ROUND_MS 300000
 /* ... plus this per entry bundle a round must fetch, so that a copy far
  * behind (a new replica of a long log) catches up in one round: a bundle
- * and its hash tiles take milliseconds at any usual speed. */
-#define VS_MIRROR_BUNDLE_MS 1000
+ * and its hash tiles take milliseconds at any usual speed, and checking
+ * its up to 256 entries' GPG signatures about 4 s (16 ms each here). */
+#define VS_MIRROR_BUNDLE_MS 10000
 #define VS_MIRROR_INTERVAL_S 10     /* default --mirror-interval */
 #define VS_MIRROR_URL_MAX 2048      /* bytes of --mirror */
 /* Bytes of the files of one refused round kept as evidence; past it the
@@ -115,7 +116,7 @@ struct vs_audit {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	pthread_t thread;
-	bool running, stop, wake;
+	bool running, stop;
 	atomic_bool damaged;        /* the last audit failed, or the log went
 	                             * back from the kept checkpoint: fail
 	                             * closed */
@@ -289,8 +290,7 @@ char *vs_mirror_metrics(struct vs *vs);
 
 /* audit.c */
 int vs_audit_start(struct vs *vs);
-/* Audits now (the mirror grew), without waiting for the interval. */
-void vs_audit_wake(struct vs *vs);
+
 void vs_audit_stop(struct vs *vs);
 json_t *vs_audit_json(struct vs *vs, bool *failed);
 /* Whether verify may answer: 0, or the 503 already sent (log_damaged, or

@@ -4,9 +4,10 @@
  * checkpoints as the origin signed them, the derived tables), but with no
  * log key of its own. It grows only by gb_registry_mirror_append(): the
  * entries that extend the copy to a checkpoint signed by the log's key,
- * applied in one transaction that commits only if the new tree's root is
- * the one the checkpoint signed (and the caller's check of the remote's
- * hash tiles passes). Its checkpoints are those the mirror fetched, so
+ * each checked against the rules of the typed appends (rules()), applied
+ * in one transaction that commits only if the new tree's root is the one
+ * the checkpoint signed (and the caller's check of the remote's hash
+ * tiles passes). Its checkpoints are those the mirror fetched, so
  * unlike a primary's they do not cover every size; meta "mirror" marks it
  * (the audit then checks the checkpoints it has instead of asking for one
  * per size).
@@ -204,6 +205,196 @@ fail:
 	return -1;
 }
 
+static int
+bad_entry(struct gb_reg_error *e, uint64_t idx, const char *what)
+{
+	return gb__reg_fail(e, "bad_entry", "entry %" PRIu64 ": %s", idx, what);
+}
+
+/* A machine's fault (gpg missing, a full disk, memory) says nothing about
+ * the entry: it keeps its code, and the round fails without evidence. */
+static bool
+machine_fault(const struct gb_reg_error *ve)
+{
+	return strcmp(ve->code, "io_error") == 0 ||
+	    strcmp(ve->code, "gpg_error") == 0 ||
+	    strcmp(ve->code, "no_memory") == 0;
+}
+
+/* Whether fpr is an active key of the copy (inside the transaction). */
+static bool
+active_key(sqlite3 *db, const char *fpr)
+{
+	sqlite3_stmt *st;
+	bool yes = false;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM keys WHERE fpr = ? AND"
+	    " revoked IS NULL", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, fpr, -1, SQLITE_STATIC);
+		yes = sqlite3_step(st) == SQLITE_ROW;
+	}
+	sqlite3_finalize(st);
+	return yes;
+}
+
+/* The signed statement a leaf carries (*stmt new), its signature verified
+ * by an active key of the copy that the leaf names as its signer. */
+static int
+signed_by_active(struct gb_registry *r, json_t *leaf, uint64_t idx,
+    uint8_t **stmt, size_t *len, struct gb_reg_error *e)
+{
+	const char *b64 = json_string_value(json_object_get(leaf, "statement"));
+	const char *sig = json_string_value(json_object_get(leaf, "signature"));
+	const char *signer = json_string_value(json_object_get(leaf, "signer"));
+	struct gb_reg_error ve = { "", "" };
+	char fpr[65];
+
+	*stmt = NULL;
+	if (b64 == NULL || sig == NULL || signer == NULL ||
+	    gb_base64_decode_alloc(b64, strlen(b64), GB_REG_STATEMENT_MAX,
+	    stmt, len) != 0)
+		return bad_entry(e, idx, "its statement, signature or signer is "
+		    "missing or malformed");
+	/* Expired since is fine: entries are checked as of when logged. */
+	if (gb__keyring_verify(r->keyring, (const char *)*stmt, *len, sig,
+	    strlen(sig), true, fpr, &ve) != 0) {
+		if (machine_fault(&ve))
+			return gb__reg_fail(e, ve.code, "entry %" PRIu64 ": "
+			    "cannot check its signature: %s", idx, ve.message);
+		return bad_entry(e, idx, "its signature does not verify");
+	}
+	if (strcmp(fpr, signer) != 0 || !active_key(r->db, fpr))
+		return bad_entry(e, idx, "its signer is not the key that signed, "
+		    "or not an active key of the log");
+	return 0;
+}
+
+/*
+ * The rules of a change, as the typed appends of registry.c and the audit
+ * apply them, checked on entry idx before it is applied: a key's
+ * fingerprint is its key's, a statement's signature verifies by an active
+ * key of the log that the entry names, a publication's release fields are
+ * what its signed statement says, a revocation is of this log and of the
+ * release its statement names. Uniqueness (a key, a PCR0, a name and
+ * version) is the derived tables' constraints (derive()).
+ */
+static int
+rules(struct gb_registry *r, uint64_t idx, json_t *leaf,
+    struct gb_reg_error *e)
+{
+	const char *type = json_string_value(json_object_get(leaf, "type"));
+	struct gb_reg_error ve = { "", "" };
+	uint8_t *stmt = NULL;
+	size_t len;
+	int rc = -1;
+
+	if (r->keyring == NULL) {
+		char home[4096];
+
+		if ((size_t)snprintf(home, sizeof home, "%s.gnupg", r->path) >=
+		    sizeof home)
+			return gb__reg_fail(e, "io_error", "path too long");
+		if (gb__keyring_open(home, &r->keyring, e) != 0)
+			return -1;
+	}
+	if (strcmp(type, "key_added") == 0) {
+		const char *key = json_string_value(json_object_get(leaf, "key"));
+		const char *fpr_in = json_string_value(json_object_get(leaf,
+		    "fingerprint"));
+		char fpr[65];
+
+		if (key == NULL || fpr_in == NULL)
+			return bad_entry(e, idx, "its key or fingerprint is "
+			    "missing");
+		if (gb__keyring_import(r->keyring, key, strlen(key), fpr,
+		    &ve) != 0) {
+			if (machine_fault(&ve))
+				return gb__reg_fail(e, ve.code, "entry %" PRIu64
+				    ": cannot import its key: %s", idx,
+				    ve.message);
+			return bad_entry(e, idx, "its key does not import");
+		}
+		if (strcmp(fpr, fpr_in) != 0)
+			return bad_entry(e, idx, "its fingerprint is not its "
+			    "key's");
+		return 0;
+	}
+	if (strcmp(type, "release_published") == 0) {
+		struct gb_release rel;
+		json_t *want;
+		bool same;
+
+		if (signed_by_active(r, leaf, idx, &stmt, &len, e) != 0)
+			goto out;
+		if (gb_release_parse((const char *)stmt, len, &rel, &ve) != 0) {
+			bad_entry(e, idx, "its statement is not a valid "
+			    "publication");
+			goto out;
+		}
+		want = gb__release_json(&rel);
+		same = want != NULL && json_equal(want, json_object_get(leaf,
+		    "release"));
+		json_decref(want);
+		if (!same) {
+			bad_entry(e, idx, "its release fields are not what its "
+			    "signed statement says");
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	if (strcmp(type, "release_revoked") == 0) {
+		char reason[GB_REG_REASON_MAX + 1], pcr0[97];
+		const char *id = json_string_value(json_object_get(leaf,
+		    "release"));
+		const char *why = json_string_value(json_object_get(leaf,
+		    "reason"));
+		uint8_t raw[48];
+		sqlite3_stmt *st = NULL;
+		bool match = false;
+
+		if (signed_by_active(r, leaf, idx, &stmt, &len, e) != 0)
+			goto out;
+		if (gb__revocation_parse((const char *)stmt, len, r->origin, raw,
+		    reason, &ve) != 0) {
+			bad_entry(e, idx, "its statement is not a valid "
+			    "revocation of this log");
+			goto out;
+		}
+		gb_hex_encode(pcr0, raw, 48);
+		if (id != NULL && why != NULL && strcmp(why, reason) == 0 &&
+		    sqlite3_prepare_v2(r->db, "SELECT 1 FROM releases WHERE id"
+		    " = ? AND pcr0 = ? AND revoked IS NULL", -1, &st, NULL) ==
+		    SQLITE_OK) {
+			sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, pcr0, -1, SQLITE_STATIC);
+			match = sqlite3_step(st) == SQLITE_ROW;
+		}
+		sqlite3_finalize(st);
+		if (!match) {
+			bad_entry(e, idx, "it revokes a release that is not "
+			    "published and unrevoked, or not as its statement "
+			    "says");
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	if (strcmp(type, "key_revoked") == 0) {
+		const char *fpr = json_string_value(json_object_get(leaf,
+		    "fingerprint"));
+
+		if (fpr == NULL || !active_key(r->db, fpr))
+			return bad_entry(e, idx, "it revokes a key that is not "
+			    "active");
+		return 0;
+	}
+	return bad_entry(e, idx, "its type is unknown");
+out:
+	free(stmt);
+	return rc;
+}
+
 /* The derived rows of entry idx (its JSON leaf, its hash), as the typed
  * appends of registry.c write them; the audit replays the rules and the
  * signatures and compares these rows with what it derives. */
@@ -320,7 +511,9 @@ append_one(struct gb_registry *r, uint64_t idx, const uint8_t *p, size_t len,
 		sql_fail(r->db, e, "storing the tree");
 		goto out;
 	}
-	rc = derive(r->db, idx, leaf, hash, e);
+	rc = rules(r, idx, leaf, e);
+	if (rc == 0)
+		rc = derive(r->db, idx, leaf, hash, e);
 out:
 	sqlite3_finalize(st);
 	json_decref(leaf);

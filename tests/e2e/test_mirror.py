@@ -325,7 +325,7 @@ if not until(lambda: http(BASE + "/m1/checkpoint")[0] == 200, "nginx"):
 
 def mirror(name, link, *extra):
     return Verifier(name, os.path.join(TMP, f"{name}.db"), "--mirror", f"{BASE}/{link}",
-                    "--log-key", VKEY, "--mirror-interval", "1", "--audit-interval", "3600",
+                    "--log-key", VKEY, "--mirror-interval", "1", "--audit-interval", "2",
                     *extra)
 
 
@@ -453,7 +453,8 @@ try:
           "evidence" not in r["mirror"], r)
     point("m2", TILES)
     for m, name in ((m1, "m1"), (m2, "m2")):
-        check(f"{name}: audited the grown copy at once (every signature, rule, derived row)",
+        check(f"{name}: its periodic audit passes on the grown copy (every signature, rule, "
+              "derived row)",
               until(lambda: m.ready()["audit"].get("checked") == n and
                     m.ready()["audit"]["state"] == "ok", f"{name} audit"), m.ready()["audit"])
 
@@ -598,6 +599,72 @@ try:
           until(lambda: m2.size() == n, "m2 from full tiles"), m2.ready())
     same_copy("m2 from full tiles", m2.db)
     point("m2", TILES)
+    # An entry the log key signed that breaks a rule: a publication whose
+    # release fields are not what its signed statement says (a new PCR0
+    # and name under another release's statement and signature). Signed
+    # into the log here with the primary's key, as a compromised primary
+    # would; the mirror checks every new entry before it applies any.
+    check("m2 at the primary's size", until(lambda: m2.size() == n, "m2 at n"))
+    forged_db = os.path.join(TMP, "forged.db")
+    c = sqlite3.connect(DB)
+    d = sqlite3.connect(forged_db)
+    c.backup(d)
+    c.close()
+    shutil.copy(DB + ".key", forged_db + ".key")
+    os.chmod(forged_db + ".key", 0o600)
+    body = json.loads(d.execute("SELECT body FROM leaves WHERE type = 'release_published'"
+                                " ORDER BY idx DESC LIMIT 1").fetchone()[0])
+    body["release"]["name"] = "forged"
+    body["release"]["pcrs"]["0"] = "cc" * 48
+    leaf = json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+    h = hashlib.sha256(b"\x00" + leaf).digest()
+    d.execute("INSERT INTO leaves(idx, type, body, hash) VALUES (?, ?, ?, ?)",
+              (n, "release_published", leaf.decode(), h))
+    idx, level, cur = n, 0, h
+    d.execute("INSERT INTO nodes(level, idx, hash) VALUES (0, ?, ?)", (n, h))
+    while idx & 1:
+        left = d.execute("SELECT hash FROM nodes WHERE level = ? AND idx = ?",
+                         (level, idx - 1)).fetchone()[0]
+        cur = hashlib.sha256(b"\x01" + left + cur).digest()
+        level, idx = level + 1, idx >> 1
+        d.execute("INSERT INTO nodes(level, idx, hash) VALUES (?, ?, ?)", (level, idx, cur))
+    hashes = [bytes(x[0]) for x in d.execute("SELECT hash FROM leaves ORDER BY idx")]
+
+    def mth(hs):
+        if len(hs) == 1:
+            return hs[0]
+        k = 1
+        while k * 2 < len(hs):
+            k *= 2
+        return hashlib.sha256(b"\x01" + mth(hs[:k]) + mth(hs[k:])).digest()
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    # PRIVATE+KEY+NAME+HASH+BASE64(0x01 || seed); the base64 may hold '+'.
+    seed = base64.b64decode(open(DB + ".key").read().strip().split("+", 4)[4])[1:]
+    text = f"{ORIGIN}\n{n + 1}\n{base64.b64encode(mth(hashes)).decode()}\n"
+    sig = Ed25519PrivateKey.from_private_bytes(seed).sign(text.encode())
+    note = text + "\n\u2014 " + ORIGIN + " " + base64.b64encode(
+        bytes.fromhex(VKEY.split("+")[1]) + sig).decode() + "\n"
+    d.execute("INSERT INTO checkpoints(size, note) VALUES (?, ?)", (n + 1, note))
+    d.commit()
+    d.close()
+    check("the forged checkpoint opens with the log key", open_checkpoint(note, VKEY) is not None)
+    forged_tiles = os.path.join(TMP, "forged-tiles")
+    reg("tiles", forged_tiles, db=forged_db)
+    point("m2", forged_tiles)
+    check("an entry that breaks a rule, signed by the log key: refused (bad_entry)", until(
+        lambda: m2.ready().get("mirror", {}).get("reason") == "bad_entry", "bad_entry"),
+        m2.ready())
+    r = m2.ready()
+    check("... not applied, not called a fork, evidence kept",
+          m2.size() == n and not r["mirror"]["fork"] and
+          "release fields" in r["mirror"]["detail"] and
+          open(os.path.join(r["mirror"]["evidence"], "checkpoint")).read() == note, r)
+    st, a = m2.post("/api/v1/verify", json.dumps({"document": base64.b64encode(
+        first["doc"]).decode(), "at": "document"}).encode())
+    check("... and verify still answers from the verified tree", st == 200 and a["trusted"])
+    point("m2", TILES)
+
     check("m1 back on the primary's tiles: still the fork flag (sticky), and follows",
           until(lambda: m1.size() == n, "m1 at n") and m1.ready()["mirror"]["fork"])
     for v in everyone:

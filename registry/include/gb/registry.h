@@ -248,13 +248,15 @@ typedef int (*gb_reg_check_fn)(void *arg, const struct gb_merkle_store *s,
  * Appends verified leaves with this checkpoint: note must be a checkpoint
  * of the mirror's log signed by its key ("bad_signature", "wrong_log");
  * leaf is asked for the entries from the copy's size to the note's, in
- * order, and each is stored with its derived rows and tree nodes (an entry
- * that is not a JSON leaf of a known type, or breaks a derived table's
- * uniqueness, is "bad_entry"); check (if not NULL) then looks at the new
+ * order, and each must keep the rules of the typed appends (its GPG
+ * signature by an active key it names, checked in the copy's keyring; a
+ * release's fields as its statement says; no key, PCR0 or name and
+ * version twice; ...: "bad_entry" otherwise) and is stored with its
+ * derived rows and tree nodes; check (if not NULL) then looks at the new
  * tree; its root must be the note's ("fork"); the note is stored as the
  * checkpoint of its size. All in one transaction: on any refusal nothing
- * is written. A note older than the copy is "older". The rules and
- * signatures of the entries are the audit's (gb_registry_audit()).
+ * is written. A note older than the copy is "older". A failure of the
+ * machine (gpg, disk, memory) keeps its code.
  */
 int gb_registry_mirror_append(struct gb_registry *r, const char *note,
     size_t note_len, gb_reg_leaf_fn leaf, gb_reg_check_fn check, void *arg,
