@@ -16,8 +16,10 @@
  * (the signed tree does not extend the copy) is kept as evidence (the
  * note, the copy's latest note, the files fetched) in --mirror-evidence
  * and flagged until the process restarts; tiles that disagree with their
- * own entries ("bad_tiles") are refused with evidence too, but the next
- * round tries again. The copy keeps answering from its verified tree.
+ * own entries ("bad_tiles") and entries that break the log's rules
+ * ("bad_entry", checked by the registry before it applies them) are
+ * refused with evidence too, but the next round tries again. The copy
+ * keeps answering from its verified tree.
  */
 #include <errno.h>
 #include <inttypes.h>
