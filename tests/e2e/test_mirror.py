@@ -46,6 +46,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, finish, open_checkpoint  # noqa: E402
+import openapi_check  # noqa: E402
 
 GB, VERIFIER, VECTORS = sys.argv[1:4]
 TMP = tempfile.mkdtemp(prefix="glassbox-mirror-")
@@ -121,16 +122,22 @@ def free_port():
         return s.getsockname()[1]
 
 
-def http(url, method="GET", data=None, ctype="application/json"):
+def http(url, method="GET", data=None, ctype="application/json", schema=False):
+    """(status, body); with schema, a verifier's answer is also checked
+    against verifier/openapi.json."""
     h = {"Content-Type": ctype} if data is not None else {}
     r = urllib.request.Request(url, data=data, method=method, headers=h)
     try:
         with urllib.request.urlopen(r, timeout=30) as resp:
-            return resp.status, resp.read()
+            st, hd, raw = resp.status, resp.headers, resp.read()
     except urllib.error.HTTPError as e:
-        return e.code, e.read()
+        st, hd, raw = e.code, e.headers, e.read()
     except (urllib.error.URLError, OSError) as e:
         return 0, str(e).encode()
+    if schema:
+        path = "/" + url.split("/", 3)[3]
+        openapi_check.observe(method, path, st, hd, raw)
+    return st, raw
 
 
 def until(cond, what):
@@ -166,14 +173,14 @@ class Verifier:
             until(lambda: self.get("/readyz")[0] == 200, f"{self.name} ready")
 
     def get(self, path):
-        st, raw = http(self.url + path)
+        st, raw = http(self.url + path, schema=True)
         try:
             return st, json.loads(raw)
         except ValueError:
             return st, raw
 
     def post(self, path, data, ctype="application/json"):
-        st, raw = http(self.url + path, "POST", data, ctype)
+        st, raw = http(self.url + path, "POST", data, ctype, schema=True)
         return st, json.loads(raw)
 
     def ready(self):
@@ -413,12 +420,13 @@ try:
     s, sig = sign("w.json", {"version": "1", "pcrs": later["pcrs"]})
     body = json.dumps({"statement": base64.b64encode(open(s, "rb").read()).decode(),
                        "signature": open(sig).read()}).encode()
-    st, raw = http(m1.url + "/api/v1/releases", "POST", body)
+    st, raw = http(m1.url + "/api/v1/releases", "POST", body, schema=True)
     p = json.loads(raw)
     check("a write to a mirror: 403 mirror_read_only, naming the primary's log",
           st == 403 and p.get("reason") == "mirror_read_only" and f"{BASE}/m1" in p.get("detail", ""),
           (st, raw[:300]))
-    st, raw = http(m1.url + "/api/v1/releases/0123456789abcdef/revoke", "POST", body)
+    st, raw = http(m1.url + "/api/v1/releases/0123456789abcdef/revoke", "POST", body,
+                   schema=True)
     check("a revocation on a mirror: 403 mirror_read_only",
           st == 403 and json.loads(raw).get("reason") == "mirror_read_only", (st, raw[:200]))
     check("reads still answer on a mirror",
