@@ -26,7 +26,12 @@ Checked:
 - tiles with one changed entry byte are refused (bad_tiles) and nothing is
   applied; served right again, the mirror catches up.
 
-usage: test_mirror.py GLASSBOX VERIFIER VECTORS_DIR
+- challenges across replicas (docs/verifier.md "Challenges across
+  replicas"): with one challenge key, a challenge made by one mirror is
+  accepted once by another; each host's used-nonce store refuses a
+  second use there, and mirrors sharing one store refuse it everywhere.
+
+usage: test_mirror.py GLASSBOX VERIFIER VECTORS_DIR MINTDOC
 """
 import atexit
 import base64
@@ -48,7 +53,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, finish, open_checkpoint  # noqa: E402
 import openapi_check  # noqa: E402
 
-GB, VERIFIER, VECTORS = sys.argv[1:4]
+GB, VERIFIER, VECTORS, MINTDOC = sys.argv[1:5]
 TMP = tempfile.mkdtemp(prefix="glassbox-mirror-")
 os.environ["GNUPGHOME"] = os.path.join(TMP, "gnupg")
 os.mkdir(os.environ["GNUPGHOME"], 0o700)
@@ -675,6 +680,57 @@ try:
 
     check("m1 back on the primary's tiles: still the fork flag (sticky), and follows",
           until(lambda: m1.size() == n, "m1 at n") and m1.ready()["mirror"]["fork"])
+    # --- 6. challenges across replicas ------------------------------------------
+    # Documents minted now, with the nonce asked for, under a simulated
+    # root (tests/e2e/mintdoc), for a release published on the primary.
+    mint = subprocess.Popen([MINTDOC], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True)
+    PROCS.append(mint)
+    sim_root = os.path.join(TMP, "sim-root.der")
+    with open(sim_root, "wb") as f:
+        f.write(base64.b64decode(mint.stdout.readline()))
+    good = {"0": "a1" * 48, "1": "b2" * 48, "2": "c3" * 48}
+    publish("challenged", good)
+    n = primary_size()
+    key = os.path.join(TMP, "shared.challenge-key")
+    with open(os.open(key, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+        f.write(os.urandom(32).hex() + "\n")
+    shared_store = os.path.join(TMP, "shared.nonces")
+    c1 = mirror("c1", "m1", "--root", sim_root, "--challenge-key", key)
+    c2 = mirror("c2", "m1", "--root", sim_root, "--challenge-key", key)
+    c3 = mirror("c3", "m1", "--root", sim_root, "--challenge-key", key,
+                "--nonce-db", shared_store)
+    c4 = mirror("c4", "m1", "--root", sim_root, "--challenge-key", key,
+                "--nonce-db", shared_store)
+    check("the challenge mirrors hold the release",
+          all(until(lambda: c.size() == n, c.name) for c in (c1, c2, c3, c4)))
+
+    def challenged(v, nonce):
+        mint.stdin.write(json.dumps({"pcrs": good, "nonce": nonce}) + "\n")
+        mint.stdin.flush()
+        doc = base64.b64decode(mint.stdout.readline().strip())
+        st, a = v.post("/api/v1/verify", json.dumps({
+            "document": base64.b64encode(doc).decode(), "nonce": nonce}).encode())
+        return st, a.get("reason"), claims(a).get("eat_nonce") if "verdict" in a else None
+
+    nonce = c1.post("/api/v1/challenge", b"")[1]["nonce"]
+    st, reason, eat = challenged(c2, nonce)
+    check("a challenge of one mirror, verified by another: trusted, the nonce signed",
+          st == 200 and reason == "ok" and eat == nonce, (st, reason, eat))
+    check("... used again there: refused (that host's store)",
+          challenged(c2, nonce)[1] == "nonce_unknown")
+    check("... once on another host with its own store: accepted (the documented bound: "
+          "once per store)", challenged(c1, nonce)[1] == "ok")
+    nonce = c3.post("/api/v1/challenge", b"")[1]["nonce"]
+    check("mirrors sharing one store: the first use is accepted",
+          challenged(c4, nonce)[1] == "ok")
+    check("... and the second refused on the other",
+          challenged(c3, nonce)[1] == "nonce_unknown")
+    mint.stdin.close()
+    mint.wait(timeout=30)
+    for c in (c1, c2, c3, c4):
+        check(f"{c.name} stops cleanly", c.stop() == 0)
+
     for v in everyone:
         check(f"{v.name} stops cleanly", v.stop() == 0)
 finally:
