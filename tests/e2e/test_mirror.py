@@ -362,6 +362,7 @@ try:
         check(f"{name}: no log key of its own", not os.path.exists(m.db + ".key"))
     out = list(agree("start", everyone, [("trusted", first), ("to be revoked", to_revoke),
                                          ("debug", debug), ("unknown", later)]))
+    list(agree("start", everyone, [(v["file"], v) for v in real]))
     check("start: trusted with a proof against the checkpoint", out[0]["trusted"] and
           out[0]["proof"] is not None and out[0]["reason"] == "ok", out[0].get("reason"))
 
