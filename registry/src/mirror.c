@@ -580,8 +580,12 @@ gb_registry_mirror_append(struct gb_registry *r, const char *note,
 		    cp.size, n, cp.size - n);
 		goto out;
 	}
-	if (run(r->db, e, "INSERT OR IGNORE INTO checkpoints(size, note) VALUES"
-	    " (?, ?)", "ib", (int64_t)cp.size, note, note_len) != 0)
+	/* The same size again (its root checked above) may come with more
+	 * signatures (witness cosignatures, issue 18): the copy keeps the
+	 * note as the log publishes it now. */
+	if (run(r->db, e, "INSERT INTO checkpoints(size, note) VALUES (?, ?)"
+	    " ON CONFLICT(size) DO UPDATE SET note = excluded.note WHERE note"
+	    " != excluded.note", "ib", (int64_t)cp.size, note, note_len) != 0)
 		goto out;
 	if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		sql_fail(r->db, e, "commit");

@@ -613,6 +613,20 @@ try:
           until(lambda: m2.size() == n, "m2 from full tiles"), m2.ready())
     same_copy("m2 from full tiles", m2.db)
     point("m2", TILES)
+    # The same checkpoint with one more signature (as a witness's
+    # cosignature adds): the copy keeps the note as now published.
+    cosigned = os.path.join(TMP, "cosigned")
+    shutil.copytree(TILES, cosigned)
+    note = open(os.path.join(cosigned, "checkpoint")).read()
+    note += "\u2014 witness.example/w " + base64.b64encode(os.urandom(68)).decode() + "\n"
+    with open(os.path.join(cosigned, "checkpoint"), "w") as f:
+        f.write(note)
+    point("m2", cosigned)
+    check("a checkpoint again with one more signature: the copy keeps that note", until(
+        lambda: table(m2.db, "SELECT note FROM checkpoints ORDER BY size DESC LIMIT 1")[0][0]
+        == note, "cosigned note") and m2.ready()["mirror"]["state"] == "ok" and m2.size() == n)
+    point("m2", TILES)
+
     # An entry the log key signed that breaks a rule: a publication whose
     # release fields are not what its signed statement says (a new PCR0
     # and name under another release's statement and signature). Signed

@@ -254,7 +254,8 @@ typedef int (*gb_reg_check_fn)(void *arg, const struct gb_merkle_store *s,
  * version twice; ...: "bad_entry" otherwise) and is stored with its
  * derived rows and tree nodes; check (if not NULL) then looks at the new
  * tree; its root must be the note's ("fork"); the note is stored as the
- * checkpoint of its size. All in one transaction: on any refusal nothing
+ * checkpoint of its size (replacing one of that size, which can only
+ * differ by its signatures). All in one transaction: on any refusal nothing
  * is written. A note older than the copy is "older". A failure of the
  * machine (gpg, disk, memory) keeps its code.
  */
