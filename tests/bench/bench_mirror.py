@@ -157,7 +157,8 @@ http {{
     server {{ listen 127.0.0.1:{port}; root {os.path.dirname(TILES)}; }}
 }}
 """)
-    PROCS.append(subprocess.Popen(["/usr/sbin/nginx", "-c", conf, "-p", nd]))
+    PROCS.append(subprocess.Popen(["/usr/sbin/nginx", "-c", conf, "-p", nd, "-e",
+                                   os.path.join(nd, "error.log")]))
     base = f"http://127.0.0.1:{port}/log"
     for _ in range(100):
         try:

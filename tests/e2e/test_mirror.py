@@ -326,7 +326,10 @@ http {{
     }}
 }}
 """)
-nginx = subprocess.Popen(["/usr/sbin/nginx", "-c", conf, "-p", os.path.join(TMP, "nginx")],
+# -e: the error log before the configuration is read (the default, in
+# /var/log, is not writable by a user other than root).
+nginx = subprocess.Popen(["/usr/sbin/nginx", "-c", conf, "-p", os.path.join(TMP, "nginx"),
+                          "-e", os.path.join(TMP, "nginx", "error.log")],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 PROCS.append(nginx)
 BASE = f"http://127.0.0.1:{PORT}"
