@@ -120,9 +120,9 @@ vs_api_ready(struct vs_req *q)
 		return q->status;
 	switch (ready_state(q, &size, &audit)) {
 	case READY:
-		return vs_reply_json(q, 200, json_pack("{s:s, s:I, s:o}",
+		return vs_reply_json(q, 200, json_pack("{s:s, s:I, s:o, s:o*}",
 		    "status", "ready", "log_size", (json_int_t)size, "audit",
-		    audit));
+		    audit, "mirror", vs_mirror_json(q->vs)));
 	case READY_LOG_DAMAGED: {
 		const char *d = json_string_value(json_object_get(audit,
 		    "detail"));

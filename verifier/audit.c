@@ -399,6 +399,13 @@ vs_audit_refuse(struct vs_req *q)
 	if (atomic_load(&a->damaged))
 		return vs_problem(q, 503, "log_damaged", "the log failed its "
 		    "audit; no verdict can rest on it (see /readyz)");
+	if (q->vs->mirror.inited && !atomic_load(&q->vs->mirror.has_tree)) {
+		snprintf(after, sizeof after, "%u",
+		    q->vs->cfg.mirror_interval_s);
+		return vs_problem_h(q, 503, "Retry-After", after, "not_ready",
+		    "this mirror holds no verified copy of the log yet (see "
+		    "/readyz)");
+	}
 	if (!atomic_load(&a->pending))
 		return 0;
 	snprintf(after, sizeof after, "%d", VS_AUDIT_RETRY_AFTER_S);

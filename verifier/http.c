@@ -573,5 +573,9 @@ vs_metrics_text(struct vs *vs)
 		cat(&s, &len, &cap, "%s", conn);
 		free(conn);
 	}
+	if ((conn = vs_mirror_metrics(vs)) != NULL) {
+		cat(&s, &len, &cap, "%s", conn);
+		free(conn);
+	}
 	return s;
 }

@@ -66,6 +66,15 @@ static const char usage_text[] =
 "  --audit-interval S   audit the whole log (every leaf, signature and\n"
 "                       rule) at start and every S seconds; /readyz fails\n"
 "                       when an audit does (default 600; 0 turns it off)\n"
+"  --mirror URL         be a read-only mirror of the log whose tiles\n"
+"                       (C2SP tlog-tiles) are served at URL: --db is its\n"
+"                       verified copy (made if absent); writes get 403\n"
+"                       mirror_read_only (docs/verifier.md, \"Mirror\")\n"
+"  --log-key VKEY       the mirrored log's note verifier key (pinned;\n"
+"                       required with --mirror)\n"
+"  --mirror-interval S  seconds between rounds (default 10; 1..86400)\n"
+"  --mirror-evidence DIR  where refused checkpoints and their tiles are\n"
+"                       kept (default PATH.evidence)\n"
 "\n"
 "Logs one JSON line per request on standard error. SIGTERM or SIGINT stops\n"
 "it cleanly.\n";
@@ -75,7 +84,8 @@ static struct vs the_vs;
 enum { O_CONFIG = 1, O_LISTEN, O_DB, O_ROOT, O_MAXAGE, O_SKEW, O_NONCE,
     O_VKEY, O_TOKEN, O_THREADS, O_MAXBODY, O_TIMEOUT, O_CACHE, O_AUDIT,
     O_VTTL, O_CKEY, O_NONCEDB, O_CRATE, O_CBURST, O_PROXY,
-    O_BODYTIMEOUT, O_MAXCONNS, O_PERADDR, O_HELP };
+    O_BODYTIMEOUT, O_MAXCONNS, O_PERADDR, O_MIRROR, O_LOGKEY, O_MINTERVAL,
+    O_EVIDENCE, O_HELP };
 
 static const struct option longopts[] = {
 	{ "config", required_argument, NULL, O_CONFIG },
@@ -101,6 +111,10 @@ static const struct option longopts[] = {
 	{ "body-timeout", required_argument, NULL, O_BODYTIMEOUT },
 	{ "max-conns", required_argument, NULL, O_MAXCONNS },
 	{ "max-per-addr", required_argument, NULL, O_PERADDR },
+	{ "mirror", required_argument, NULL, O_MIRROR },
+	{ "log-key", required_argument, NULL, O_LOGKEY },
+	{ "mirror-interval", required_argument, NULL, O_MINTERVAL },
+	{ "mirror-evidence", required_argument, NULL, O_EVIDENCE },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -115,7 +129,8 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 
 	if (opt >= O_MAXAGE && opt != O_VKEY && opt != O_TOKEN &&
 	    opt != O_CACHE && opt != O_CKEY && opt != O_NONCEDB &&
-	    opt != O_PROXY) {
+	    opt != O_PROXY && opt != O_MIRROR && opt != O_LOGKEY &&
+	    opt != O_EVIDENCE) {
 		n = strtoll(val, &end, 10);
 		if (*end != '\0' || n < 0 || n > 86400LL * 365 * 1000 ||
 		    end == val) {
@@ -195,6 +210,17 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 	case O_CKEY: c->challenge_key = val; break;
 	case O_NONCEDB: c->nonce_db = val; break;
 	case O_PROXY: c->trusted_proxies = val; break;
+	case O_MIRROR: c->mirror_url = val; break;
+	case O_LOGKEY: c->log_key = val; break;
+	case O_EVIDENCE: c->mirror_evidence = val; break;
+	case O_MINTERVAL:
+		if (n < 1 || n > 86400) {
+			fprintf(stderr, "glassbox-verifier: --mirror-interval "
+			    "1..86400\n");
+			return -1;
+		}
+		c->mirror_interval_s = (unsigned)n;
+		break;
 	case O_CRATE:
 	case O_CBURST:
 		if (n > 1000000 || (opt == O_CBURST && n < 1)) {
@@ -215,6 +241,7 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 }
 
 static uint8_t *config_text;    /* options point into it while running */
+static char *evidence_path;     /* the default --mirror-evidence */
 
 /* NAME = VALUE lines; '#' starts a comment. */
 static int
@@ -285,6 +312,14 @@ configure(struct vs_config *c, int argc, char **argv)
 		    usage_text);
 		return 2;
 	}
+	if (c->mirror_url != NULL && c->mirror_evidence == NULL) {
+		size_t n = strlen(c->db) + sizeof ".evidence";
+
+		if ((evidence_path = malloc(n)) == NULL)
+			return 2;
+		snprintf(evidence_path, n, "%s.evidence", c->db);
+		c->mirror_evidence = evidence_path;
+	}
 	return 0;
 }
 
@@ -338,7 +373,7 @@ main(int argc, char **argv)
 
 	if ((rc = configure(&cfg, argc, argv)) != 0)
 		return rc == 1 ? 0 : 2;
-	if (vs_service_init(vs, &cfg) != 0)
+	if (vs_mirror_prepare(&cfg) != 0 || vs_service_init(vs, &cfg) != 0)
 		return 2;
 
 	/* Workers inherit the mask: only this thread takes the signals. */
@@ -347,6 +382,11 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* The mirror's first round before the audit: it audits the copy. */
+	if (vs_mirror_start(vs) != 0) {
+		fprintf(stderr, "glassbox-verifier: cannot start the mirror\n");
+		return 2;
+	}
 	if (vs_audit_start(vs) != 0) {
 		fprintf(stderr, "glassbox-verifier: cannot start the log "
 		    "watch\n");
@@ -356,6 +396,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "glassbox-verifier: cannot listen on %s\n",
 		    vs->cfg.listen);
 		vs_audit_stop(vs);
+		vs_mirror_stop(vs);
 		return 2;
 	}
 	{
@@ -375,8 +416,10 @@ main(int argc, char **argv)
 	fprintf(stderr, "{\"event\":\"stopping\",\"signal\":%d}\n", sig);
 	gb_httpd_stop(vs->httpd);
 	vs->httpd = NULL;
+	vs_mirror_stop(vs);
 	vs_audit_stop(vs);
 	vs_service_fini(vs);
 	free(config_text);
+	free(evidence_path);
 	return 0;
 }

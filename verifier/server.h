@@ -66,6 +66,43 @@ struct vs_config {
 	bool no_cache;              /* --cache off */
 	unsigned audit_interval_s;  /* 0: no log watch */
 	int64_t verdict_ttl_s;      /* a verdict's exp is iat + this */
+	const char *mirror_url;     /* --mirror: the remote log's tiles */
+	const char *log_key;        /* --log-key: its note verifier key */
+	unsigned mirror_interval_s; /* --mirror-interval */
+	const char *mirror_evidence;    /* --mirror-evidence DIR */
+};
+
+/* The mirror (mirror.c). Each fetch (connect to last byte) and each round
+ * (checkpoint, bundles, tiles, apply) is bounded; a round that runs out
+ * fails ("timeout") and the next one starts over. */
+#define VS_MIRROR_CONNECT_MS 5000
+#define VS_MIRROR_FETCH_MS 10000
+#define VS_MIRROR_ROUND_MS 300000
+/* ... plus this per entry bundle a round must fetch, so that a copy far
+ * behind (a new replica of a long log) catches up in one round: a bundle
+ * and its hash tiles take milliseconds at any usual speed, and checking
+ * its up to 256 entries' GPG signatures about 4 s (16 ms each here). */
+#define VS_MIRROR_BUNDLE_MS 10000
+#define VS_MIRROR_INTERVAL_S 10     /* default --mirror-interval */
+#define VS_MIRROR_URL_MAX 2048      /* bytes of --mirror */
+/* Bytes of the files of one refused round kept as evidence; past it the
+ * rest is not saved (reason.json says so). */
+#define VS_MIRROR_EVIDENCE_BYTES (64u << 20)
+#define VS_MIRROR_METRICS_BYTES 2048
+struct vs_mirror {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+	bool inited, running, stop;
+	void *curl;                 /* CURL *, the poll thread's */
+	atomic_bool has_tree;       /* the copy holds a verified checkpoint */
+	atomic_bool quit;           /* stopping: fetches in flight end */
+	/* Under mu: */
+	uint64_t rounds, failures, forks, held;
+	int64_t last_ok_ms;         /* 0: never */
+	bool failing, forked;       /* forked: until the process restarts */
+	char code[32], message[512], fork_message[512];
+	char evidence[4096];        /* the last evidence directory */
 };
 
 /* While the first audit runs, verify answers 503 not_ready with this
@@ -163,6 +200,7 @@ struct vs {
 	struct vs_regcache *regcache;   /* NULL with --cache off */
 	struct vs_respcache *respcache; /* NULL with --cache off */
 	struct vs_audit audit;
+	struct vs_mirror mirror;
 };
 
 /* What a handler says about its request, for the log line and metrics. */
@@ -240,12 +278,24 @@ void vs_metrics_verdict(struct vs *vs, enum gb_reason r);
 char *vs_metrics_text(struct vs *vs);
 json_t *vs_metrics_verdicts(struct vs *vs);
 
+/* mirror.c. prepare (before vs_service_init()) checks the options and
+ * creates the copy at c->db if absent; start runs a first round, then
+ * polls every --mirror-interval seconds in a thread; json and metrics are
+ * /readyz's and /metrics' part (NULL when not a mirror; new). */
+int vs_mirror_prepare(const struct vs_config *c);
+int vs_mirror_start(struct vs *vs);
+void vs_mirror_stop(struct vs *vs);
+json_t *vs_mirror_json(struct vs *vs);
+char *vs_mirror_metrics(struct vs *vs);
+
 /* audit.c */
 int vs_audit_start(struct vs *vs);
+
 void vs_audit_stop(struct vs *vs);
 json_t *vs_audit_json(struct vs *vs, bool *failed);
 /* Whether verify may answer: 0, or the 503 already sent (log_damaged, or
- * not_ready while the first audit is pending). */
+ * not_ready while the first audit is pending or while a mirror holds no
+ * verified copy yet). */
 int vs_audit_refuse(struct vs_req *q);
 /* Every verified checkpoint the verifier reads passes here (note: the
  * latest checkpoint the caller read through r). One equal to the kept

@@ -31,7 +31,8 @@ vs_config_defaults(struct vs_config *c)
 	    .max_conns = GB_HTTPD_CONNS_MAX, .audit_interval_s = 600,
 	    .verdict_ttl_s = 300, .challenge_rate = VS_CHALLENGE_RATE,
 	    .challenge_burst = VS_CHALLENGE_BURST,
-	    .trusted_proxies = VS_TRUSTED_PROXIES };
+	    .trusted_proxies = VS_TRUSTED_PROXIES,
+	    .mirror_interval_s = VS_MIRROR_INTERVAL_S };
 }
 
 struct route {
@@ -82,7 +83,15 @@ vs_service_handler(void *arg, const struct gb_http_req *req, struct gb_http_resp
 	double secs;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	rt->fn(&q);
+	/* A mirror's copy grows only from its primary's log: the writes
+	 * (POST /api/v1/releases...) go to the primary. */
+	if (q.vs->cfg.mirror_url != NULL && strcmp(rt->name, "releases") == 0 &&
+	    !vs_method(&q, "GET") && !vs_method(&q, "HEAD"))
+		vs_problem(&q, 403, "mirror_read_only", "this verifier is a "
+		    "read-only mirror of the log at %s; send writes to the "
+		    "primary", q.vs->cfg.mirror_url);
+	else
+		rt->fn(&q);
 	if (resp->body == NULL)         /* a handler that said nothing */
 		vs_problem(&q, 500, "internal", "no answer");
 	clock_gettime(CLOCK_MONOTONIC, &t1);

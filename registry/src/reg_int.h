@@ -34,6 +34,10 @@ int gb__registry_append_raw(struct gb_registry *r, const char *const *leaves,
  * the witnesses configured (registry/src/witness.c). */
 int gb__cosigned(struct gb_registry *r, char **note, struct gb_reg_error *e);
 
+/* Whether r is a mirror's copy (mirror.c): its checkpoints are those it
+ * fetched, not one per size. */
+bool gb__registry_is_mirror(struct gb_registry *r);
+
 /* The Merkle store over the nodes table. */
 struct gb_merkle_store gb__store_of(struct gb_registry *r);
 

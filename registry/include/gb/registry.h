@@ -299,4 +299,49 @@ int gb_registry_sync(struct gb_registry *r, gb_reg_cosign_fn fn, void *arg,
 /* gb_registry_sync(r, NULL, NULL, e). */
 int gb_registry_sync_tiles(struct gb_registry *r, struct gb_reg_error *e);
 
+/*
+ * Mirrors (docs/verifier.md, "Mirror"): a read-only copy of another log,
+ * kept by glassbox-verifier --mirror from the log's tiles. A mirror's
+ * database is a registry like a primary's (the verifier reads it as
+ * usual) with the log's verifier key, no signing key, meta "mirror" = its
+ * source, and the checkpoints it fetched (not one per size).
+ *
+ * init creates one at db for the log of vkey (the origin is its name);
+ * source is kept for people. open opens it to grow: "not_mirror" for a
+ * primary's database, "wrong_log" if vkey (when not NULL) is not its key;
+ * the typed appends (publish, ...) stay refused ("read_only").
+ */
+int gb_registry_mirror_init(const char *db, const char *vkey,
+    const char *source, struct gb_reg_error *e);
+int gb_registry_mirror_open(const char *db, const char *vkey,
+    struct gb_registry **out, struct gb_reg_error *e);
+
+/* Gives entry index's exact bytes (borrowed until the next call); 0, or -1
+ * with e set. */
+typedef int (*gb_reg_leaf_fn)(void *arg, uint64_t index,
+    const uint8_t **leaf, size_t *len, struct gb_reg_error *e);
+/* Looks at the tree of size entries (s: its nodes, the new ones included)
+ * before it is committed; 0 to go on, -1 with e set to refuse. */
+typedef int (*gb_reg_check_fn)(void *arg, const struct gb_merkle_store *s,
+    uint64_t size, struct gb_reg_error *e);
+
+/*
+ * Appends verified leaves with this checkpoint: note must be a checkpoint
+ * of the mirror's log signed by its key ("bad_signature", "wrong_log");
+ * leaf is asked for the entries from the copy's size to the note's, in
+ * order, and each must keep the rules of the typed appends (its GPG
+ * signature by an active key it names, checked in the copy's keyring; a
+ * release's fields as its statement says; no key, PCR0 or name and
+ * version twice; ...: "bad_entry" otherwise) and is stored with its
+ * derived rows and tree nodes; check (if not NULL) then looks at the new
+ * tree; its root must be the note's ("fork"); the note is stored as the
+ * checkpoint of its size (replacing one of that size, which can only
+ * differ by its signatures). All in one transaction: on any refusal nothing
+ * is written. A note older than the copy is "older". A failure of the
+ * machine (gpg, disk, memory) keeps its code.
+ */
+int gb_registry_mirror_append(struct gb_registry *r, const char *note,
+    size_t note_len, gb_reg_leaf_fn leaf, gb_reg_check_fn check, void *arg,
+    struct gb_reg_error *e);
+
 #endif /* GB_REGISTRY_H */
