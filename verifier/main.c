@@ -66,6 +66,10 @@ static const char usage_text[] =
 "  --audit-interval S   audit the whole log (every leaf, signature and\n"
 "                       rule) at start and every S seconds; /readyz fails\n"
 "                       when an audit does (default 600; 0 turns it off)\n"
+"  --policy FILE        a C2SP tlog-policy (logs, witnesses, quorum): no\n"
+"                       verdict naming a release, and /readyz 503, while\n"
+"                       the latest checkpoint is below its quorum\n"
+"                       (below_quorum); served at /api/v1/log/policy\n"
 "\n"
 "Logs one JSON line per request on standard error. SIGTERM or SIGINT stops\n"
 "it cleanly.\n";
@@ -75,7 +79,7 @@ static struct vs the_vs;
 enum { O_CONFIG = 1, O_LISTEN, O_DB, O_ROOT, O_MAXAGE, O_SKEW, O_NONCE,
     O_VKEY, O_TOKEN, O_THREADS, O_MAXBODY, O_TIMEOUT, O_CACHE, O_AUDIT,
     O_VTTL, O_CKEY, O_NONCEDB, O_CRATE, O_CBURST, O_PROXY,
-    O_BODYTIMEOUT, O_MAXCONNS, O_PERADDR, O_HELP };
+    O_BODYTIMEOUT, O_MAXCONNS, O_PERADDR, O_POLICY, O_HELP };
 
 static const struct option longopts[] = {
 	{ "config", required_argument, NULL, O_CONFIG },
@@ -101,6 +105,7 @@ static const struct option longopts[] = {
 	{ "body-timeout", required_argument, NULL, O_BODYTIMEOUT },
 	{ "max-conns", required_argument, NULL, O_MAXCONNS },
 	{ "max-per-addr", required_argument, NULL, O_PERADDR },
+	{ "policy", required_argument, NULL, O_POLICY },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -195,6 +200,7 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 	case O_CKEY: c->challenge_key = val; break;
 	case O_NONCEDB: c->nonce_db = val; break;
 	case O_PROXY: c->trusted_proxies = val; break;
+	case O_POLICY: c->policy = val; break;
 	case O_CRATE:
 	case O_CBURST:
 		if (n > 1000000 || (opt == O_CBURST && n < 1)) {
