@@ -120,7 +120,7 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 
 	if (opt >= O_MAXAGE && opt != O_VKEY && opt != O_TOKEN &&
 	    opt != O_CACHE && opt != O_CKEY && opt != O_NONCEDB &&
-	    opt != O_PROXY) {
+	    opt != O_PROXY && opt != O_POLICY) {
 		n = strtoll(val, &end, 10);
 		if (*end != '\0' || n < 0 || n > 86400LL * 365 * 1000 ||
 		    end == val) {
