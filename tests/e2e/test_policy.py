@@ -285,7 +285,7 @@ try:
     # A cosignature by w1's own key, dated an hour ahead: refused.
     with open(w1_db + ".key") as f:
         skey = f.read().strip()
-    name, kid, b = skey.split("+")[2:5]
+    name, kid, b = skey.split("+", 4)[2:5]
     seed = base64.b64decode(b)[1:]
     text = note.split("\n\n", 1)[0] + "\n"
     future = int(time.time()) + 3600
