@@ -109,6 +109,22 @@ def http(url, method="GET", body=None):
         return e.code, e.headers.get("Content-Type", ""), e.read()
 
 
+def page(jobs):
+    """The page in chromium (tests/web/policy_page.mjs): one result per job
+    ({url, doc, policy})."""
+    path = os.path.join(TMP, f"jobs-{time.monotonic_ns()}.json")
+    with open(path, "w") as f:
+        json.dump(jobs, f)
+    r = subprocess.run([shutil.which("node") or "node",
+                        os.path.join(ROOT, "tests", "web", "policy_page.mjs"), path],
+                       capture_output=True, text=True, timeout=300)
+    try:
+        return json.loads(r.stdout)
+    except ValueError:
+        check("the page test ran", False, r.stdout[-1000:] + r.stderr[-2000:])
+        return [{} for _ in jobs]
+
+
 class Verifier:
     def __init__(self, name, *extra):
         self.log = open(os.path.join(TMP, f"verifier-{name}.log"), "w+")
@@ -269,6 +285,15 @@ try:
           all(isinstance(w["time"], int) and abs(w["time"] - time.time()) < 600
               for w in q["witnesses"]), q)
     case("both-q1", both, doc, "q1", 0)
+    b64doc = base64.b64encode(minted(pcrs=GOOD)).decode()
+    (pg,) = page([{"url": v2.url, "doc": b64doc, "policy": None}])
+    check("page: pins the served policy on its first visit",
+          pg.get("pinnedPolicy") == POLICIES["q2"] and pg.get("quorumRule") == "both", pg)
+    check("page, both cosignatures, quorum 2: Trusted, the quorum holds",
+          pg.get("state") == "trusted" and pg.get("quorum") == "met" and
+          "quorum:pass" in pg.get("steps", "") and
+          pg.get("witnesses") == [["W1", "verified"], ["W2", "verified"]] and
+          not pg.get("problems"), pg)
     case("both-none", both, doc, "none", 0)
     case("both-other-log", both, doc, "other-log", 1, "bad_proof")
 
@@ -338,6 +363,20 @@ try:
           q.get("met") is False and [(w["name"], w["state"]) for w in q.get("witnesses", [])]
           == [("W1", "verified"), ("W2", "missing")], q)
     case("one-q1", one, doc, "q1", 0)
+    b64doc = base64.b64encode(minted(pcrs=GOOD)).decode()
+    pq1, pq2user, pv2 = page([{"url": v1.url, "doc": b64doc, "policy": None},
+                              {"url": v1.url, "doc": b64doc, "policy": POLICIES["q2"]},
+                              {"url": v2.url, "doc": b64doc, "policy": None}])
+    check("page, one cosignature, quorum 1 (pinned): Trusted, W2's missing shown",
+          pq1.get("state") == "trusted" and pq1.get("quorum") == "met" and
+          pq1.get("witnesses") == [["W1", "verified"], ["W2", "missing"]], pq1)
+    check("page, one cosignature, quorum 2 (given by the user): not trusted, below_quorum",
+          pq2user.get("quorumRule") == "both" and pq2user.get("state") == "unverified" and
+          pq2user.get("reason") == "below_quorum" and pq2user.get("quorum") == "not_met" and
+          "quorum:fail" in pq2user.get("steps", "") and
+          pq2user.get("witnesses") == [["W1", "verified"], ["W2", "missing"]], pq2user)
+    check("page on the quorum-2 verifier: no verdict, below_quorum shown",
+          "below_quorum" in pv2.get("error", "") and "state" not in pv2, pv2)
     case("one-none", one, doc, "none", 0)
     r = run(GB, "check-verdict", "--verdict-key", os.path.join(CASES, "one-q1", "verdict_key.json"),
             "--log-key", os.path.join(CASES, "one-q1", "log.vkey"), "--policy", PF["q1"],
