@@ -21,12 +21,15 @@ vs_api_wellknown(struct vs_req *q)
 	if ((x = vs_b64url(q->vs->verdict_pub, sizeof q->vs->verdict_pub)) ==
 	    NULL)
 		return vs_problem(q, 500, "no_memory", "out of memory");
+	/* log_policy: where the --policy file is served, only with one (so
+	 * that the page asks for it only then). */
 	rc = vs_reply_json(q, 200, json_pack("{s:{s:s, s:s, s:s, s:s, s:s}, "
-	    "s:s?, s:s, s:s}", "verdict_key", "kty", "OKP", "crv", "Ed25519",
-	    "x", x, "kid", q->vs->verdict_kid, "alg", "EdDSA", "log_key",
-	    q->vs->log_vkey[0] ? q->vs->log_vkey : NULL, "root_sha256",
-	    gb_verifier_root_sha256(q->vs->verifier), "version",
-	    "glassbox-verifier " VS_VERSION));
+	    "s:s?, s:s, s:s, s:s*}", "verdict_key", "kty", "OKP", "crv",
+	    "Ed25519", "x", x, "kid", q->vs->verdict_kid, "alg", "EdDSA",
+	    "log_key", q->vs->log_vkey[0] ? q->vs->log_vkey : NULL,
+	    "root_sha256", gb_verifier_root_sha256(q->vs->verifier), "version",
+	    "glassbox-verifier " VS_VERSION, "log_policy", q->vs->policy ?
+	    "/api/v1/log/policy" : NULL));
 	free(x);
 	return rc;
 }

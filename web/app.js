@@ -108,23 +108,18 @@ let service;
 const keyText = (j) => (j && typeof j === "object" ?
   [j.kty, j.crv, j.x, j.kid].join(" ") : "");
 
-// The tlog-policy the verifier serves (GET /api/v1/log/policy), or null
-// when it was started without one (404).
-async function servedPolicy() {
-  try {
-    return await api("/api/v1/log/policy");
-  } catch (e) {
-    if (e instanceof ApiError && e.status === 404)
-      return null;
-    throw e;
-  }
+// The tlog-policy the verifier serves (GET /api/v1/log/policy, which
+// /.well-known/glassbox names as log_policy), or null without one.
+async function servedPolicy(w) {
+  return w.log_policy === "/api/v1/log/policy" ?
+    api("/api/v1/log/policy") : null;
 }
 
 async function wellKnown() {
   if (!service) {
     const w = await api("/.well-known/glassbox");
     const served = { verdict_key: w.verdict_key, log_key: w.log_key,
-      policy: await servedPolicy() };
+      policy: await servedPolicy(w) };
     let pinned = null, firstVisit = false;
     try {
       pinned = JSON.parse(localStorage.getItem(PINNED));
