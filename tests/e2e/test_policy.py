@@ -44,7 +44,9 @@ DB = os.path.join(TMP, "reg.db")
 ORIGIN = "policy.glassbox/log"
 EM = "\u2014 "
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-CASES = os.path.join(os.environ["GB_VERDICT_CASES"], "policy") \
+# Beside $GB_VERDICT_CASES, not in it (test_verifier.py runs both checkers
+# over every folder in that one, as the web cases are kept beside it too).
+CASES = os.environ["GB_VERDICT_CASES"].rstrip("/") + "-policy" \
     if os.environ.get("GB_VERDICT_CASES") else os.path.join(TMP, "policy-cases")
 procs = []
 
