@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import check, finish  # noqa: E402
+import openapi_check  # noqa: E402
 
 GB, VERIFIER, MINTDOC = sys.argv[1:4]
 TMP = tempfile.mkdtemp(prefix="glassbox-policy-")
@@ -102,13 +103,16 @@ def stop(p, what):
 
 
 def http(url, method="GET", body=None):
+    """One request; every answer is also held against verifier/openapi.json."""
     req = urllib.request.Request(url, data=body, method=method,
                                  headers={"Content-Type": "application/json"} if body else {})
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.headers.get("Content-Type", ""), r.read()
+            st, hd, raw = r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
-        return e.code, e.headers.get("Content-Type", ""), e.read()
+        st, hd, raw = e.code, e.headers, e.read()
+    openapi_check.observe(method, "/" + url.split("/", 3)[3], st, hd, raw)
+    return st, hd.get("Content-Type", ""), raw
 
 
 def page(jobs):
