@@ -9,6 +9,7 @@
  * /api/v1/log/policy, for the page to pin (docs/verifier.md).
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,16 +65,21 @@ vs_policy_init(struct vs *vs)
 	}
 	vs->policy_text = (char *)buf;
 	vs->policy_len = len;
+	pthread_mutex_init(&vs->policy_mu, NULL);
 	return 0;
 }
 
 void
 vs_policy_fini(struct vs *vs)
 {
+	if (vs->policy != NULL)
+		pthread_mutex_destroy(&vs->policy_mu);
 	gb_tlog_policy_free(vs->policy);
 	free(vs->policy_text);
+	free(vs->policy_ok);
 	vs->policy = NULL;
 	vs->policy_text = NULL;
+	vs->policy_ok = NULL;
 }
 
 bool
@@ -83,15 +89,38 @@ vs_policy_refuses(struct vs *vs, const char *note, size_t len, char *why,
 	struct gb_tlog_policy_result r;
 	size_t n;
 
+	bool same;
+	char *copy;
+
 	if (vs->policy == NULL)
 		return false;
-	if (note == NULL || gb_tlog_policy_check(vs->policy, note, len,
-	    (int64_t)time(NULL), &r) != 0) {
+	if (note == NULL) {
 		snprintf(why, why_len, "the checkpoint cannot be read");
 		return true;
 	}
-	if (r.trusted)
+	pthread_mutex_lock(&vs->policy_mu);
+	same = vs->policy_ok != NULL && vs->policy_ok_len == len &&
+	    memcmp(vs->policy_ok, note, len) == 0;
+	pthread_mutex_unlock(&vs->policy_mu);
+	if (same)
 		return false;
+	if (gb_tlog_policy_check(vs->policy, note, len, (int64_t)time(NULL),
+	    &r) != 0) {
+		snprintf(why, why_len, "the checkpoint cannot be read");
+		return true;
+	}
+	if (r.trusted) {
+		/* Remembered when memory allows; otherwise checked again. */
+		if ((copy = malloc(len)) != NULL) {
+			memcpy(copy, note, len);
+			pthread_mutex_lock(&vs->policy_mu);
+			free(vs->policy_ok);
+			vs->policy_ok = copy;
+			vs->policy_ok_len = len;
+			pthread_mutex_unlock(&vs->policy_mu);
+		}
+		return false;
+	}
 	n = (size_t)snprintf(why, why_len, "the checkpoint (size %" PRIu64
 	    ") does not satisfy the policy's quorum %s (%s):",
 	    r.checkpoint.size, gb_tlog_policy_quorum(vs->policy), r.reason);

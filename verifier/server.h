@@ -169,6 +169,13 @@ struct vs {
 	struct gb_tlog_policy *policy;  /* NULL: no quorum required */
 	char *policy_text;          /* the file as read, From malloc() */
 	size_t policy_len;
+	/* The last checkpoint note the policy trusted, by its exact bytes
+	 * (From malloc()), under policy_mu: the same note is checked once,
+	 * not once per request (a trusted note stays trusted as time goes
+	 * on: only a cosignature dated ahead depends on the clock). */
+	pthread_mutex_t policy_mu;
+	char *policy_ok;
+	size_t policy_ok_len;
 };
 
 /* What a handler says about its request, for the log line and metrics. */
