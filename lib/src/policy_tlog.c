@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gb/codec.h"
 #include "gb/err.h"
 #include "gb/tlog_policy.h"
 
@@ -365,6 +366,29 @@ gb_tlog_policy_parse(const char *text, size_t len,
 	rc = 0;
 out:
 	gb_tlog_policy_free(p);
+	return rc;
+}
+
+int
+gb_tlog_policy_read_file(const char *path, struct gb_tlog_policy **out,
+    struct gb_tlog_policy_error *err)
+{
+	uint8_t *buf = NULL;
+	size_t len;
+	int rc;
+
+	if ((rc = gb_read_file(path, GB_TLOG_POLICY_MAX_BYTES, &buf,
+	    &len)) != 0) {
+		if (err != NULL) {
+			err->line = 0;
+			snprintf(err->message, sizeof err->message, "%s",
+			    rc == GB_ETOOBIG ? "the policy is larger than 65536 "
+			    "bytes" : gb_strerror(rc));
+		}
+		return rc == GB_ENOMEM || rc == GB_ETOOBIG ? rc : GB_EINVAL;
+	}
+	rc = gb_tlog_policy_parse((const char *)buf, len, out, err);
+	free(buf);
 	return rc;
 }
 

@@ -4,6 +4,8 @@
  * they are defined, each named limit), and the quorum evaluated over real
  * cosignatures made here (good, missing, forged, from the future).
  */
+#include <unistd.h>
+
 #include "gb/err.h"
 #include "gb/note.h"
 #include "gb/tlog_policy.h"
@@ -161,6 +163,25 @@ TEST(every_line_kind)
 	ASSERT_STR_EQ(gb_tlog_policy_quorum(p), "none");
 	gb_tlog_policy_free(p);
 	gb_tlog_policy_free(NULL);
+	p = NULL;
+
+	/* From a file, and a file that is not there. */
+	{
+		char path[] = "/tmp/gb-policy-XXXXXX", *t = policy_text(good[4]);
+		int fd = mkstemp(path);
+
+		ASSERT(fd >= 0);
+		ASSERT_EQ(write(fd, t, strlen(t)), (long long)strlen(t));
+		close(fd);
+		free(t);
+		ASSERT_EQ(gb_tlog_policy_read_file(path, &p, &e), 0);
+		ASSERT_EQ(gb_tlog_policy_nwitnesses(p), 3);
+		gb_tlog_policy_free(p);
+		p = NULL;
+		unlink(path);
+		ASSERT_EQ(gb_tlog_policy_read_file(path, &p, &e), GB_EINVAL);
+		ASSERT(p == NULL && e.line == 0 && e.message[0] != '\0');
+	}
 }
 
 TEST(refusals)

@@ -60,6 +60,13 @@ struct gb_tlog_policy_error {
 int gb_tlog_policy_parse(const char *text, size_t len,
     struct gb_tlog_policy **out, struct gb_tlog_policy_error *err);
 
+/* gb_tlog_policy_parse() of the file at path (at most
+ * GB_TLOG_POLICY_MAX_BYTES): 0, GB_EINVAL (err says why; line 0 and the
+ * I/O error's sentence when the file cannot be read), GB_ETOOBIG,
+ * GB_ENOMEM. */
+int gb_tlog_policy_read_file(const char *path, struct gb_tlog_policy **out,
+    struct gb_tlog_policy_error *err);
+
 /* Frees p; NULL is allowed. */
 void gb_tlog_policy_free(struct gb_tlog_policy *p);
 
