@@ -20,6 +20,7 @@
 #include "gb/docjson.h"
 #include "gb/note.h"
 #include "gb/timefmt.h"
+#include "gb/tlog_policy.h"
 #include "gb/verdict.h"
 
 /* A saved verify answer: the verdict, the tlog-proof, the document summary
@@ -32,7 +33,8 @@
 
 static const char usage_text[] =
 "usage: glassbox check-verdict --verdict-key JWK_FILE --log-key VKEY_FILE\n"
-"                              [--proof FILE] [--result FILE] [--nonce HEX]\n"
+"                              [--policy FILE] [--proof FILE]\n"
+"                              [--result FILE] [--nonce HEX]\n"
 "                              [--at now|document|MS|RFC3339]\n"
 "                              [--now UNIX_S] [--json] ANSWER DOC\n"
 "\n"
@@ -40,8 +42,9 @@ static const char usage_text[] =
 "its signature under the pinned verdict key; that it is about DOC (and the\n"
 "result and nonce given); that it has not expired; that the release it\n"
 "names is in the log (its tlog-proof, under a checkpoint signed by the\n"
-"pinned log key); that it answers the question asked (--at); then that it\n"
-"affirms.\n"
+"pinned log key, cosigned by the policy's quorum of witnesses when\n"
+"--policy is given); that it answers the question asked (--at); then that\n"
+"it affirms.\n"
 "\n"
 "  ANSWER           the verify answer JSON as received (its \"verdict\" and\n"
 "                   \"tlog_proof\" are used), or just the compact JWS\n"
@@ -52,6 +55,11 @@ static const char usage_text[] =
 "                   JSON (its verdict_key)\n"
 "  --log-key F      the log's C2SP verifier key line, or the whole\n"
 "                   /.well-known/glassbox JSON (its log_key)\n"
+"  --policy F       a C2SP tlog-policy file (docs/witness.md, \"Policy\"):\n"
+"                   the receipt's checkpoint must be signed by a log it\n"
+"                   lists (if any) and cosigned (cosignature/v1, dated at\n"
+"                   most 60 s after now) by its quorum: below_quorum\n"
+"                   otherwise, bad_proof for a cosignature that fails\n"
 "  --proof F        the tlog-proof text (when ANSWER is a bare JWS, or to\n"
 "                   use another one)\n"
 "  --result F       the result that was sent (its exact bytes)\n"
@@ -63,14 +71,17 @@ static const char usage_text[] =
 "                   freshness it checked (glassbox.freshness)\n"
 "  --now UNIX_S     check expiry at this time (seconds; default: now)\n"
 "  --json           print {\"valid\", \"reason\", \"claim\", \"message\",\n"
-"                   \"claims\"} on standard output\n"
+"                   \"claims\", \"quorum\"} on standard output (quorum:\n"
+"                   null, or {\"met\", \"rule\", \"witnesses\": [{\"name\",\n"
+"                   \"state\", \"time\"}]} once a receipt was evaluated\n"
+"                   under --policy)\n"
 "\n"
 "Keys are only read from files: pin them once, never fetch them silently.\n"
 "\n"
 "Exit status: 0 valid (authentic, bound, unexpired, proven, affirming),\n"
 "1 refused (bad_verdict, bad_verdict_signature, verdict_mismatch naming\n"
-"the claim, verdict_expired, bad_proof, or the verdict's own reason; on\n"
-"standard error, or in the JSON), 2 usage or I/O error.\n";
+"the claim, verdict_expired, bad_proof, below_quorum, or the verdict's own\n"
+"reason; on standard error, or in the JSON), 2 usage or I/O error.\n";
 
 static int
 usage_error(const char *what, const char *arg)
@@ -208,15 +219,59 @@ out:
 	return rc;
 }
 
+/* The policy file, parsed; prints why not and returns -1. */
+static int
+load_policy(const char *path, struct gb_tlog_policy **out)
+{
+	struct gb_tlog_policy_error e;
+	uint8_t *buf = NULL;
+	size_t len;
+	int rc;
+
+	if (read_file(path, GB_TLOG_POLICY_MAX_BYTES, &buf, &len) != 0)
+		return -1;
+	rc = gb_tlog_policy_parse((const char *)buf, len, out, &e);
+	free(buf);
+	if (rc == GB_EINVAL)
+		fprintf(stderr, "glassbox check-verdict: %s:%u: not a "
+		    "tlog-policy: %s\n", path, e.line, e.message);
+	else if (rc != 0)
+		fprintf(stderr, "glassbox check-verdict: %s\n",
+		    gb_strerror(rc));
+	return rc == 0 ? 0 : -1;
+}
+
+/* {"met", "rule", "witnesses": [{"name", "state", "time"}]}, or null
+ * when no receipt was evaluated under a policy. */
+static json_t *
+quorum_json(const struct gb_verdict_outcome *o,
+    const struct gb_tlog_policy *p)
+{
+	json_t *a;
+
+	if (!o->quorum_checked || (a = json_array()) == NULL)
+		return json_null();
+	for (size_t i = 0; i < o->quorum.nwitnesses; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s, s:o}", "name",
+		    o->quorum.witness[i].name, "state",
+		    gb_tlog_cosig_state_name(o->quorum.witness[i].state),
+		    "time", o->quorum.witness[i].time != 0 ? json_integer(
+		    (json_int_t)o->quorum.witness[i].time) : json_null()));
+	return json_pack("{s:b, s:s, s:o}", "met", o->quorum.quorum, "rule",
+	    gb_tlog_policy_quorum(p), "witnesses", a);
+}
+
 /* Prints the outcome; returns the exit status. */
 static int
-report(const struct gb_verdict_outcome *o, bool json)
+report(const struct gb_verdict_outcome *o, const struct gb_tlog_policy *p,
+    bool json)
 {
 	if (json) {
-		json_t *j = json_pack("{s:b, s:s?, s:s?, s:s, s:O?}", "valid",
-		    o->valid, "reason", o->valid ? NULL : o->reason, "claim",
-		    o->claim[0] ? o->claim : NULL, "message", o->message,
-		    "claims", o->claims);
+		json_t *j = json_pack("{s:b, s:s?, s:s?, s:s, s:O?, s:o}",
+		    "valid", o->valid, "reason", o->valid ? NULL : o->reason,
+		    "claim", o->claim[0] ? o->claim : NULL, "message",
+		    o->message, "claims", o->claims, "quorum",
+		    quorum_json(o, p));
 
 		if (j == NULL || json_dumpf(j, stdout, JSON_INDENT(2) |
 		    JSON_PRESERVE_ORDER) != 0) {
@@ -252,6 +307,14 @@ report(const struct gb_verdict_outcome *o, bool json)
 		    json_string_value(json_object_get(rel, "name")),
 		    json_string_value(json_object_get(rel, "version")),
 		    json_integer_value(json_object_get(rel, "index")), when);
+		if (o->quorum_checked) {
+			printf("quorum %s holds:", gb_tlog_policy_quorum(p));
+			for (size_t i = 0; i < o->quorum.nwitnesses; i++)
+				printf(" %s %s", o->quorum.witness[i].name,
+				    gb_tlog_cosig_state_name(
+				    o->quorum.witness[i].state));
+			printf("\n");
+		}
 	}
 	if (!o->valid)
 		fprintf(stderr, "glassbox check-verdict: %s%s%s%s: %s\n",
@@ -268,6 +331,7 @@ cmd_check_verdict(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "verdict-key", required_argument, NULL, 'k' },
 		{ "log-key", required_argument, NULL, 'l' },
+		{ "policy", required_argument, NULL, 'P' },
 		{ "proof", required_argument, NULL, 'p' },
 		{ "result", required_argument, NULL, 'r' },
 		{ "nonce", required_argument, NULL, 'n' },
@@ -279,7 +343,9 @@ cmd_check_verdict(int argc, char **argv)
 	};
 	struct gb_verdict_input in = { .jws = NULL };
 	struct gb_verdict_outcome o = { .valid = false };
+	struct gb_tlog_policy *policy = NULL;
 	const char *jwk_path = NULL, *vkey_path = NULL, *proof_path = NULL,
+	    *policy_path = NULL,
 	    *result_path = NULL, *nonce_hex = NULL, *s;
 	uint8_t pub[GB_ED25519_PUB_BYTES], *answer = NULL, *proof = NULL,
 	    *result = NULL, *nonce = NULL, *input = NULL, *doc = NULL;
@@ -297,6 +363,7 @@ cmd_check_verdict(int argc, char **argv)
 		switch (c) {
 		case 'k': jwk_path = optarg; break;
 		case 'l': vkey_path = optarg; break;
+		case 'P': policy_path = optarg; break;
 		case 'p': proof_path = optarg; break;
 		case 'r': result_path = optarg; break;
 		case 'n': nonce_hex = optarg; break;
@@ -338,6 +405,8 @@ cmd_check_verdict(int argc, char **argv)
 	}
 	if (load_jwk(jwk_path, pub, kid) != 0 || load_vkey(vkey_path,
 	    &vkey) != 0)
+		goto out;
+	if (policy_path != NULL && load_policy(policy_path, &policy) != 0)
 		goto out;
 	if (read_file(argv[optind], ANSWER_MAX_BYTES, &answer,
 	    &answer_len) != 0 || read_file(argv[optind + 1],
@@ -400,6 +469,7 @@ cmd_check_verdict(int argc, char **argv)
 	in.verdict_pub = pub;
 	in.verdict_kid = kid;
 	in.log_vkey = vkey;
+	in.policy = policy;
 	if (in.jws == NULL)
 		in.jws = "";
 	if ((err = gb_verdict_check(&in, &o)) != 0) {
@@ -407,8 +477,9 @@ cmd_check_verdict(int argc, char **argv)
 		    gb_strerror(err));
 		goto out;
 	}
-	status = report(&o, json);
+	status = report(&o, policy, json);
 out:
+	gb_tlog_policy_free(policy);
 	json_decref(o.claims);
 	json_decref(aj);
 	free(vkey);

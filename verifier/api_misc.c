@@ -21,12 +21,15 @@ vs_api_wellknown(struct vs_req *q)
 	if ((x = vs_b64url(q->vs->verdict_pub, sizeof q->vs->verdict_pub)) ==
 	    NULL)
 		return vs_problem(q, 500, "no_memory", "out of memory");
+	/* log_policy: where the --policy file is served, only with one (so
+	 * that the page asks for it only then). */
 	rc = vs_reply_json(q, 200, json_pack("{s:{s:s, s:s, s:s, s:s, s:s}, "
-	    "s:s?, s:s, s:s}", "verdict_key", "kty", "OKP", "crv", "Ed25519",
-	    "x", x, "kid", q->vs->verdict_kid, "alg", "EdDSA", "log_key",
-	    q->vs->log_vkey[0] ? q->vs->log_vkey : NULL, "root_sha256",
-	    gb_verifier_root_sha256(q->vs->verifier), "version",
-	    "glassbox-verifier " VS_VERSION));
+	    "s:s?, s:s, s:s, s:s*}", "verdict_key", "kty", "OKP", "crv",
+	    "Ed25519", "x", x, "kid", q->vs->verdict_kid, "alg", "EdDSA",
+	    "log_key", q->vs->log_vkey[0] ? q->vs->log_vkey : NULL,
+	    "root_sha256", gb_verifier_root_sha256(q->vs->verifier), "version",
+	    "glassbox-verifier " VS_VERSION, "log_policy", q->vs->policy ?
+	    "/api/v1/log/policy" : NULL));
 	free(x);
 	return rc;
 }
@@ -48,6 +51,8 @@ enum ready_state {
 	READY_PENDING,          /* no audit finished yet: 503 not_ready */
 	READY_UNREADABLE,       /* the registry cannot be read: 503 not_ready */
 	READY_MISMATCH,         /* checkpoint and tree disagree: 503 not_ready */
+	READY_BELOW_QUORUM,     /* --policy refuses the checkpoint: 503
+	                         * below_quorum */
 };
 
 /* Ready when the log watch (audit.c) finished its first audit and the last
@@ -56,7 +61,8 @@ enum ready_state {
  * over a tree of the log's size. *size is the log's size (when readable),
  * *audit a new reference to the audit's state. */
 static enum ready_state
-ready_state(struct vs_req *q, uint64_t *size, json_t **audit)
+ready_state(struct vs_req *q, uint64_t *size, json_t **audit, char *why,
+    size_t why_len)
 {
 	struct gb_registry *r = vs_registry(q);
 	struct gb_note_opened o;
@@ -101,6 +107,9 @@ ready_state(struct vs_req *q, uint64_t *size, json_t **audit)
 		    memcmp(root, c.root, sizeof root) == 0;
 	}
 	st = ok ? READY : READY_MISMATCH;
+	if (st == READY && vs_policy_refuses(q->vs, note, strlen(note), why,
+	    why_len))
+		st = READY_BELOW_QUORUM;
 out:
 	free(note);
 	return st;
@@ -111,14 +120,14 @@ vs_api_ready(struct vs_req *q)
 {
 	uint64_t size;
 	json_t *audit;
-	char after[24];
+	char after[24], why[400];
 	int rc;
 
 	if (!vs_method(q, "GET"))
 		return vs_problem(q, 405, "method_not_allowed", "use GET");
 	if (vs_query_only(q, "") != 0)
 		return q->status;
-	switch (ready_state(q, &size, &audit)) {
+	switch (ready_state(q, &size, &audit, why, sizeof why)) {
 	case READY:
 		return vs_reply_json(q, 200, json_pack("{s:s, s:I, s:o, s:o*}",
 		    "status", "ready", "log_size", (json_int_t)size, "audit",
@@ -141,6 +150,9 @@ vs_api_ready(struct vs_req *q)
 		rc = vs_problem(q, 503, "not_ready", "the registry cannot be "
 		    "read");
 		break;
+	case READY_BELOW_QUORUM:
+		rc = vs_problem(q, 503, "below_quorum", "%s", why);
+		break;
 	default:
 		rc = vs_problem(q, 503, "not_ready", "the log's checkpoint "
 		    "does not match its tree");
@@ -162,7 +174,7 @@ vs_api_metrics(struct vs_req *q)
 	size_t n;
 	uint64_t size;
 	json_t *audit;
-	char *s, *t;
+	char *s, *t, why[400];
 	int rc;
 
 	if (!vs_method(q, "GET"))
@@ -173,7 +185,7 @@ vs_api_metrics(struct vs_req *q)
 		return vs_problem(q, 500, "no_memory", "out of memory");
 	/* The two states an operator is woken for (CloudWatch alarms in
 	 * infra/terraform/alarms.tf), computed as GET /readyz computes them. */
-	st = ready_state(q, &size, &audit);
+	st = ready_state(q, &size, &audit, why, sizeof why);
 	json_decref(audit);
 	n = strlen(s) + sizeof gauges + 2;
 	if ((t = malloc(n)) == NULL) {

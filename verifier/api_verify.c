@@ -736,6 +736,23 @@ vs_api_verify(struct vs_req *q)
 			    json_object_get(release, "id")) : pcr0);
 			goto out;
 		}
+		/* --policy: that checkpoint must also be cosigned by the
+		 * quorum, or a client holding the same policy would refuse
+		 * the receipt; no verdict is given meanwhile (policy.c). */
+		{
+			const char *note = json_string_value(json_object_get(
+			    json_object_get(proof, "checkpoint"), "note"));
+			char why[400];
+
+			if (vs_policy_refuses(vs, note, note ? strlen(note) : 0,
+			    why, sizeof why)) {
+				rc = vs_problem(q, 503, "below_quorum", "release "
+				    "%s matched, but %s; no verdict is given "
+				    "(see /readyz)", json_string_value(
+				    json_object_get(release, "id")), why);
+				goto out;
+			}
+		}
 	}
 	if (r == GB_R_OK && a.result != NULL && matched)
 		r = check_signer(release, &d, &res);

@@ -75,6 +75,10 @@ static const char usage_text[] =
 "  --mirror-interval S  seconds between rounds (default 10; 1..86400)\n"
 "  --mirror-evidence DIR  where refused checkpoints and their tiles are\n"
 "                       kept (default PATH.evidence)\n"
+"  --policy FILE        a C2SP tlog-policy (logs, witnesses, quorum): no\n"
+"                       verdict naming a release, and /readyz 503, while\n"
+"                       the latest checkpoint is below its quorum\n"
+"                       (below_quorum); served at /api/v1/log/policy\n"
 "\n"
 "Logs one JSON line per request on standard error. SIGTERM or SIGINT stops\n"
 "it cleanly.\n";
@@ -85,7 +89,7 @@ enum { O_CONFIG = 1, O_LISTEN, O_DB, O_ROOT, O_MAXAGE, O_SKEW, O_NONCE,
     O_VKEY, O_TOKEN, O_THREADS, O_MAXBODY, O_TIMEOUT, O_CACHE, O_AUDIT,
     O_VTTL, O_CKEY, O_NONCEDB, O_CRATE, O_CBURST, O_PROXY,
     O_BODYTIMEOUT, O_MAXCONNS, O_PERADDR, O_MIRROR, O_LOGKEY, O_MINTERVAL,
-    O_EVIDENCE, O_HELP };
+    O_EVIDENCE, O_POLICY, O_HELP };
 
 static const struct option longopts[] = {
 	{ "config", required_argument, NULL, O_CONFIG },
@@ -115,6 +119,7 @@ static const struct option longopts[] = {
 	{ "log-key", required_argument, NULL, O_LOGKEY },
 	{ "mirror-interval", required_argument, NULL, O_MINTERVAL },
 	{ "mirror-evidence", required_argument, NULL, O_EVIDENCE },
+	{ "policy", required_argument, NULL, O_POLICY },
 	{ "help", no_argument, NULL, O_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -130,7 +135,7 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 	if (opt >= O_MAXAGE && opt != O_VKEY && opt != O_TOKEN &&
 	    opt != O_CACHE && opt != O_CKEY && opt != O_NONCEDB &&
 	    opt != O_PROXY && opt != O_MIRROR && opt != O_LOGKEY &&
-	    opt != O_EVIDENCE) {
+	    opt != O_EVIDENCE && opt != O_POLICY) {
 		n = strtoll(val, &end, 10);
 		if (*end != '\0' || n < 0 || n > 86400LL * 365 * 1000 ||
 		    end == val) {
@@ -221,6 +226,7 @@ apply(struct vs_config *c, int opt, const char *name, char *val)
 		}
 		c->mirror_interval_s = (unsigned)n;
 		break;
+	case O_POLICY: c->policy = val; break;
 	case O_CRATE:
 	case O_CBURST:
 		if (n > 1000000 || (opt == O_CBURST && n < 1)) {

@@ -19,6 +19,7 @@
 #include "gb/note.h"
 #include "gb/registry.h"
 #include "gb/regread.h"
+#include "gb/tlog_policy.h"
 
 #define VS_VERSION "0.1.0"
 /*
@@ -70,6 +71,7 @@ struct vs_config {
 	const char *log_key;        /* --log-key: its note verifier key */
 	unsigned mirror_interval_s; /* --mirror-interval */
 	const char *mirror_evidence;    /* --mirror-evidence DIR */
+	const char *policy;         /* tlog-policy file, or NULL (policy.c) */
 };
 
 /* The mirror (mirror.c). Each fetch (connect to last byte) and each round
@@ -201,6 +203,17 @@ struct vs {
 	struct vs_respcache *respcache; /* NULL with --cache off */
 	struct vs_audit audit;
 	struct vs_mirror mirror;
+	/* --policy: parsed once, read-only after init (policy.c). */
+	struct gb_tlog_policy *policy;  /* NULL: no quorum required */
+	char *policy_text;          /* the file as read, From malloc() */
+	size_t policy_len;
+	/* The last checkpoint note the policy trusted, by its exact bytes
+	 * (From malloc()), under policy_mu: the same note is checked once,
+	 * not once per request (a trusted note stays trusted as time goes
+	 * on: only a cosignature dated ahead depends on the clock). */
+	pthread_mutex_t policy_mu;
+	char *policy_ok;
+	size_t policy_ok_len;
 };
 
 /* What a handler says about its request, for the log line and metrics. */
@@ -230,6 +243,16 @@ void vs_service_refused(void *arg, const struct gb_http_req *req,
     int status, const char *code);
 void vs_service_httpd_opts(struct vs *vs, struct gb_httpd_opts *o);
 void vs_service_fini(struct vs *vs);
+
+/* policy.c: init reads and parses cfg.policy (nothing without one; prints
+ * why and returns -1 on a bad file, or one whose logs leave out the
+ * registry's key); fini frees it. refuses says whether the checkpoint note
+ * must not be trusted under the policy (false without one), and why. */
+int vs_policy_init(struct vs *vs);
+void vs_policy_fini(struct vs *vs);
+bool vs_policy_refuses(struct vs *vs, const char *note, size_t len,
+    char *why, size_t why_len);
+int vs_api_policy(struct vs_req *q);
 
 /* http.c */
 int vs_reply_json(struct vs_req *q, int status, json_t *body);

@@ -45,6 +45,7 @@ static struct route routes[] = {
 	{ "/api/v1/verify", "verify", vs_api_verify },
 	{ "/api/v1/releases", "releases", vs_api_releases },
 	{ "/api/v1/keys", "keys", vs_api_keys },
+	{ "/api/v1/log/policy", "policy", vs_api_policy },
 	{ "/api/v1/log", "log", vs_api_log },
 	{ "/api/v1/verdicts", "verdicts", vs_api_verdicts },
 	{ "/tlog", "tlog", vs_api_tlog },
@@ -236,6 +237,8 @@ vs_service_init(struct vs *vs, const struct vs_config *c)
 		goto out;
 	}
 	snprintf(vs->log_vkey, sizeof vs->log_vkey, "%s", gb_registry_vkey(r));
+	if (vs_policy_init(vs) != 0)
+		goto out;
 	if (vs->cfg.verdict_key == NULL) {
 		size_t n = strlen(vs->cfg.db) + sizeof ".verdict-key";
 
@@ -279,6 +282,7 @@ out:
 		OPENSSL_cleanse(vs->verdict_seed, sizeof vs->verdict_seed);
 		gb_verifier_free(vs->verifier);
 		free(vs->verdict_key_path);
+		vs_policy_fini(vs);
 		*vs = (struct vs){ .cfg = *c };
 	}
 	return rc;
@@ -297,4 +301,5 @@ vs_service_fini(struct vs *vs)
 	gb_ed25519_signer_free(vs->verdict_signer);
 	OPENSSL_cleanse(vs->verdict_seed, sizeof vs->verdict_seed);
 	free(vs->verdict_key_path);
+	vs_policy_fini(vs);
 }

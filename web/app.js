@@ -4,14 +4,17 @@
 
 import {
   CheckError, VerdictError, b64ToBytes, bytesToB64, bytesToHex, hexToBytes,
-  leafHash, openCheckpoint, parseDocument, parseVerifierKey, sha256, treeRoot,
-  verifyConsistency, verifyInclusion, verifyVerdict,
+  leafHash, openCheckpoint, parseDocument, parsePolicy, parseVerifierKey,
+  policyName, sha256, treeRoot, verifyConsistency, verifyInclusion,
+  verifyVerdict,
 } from "./check.js";
 
 const main = document.getElementById("main");
 const PAGE = 25;               // log entries per page
 const SAVED = "glassbox.checkpoint";
 const PINNED = "glassbox.keys";
+// A tlog-policy the user gave this browser instead of the pinned one.
+const USER_POLICY = "glassbox.policy";
 // The most log entries the page reads (and hashes) to compute the releases
 // and their revocations itself; past it, it says what it did not read. An
 // auditor (or a test) may lower it in localStorage "glassbox.logReadMax".
@@ -105,10 +108,18 @@ let service;
 const keyText = (j) => (j && typeof j === "object" ?
   [j.kty, j.crv, j.x, j.kid].join(" ") : "");
 
+// The tlog-policy the verifier serves (GET /api/v1/log/policy, which
+// /.well-known/glassbox names as log_policy), or null without one.
+async function servedPolicy(w) {
+  return w.log_policy === "/api/v1/log/policy" ?
+    api("/api/v1/log/policy") : null;
+}
+
 async function wellKnown() {
   if (!service) {
     const w = await api("/.well-known/glassbox");
-    const served = { verdict_key: w.verdict_key, log_key: w.log_key };
+    const served = { verdict_key: w.verdict_key, log_key: w.log_key,
+      policy: await servedPolicy(w) };
     let pinned = null, firstVisit = false;
     try {
       pinned = JSON.parse(localStorage.getItem(PINNED));
@@ -119,10 +130,29 @@ async function wellKnown() {
       localStorage.setItem(PINNED, JSON.stringify(pinned));
       firstVisit = true;
     }
+    // Keys pinned before policies were served: the policy is pinned on
+    // this visit, its first.
+    if (!("policy" in pinned)) {
+      pinned.policy = served.policy;
+      localStorage.setItem(PINNED, JSON.stringify(pinned));
+    }
     const changed = keyText(pinned.verdict_key) !==
-      keyText(served.verdict_key) || pinned.log_key !== served.log_key;
+      keyText(served.verdict_key) || pinned.log_key !== served.log_key ||
+      pinned.policy !== served.policy;
+    // The policy every check uses: the user's, else the pinned one.
+    const userText = localStorage.getItem(USER_POLICY);
+    const policyText = userText !== null ? userText : pinned.policy;
+    let policy = null, policyError = null;
+    if (policyText !== null && policyText !== undefined) {
+      try {
+        policy = await parsePolicy(policyText);
+      } catch (e) {
+        policyError = e.message;
+      }
+    }
     service = { ...w, pinned, served, changed, firstVisit,
-      logKey: await parseVerifierKey(pinned.log_key) };
+      logKey: await parseVerifierKey(pinned.log_key), policy, policyText,
+      policyError, policyFrom: userText !== null ? "user" : "pinned" };
   }
   return service;
 }
@@ -148,6 +178,8 @@ function keyWarning(s) {
     ["Served verdict key", mono(keyText(s.served.verdict_key))],
     ["Pinned log key", mono(s.pinned.log_key)],
     ["Served log key", mono(String(s.served.log_key))],
+    ["Pinned policy", h("pre", null, s.pinned.policy ?? "none")],
+    ["Served policy", h("pre", null, s.served.policy ?? "none")],
   ]),
   h("button", { type: "button", id: "accept-keys", onclick: accept },
     "Accept the new keys"));
@@ -393,6 +425,7 @@ async function viewOverview() {
       ["Verdict key id", mono(w.pinned.verdict_key.kid)],
       ["Software", w.version],
     ])));
+  kids.push(policySection(w));
   const v = await api("/api/v1/verdicts");
   const seen = v.reasons.filter((r) => r.total > 0);
   kids.push(section("Recent verdicts",
@@ -405,6 +438,50 @@ async function viewOverview() {
           mono(r.reason), String(r.recent), String(r.total), r.text]),
         "verdicts")));
   return kids;
+}
+
+// The tlog-policy (C2SP) verdicts are checked under: pinned from the
+// verifier (GET /api/v1/log/policy) on the first visit, or one the user
+// gives here, kept in this browser.
+function policySection(w) {
+  const text = h("textarea", { name: "policy", rows: 6, spellcheck: "false",
+    "aria-label": "tlog-policy", placeholder: "log VKEY\nwitness NAME " +
+      "VKEY\ngroup G 2 A B C\nquorum G" }, w.policyText ?? "");
+  const use = () => {
+    localStorage.setItem(USER_POLICY, text.value);
+    service = undefined;
+    route();
+  };
+  const pinned = () => {
+    localStorage.removeItem(USER_POLICY);
+    service = undefined;
+    route();
+  };
+  const p = w.policy;
+  return section("Witness policy",
+    h("p", { class: "muted", id: "policy-note" }, w.policyText === null ||
+      w.policyText === undefined ? "This verifier serves no tlog-policy " +
+      "and none was given here: verdicts are checked without a quorum of " +
+      "witnesses." : w.policyFrom === "user" ? "Verdicts are checked " +
+      "under the policy given in this browser." : "Verdicts are checked " +
+      "under the policy this browser pinned from the verifier " +
+      "(/api/v1/log/policy)."),
+    w.policyError ? outcome(false, "The policy cannot be used: " +
+      w.policyError + ". No verdict naming a release is trusted until it " +
+      "is fixed.") : null,
+    p ? dl([
+      ["Quorum", h("span", { id: "policy-quorum" }, policyName(p.quorumName))],
+      ["Logs", String(p.logs.length)],
+      ["Witnesses", h("span", { id: "policy-witnesses" }, p.witnesses.map(
+        (x) => `${policyName(x.name)} (${x.key.name})`).join(", ") ||
+        "none")],
+    ]) : null,
+    h("details", null, h("summary", null, "Give another policy"),
+      text, h("div", { class: "row" },
+        h("button", { type: "button", id: "use-policy", onclick: use },
+          "Use this policy"),
+        h("button", { type: "button", id: "pinned-policy",
+          onclick: pinned }, "Use the pinned policy"))));
 }
 
 // An auditor keeps a checkpoint in this browser; each visit proves the log
@@ -828,6 +905,8 @@ const VERDICT_CHECKS = [
   ["time", "verdict_expired", "It has not expired"],
   ["receipt", "bad_proof", "Its release is in the log (tlog-proof against " +
     "a checkpoint signed by the pinned log key)"],
+  ["quorum", "below_quorum", "That checkpoint is cosigned by the policy's " +
+    "quorum of witnesses"],
   ["question", "verdict_mismatch", "It answers the question asked (the " +
     "time to check at)"],
 ];
@@ -862,17 +941,24 @@ async function verifyDocument(text, at) {
   }
   const s = await wellKnown();
   let claims = null, err = null;
+  const report = {};
   try {
+    // A policy that cannot be read trusts nothing that needs it.
+    if (s.policyError)
+      throw new VerdictError("below_quorum", "the witness policy cannot " +
+        "be used: " + s.policyError);
     claims = await verifyVerdict({ jws: v.verdict, tlogProof:
       v.tlog_proof ?? null, document: bytes, result: null, nonce: null,
     verdictKey: s.pinned.verdict_key, logKey: s.pinned.log_key,
-    now: Math.floor(Date.now() / 1000), at });
+    now: Math.floor(Date.now() / 1000), at, policy: s.policy, report });
   } catch (e) {
     // verifyVerdict() refuses a verdict about another question than this
     // page asked (verdict_mismatch, glassbox.at or glassbox.freshness).
     err = e;
   }
-  const kids = [verdictCard(v, claims, err)];
+  const kids = [verdictCard(v, claims, err, s, report)];
+  if (report.quorum)
+    kids.push(quorumCard(report.quorum));
   kids.push(await documentCard(bytes));
   const g = (claims || (err && err.signed ? err.claims : null))?.submods
     .glassbox;
@@ -895,6 +981,24 @@ async function verifyDocument(text, at) {
   return kids;
 }
 
+// The witnesses whose cosignatures of the receipt's checkpoint this
+// browser checked (cosignature/v1), and whether the quorum holds.
+function quorumCard(q) {
+  const states = { verified: ["ok", "verified"], missing: ["bad",
+    "no cosignature"], bad: ["bad", "does not verify"], future: ["bad",
+    "dated in the future"] };
+  return section("Witness cosignatures (checked in this browser)",
+    h("div", { id: "quorum", "data-quorum": q.trusted ? "met" : "not_met" },
+      outcome(q.trusted, q.trusted ? `The policy's quorum ` +
+        `(${policyName(q.quorumName)}) holds for the receipt's checkpoint.` :
+        `The policy's quorum (${policyName(q.quorumName)}) does not hold ` +
+        `for the receipt's checkpoint (${q.reason}).`),
+      table(["Witness", "Cosignature", "Signed at"], q.witnesses.map((x) =>
+        [policyName(x.name), h("span", { "data-witness": policyName(x.name),
+          "data-state": x.state }, badge(...states[x.state])),
+        x.time === null ? "\u2014" : when(x.time * 1000)]), "witnesses")));
+}
+
 // Input that is neither hex nor base64 never reaches the verifier.
 function notADocument() {
   return h("section", { class: "card verdict bad", id: "verdict" },
@@ -911,7 +1015,7 @@ function notADocument() {
 
 // Trusted and Refused come from a verdict that passed every check here;
 // anything else is Unverified, with the check that failed.
-function verdictCard(v, claims, err) {
+function verdictCard(v, claims, err, s, report) {
   const refused = err instanceof VerdictError && err.signed;
   const state = claims ? "trusted" : refused ? "refused" : "unverified";
   const signedClaims = claims || (refused ? err.claims : null);
@@ -920,14 +1024,17 @@ function verdictCard(v, claims, err) {
     err.reason : "error";
   const failAt = claims || refused ? VERDICT_CHECKS.length :
     err instanceof VerdictError ? (err.claim === "glassbox.at" ||
-      err.claim === "glassbox.freshness" ? 5 :
+      err.claim === "glassbox.freshness" ? 6 :
       VERDICT_CHECKS.findIndex(([, r]) => r === err.reason)) : 0;
   const noRelease = g && g["ear.status"] !== "affirming" &&
     !g["glassbox.release"];
   const steps = h("ol", { class: "vchecks" }, VERDICT_CHECKS.map(
     ([id, , title], i) => {
-      const st = i < failAt ? (id === "receipt" && noRelease ? "skipped" :
-        "pass") : i === failAt ? "fail" : "not_run";
+      // The quorum is skipped without a policy, or without a receipt.
+      const skip = (id === "receipt" && noRelease) || (id === "quorum" &&
+        (noRelease || !report.quorum) && !(s.policyError && i === failAt));
+      const st = i < failAt ? (skip ? "skipped" : "pass") : i === failAt ?
+        "fail" : "not_run";
       return h("li", { class: st, "data-vcheck": id, "data-status": st },
         h("span", { class: "status" }, st.replace("_", " ")),
         h("span", { class: "title" }, title),

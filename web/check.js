@@ -787,6 +787,246 @@ export async function checkTlogProof(text, logKey) {
   return { cp, entry: p.extra, hash, index: p.index };
 }
 
+// --- C2SP tlog-policy (gb/tlog_policy.h, the same rules) -------------------
+
+// The limits tlog-policy recommends, as GB_TLOG_POLICY_*: more is refused.
+export const POLICY_LOGS_MAX = 32;
+export const POLICY_WITNESSES_MAX = 32;
+export const POLICY_GROUPS_MAX = 32;
+export const POLICY_MAX_BYTES = 65536;
+export const POLICY_LINE_MAX = 2048;
+export const POLICY_NAME_MAX = 255;
+// How far a cosignature's timestamp may be ahead of now (s), as
+// GB_TLOG_POLICY_SKEW_S.
+export const COSIG_MAX_SKEW_S = 60;
+const COSIG_TIME_MAX = (1n << 63n) - 1n;
+
+// Strict standard base64 (padded, nothing else), as the C reader's
+// b64_exact(): null when s is not that.
+function b64Strict(s) {
+  if (s.length === 0 || s.length % 4 !== 0 ||
+      !/^[A-Za-z0-9+/]*={0,2}$/.test(s))
+    return null;
+  try {
+    return b64ToBytes(s);
+  } catch {
+    return null;
+  }
+}
+
+// A witness's cosignature/v1 verifier key "NAME+KEYID+BASE64(0x04 || PUB)":
+// NAME printable ASCII without space or '+', KEYID the first 4 bytes of
+// SHA-256(NAME || "\n" || 0x04 || PUB). Throws CheckError.
+export async function parseCosigKey(vkey) {
+  const m = /^([\x21-\x2a\x2c-\x7e]{1,255})\+([0-9a-f]{8})\+([A-Za-z0-9+/=]+)$/
+    .exec(vkey);
+  const raw = m ? b64Strict(m[3]) : null;
+  if (!m || raw === null || raw.length !== 33 || raw[0] !== 4)
+    throw new CheckError("not a cosignature/v1 witness key");
+  const id = (await sha256(concat(enc.encode(m[1] + "\n"), raw))).slice(0, 4);
+  if (bytesToHex(id) !== m[2])
+    throw new CheckError("the witness key's id does not match its name " +
+      "and key");
+  return { name: m[1], id, pub: raw.slice(1) };
+}
+
+// Parses a policy file (a string, read as UTF-8 bytes, or the bytes):
+// { logs: [{ key, url }], witnesses: [{ name, key, url }], nodes, quorum
+// (a node index, -1 for none), quorumName }. Names are compared as octets.
+// Throws CheckError naming the line, as gb_tlog_policy_parse() refuses.
+export async function parsePolicy(input) {
+  const bytes = typeof input === "string" ? enc.encode(input) : input;
+  const fail = (line, what) => {
+    throw new CheckError(line ? `policy line ${line}: ${what}` :
+      `policy: ${what}`);
+  };
+  if (!(bytes instanceof Uint8Array))
+    fail(0, "not text");
+  if (bytes.length > POLICY_MAX_BYTES)
+    fail(0, `larger than ${POLICY_MAX_BYTES} bytes`);
+  for (const c of bytes)
+    if ((c < 0x20 && c !== 9 && c !== 10) || c === 0x7f)
+      fail(0, "a control character other than tab and newline");
+  // One char per octet: names and URLs stay opaque octets.
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 0x8000)
+    text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+  const p = { logs: [], witnesses: [], nodes: [], quorum: null,
+    quorumName: null };
+  const find = (name) => p.nodes.findIndex((n) => n.name === name);
+  const newName = (line, name) => {
+    if (name.length > POLICY_NAME_MAX)
+      fail(line, `a name is longer than ${POLICY_NAME_MAX} bytes`);
+    if (name === "none")
+      fail(line, "none is predefined and cannot be defined again");
+    if (find(name) >= 0)
+      fail(line, "a witness or group of this name is defined already");
+  };
+  const lines = text.split("\n");
+  if (lines.length > 0 && lines[lines.length - 1] === "")
+    lines.pop();
+  for (let i = 0; i < lines.length; i++) {
+    const ln = i + 1, l = lines[i];
+    if (l.length > POLICY_LINE_MAX)
+      fail(ln, `a line is longer than ${POLICY_LINE_MAX} bytes`);
+    const it = l.split(/[ \t]+/).filter((x) => x !== "");
+    if (it.length === 0 || it[0].startsWith("#"))
+      continue;
+    if (it[0] === "log") {
+      if (it.length !== 2 && it.length !== 3)
+        fail(ln, "a log line is \"log VKEY [URL]\"");
+      if (p.logs.length === POLICY_LOGS_MAX)
+        fail(ln, `more logs than the limit of ${POLICY_LOGS_MAX}`);
+      let key;
+      try {
+        key = await parseVerifierKey(it[1]);
+      } catch {
+        fail(ln, "the log key is not an Ed25519 signed-note verifier key");
+      }
+      if (p.logs.some((x) => equal(x.key.pub, key.pub)))
+        fail(ln, "a log with this public key is listed already");
+      p.logs.push({ key, url: it[2] ?? null });
+    } else if (it[0] === "witness") {
+      if (it.length !== 3 && it.length !== 4)
+        fail(ln, "a witness line is \"witness NAME VKEY [URL]\"");
+      newName(ln, it[1]);
+      if (p.witnesses.length === POLICY_WITNESSES_MAX)
+        fail(ln, `more witnesses than the limit of ${POLICY_WITNESSES_MAX}`);
+      let key;
+      try {
+        key = await parseCosigKey(it[2]);
+      } catch {
+        fail(ln, "the witness key is not a cosignature/v1 verifier key");
+      }
+      if (p.witnesses.some((x) => equal(x.key.pub, key.pub)))
+        fail(ln, "a witness with this public key is listed already");
+      const w = { name: it[1], key, url: it[3] ?? null, group: false };
+      p.witnesses.push(w);
+      p.nodes.push(w);
+    } else if (it[0] === "group") {
+      if (it.length < 4)
+        fail(ln, "a group line is \"group NAME all|any|K MEMBER...\"");
+      newName(ln, it[1]);
+      if (p.nodes.length - p.witnesses.length === POLICY_GROUPS_MAX)
+        fail(ln, `more groups than the limit of ${POLICY_GROUPS_MAX}`);
+      const n = it.length - 3, t = it[2];
+      // As the C reader: at most 9 digits, and past the number of names
+      // a policy can define it is out of range anyway.
+      const k = t === "all" ? n : t === "any" ? 1 :
+        /^[0-9]{1,9}$/.test(t) && Number(t) <= POLICY_WITNESSES_MAX +
+          POLICY_GROUPS_MAX ? Number(t) : 0;
+      if (k < 1 || k > n)
+        fail(ln, "the threshold is not all, any or a decimal K with " +
+          "1 <= K <= the number of members");
+      const members = [];
+      for (const m of it.slice(3)) {
+        if (m === "none")
+          fail(ln, "none cannot be a group member");
+        const idx = find(m);
+        if (idx < 0)
+          fail(ln, "a member is not a witness or group defined on an " +
+            "earlier line");
+        if (members.includes(idx))
+          fail(ln, "a member is listed twice in one group");
+        members.push(idx);
+      }
+      p.nodes.push({ name: it[1], group: true, k, members });
+    } else if (it[0] === "quorum") {
+      if (it.length !== 2)
+        fail(ln, "a quorum line is \"quorum NAME\"");
+      if (p.quorum !== null)
+        fail(ln, "a second quorum line (a policy has exactly one)");
+      const idx = it[1] === "none" ? -1 : find(it[1]);
+      if (idx === -1 && it[1] !== "none")
+        fail(ln, "the quorum is not a witness or group defined on an " +
+          "earlier line");
+      p.quorum = idx;
+      p.quorumName = it[1];
+    } else {
+      fail(ln, "an unknown kind of line (log, witness, group, quorum, a " +
+        "comment or a blank line)");
+    }
+  }
+  if (p.quorum === null)
+    fail(0, "the policy has no quorum line");
+  return p;
+}
+
+// A name as the page shows it: its octets read as UTF-8.
+export function policyName(name) {
+  return new TextDecoder().decode(Uint8Array.from(name, (c) =>
+    c.charCodeAt(0)));
+}
+
+// Evaluates a checkpoint note (with its cosignature lines) against a
+// parsed policy at now (seconds), as gb_tlog_policy_check(): { logSigned,
+// quorum, bad, trusted, reason (null, "bad_log_signature",
+// "bad_cosignature" or "below_quorum"), witnesses: [{ name, state
+// ("missing", "verified", "bad", "future"), time }], quorumName }. Throws
+// CheckError when the note is not a checkpoint note.
+export async function checkPolicy(policy, note, now) {
+  const cut = note.indexOf("\n\n");
+  if (cut < 0 || !note.endsWith("\n") || note.length === cut + 2)
+    throw new CheckError("not a signed note");
+  const text = note.slice(0, cut + 1);
+  parseCheckpoint(text);
+  const sigLines = note.slice(cut + 2, -1).split("\n");
+  let logSigned = policy.logs.length === 0;
+  for (const l of policy.logs) {
+    try {
+      await openNote(note, l.key);
+      logSigned = true;
+    } catch { /* another listed log may have signed it */ }
+  }
+  const tbytes = enc.encode(text);
+  const witnessed = [], out = [];
+  let bad = false;
+  for (const n of policy.nodes) {
+    if (n.group) {
+      witnessed.push(n.members.filter((i) => witnessed[i]).length >= n.k);
+      continue;
+    }
+    let state = "missing", time = null;
+    for (const line of sigLines) {
+      const m = /^\u2014 ([^ ]+) (.*)$/.exec(line);
+      if (!m) {
+        state = "bad";
+        break;
+      }
+      if (m[1] !== n.key.name)
+        continue;
+      const sig = b64Strict(m[2]);
+      if (sig === null || sig.length !== 76 || !equal(sig.slice(0, 4),
+        n.key.id))
+        continue;
+      let t = 0n;
+      for (const b of sig.slice(4, 12))
+        t = (t << 8n) | BigInt(b);
+      if (t > COSIG_TIME_MAX) {
+        state = "bad";
+        break;
+      }
+      const msg = concat(enc.encode(`cosignature/v1\ntime ${t}\n`), tbytes);
+      if (!(await ed25519Verify(n.key.pub, sig.slice(12), msg))) {
+        state = "bad";
+        break;
+      }
+      state = now < 0 || t > BigInt(Math.floor(now)) +
+        BigInt(COSIG_MAX_SKEW_S) ? "future" : "verified";
+      time = Number(t);
+      break;
+    }
+    witnessed.push(state === "verified");
+    bad ||= state === "bad" || state === "future";
+    out.push({ name: n.name, state, time });
+  }
+  const quorum = policy.quorum < 0 || witnessed[policy.quorum];
+  return { logSigned, quorum, bad, trusted: logSigned && quorum && !bad,
+    reason: !logSigned ? "bad_log_signature" : bad ? "bad_cosignature" :
+      !quorum ? "below_quorum" : null, witnesses: out,
+    quorumName: policy.quorumName };
+}
+
 // Days from 1970-01-01 to a proleptic Gregorian date (as
 // gb_days_from_civil()).
 function daysFromCivil(y, m, d) {
@@ -842,13 +1082,21 @@ export function parseAt(at) {
 }
 
 // The checks of docs/verdict.md, in its order. at is the time the client
-// asked (parseAt()'s forms; "now" by default). Returns the claims, or
+// asked (parseAt()'s forms; "now" by default). policy (a tlog-policy's
+// text, or parsePolicy()'s result; null: none) makes the receipt's
+// checkpoint need its quorum (below_quorum); report, an object, gets
+// .quorum (checkPolicy()'s answer) once the checkpoint was evaluated. Returns the claims, or
 // throws VerdictError (reason, claim; claims once the signature verified)
 // or, for a bad pinned key or argument, CheckError.
 export async function verifyVerdict({ jws, tlogProof, document: docBytes,
-  result, nonce, verdictKey, logKey, now, at = "now" }) {
+  result, nonce, verdictKey, logKey, now, at = "now", policy = null,
+  report = null }) {
   const { x, kid } = await verdictPub(verdictKey);
   const key = await parseVerifierKey(String(logKey).trim());
+  // A policy as text is parsed here (a bad one is the caller's error).
+  const pol = policy === null || policy === undefined ? null :
+    typeof policy === "string" || policy instanceof Uint8Array ?
+      await parsePolicy(policy) : policy;
   if (!(docBytes instanceof Uint8Array))
     throw new CheckError("the document is not bytes");
   if (!Number.isFinite(now))
@@ -994,6 +1242,30 @@ export async function verifyVerdict({ jws, tlogProof, document: docBytes,
       await verifyInclusion(p.index, cp.size, hash, p.hashes, cp.root);
     } catch {
       fail("the inclusion proof does not lead to the checkpoint's root");
+    }
+    // Last of step 5: the checkpoint under the client's policy.
+    if (pol !== null) {
+      let q;
+      try {
+        q = await checkPolicy(pol, p.checkpoint, now);
+      } catch {
+        fail("the tlog-proof's checkpoint cannot be read under the policy");
+      }
+      if (report !== null)
+        report.quorum = q;
+      if (!q.logSigned)
+        fail("the tlog-proof's checkpoint is not signed by a log the " +
+          "policy lists");
+      if (q.bad)
+        fail("a witness's cosignature on the tlog-proof's checkpoint does " +
+          "not verify, or is dated after now");
+      if (!q.quorum) {
+        const got = q.witnesses.filter((w) => w.state === "verified")
+          .map((w) => w.name).join(", ");
+        refuse("below_quorum", "the tlog-proof's checkpoint is not " +
+          `cosigned by the policy's quorum (${q.quorumName}): cosigned by ` +
+          (got || "no witness"));
+      }
     }
   }
 

@@ -571,6 +571,50 @@ out:
 	return why;
 }
 
+/*
+ * Step 5, last: the receipt's checkpoint under the client's policy
+ * (gb/tlog_policy.h). A cosignature by a policy witness that fails, or is
+ * dated ahead of now, and a checkpoint not signed by a log the policy
+ * lists, make the receipt bad (*why, bad_proof); too few witnesses is
+ * below_quorum. Returns 0 (trusted, or *why set) or 1 (refused here).
+ */
+static int
+check_quorum(const struct gb_verdict_input *in, const char *note,
+    size_t note_len, struct gb_verdict_outcome *out, const char **why)
+{
+	struct gb_tlog_policy_result *r = &out->quorum;
+	char got[160];
+	size_t n = 0;
+
+	if (gb_tlog_policy_check(in->policy, note, note_len, in->now_s,
+	    r) != 0) {
+		*why = "the tlog-proof's checkpoint cannot be read under the "
+		    "policy";
+		return 0;
+	}
+	out->quorum_checked = true;
+	if (r->trusted)
+		return 0;
+	if (!r->log_signed) {
+		*why = "the tlog-proof's checkpoint is not signed by a log the "
+		    "policy lists";
+		return 0;
+	}
+	if (r->bad) {
+		*why = "a witness's cosignature on the tlog-proof's checkpoint "
+		    "does not verify, or is dated after now";
+		return 0;
+	}
+	got[0] = '\0';
+	for (size_t i = 0; i < r->nwitnesses && n < sizeof got; i++)
+		if (r->witness[i].state == GB_TLOG_COSIG_VERIFIED)
+			n += (size_t)snprintf(got + n, sizeof got - n, "%s%s",
+			    n ? ", " : "", r->witness[i].name);
+	return refuse(out, "below_quorum", NULL, "the tlog-proof's checkpoint "
+	    "is not cosigned by the policy's quorum (%s): cosigned by %s",
+	    gb_tlog_policy_quorum(in->policy), got[0] ? got : "no witness");
+}
+
 /* Step 5: the receipt proves the release the verdict names. */
 static int
 check_proof(const struct gb_verdict_input *in, const struct gb_note_key *lk,
@@ -585,7 +629,7 @@ check_proof(const struct gb_verdict_input *in, const struct gb_note_key *lk,
 	uint8_t lh[GB_HASH_BYTES];
 	char roothex[2 * GB_HASH_BYTES + 1];
 	const char *why;
-	int err = 0;
+	int err = 0, quorum = 0;
 
 	if (json_is_null(rel))
 		return refuse(out, "bad_proof", NULL, "the verdict affirms but "
@@ -632,16 +676,22 @@ check_proof(const struct gb_verdict_input *in, const struct gb_note_key *lk,
 	leaf = (struct gb_span){ lh, GB_HASH_BYTES };
 	root = (struct gb_span){ c.root, GB_HASH_BYTES };
 	if (gb_merkle_verify_inclusion(t->index, c.size, leaf, proof, t->n,
-	    root) != 0)
+	    root) != 0) {
 		why = "the inclusion proof does not lead to the checkpoint's "
 		    "root";
+		goto out;
+	}
+	if (in->policy != NULL)
+		quorum = check_quorum(in, t->note, t->note_len, out, &why);
 out:
 	if (t != NULL)
 		free(t->entry);
 	free(t);
 	if (err == GB_ENOMEM)
 		return GB_ENOMEM;
-	return why != NULL ? refuse(out, "bad_proof", NULL, "%s", why) : 0;
+	if (why != NULL)
+		return refuse(out, "bad_proof", NULL, "%s", why);
+	return quorum;
 }
 
 /* The kinds of question a verdict answers. */

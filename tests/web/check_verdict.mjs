@@ -4,11 +4,12 @@
 // run over the same cases (docs/verdict.md).
 import fs from "node:fs";
 import { parseArgs } from "node:util";
-import { CheckError, VerdictError, parseAt, verifyVerdict } from
-  "../../web/check.js";
+import { CheckError, VerdictError, parseAt, parsePolicy, policyName,
+  verifyVerdict } from "../../web/check.js";
 
 const USAGE = `usage: check_verdict.mjs --verdict-key JWK_FILE
-       --log-key VKEY_FILE [--proof FILE] [--result FILE] [--nonce HEX]
+       --log-key VKEY_FILE [--policy FILE] [--proof FILE] [--result FILE]
+       [--nonce HEX]
        [--at now|document|MS|RFC3339] [--now UNIX_S] [--json] ANSWER DOC
 
 Checks a verifier's signed verdict offline, as glassbox check-verdict does.
@@ -17,6 +18,8 @@ Checks a verifier's signed verdict offline, as glassbox check-verdict does.
   DOC     the document: raw CBOR, or base64 or hex text
   --verdict-key  the verifier's JWK, or its /.well-known/glassbox JSON
   --log-key      the log's note verifier key, or the /.well-known/glassbox JSON
+  --policy       a C2SP tlog-policy: the receipt's checkpoint must be
+                 cosigned by its quorum (below_quorum)
   --proof        the tlog-proof (overrides the answer's tlog_proof)
   --result       the result the verdict is about
   --nonce        the nonce the verdict is about, hex
@@ -80,7 +83,7 @@ async function main() {
       "verdict-key": { type: "string" }, "log-key": { type: "string" },
       proof: { type: "string" }, result: { type: "string" },
       nonce: { type: "string" }, now: { type: "string" },
-      at: { type: "string" },
+      at: { type: "string" }, policy: { type: "string" },
       json: { type: "boolean" }, help: { type: "boolean", short: "h" },
     } });
   } catch (e) {
@@ -139,11 +142,27 @@ async function main() {
   const now = o.now !== undefined ? Number(o.now) :
     Math.floor(Date.now() / 1000);
 
+  let policy = null;
+  if (o.policy !== undefined) {
+    try {
+      policy = await parsePolicy(new Uint8Array(readFile(o.policy,
+        "policy")));
+    } catch (e) {
+      throw new UsageError(`${o.policy}: ${e.message}`);
+    }
+  }
+  // As glassbox check-verdict --json prints it: null, or {met, rule,
+  // witnesses: [{name, state, time}]}.
+  const report = {};
+  const quorum = () => (report.quorum ? { met: report.quorum.quorum,
+    rule: policyName(report.quorum.quorumName), witnesses:
+      report.quorum.witnesses.map((w) => ({ name: policyName(w.name),
+        state: w.state, time: w.time })) } : null);
   let claims;
   try {
     claims = await verifyVerdict({ jws, tlogProof: proof, document: doc,
       result, nonce: o.nonce ?? null, verdictKey: jwk, logKey: vkey, now,
-      at });
+      at, policy, report });
   } catch (e) {
     if (!(e instanceof VerdictError)) {
       if (e instanceof CheckError)
@@ -152,7 +171,8 @@ async function main() {
     }
     if (o.json)
       console.log(JSON.stringify({ valid: false, reason: e.reason,
-        claim: e.claim, message: e.message, claims: e.claims }));
+        claim: e.claim, message: e.message, claims: e.claims,
+        quorum: quorum() }));
     else
       console.log(`refused: ${e.reason}${e.claim ? " (" + e.claim + ")" :
         ""}: ${e.message}`);
@@ -161,7 +181,7 @@ async function main() {
   const g = claims.submods.glassbox, rel = g["glassbox.release"];
   if (o.json)
     console.log(JSON.stringify({ valid: true, reason: null, claim: null,
-      message: g["glassbox.message"], claims }));
+      message: g["glassbox.message"], claims, quorum: quorum() }));
   else
     console.log(`valid: ${rel.name} ${rel.version} (release ${rel.id}, ` +
       `log entry ${rel.index}): ${g["glassbox.message"]}`);

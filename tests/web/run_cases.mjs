@@ -43,6 +43,8 @@ for (const name of names) {
     argv.push("--now", read("now.txt"));
   if (has("at.txt"))
     argv.push("--at", read("at.txt"));
+  if (has("policy.txt"))
+    argv.push("--policy", path.join(c, "policy.txt"));
   argv.push(path.join(c, "answer.json"), path.join(c, "doc.cbor"));
   const r = spawnSync(cmd[0], [...cmd.slice(1), ...argv],
     { encoding: "utf8" });

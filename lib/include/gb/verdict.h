@@ -19,6 +19,7 @@
 #include "gb/attest.h"
 #include "gb/ed25519.h"
 #include "gb/merkle.h"
+#include "gb/tlog_policy.h"
 
 /* A whole compact JWS. Claims are about 2 KiB with 32 PCRs of 64 bytes;
  * 64 KiB refuses only junk. */
@@ -79,6 +80,9 @@ struct gb_verdict_input {
 	int64_t now_s;              /* the checker's time, s since 1970 */
 	const char *at;             /* the time the client asked: "now" (also
 	                             * NULL), "document", ms digits or RFC 3339 */
+	const struct gb_tlog_policy *policy;  /* NULL: no quorum required;
+	                             * else the receipt's checkpoint must
+	                             * satisfy it (step 5, below_quorum) */
 };
 
 #define GB_VERDICT_REASON_MAX 32
@@ -94,12 +98,17 @@ struct gb_verdict_outcome {
 	char claim[GB_VERDICT_CLAIM_MAX];
 	char message[GB_VERDICT_MESSAGE_MAX];
 	json_t *claims;
+	/* With a policy, once a receipt's checkpoint was evaluated: which
+	 * witnesses' cosignatures verified and whether the quorum holds
+	 * (names borrowed from the policy). */
+	bool quorum_checked;
+	struct gb_tlog_policy_result quorum;
 };
 
 /*
  * Checks a verdict in docs/verdict.md's order: bad_verdict,
  * bad_verdict_signature, verdict_mismatch, verdict_expired, bad_proof,
- * verdict_mismatch naming glassbox.at or glassbox.freshness (the verdict
+ * below_quorum (only with in->policy), verdict_mismatch naming glassbox.at or glassbox.freshness (the verdict
  * answers another question than in->at), then the verdict's own status
  * (valid only when "affirming"; a contraindicated verdict is refused with
  * its own reason code). The document's chain is not checked again (the
