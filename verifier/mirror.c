@@ -39,6 +39,7 @@
 #include "gb/fileio.h"
 #include "gb/merkle.h"
 #include "gb/timefmt.h"
+#include "gb/tlog_policy.h"
 #include "server.h"
 
 /* A file fetched this round, kept for evidence. */
@@ -457,20 +458,35 @@ save_evidence(struct round *rd, const char *note, size_t note_len,
 }
 
 /*
- * The policy hook: a checkpoint already signed by the log key is trusted
- * if this says so. Issue 18 item 3 puts the witness quorum (C2SP
- * tlog-policy: the cosignatures the note carries, checked against the
- * policy's witnesses) here; today the log key alone decides.
+ * The policy (--policy, a C2SP tlog-policy): a checkpoint already signed by
+ * the log key is applied only if the witnesses' cosignatures it carries
+ * meet the quorum (and none of theirs fails). Below it, nothing is applied
+ * and the next round tries again (the primary publishes the cosigned note
+ * as the witnesses answer). Without a policy the log key alone decides.
  */
 static int
 policy_check(struct vs *vs, const char *note, size_t len,
     struct gb_reg_error *e)
 {
-	(void)vs;
-	(void)note;
-	(void)len;
-	(void)e;
-	return 0;
+	struct gb_tlog_policy_result res;
+	char who[256] = "";
+	size_t o = 0;
+
+	if (vs->policy == NULL)
+		return 0;
+	if (gb_tlog_policy_check(vs->policy, note, len, (int64_t)time(NULL),
+	    &res) != 0)
+		return fail(e, "bad_signature", "the checkpoint is not a "
+		    "signed checkpoint note");
+	if (res.trusted)
+		return 0;
+	for (size_t i = 0; i < res.nwitnesses && o < sizeof who - 1; i++)
+		o += (size_t)snprintf(who + o, sizeof who - o, "%s%s %s",
+		    i ? ", " : "", res.witness[i].name,
+		    gb_tlog_cosig_state_name(res.witness[i].state));
+	return fail(e, res.reason != NULL ? res.reason : "below_quorum",
+	    "the policy does not trust the checkpoint of size %" PRIu64
+	    " (%s): not applied", res.checkpoint.size, who);
 }
 
 /* One round; 0 (applied, or nothing new), or -1 with e set. *applied

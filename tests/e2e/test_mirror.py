@@ -405,6 +405,32 @@ try:
           m3.post("/api/v1/verify", body)[1].get("trusted") is True)
     check("m3 stops cleanly", m3.stop() == 0)
 
+    # --policy on a mirror: a checkpoint below the quorum is never applied
+    # (this primary has no witness, so a policy that needs one is never
+    # met), one that meets it (quorum none) is.
+    wdb = os.path.join(TMP, "pw.db")
+    run(GB, "witness", "--db", wdb, "init", "policy.test/w")
+    wvkey = run(GB, "witness", "--db", wdb, "vkey").stdout.strip()
+    strict = os.path.join(TMP, "strict.policy")
+    with open(strict, "w") as f:
+        f.write(f"log {VKEY}\nwitness W {wvkey}\nquorum W\n")
+    lax = os.path.join(TMP, "lax.policy")
+    with open(lax, "w") as f:
+        f.write(f"log {VKEY}\nquorum none\n")
+    m4 = Verifier("m4", os.path.join(TMP, "m4.db"), "--mirror", f"{BASE}/m1", "--log-key", VKEY,
+                  "--mirror-interval", "1", "--policy", strict, wait=False)
+    until(lambda: m4.events("mirror_refused"), "m4 refuses")
+    st, p = m4.post("/api/v1/verify", body)
+    check("a mirror whose policy is not met: nothing applied, below_quorum, no verdict",
+          m4.size() == -1 and st == 503 and
+          any(e.get("reason") == "below_quorum" for e in m4.events("mirror_refused")),
+          (st, p, m4.events("mirror_refused")[:2]))
+    check("m4 stops cleanly", m4.stop() == 0)
+    m5 = Verifier("m5", os.path.join(TMP, "m5.db"), "--mirror", f"{BASE}/m1", "--log-key", VKEY,
+                  "--mirror-interval", "1", "--policy", lax)
+    check("a mirror whose policy is met copies the log", until(lambda: m5.size() == n, "m5"))
+    check("m5 stops cleanly", m5.stop() == 0)
+
     # A source that accepts and never answers: the fetch ends at its bound
     # (VS_MIRROR_FETCH_MS), the mirror goes on serving, and stops at once
     # even in the middle of such a fetch.
