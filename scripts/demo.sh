@@ -57,6 +57,7 @@ data=${GB_DEMO_DIR:-$top/.glassbox/demo}
 vport=${GB_DEMO_VERIFIER_PORT:-8080}
 pport=${GB_DEMO_PARENT_PORT:-6300}
 hport=${GB_DEMO_HEALTH_PORT:-8081}
+policy=()
 wport=${GB_DEMO_WITNESS_PORT:-8091}
 mport=${GB_DEMO_MIRROR_PORT:-8082}
 # Made anew each run; but only a folder an earlier demo made is removed.
@@ -143,12 +144,19 @@ if [ -n "$replicated" ]; then
   "$gb" witness --db witness.db init demo.glassbox.local/witness >/dev/null
   "$gb" witness --db witness.db log add "$log_vkey" >/dev/null
   start witness "$gb" witness --db witness.db serve --listen "127.0.0.1:$wport"
-  W=$(sed -n 's/.*listening on //p' logs/witness.out | tr -d '\r')
-  "$gb" registry --db "$db" witness add "$W" "$("$gb" witness --db witness.db vkey)" \
+  W=$(sed -n 's/.*listening on //p' logs/witness.out | tr -d '\r' | sed 's:/$::')
+  wvkey=$("$gb" witness --db witness.db vkey)
+  "$gb" registry --db "$db" witness add "$W" "$wvkey" \
     >/dev/null 2>&1 || fail "the witness could not be added"
+  # The policy (C2SP tlog-policy) the verifiers and the page enforce: the
+  # log's key, and the witness's cosignature required.
+  printf 'log %s\nwitness demo-witness %s %s\nquorum demo-witness\n' \
+    "$log_vkey" "$wvkey" "$W" >log.policy
+  policy=(--policy log.policy)
 fi
 "$gb" registry --db "$db" publish pcr-values.json pcr-values.json.asc \
-  --eif app.eif >/dev/null
+  --eif app.eif >/dev/null 2>>logs/registry.log ||
+  fail "publishing the release failed: $(tail -n2 logs/registry.log)"
 head -c 24 /dev/urandom | base64 >token
 chmod 600 token
 
@@ -226,7 +234,8 @@ fi
 
 # 5. The verifier: the registry, and the simulator's root instead of AWS's.
 start verifier "$bin/verifier/glassbox-verifier" --db "$db" \
-  --root nsm/level0.der --listen "127.0.0.1:$vport" --token-file token
+  --root nsm/level0.der --listen "127.0.0.1:$vport" --token-file token \
+  "${policy[@]}"
 V=http://127.0.0.1:$vport
 P=http://127.0.0.1:$pport
 # No verdict before the verifier's first audit of the log (503 not_ready).
@@ -240,7 +249,7 @@ if [ -n "$replicated" ]; then
   # The mirror: its own database, the primary's tiles, the log key pinned.
   start mirror "$bin/verifier/glassbox-verifier" --db mirror.db \
     --mirror "$V/tlog" --log-key "$log_vkey" --root nsm/level0.der \
-    --listen "127.0.0.1:$mport"
+    --listen "127.0.0.1:$mport" "${policy[@]}"
   M=http://127.0.0.1:$mport
   for _ in $(seq 300); do
     curl -sf "$M/readyz" >/dev/null && break
@@ -281,7 +290,8 @@ if [ -n "$replicated" ]; then
     fail "the mirror did not answer"
   [ "$mverdict" = "$verdict" ] || fail "the mirror says $mverdict, the primary $verdict"
   replicated_note="
-  Replicated: witness $W cosigns every checkpoint ($V/tlog/checkpoint);
+  Replicated: witness $W cosigns every checkpoint ($V/tlog/checkpoint),
+  and both verifiers and the page require its cosignature (log.policy);
   the mirror $M follows $V/tlog and said the same: $mverdict."
 fi
 

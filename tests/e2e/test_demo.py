@@ -103,6 +103,19 @@ logs = "".join(open(os.path.join(DATA, "logs", f)).read() for f in os.listdir(
 check("demo --sealed: no credential in any log", "SecretAccessKey" not in logs and
       "aws_secret" not in logs.lower())
 
+# The replicated form: a witness cosigns, a mirror follows the primary's
+# /tlog and answers the client's question the same way, and the policy
+# that requires the witness is served to the page.
+shutil.rmtree(DATA)
+text, env = run_demo(["--replicated"], "demo --replicated")
+check("demo --replicated: the mirror said the same", re.search(
+    r"the mirror http://127\.0\.0\.1:\d+ follows .* said the same: ok \(release demo-app",
+    text, re.S) is not None, text[-1500:])
+check("demo --replicated: the checkpoint was cosigned",
+      "cosigned the checkpoint" in open(os.path.join(DATA, "logs", "registry.log")).read())
+check("demo --replicated: the policy requires the witness",
+      "quorum demo-witness" in open(os.path.join(DATA, "log.policy")).read())
+
 # A GB_DEMO_DIR that the demo did not make is never removed.
 other = os.path.join(TMP, "precious")
 os.mkdir(other)
