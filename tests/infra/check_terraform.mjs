@@ -62,6 +62,9 @@ check("bridge port is a variable", res("aws_vpc_security_group_ingress_rule",
   "bridge").from_port === "${var.bridge_port}");
 check("verifier port is a variable", res("aws_vpc_security_group_ingress_rule",
   "verifier").from_port === "${var.verifier_port}");
+check("replicated form: clients no longer reach the primary directly",
+  res("aws_vpc_security_group_ingress_rule", "verifier").for_each ===
+  "${local.replicated ? toset([]) : toset(var.verifier_cidrs)}");
 // The instance's group: those three, and (replicated form) 443 from the
 // load balancer's group only.
 const instSg = "${aws_security_group.instance.id}";
