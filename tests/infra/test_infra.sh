@@ -627,8 +627,7 @@ check "alarms: a different metric in alarms.tf is noticed" 1 'FAIL glassbox-veri
 "$tiles_fill" tl.db 600 >/dev/null
 check "the registry keeps tiles" 0 'tiles of 600 entries' -- "$gb" registry --db tl.db tiles "$tmp/tl-tiles"
 vkey=$("$gb" registry --db tl.db --json checkpoint | jq -r .vkey)
-export GLASSBOX_SYNC_STATE=$tmp/syncstate
-mkdir "$GLASSBOX_SYNC_STATE"
+export GLASSBOX_SYNC_LOCK=$tmp/sync.lock
 aws s3api create-bucket --bucket tiles-test --create-bucket-configuration LocationConstraint=eu-west-1 >/dev/null
 mkdir syncbin
 cat >syncbin/aws <<EOF2
@@ -673,42 +672,54 @@ check "a reader finds the published log whole" 0 '^ok: size 603$' -- \
 check "... and the reader ran after every AWS call, never finding a hole" 0 '^$' -- cat reader.fail
 # A publication in the middle of a sync: the checkpoint read first is the
 # one put, backed by the tiles just copied; the next run puts the new one.
-statement 4
-check "a change during the sync: the snapshot is published" 0 'checkpoint of size 603' -- \
-  sync_tiles GB_HOOK="'$repo/infra/scripts/publish-release.sh' --key rm@example.com --db tl.db tl-4.json"
-check "... while the registry had moved on" 0 '^604$' -- sed -n 2p tl-tiles/checkpoint
+publish 4
+statement 5
+check "a change during the sync: the snapshot is published" 0 'published the checkpoint of size 604' -- \
+  sync_tiles GB_HOOK="'$repo/infra/scripts/publish-release.sh' --key rm@example.com --db tl.db tl-5.json"
+check "... while the registry had moved on" 0 '^605$' -- sed -n 2p tl-tiles/checkpoint
 check "... no hole seen" 0 '^$' -- cat reader.fail
-check "... the next run publishes it" 0 'published the checkpoint of size 604' -- sync_tiles
+check "... the next run publishes it" 0 'published the checkpoint of size 605' -- sync_tiles
 check "... no hole seen" 0 '^$' -- cat reader.fail
 # Each kind with its Cache-Control and type.
 head_obj() { aws s3api head-object --bucket tiles-test --key "log/$1" --query '[CacheControl,ContentType]' --output text; }
 check "a full tile: immutable, a year" 0 '^public, max-age=31536000, immutable\s+application/octet-stream$' -- head_obj tile/0/001
 check "a full entry bundle: immutable" 0 '^public, max-age=31536000, immutable\s' -- head_obj tile/entries/000
-check "a partial tile: short" 0 '^public, max-age=5\s+application/octet-stream$' -- head_obj tile/0/002.p/92
+check "a partial tile: short" 0 '^public, max-age=5\s+application/octet-stream$' -- head_obj tile/0/002.p/93
 check "a partial level-1 tile: short" 0 '^public, max-age=5\s' -- head_obj tile/1/000.p/2
-check "a partial entry bundle: short" 0 '^public, max-age=5\s' -- head_obj tile/entries/002.p/92
+check "a partial entry bundle: short" 0 '^public, max-age=5\s' -- head_obj tile/entries/002.p/93
 check "the checkpoint: short, text" 0 '^public, max-age=5\s+text/plain; charset=utf-8$' -- head_obj checkpoint
 check "older partial tiles stay (readers of older checkpoints)" 0 '^public, max-age=5\s' -- head_obj tile/0/002.p/88
-# The reader itself: a missing tile is noticed, and the next sync restores it.
-aws s3 rm --only-show-errors s3://tiles-test/log/tile/entries/002.p/92
-check "the reader notices a missing bundle" 1 'INCONSISTENT: tile/entries/002.p/92 is missing' -- \
+# An incremental run copies the tiles the new tree needs beyond the
+# published one, found from the two sizes: here the last partial bundle and
+# level-0 tile (level 1 did not change), then the checkpoint.
+publish 6
+: >sync-calls
+check "one change: published" 0 'published the checkpoint of size 606' -- sync_tiles
+check "... without listing the prefix" 1 '' -- grep -q '^s3 sync' sync-calls
+check "... the new partial tiles, then the checkpoint (aws s3 cp)" 0 '^s3 cp --recursive .*tile/\*\.p/\*' -- cat sync-calls
+check "... the new partial bundle is there" 0 '^public, max-age=5\s' -- head_obj tile/entries/002.p/94
+check "... whole" 0 '^ok: size 606$' -- python3 "$here/tiles_reader.py" tiles-test log "$vkey"
+# The reader itself: a missing tile is noticed; --full puts it back.
+aws s3 rm --only-show-errors s3://tiles-test/log/tile/entries/002.p/94
+check "the reader notices a missing bundle" 1 'INCONSISTENT: tile/entries/002.p/94 is missing' -- \
   python3 "$here/tiles_reader.py" tiles-test log "$vkey"
-: >reader.fail
 : >reader.fail
 : >sync-calls
 check "... which sync-tiles.sh --full puts back" 0 'already published' -- sync_tiles --full
 check "... by listing the prefix (aws s3 sync)" 0 '^s3 sync ' -- cat sync-calls
-check "... whole again" 0 '^ok: size 604$' -- python3 "$here/tiles_reader.py" tiles-test log "$vkey"
+check "... whole again" 0 '^ok: size 606$' -- python3 "$here/tiles_reader.py" tiles-test log "$vkey"
 # Rollback and fork: an older checkpoint, or another one of the same size,
-# is never put over the published one.
+# is never put over the published one, and nothing is copied for it.
 cp -r tl-tiles tl-old
-printf 'infra.glassbox.test/tiles\n603\n%s\n\n' "$(head -c 32 /dev/zero | base64)" >tl-old/checkpoint
-check "sync-tiles.sh refuses a rollback" 1 'refused: .*size 604, this one of 603 \(a rollback\)' -- \
+printf 'infra.glassbox.test/tiles\n605\n%s\n\n' "$(head -c 32 /dev/zero | base64)" >tl-old/checkpoint
+: >sync-calls
+check "sync-tiles.sh refuses a rollback" 1 'refused: .*size 606, this one of 605 \(a rollback\)' -- \
   env PATH="$tmp/syncbin:$PATH" "$repo/infra/scripts/sync-tiles.sh" tl-old s3://tiles-test/log
-printf 'infra.glassbox.test/tiles\n604\n%s\n\n' "$(head -c 32 /dev/zero | base64)" >tl-old/checkpoint
+printf 'infra.glassbox.test/tiles\n606\n%s\n\n' "$(head -c 32 /dev/zero | base64)" >tl-old/checkpoint
 check "sync-tiles.sh refuses a fork" 1 'another root \(a fork\)' -- \
   env PATH="$tmp/syncbin:$PATH" "$repo/infra/scripts/sync-tiles.sh" tl-old s3://tiles-test/log
-check "... the published checkpoint is still the log's" 0 '^ok: size 604$' -- \
+check "... nothing copied for either" 1 '' -- grep -q '^s3 \(cp\|sync\)' sync-calls
+check "... the published checkpoint is still the log's" 0 '^ok: size 606$' -- \
   python3 "$here/tiles_reader.py" tiles-test log "$vkey"
 check "sync-tiles.sh: not an S3 destination" 2 's3://BUCKET/PREFIX' -- "$repo/infra/scripts/sync-tiles.sh" tl-tiles /tmp/x
 # Mutations of the script, each into a fresh prefix: the reader, run after
@@ -716,25 +727,25 @@ check "sync-tiles.sh: not an S3 destination" 2 's3://BUCKET/PREFIX' -- "$repo/in
 # (a) the checkpoint read after the tiles were copied, with a change in
 # between; (b) the checkpoint copied with the full tiles, before the
 # partial ones.
-sed -e 's|^# 3\. The checkpoint|cp "$dir/checkpoint" "$tmp/checkpoint"; size=$(note_size "$tmp/checkpoint")\n&|' \
+sed -e 's|^# 4\. The checkpoint|cp "$dir/checkpoint" "$tmp/checkpoint"; size=$(note_size "$tmp/checkpoint")\n&|' \
   "$repo/infra/scripts/sync-tiles.sh" >sync-late.sh
 sed "s|^sync --exclude '\*' --include 'tile/\*' --exclude '\*.p/\*' \\\\\$|sync --exclude '*.p/*' \\\\|" \
   "$repo/infra/scripts/sync-tiles.sh" >sync-one.sh
 chmod +x sync-late.sh sync-one.sh
 check "mutation (a) is a real change" 1 '' -- cmp -s sync-late.sh "$repo/infra/scripts/sync-tiles.sh"
 check "mutation (b) is a real change" 1 '' -- cmp -s sync-one.sh "$repo/infra/scripts/sync-tiles.sh"
-statement 5
+statement 7
 : >reader.fail
 env PATH="$tmp/syncbin:$PATH" GB_PREFIX=late \
-  GB_HOOK="'$repo/infra/scripts/publish-release.sh' --key rm@example.com --db tl.db tl-5.json" \
+  GB_HOOK="'$repo/infra/scripts/publish-release.sh' --key rm@example.com --db tl.db tl-7.json" \
   "$tmp/sync-late.sh" "$tmp/tl-tiles" s3://tiles-test/late >/dev/null 2>&1
 check "mutation (a): checkpoint read last, a change in between: caught" 0 'INCONSISTENT: tile/.* is missing' -- cat reader.fail
-publish 6
+publish 8
 : >reader.fail
 env PATH="$tmp/syncbin:$PATH" GB_PREFIX=one "$tmp/sync-one.sh" "$tmp/tl-tiles" s3://tiles-test/one >/dev/null 2>&1
 check "mutation (b): checkpoint with the full tiles, before the partial ones: caught" 0 'INCONSISTENT: tile/.*\.p/.* is missing' -- cat reader.fail
 : >reader.fail
-check "the real script into a fresh prefix: whole at every step" 0 'published the checkpoint of size 606' -- \
+check "the real script into a fresh prefix: whole at every step" 0 'published the checkpoint of size 608' -- \
   env PATH="$tmp/syncbin:$PATH" GB_PREFIX=fresh "$repo/infra/scripts/sync-tiles.sh" "$tmp/tl-tiles" s3://tiles-test/fresh
 check "... no hole seen" 0 '^$' -- cat reader.fail
 
