@@ -252,6 +252,13 @@ resource "aws_autoscaling_group" "replicas" {
     value               = "${local.name}-replica"
     propagate_at_launch = true
   }
+
+  lifecycle {
+    precondition {
+      condition     = coalesce(var.replicas_max, var.replicas) >= var.replicas
+      error_message = "replicas_max must not be below replicas."
+    }
+  }
 }
 
 # More replicas when the average CPU passes the target (a replica's

@@ -194,7 +194,7 @@ variable "replicas_max" {
   type        = number
   default     = null
   validation {
-    condition     = var.replicas_max == null ? true : (var.replicas_max >= 1 && var.replicas_max <= 64 && floor(var.replicas_max) == var.replicas_max)
+    condition     = try(var.replicas_max >= 1 && var.replicas_max <= 64 && floor(var.replicas_max) == var.replicas_max, var.replicas_max == null)
     error_message = "replicas_max is a whole number from 1 to 64 (and not below replicas)."
   }
 }
@@ -262,7 +262,7 @@ variable "log_key" {
   type        = string
   default     = null
   validation {
-    condition     = var.log_key == null ? true : can(regex("^[!-*,-~]+\\+[0-9a-f]{8}\\+[A-Za-z0-9+/=]+$", var.log_key))
+    condition     = var.log_key == null || can(regex("^[!-*,-~]+\\+[0-9a-f]{8}\\+[A-Za-z0-9+/=]+$", var.log_key))
     error_message = "log_key is a note verifier key: NAME+HASH+KEY (8 hex digits, base64)."
   }
 }

@@ -457,6 +457,15 @@ check("replica user data: runs setup-replica.sh with the mirror URL and the secr
   /GLASSBOX_CHALLENGE_SECRET="\$\{challenge_secret\}"/.test(tpl) &&
   /bootstrap\/setup-replica\.sh/.test(tpl));
 
+// Terraform's templatefile fails on a variable the map lacks; a key the
+// template never uses is a setting that goes nowhere.
+const tplMap = /templatefile\("\$\{path\.module\}\/replica-user-data\.sh\.tftpl", \{([\s\S]*?)\}\)\)/
+  .exec(texts["replicas.tf"])?.[1] ?? "";
+const mapKeys = [...tplMap.matchAll(/^\s*(\w+)\s*=/gm)].map((m) => m[1]).sort();
+const tplVars = [...new Set([...tpl.matchAll(/(?<!\$)\$\{(\w+)\}/g)].map((m) => m[1]))].sort();
+check("replica user data: its variables are the templatefile map's, one for one",
+  mapKeys.length > 0 && JSON.stringify(mapKeys) === JSON.stringify(tplVars), { mapKeys, tplVars });
+
 // The replicas' role: the bootstrap and the one secret.
 const rp = data("aws_iam_policy_document", "replica")?.statement || [];
 check("replicas' role: s3:GetObject on bootstrap/*, GetSecretValue on the challenge key, nothing else",

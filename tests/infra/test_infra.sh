@@ -614,6 +614,17 @@ check "alarms: a different metric in alarms.tf is noticed" 1 'FAIL glassbox-veri
   node "$here/tf_alarms.mjs" tf-alarms glassbox --compare alarms.json
 
 
+# --- the replicated form: a replica's user data ----------------------------
+# Terraform's template rendered (every variable a value, $${ to ${), then
+# then checked by shellcheck, as the parent's is.
+sed -E -e 's|\$\{mirror_url\}|https://d111111abcdef8.cloudfront.net/|' \
+  -e 's|\$\{(region\|bucket\|log_key\|challenge_secret)\}|value-\1|g' -e 's|\$\{[a-z_]+\}|10|g' \
+  -e 's|\$\$\{|${|g' "$repo/infra/terraform/replica-user-data.sh.tftpl" >replica-user-data.sh
+check "the replica's user data has no template left" 1 '' -- grep -n '\${[a-z_]*}[^}]' replica-user-data.sh
+check "shellcheck: the replica's rendered user data" 0 '' -- shellcheck replica-user-data.sh
+check "... it runs setup-replica.sh with the mirror URL" 0 'GLASSBOX_MIRROR_URL="https://d111111abcdef8.cloudfront.net/"' -- \
+  cat replica-user-data.sh
+
 # --- the replicated form: sync-tiles.sh against moto's S3 --------------------
 # A registry of its own keeps its tiles (filled past two full tiles so that
 # full, partial and level-1 tiles all exist), then gets real publications.
