@@ -615,7 +615,7 @@ check "alarms: a different metric in alarms.tf is noticed" 1 'FAIL glassbox-veri
 
 
 # --- the replicated form: a replica's user data ----------------------------
-# Terraform's template rendered (every variable a value, $${ to ${), then
+# Terraform's template rendered (every variable a value, $${ to ${),
 # then checked by shellcheck, as the parent's is.
 sed -E -e 's|\$\{mirror_url\}|https://d111111abcdef8.cloudfront.net/|' \
   -e 's|\$\{(region\|bucket\|log_key\|challenge_secret)\}|value-\1|g' -e 's|\$\{[a-z_]+\}|10|g' \
