@@ -625,6 +625,18 @@ check "shellcheck: the replica's rendered user data" 0 '' -- shellcheck replica-
 check "... it runs setup-replica.sh with the mirror URL" 0 'GLASSBOX_MIRROR_URL="https://d111111abcdef8.cloudfront.net/"' -- \
   cat replica-user-data.sh
 
+# The Cache-Control the sync writes and the TTLs CloudFront keeps agree.
+ttl_sync=$(sed -n 's/^ttl=\${GLASSBOX_TILES_TTL:-\([0-9]*\)}$/\1/p' "$repo/infra/scripts/sync-tiles.sh")
+ttl_enable=$(sed -n 's/^ttl=\${2:-\([0-9]*\)}$/\1/p' "$repo/infra/scripts/enable-tiles-sync.sh")
+ttl_tf=$(sed -n '/^variable "tiles_checkpoint_ttl"/,/^}/s/^  default *= *\([0-9]*\)$/\1/p' \
+  "$repo/infra/terraform/variables.tf")
+check "the checkpoint's max-age: the sync's default is tiles_checkpoint_ttl's" 0 '^5 5 5$' -- \
+  echo "$ttl_sync $ttl_enable $ttl_tf"
+imm_sync=$(sed -n 's/^readonly IMMUTABLE_MAX_AGE=\([0-9]*\)$/\1/p' "$repo/infra/scripts/sync-tiles.sh")
+imm_tf=$(sed -n 's/^  tiles_ttl_immutable = \([0-9]*\)$/\1/p' "$repo/infra/terraform/tiles.tf")
+check "full tiles: the sync's max-age is the immutable cache policy's" 0 '^31536000 31536000$' -- \
+  echo "$imm_sync $imm_tf"
+
 # --- the replicated form: sync-tiles.sh against moto's S3 --------------------
 # A registry of its own keeps its tiles (filled past two full tiles so that
 # full, partial and level-1 tiles all exist), then gets real publications.
