@@ -63,8 +63,10 @@ resource "aws_vpc_security_group_ingress_rule" "bridge" {
   cidr_ipv4         = each.value
 }
 
+# In the replicated form (replicas.tf) clients reach the load balancer,
+# and the primary only through it (rule primary_from_alb).
 resource "aws_vpc_security_group_ingress_rule" "verifier" {
-  for_each          = toset(var.verifier_cidrs)
+  for_each          = local.replicated ? toset([]) : toset(var.verifier_cidrs)
   security_group_id = aws_security_group.instance.id
   description       = "glassbox-verifier behind nginx (TLS)"
   ip_protocol       = "tcp"

@@ -44,3 +44,23 @@ output "alarms" {
   description = "The CloudWatch alarms (enclave down, verifier not ready, log damaged)."
   value       = [for a in aws_cloudwatch_metric_alarm.glassbox : a.alarm_name]
 }
+
+output "tiles_bucket" {
+  description = "The tiles' bucket (null: replicas = 0)."
+  value       = local.replicated ? aws_s3_bucket.tiles[0].id : null
+}
+
+output "tiles_url" {
+  description = "Where the log's tiles are served (CloudFront): the replicas' --mirror URL (null: replicas = 0)."
+  value       = local.replicated ? "https://${aws_cloudfront_distribution.tiles[0].domain_name}/" : null
+}
+
+output "lb_dns_name" {
+  description = "The load balancer's name: point the verifier's DNS name at it (CNAME or alias; null: replicas = 0)."
+  value       = local.replicated ? aws_lb.replicas[0].dns_name : null
+}
+
+output "challenge_key_secret" {
+  description = "The Secrets Manager secret to put the primary's challenge key in (null: replicas = 0)."
+  value       = local.replicated ? aws_secretsmanager_secret.challenge_key[0].arn : null
+}

@@ -176,3 +176,147 @@ variable "alarm_minutes" {
     error_message = "alarm_minutes is a whole number from 1 to 60."
   }
 }
+
+# --- the replicated form (tiles.tf, replicas.tf; docs/deploy.md section 10)
+
+variable "replicas" {
+  description = "Verifier replicas behind a load balancer, following the log's tiles through CloudFront (0: today's single instance, nothing of the replicated form is made)."
+  type        = number
+  default     = 0
+  validation {
+    condition     = var.replicas >= 0 && var.replicas <= 64 && floor(var.replicas) == var.replicas
+    error_message = "replicas is a whole number from 0 to 64."
+  }
+}
+
+variable "replicas_max" {
+  description = "Most replicas the autoscaling group may run (null: replicas, no scaling); above replicas, a CPU target-tracking policy adds them."
+  type        = number
+  default     = null
+  validation {
+    condition     = try(var.replicas_max >= 1 && var.replicas_max <= 64 && floor(var.replicas_max) == var.replicas_max, var.replicas_max == null)
+    error_message = "replicas_max is a whole number from 1 to 64 (and not below replicas)."
+  }
+}
+
+variable "replica_instance_type" {
+  description = "Instance type of a replica (no enclave; verification is CPU-bound: docs/capacity.md)."
+  type        = string
+  default     = "c6a.large"
+}
+
+variable "replica_ami_id" {
+  description = "AMI of the replicas (default: ami_id, else the latest Amazon Linux 2023)."
+  type        = string
+  default     = null
+}
+
+variable "replica_subnet_cidrs" {
+  description = "Two (or more) public subnets, one per availability zone, for the load balancer and the replicas."
+  type        = list(string)
+  default     = ["10.0.2.0/24", "10.0.3.0/24"]
+  validation {
+    condition     = length(var.replica_subnet_cidrs) >= 2 && alltrue([for c in var.replica_subnet_cidrs : can(cidrhost(c, 0))])
+    error_message = "replica_subnet_cidrs: at least two CIDR ranges (an ALB spans two availability zones)."
+  }
+}
+
+variable "replica_port" {
+  description = "TCP port of a replica's verifier (plain HTTP inside the VPC; the load balancer terminates TLS)."
+  type        = number
+  default     = 8080
+}
+
+variable "replica_threads" {
+  description = "glassbox-verifier worker threads on a replica (0: the verifier's default, four per CPU)."
+  type        = number
+  default     = 0
+}
+
+variable "replica_challenge_rate" {
+  description = "challenge-rate on a replica. Behind the load balancer every client reaches a replica from the balancer's addresses, so a per-client limit there would be a limit per balancer node: 0 (off) by default; rate-limit clients in front (AWS WAF rate-based rules)."
+  type        = number
+  default     = 0
+}
+
+variable "replica_boot_seconds" {
+  description = "Grace before a new replica's health counts: its first boot builds Glassbox, copies the log and audits it."
+  type        = number
+  default     = 1200
+}
+
+variable "replica_cpu_target" {
+  description = "Average CPU (percent) the autoscaling policy holds the replicas at (when replicas_max > replicas)."
+  type        = number
+  default     = 60
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate of the load balancer's HTTPS listener (required when replicas >= 1)."
+  type        = string
+  default     = null
+}
+
+variable "log_key" {
+  description = "The primary's log key, which every replica pins (--log-key: `glassbox registry --json checkpoint`, field vkey); required when replicas >= 1."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.log_key == null || can(regex("^[!-*,-~]+\\+[0-9a-f]{8}\\+[A-Za-z0-9+/=]+$", var.log_key))
+    error_message = "log_key is a note verifier key: NAME+HASH+KEY (8 hex digits, base64)."
+  }
+}
+
+variable "mirror_interval" {
+  description = "Seconds between a replica's rounds (--mirror-interval)."
+  type        = number
+  default     = 10
+}
+
+variable "nonce_ttl" {
+  description = "A challenge's life in seconds (the verifier's nonce-ttl), and the load balancer's stickiness cookie's."
+  type        = number
+  default     = 300
+  validation {
+    condition     = var.nonce_ttl >= 1 && var.nonce_ttl <= 604800
+    error_message = "nonce_ttl: 1 to 604800 seconds (the limit of an ALB cookie)."
+  }
+}
+
+variable "lb_deletion_protection" {
+  description = "Protect the load balancer from deletion."
+  type        = bool
+  default     = false
+}
+
+variable "tiles_prefix" {
+  description = "Key prefix of the tiles in their bucket (the only place the primary may write)."
+  type        = string
+  default     = "log"
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,62}$", var.tiles_prefix))
+    error_message = "tiles_prefix: lower-case letters, digits and dashes, no slash."
+  }
+}
+
+variable "tiles_checkpoint_ttl" {
+  description = "Seconds CloudFront (and any cache) keeps the checkpoint and partial tiles: how long a new checkpoint may take to reach readers."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.tiles_checkpoint_ttl >= 0 && var.tiles_checkpoint_ttl <= 300
+    error_message = "tiles_checkpoint_ttl: 0 to 300 seconds."
+  }
+}
+
+variable "tiles_old_versions_days" {
+  description = "Days the tiles bucket keeps replaced versions (each published checkpoint)."
+  type        = number
+  default     = 365
+}
+
+variable "tiles_price_class" {
+  description = "CloudFront price class of the tiles' distribution."
+  type        = string
+  default     = "PriceClass_100"
+}

@@ -13,15 +13,21 @@
 #     docker, for --kms-key);
 #   - parent-config.sh's configuration run by glassbox-parent: the
 #     enclave's way out to the region's KMS endpoint, allowlisted;
-#   - publish-release.sh through the CLI and through the verifier's API.
+#   - publish-release.sh through the CLI and through the verifier's API;
+#   - the replicated form's systemd units, and sync-tiles.sh against
+#     moto_server's S3: after every change, and with a change landing in
+#     the middle of a sync, no published checkpoint lacks its tiles (an
+#     independent reader, tiles_reader.py, checks S3 after every AWS CLI
+#     call), each kind with its Cache-Control, rollbacks and forks refused.
 #
-# usage: test_infra.sh GLASSBOX VERIFIER PARENT
+# usage: test_infra.sh GLASSBOX VERIFIER PARENT TILES_FILL
 # Single quotes around jq programs and templates are meant:
 # shellcheck disable=SC2016
 set -uo pipefail
 gb=$(readlink -f "$1")
 verifier=$(readlink -f "$2")
 parent=$(readlink -f "$3")
+tiles_fill=$(readlink -f "$4")
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source=tests/cli/lib.sh
@@ -79,7 +85,7 @@ chmod +x units/nitro-cli
 printf '[Unit]\nDescription=stand-in for the aws-nitro-enclaves-cli unit\n[Service]\nType=oneshot\nExecStart=/bin/true\n' \
   >units/nitro-enclaves-allocator.service
 # The programs at their build paths; everything else as installed.
-for u in "$repo"/infra/systemd/*.service; do
+for u in "$repo"/infra/systemd/*.service "$repo"/infra/systemd/*.path "$repo"/infra/systemd/*.timer; do
   # A template unit is verified as one of its instances.
   sed -e "s|/usr/local/bin/glassbox-verifier|$verifier|" \
     -e "s|/usr/local/bin/glassbox-parent|$gb|" \
@@ -94,6 +100,17 @@ for u in units/glassbox-*.service; do
     check "$(basename "$u"): $d" 0 . -- grep -x "$d" "$u"
   done
 done
+for u in units/*.path units/*.timer; do
+  check "systemd-analyze verify $(basename "$u")" 0 '^$' -- systemd-analyze verify "$u"
+done
+check "the tiles sync runs on a change of the checkpoint" 0 '^PathChanged=/var/lib/glassbox/tiles/checkpoint$' -- \
+  grep '^PathChanged=' units/glassbox-tiles-sync.path
+check "... and every minute" 0 '^OnUnitInactiveSec=1min$' -- grep '^OnUnitInactiveSec=' units/glassbox-tiles-sync.timer
+check "... the script, with the directory and the bucket" 0 \
+  '^ExecStart=.*/sync-tiles.sh \$\{GLASSBOX_TILES_DIR\} \$\{GLASSBOX_TILES_DEST\}$' -- \
+  grep '^ExecStart=' units/glassbox-tiles-sync.service
+check "enable-tiles-sync.sh enables the path unit and the timer" 0 \
+  'enable --now glassbox-tiles-sync.path glassbox-tiles-sync.timer' -- cat "$repo/infra/scripts/enable-tiles-sync.sh"
 sed 's/^ProtectSystem=strict/ProtectSystm=strict/' units/glassbox-verifier.service >units/typo.service
 check "systemd-analyze catches a typo" 0 "Unknown key 'ProtectSystm'" -- systemd-analyze verify units/typo.service
 check "the log copier follows its daemon's unit, from the journal's end" 0 \
@@ -346,6 +363,34 @@ sed -i 's/"kms:CreateAlias",/"kms:Create*", "kms:CreateAlias",/' tf-mutated/kms.
 check "terraform mutation caught: kms:Create* in the administration" 1 \
   "FAIL Terraform's key policy: no other statement decrypts.*kms:CreateGrant" -- \
   node "$here/check_terraform.mjs" tf-mutated release.auto.tfvars.json key-policy.json
+# The replicated form (tiles.tf, replicas.tf): each mutation opens or
+# breaks something check_terraform.mjs must name. Tab-separated: file,
+# sed program, the check that must fail.
+while IFS=$'\t' read -r file mutation caught; do
+  rm -rf tf-rep && cp -r "$repo/infra/terraform" tf-rep && sed -i "$mutation" "tf-rep/$file"
+  check "terraform mutation is a change: $mutation" 1 '' -- cmp -s "tf-rep/$file" "$repo/infra/terraform/$file"
+  check "terraform mutation caught: $mutation" 1 "FAIL $caught" -- \
+    node "$here/check_terraform.mjs" tf-rep release.auto.tfvars.json key-policy.json
+done <<'MUTATIONS'
+replicas.tf	s/health_check_type         = "ELB"/health_check_type         = "EC2"/	ASG: health check type ELB
+replicas.tf	0,/path                = "\/readyz"/s//path                = "\/healthz"/	replicas' target group: /readyz
+replicas.tf	s/values = \["POST"\]/values = ["POST", "GET"]/	ALB: one rule
+replicas.tf	s/internal                   = false/internal                   = true/	ALB: internet-facing
+replicas.tf	s/type            = "lb_cookie"/type            = "app_cookie"/	replicas' target group: sticky
+replicas.tf	s/description                  = "the verifier, from the load balancer only"/&\n  cidr_ipv4 = "0.0.0.0\/0"/	replicas' group: in, only the verifier's port
+replicas.tf	s/secretsmanager:GetSecretValue"\]/secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"]/	replicas' role
+replicas.tf	s/http_tokens                 = "required"/http_tokens                 = "optional"/	launch template: IMDSv2 only
+tiles.tf	s|path_pattern           = "/tile/\*.p/\*"|path_pattern           = "/tile/*.q/*"|	cache behaviours
+tiles.tf	0,/viewer_protocol_policy = "https-only"/s//viewer_protocol_policy = "allow-all"/	distribution: every behaviour HTTPS only
+tiles.tf	s/min_ttl     = local.tiles_ttl_immutable/min_ttl     = 0/	immutable policy
+tiles.tf	s/signing_behavior                  = "always"/signing_behavior                  = "never"/	OAC: S3, always signed
+tiles.tf	s/block_public_policy     = true/block_public_policy     = false/	tiles bucket: public access blocked
+tiles.tf	s/identifiers = \["cloudfront.amazonaws.com"\]/identifiers = ["s3.amazonaws.com"]/	tiles bucket: only the distribution may read
+tiles.tf	s/values   = \[aws_cloudfront_distribution.tiles\[0\].arn\]/values   = ["*"]/	tiles bucket: only the distribution may read
+tiles.tf	s|actions   = \["s3:PutObject", "s3:GetObject"\]|actions   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]|	tiles writer: PutObject, GetObject, ListBucket and nothing else
+tiles.tf	/sid       = "WriteTiles"/,/resources/s|/${local.tiles_prefix}/\*|/*|	tiles writer: objects only under the prefix
+tiles.tf	s|values   = \["${local.tiles_prefix}/\*"\]|values   = ["*"]|	tiles writer: listing only the prefix
+MUTATIONS
 
 # --- stand-in nitro-cli: run-enclave.sh and build-eif.sh ---------------------
 mkdir bin
@@ -574,5 +619,164 @@ cp -r "$repo/infra/terraform" tf-alarms
 sed -i 's/metric      = "glassbox_ready"/metric      = "glassbox_readiness"/' tf-alarms/alarms.tf
 check "alarms: a different metric in alarms.tf is noticed" 1 'FAIL glassbox-verifier-not-ready: MetricName' -- \
   node "$here/tf_alarms.mjs" tf-alarms glassbox --compare alarms.json
+
+
+# --- the replicated form: a replica's user data ----------------------------
+# Terraform's template rendered (every variable a value, $${ to ${),
+# then checked by shellcheck, as the parent's is.
+sed -E -e 's|\$\{mirror_url\}|https://d111111abcdef8.cloudfront.net/|' \
+  -e 's|\$\{(region\|bucket\|log_key\|challenge_secret)\}|value-\1|g' -e 's|\$\{[a-z_]+\}|10|g' \
+  -e 's|\$\$\{|${|g' "$repo/infra/terraform/replica-user-data.sh.tftpl" >replica-user-data.sh
+check "the replica's user data has no template left" 1 '' -- grep -n '\${[a-z_]*}[^}]' replica-user-data.sh
+check "shellcheck: the replica's rendered user data" 0 '' -- shellcheck replica-user-data.sh
+check "... it runs setup-replica.sh with the mirror URL" 0 'GLASSBOX_MIRROR_URL="https://d111111abcdef8.cloudfront.net/"' -- \
+  cat replica-user-data.sh
+
+# The Cache-Control the sync writes and the TTLs CloudFront keeps agree.
+ttl_sync=$(sed -n 's/^ttl=\${GLASSBOX_TILES_TTL:-\([0-9]*\)}$/\1/p' "$repo/infra/scripts/sync-tiles.sh")
+ttl_enable=$(sed -n 's/^ttl=\${2:-\([0-9]*\)}$/\1/p' "$repo/infra/scripts/enable-tiles-sync.sh")
+ttl_tf=$(sed -n '/^variable "tiles_checkpoint_ttl"/,/^}/s/^  default *= *\([0-9]*\)$/\1/p' \
+  "$repo/infra/terraform/variables.tf")
+check "the checkpoint's max-age: the sync's default is tiles_checkpoint_ttl's" 0 '^5 5 5$' -- \
+  echo "$ttl_sync $ttl_enable $ttl_tf"
+imm_sync=$(sed -n 's/^readonly IMMUTABLE_MAX_AGE=\([0-9]*\)$/\1/p' "$repo/infra/scripts/sync-tiles.sh")
+imm_tf=$(sed -n 's/^  tiles_ttl_immutable = \([0-9]*\)$/\1/p' "$repo/infra/terraform/tiles.tf")
+check "full tiles: the sync's max-age is the immutable cache policy's" 0 '^31536000 31536000$' -- \
+  echo "$imm_sync $imm_tf"
+
+# --- the replicated form: sync-tiles.sh against moto's S3 --------------------
+# A registry of its own keeps its tiles (filled past two full tiles so that
+# full, partial and level-1 tiles all exist), then gets real publications.
+# A stand-in aws on PATH runs the real one and, after every call, the
+# independent reader over what S3 holds at that moment: a checkpoint there
+# must always be backed by the tiles there. With GB_HOOK set, a
+# publication lands in the middle of the sync (after its last tiles sync,
+# before the checkpoint step), as the registry's writes do on the primary.
+"$gb" registry --db tl.db init --origin infra.glassbox.test/tiles >/dev/null
+"$gb" registry --db tl.db key add rm.asc >/dev/null
+"$tiles_fill" tl.db 600 >/dev/null
+check "the registry keeps tiles" 0 'tiles of 600 entries' -- "$gb" registry --db tl.db tiles "$tmp/tl-tiles"
+vkey=$("$gb" registry --db tl.db --json checkpoint | jq -r .vkey)
+export GLASSBOX_SYNC_LOCK=$tmp/sync.lock
+aws s3api create-bucket --bucket tiles-test --create-bucket-configuration LocationConstraint=eu-west-1 >/dev/null
+mkdir syncbin
+cat >syncbin/aws <<EOF2
+#!/usr/bin/env bash
+"$(command -v aws)" "\$@"
+rc=\$?
+echo "\$*" >>"$tmp/sync-calls"
+if [ -n "\${GB_HOOK:-}" ] && [[ " \$* " == *" tile/*.p/* "* ]]; then
+  GB_HOOK= bash -c "\$GB_HOOK" >>"$tmp/hook.log" 2>&1
+fi
+python3 "$here/tiles_reader.py" tiles-test "\${GB_PREFIX:-log}" "$vkey" >"$tmp/reader.out" 2>&1 ||
+  { echo "after aws \$*:"; cat "$tmp/reader.out"; } >>"$tmp/reader.fail"
+exit \$rc
+EOF2
+chmod +x syncbin/aws
+statement() {   # statement N: a release statement of its own
+  printf '{"name":"tiles","version":"%s","pcrs":{"0":"%096x","1":"%s","2":"%s"}}' \
+    "$1" "$1" "$(pcr b)" "$(pcr c)" >"tl-$1.json"
+}
+publish() { statement "$1" && "$repo/infra/scripts/publish-release.sh" --key rm@example.com --db tl.db "tl-$1.json" >/dev/null; }
+sync_tiles() {   # sync_tiles [NAME=VALUE...] [--full]: the script into s3://tiles-test/log
+  local a envs=() opts=()
+  for a; do
+    case $a in --*) opts+=("$a") ;; *) envs+=("$a") ;; esac
+  done
+  env PATH="$tmp/syncbin:$PATH" "${envs[@]}" "$repo/infra/scripts/sync-tiles.sh" "${opts[@]}" \
+    "$tmp/tl-tiles" s3://tiles-test/log
+}
+: >reader.fail
+check "sync-tiles.sh: the first publication" 0 'published the checkpoint of size 600' -- sync_tiles
+check "... the first run lists the prefix (aws s3 sync)" 0 '^s3 sync ' -- cat sync-calls
+: >sync-calls
+for i in 1 2 3; do
+  publish "$i"
+  check "sync-tiles.sh after change $i" 0 "published the checkpoint of size $((600 + i))" -- sync_tiles
+done
+check "sync-tiles.sh: nothing new, nothing put" 0 'already published' -- sync_tiles
+check "later runs copy only what is new, without listing the prefix" 1 '' -- grep -q '^s3 sync' sync-calls
+check "... with aws s3 cp" 0 '^s3 cp --recursive ' -- cat sync-calls
+check "a reader finds the published log whole" 0 '^ok: size 603$' -- \
+  python3 "$here/tiles_reader.py" tiles-test log "$vkey"
+check "... and the reader ran after every AWS call, never finding a hole" 0 '^$' -- cat reader.fail
+# A publication in the middle of a sync: the checkpoint read first is the
+# one put, backed by the tiles just copied; the next run puts the new one.
+publish 4
+statement 5
+check "a change during the sync: the snapshot is published" 0 'published the checkpoint of size 604' -- \
+  sync_tiles GB_HOOK="'$repo/infra/scripts/publish-release.sh' --key rm@example.com --db tl.db tl-5.json"
+check "... while the registry had moved on" 0 '^605$' -- sed -n 2p tl-tiles/checkpoint
+check "... no hole seen" 0 '^$' -- cat reader.fail
+check "... the next run publishes it" 0 'published the checkpoint of size 605' -- sync_tiles
+check "... no hole seen" 0 '^$' -- cat reader.fail
+# Each kind with its Cache-Control and type.
+head_obj() { aws s3api head-object --bucket tiles-test --key "log/$1" --query '[CacheControl,ContentType]' --output text; }
+check "a full tile: immutable, a year" 0 '^public, max-age=31536000, immutable\s+application/octet-stream$' -- head_obj tile/0/001
+check "a full entry bundle: immutable" 0 '^public, max-age=31536000, immutable\s' -- head_obj tile/entries/000
+check "a partial tile: short" 0 '^public, max-age=5\s+application/octet-stream$' -- head_obj tile/0/002.p/93
+check "a partial level-1 tile: short" 0 '^public, max-age=5\s' -- head_obj tile/1/000.p/2
+check "a partial entry bundle: short" 0 '^public, max-age=5\s' -- head_obj tile/entries/002.p/93
+check "the checkpoint: short, text" 0 '^public, max-age=5\s+text/plain; charset=utf-8$' -- head_obj checkpoint
+check "older partial tiles stay (readers of older checkpoints)" 0 '^public, max-age=5\s' -- head_obj tile/0/002.p/88
+# An incremental run copies the tiles the new tree needs beyond the
+# published one, found from the two sizes: here the last partial bundle and
+# level-0 tile (level 1 did not change), then the checkpoint.
+publish 6
+: >sync-calls
+check "one change: published" 0 'published the checkpoint of size 606' -- sync_tiles
+check "... without listing the prefix" 1 '' -- grep -q '^s3 sync' sync-calls
+check "... the new partial tiles, then the checkpoint (aws s3 cp)" 0 '^s3 cp --recursive .*tile/\*\.p/\*' -- cat sync-calls
+check "... the new partial bundle is there" 0 '^public, max-age=5\s' -- head_obj tile/entries/002.p/94
+check "... whole" 0 '^ok: size 606$' -- python3 "$here/tiles_reader.py" tiles-test log "$vkey"
+# The reader itself: a missing tile is noticed; --full puts it back.
+aws s3 rm --only-show-errors s3://tiles-test/log/tile/entries/002.p/94
+check "the reader notices a missing bundle" 1 'INCONSISTENT: tile/entries/002.p/94 is missing' -- \
+  python3 "$here/tiles_reader.py" tiles-test log "$vkey"
+: >reader.fail
+: >sync-calls
+check "... which sync-tiles.sh --full puts back" 0 'already published' -- sync_tiles --full
+check "... by listing the prefix (aws s3 sync)" 0 '^s3 sync ' -- cat sync-calls
+check "... whole again" 0 '^ok: size 606$' -- python3 "$here/tiles_reader.py" tiles-test log "$vkey"
+# Rollback and fork: an older checkpoint, or another one of the same size,
+# is never put over the published one, and nothing is copied for it.
+cp -r tl-tiles tl-old
+printf 'infra.glassbox.test/tiles\n605\n%s\n\n' "$(head -c 32 /dev/zero | base64)" >tl-old/checkpoint
+: >sync-calls
+check "sync-tiles.sh refuses a rollback" 1 'refused: .*size 606, this one of 605 \(a rollback\)' -- \
+  env PATH="$tmp/syncbin:$PATH" "$repo/infra/scripts/sync-tiles.sh" tl-old s3://tiles-test/log
+printf 'infra.glassbox.test/tiles\n606\n%s\n\n' "$(head -c 32 /dev/zero | base64)" >tl-old/checkpoint
+check "sync-tiles.sh refuses a fork" 1 'another root \(a fork\)' -- \
+  env PATH="$tmp/syncbin:$PATH" "$repo/infra/scripts/sync-tiles.sh" tl-old s3://tiles-test/log
+check "... nothing copied for either" 1 '' -- grep -q '^s3 \(cp\|sync\)' sync-calls
+check "... the published checkpoint is still the log's" 0 '^ok: size 606$' -- \
+  python3 "$here/tiles_reader.py" tiles-test log "$vkey"
+check "sync-tiles.sh: not an S3 destination" 2 's3://BUCKET/PREFIX' -- "$repo/infra/scripts/sync-tiles.sh" tl-tiles /tmp/x
+# Mutations of the script, each into a fresh prefix: the reader, run after
+# every AWS call, must catch the checkpoint that went out before its tiles.
+# (a) the checkpoint read after the tiles were copied, with a change in
+# between; (b) the checkpoint copied with the full tiles, before the
+# partial ones.
+sed -e 's|^# 4\. The checkpoint|cp "$dir/checkpoint" "$tmp/checkpoint"; size=$(note_size "$tmp/checkpoint")\n&|' \
+  "$repo/infra/scripts/sync-tiles.sh" >sync-late.sh
+sed "s|^sync --exclude '\*' --include 'tile/\*' --exclude '\*.p/\*' \\\\\$|sync --exclude '*.p/*' \\\\|" \
+  "$repo/infra/scripts/sync-tiles.sh" >sync-one.sh
+chmod +x sync-late.sh sync-one.sh
+check "mutation (a) is a real change" 1 '' -- cmp -s sync-late.sh "$repo/infra/scripts/sync-tiles.sh"
+check "mutation (b) is a real change" 1 '' -- cmp -s sync-one.sh "$repo/infra/scripts/sync-tiles.sh"
+statement 7
+: >reader.fail
+env PATH="$tmp/syncbin:$PATH" GB_PREFIX=late \
+  GB_HOOK="'$repo/infra/scripts/publish-release.sh' --key rm@example.com --db tl.db tl-7.json" \
+  "$tmp/sync-late.sh" "$tmp/tl-tiles" s3://tiles-test/late >/dev/null 2>&1
+check "mutation (a): checkpoint read last, a change in between: caught" 0 'INCONSISTENT: tile/.* is missing' -- cat reader.fail
+publish 8
+: >reader.fail
+env PATH="$tmp/syncbin:$PATH" GB_PREFIX=one "$tmp/sync-one.sh" "$tmp/tl-tiles" s3://tiles-test/one >/dev/null 2>&1
+check "mutation (b): checkpoint with the full tiles, before the partial ones: caught" 0 'INCONSISTENT: tile/.*\.p/.* is missing' -- cat reader.fail
+: >reader.fail
+check "the real script into a fresh prefix: whole at every step" 0 'published the checkpoint of size 608' -- \
+  env PATH="$tmp/syncbin:$PATH" GB_PREFIX=fresh "$repo/infra/scripts/sync-tiles.sh" "$tmp/tl-tiles" s3://tiles-test/fresh
+check "... no hole seen" 0 '^$' -- cat reader.fail
 
 finish
