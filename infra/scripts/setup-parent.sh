@@ -78,7 +78,7 @@ step "packages"
 dnf install -y -q --allowerasing aws-nitro-enclaves-cli aws-nitro-enclaves-cli-devel \
   gcc make cmake pkgconf-pkg-config openssl-devel sqlite-devel jansson-devel \
   gpgme-devel libyaml-devel nettle-devel gmp-devel zlib-devel gnupg2 \
-  nginx jq tar xz curl openssl amazon-cloudwatch-agent logrotate
+  nginx jq tar xz curl libcurl-devel openssl amazon-cloudwatch-agent logrotate
 command -v aws >/dev/null || dnf install -y -q awscli-2
 
 step "allocator: $cpus vCPUs, $mib MiB for the enclave"
