@@ -186,9 +186,11 @@ sync_gen(struct vs *vs, struct gb_reg_reader *rd)
 	if (c->note != NULL && c->note_len == len &&
 	    memcmp(c->note, note, len) == 0) {
 		/* The same log, but the database changed since this thread
-		 * last looked: an append another thread has seen already, or
-		 * a write that bypassed the log (the log watch will say).
-		 * Either way the cache must not outlive what it read. */
+		 * last looked (or this thread never looked: it cannot know
+		 * what changed before): an append another thread has seen
+		 * already, or a write that bypassed the log (the log watch
+		 * will say). Either way the cache must not outlive what it
+		 * read. */
 		if (changed)
 			drop(c);
 		gen = c->gen;

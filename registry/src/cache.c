@@ -114,7 +114,7 @@ gb_reg_reader_latest(struct gb_reg_reader *rd, const char **note,
 	*note = rd->note;
 	*len = n;
 	*size = (uint64_t)sqlite3_column_int64(st, 0);
-	*changed = rd->seen && dv != rd->data_version;
+	*changed = !rd->seen || dv != rd->data_version;
 	rd->seen = true;
 	rd->data_version = dv;
 	out = 0;

@@ -78,7 +78,10 @@ class Verifier:
         self.logpath = os.path.join(TMP, f"verifier-{name}.log")
         self.log = open(self.logpath, "w")
         self.proc = subprocess.Popen(
-            [VERIFIER, "--db", DB, "--listen", "127.0.0.1:0", "--threads", "2",
+            # One server thread: a thread's first look at the database drops
+            # the shared caches (it cannot know what changed before it looked),
+            # so which of several threads answers would decide what is seen.
+            [VERIFIER, "--db", DB, "--listen", "127.0.0.1:0", "--threads", "1",
              "--token-file", os.path.join(TMP, "token"), *extra],
             stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()

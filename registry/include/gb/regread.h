@@ -32,7 +32,7 @@ struct gb_registry *gb_reg_reader_registry(struct gb_reg_reader *rd);
  * statement prepared once. *note points into the reader (borrowed until
  * the next call on rd), NUL-terminated, *len bytes. *changed says whether
  * the database changed in any way since the reader's previous call (any
- * commit by anyone, even one that bypassed the log; false on the first
+ * commit by anyone, even one that bypassed the log; true on the first
  * call): SQLite's data version, read in the same transaction. Returns 0,
  * or -1 with e set ("bad_database" when the log has no checkpoint). */
 int gb_reg_reader_latest(struct gb_reg_reader *rd, const char **note,
