@@ -14,6 +14,7 @@
 #include "gb/ed25519.h"
 #include "gb/err.h"
 #include "gb/note.h"
+#include "note_int.h"
 
 #define ALG_ED25519 0x01
 #define SIG_PREFIX "\xe2\x80\x94 "      /* U+2014 EM DASH, space */
@@ -88,10 +89,10 @@ name_ok(const char *s, size_t n)
 	return true;
 }
 
-static uint32_t
-key_id(const char *name, const uint8_t pub[32])
+uint32_t
+gb__note_key_id(const char *name, uint8_t type, const uint8_t pub[32])
 {
-	static const uint8_t sep[2] = { '\n', ALG_ED25519 };
+	const uint8_t sep[2] = { '\n', type };
 	struct sha256_ctx c;
 	uint8_t md[32];
 
@@ -134,7 +135,7 @@ gb_note_key_generate(const char *name, struct gb_note_key *k)
 		return GB_ECRYPTO;
 	}
 	k->has_seed = true;
-	k->id = key_id(k->name, k->pub);
+	k->id = gb__note_key_id(k->name, ALG_ED25519, k->pub);
 	return 0;
 }
 
@@ -144,27 +145,28 @@ gb_note_key_clear(struct gb_note_key *k)
 	OPENSSL_cleanse(k, sizeof *k);
 }
 
-static int
-key_format(const char *prefix, const struct gb_note_key *k,
-    const uint8_t key[32], char **out)
+int
+gb__note_key_text(const char *prefix, const char *name, uint32_t id,
+    uint8_t type, const uint8_t key[32], char **out)
 {
 	uint8_t raw[33];
 	char *b64 = NULL;
 	size_t n;
 	int err;
 
-	raw[0] = ALG_ED25519;
+	*out = NULL;
+	raw[0] = type;
 	memcpy(raw + 1, key, 32);
 	err = gb_base64_encode_alloc(raw, sizeof raw, &b64);
 	OPENSSL_cleanse(raw, sizeof raw);
 	if (err != 0)
 		return err;
-	n = strlen(prefix) + strlen(k->name) + 10 + strlen(b64) + 1;
+	n = strlen(prefix) + strlen(name) + 10 + strlen(b64) + 1;
 	if ((*out = malloc(n)) == NULL) {
 		OPENSSL_clear_free(b64, strlen(b64));
 		return GB_ENOMEM;
 	}
-	snprintf(*out, n, "%s%s+%08" PRIx32 "+%s", prefix, k->name, k->id, b64);
+	snprintf(*out, n, "%s%s+%08" PRIx32 "+%s", prefix, name, id, b64);
 	OPENSSL_clear_free(b64, strlen(b64));
 	return 0;
 }
@@ -172,42 +174,42 @@ key_format(const char *prefix, const struct gb_note_key *k,
 int
 gb_note_vkey_format(const struct gb_note_key *k, char **out)
 {
-	return key_format("", k, k->pub, out);
+	return gb__note_key_text("", k->name, k->id, ALG_ED25519, k->pub, out);
 }
 
 int
 gb_note_skey_format(const struct gb_note_key *k, char **out)
 {
-	return k->has_seed ? key_format("PRIVATE+KEY+", k, k->seed, out) :
-	    GB_EINVAL;
+	return k->has_seed ? gb__note_key_text("PRIVATE+KEY+", k->name, k->id,
+	    ALG_ED25519, k->seed, out) : GB_EINVAL;
 }
 
-/* NAME+KEYID+BASE64(0x01 || KEY): name and key into k, checked. */
-static int
-key_parse(const char *s, struct gb_note_key *k, uint8_t key[32])
+int
+gb__note_key_parse(const char *s, uint8_t type,
+    char name[GB_NOTE_NAME_MAX + 1], uint32_t *id, uint8_t key[32])
 {
 	const char *p1 = strchr(s, '+'), *p2;
 	uint8_t *raw = NULL;
 	size_t rawlen = 0;
 	char *end;
-	unsigned long id;
+	unsigned long v;
 	int err = GB_EINVAL;
 
 	if (p1 == NULL || (p2 = strchr(p1 + 1, '+')) == NULL ||
 	    !name_ok(s, (size_t)(p1 - s)) || p2 - p1 != 9)
 		return GB_EINVAL;
-	memcpy(k->name, s, (size_t)(p1 - s));
-	k->name[p1 - s] = '\0';
 	for (const char *h = p1 + 1; h < p2; h++)
 		if (!((*h >= '0' && *h <= '9') || (*h >= 'a' && *h <= 'f')))
 			return GB_EINVAL;
-	id = strtoul(p1 + 1, &end, 16);
+	v = strtoul(p1 + 1, &end, 16);
 	if (end != p2 ||
 	    b64_strict(p2 + 1, strlen(p2 + 1), 64, &raw, &rawlen) != 0)
 		return GB_EINVAL;
-	if (rawlen == 33 && raw[0] == ALG_ED25519) {
+	if (rawlen == 33 && raw[0] == type) {
+		memcpy(name, s, (size_t)(p1 - s));
+		name[p1 - s] = '\0';
 		memcpy(key, raw + 1, 32);
-		k->id = (uint32_t)id;
+		*id = (uint32_t)v;
 		err = 0;
 	}
 	OPENSSL_clear_free(raw, rawlen);
@@ -218,7 +220,8 @@ int
 gb_note_vkey_parse(const char *s, struct gb_note_key *k)
 {
 	memset(k, 0, sizeof *k);
-	if (key_parse(s, k, k->pub) != 0 || key_id(k->name, k->pub) != k->id) {
+	if (gb__note_key_parse(s, ALG_ED25519, k->name, &k->id, k->pub) != 0 ||
+	    gb__note_key_id(k->name, ALG_ED25519, k->pub) != k->id) {
 		gb_note_key_clear(k);
 		return GB_EINVAL;
 	}
@@ -232,12 +235,13 @@ gb_note_skey_parse(const char *s, struct gb_note_key *k)
 
 	memset(k, 0, sizeof *k);
 	if (strncmp(s, "PRIVATE+KEY+", 12) != 0 ||
-	    key_parse(s + 12, k, k->seed) != 0)
+	    gb__note_key_parse(s + 12, ALG_ED25519, k->name, &k->id,
+	    k->seed) != 0)
 		goto bad;
 	id = k->id;
 	k->has_seed = true;
 	if (gb_ed25519_public(k->seed, k->pub) != 0 ||
-	    key_id(k->name, k->pub) != id)
+	    gb__note_key_id(k->name, ALG_ED25519, k->pub) != id)
 		goto bad;
 	return 0;
 bad:

@@ -10,13 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nettle/sha2.h>
 #include <openssl/crypto.h>
 
 #include "gb/codec.h"
 #include "gb/ed25519.h"
 #include "gb/err.h"
 #include "gb/witness.h"
+#include "note_int.h"
 
 #define SIG_PREFIX "\xe2\x80\x94 "      /* U+2014 EM DASH, space */
 #define SIG_PREFIX_LEN 4
@@ -37,22 +37,6 @@ name_ok(const char *s, size_t n)
 		if (s[i] <= 0x20 || s[i] >= 0x7f || s[i] == '+')
 			return false;
 	return true;
-}
-
-static uint32_t
-key_id(const char *name, const uint8_t pub[32])
-{
-	static const uint8_t sep[2] = { '\n', GB_COSIG_TYPE };
-	struct sha256_ctx c;
-	uint8_t md[32];
-
-	sha256_init(&c);
-	sha256_update(&c, strlen(name), (const uint8_t *)name);
-	sha256_update(&c, sizeof sep, sep);
-	sha256_update(&c, 32, pub);
-	sha256_digest(&c, sizeof md, md);
-	return (uint32_t)md[0] << 24 | (uint32_t)md[1] << 16 |
-	    (uint32_t)md[2] << 8 | md[3];
 }
 
 /* Standard base64, padded, nothing else; decoded to exactly want bytes
@@ -116,7 +100,7 @@ gb_cosig_key_generate(const char *name, struct gb_cosig_key *k)
 		return GB_ECRYPTO;
 	}
 	k->has_seed = true;
-	k->id = key_id(k->name, k->pub);
+	k->id = gb__note_key_id(k->name, GB_COSIG_TYPE, k->pub);
 	return 0;
 }
 
@@ -126,82 +110,38 @@ gb_cosig_key_clear(struct gb_cosig_key *k)
 	OPENSSL_cleanse(k, sizeof *k);
 }
 
-static int
-key_format(const char *prefix, const struct gb_cosig_key *k,
-    const uint8_t key[32], char **out)
-{
-	uint8_t raw[33];
-	char *b64 = NULL;
-	size_t n;
-	int err;
-
-	*out = NULL;
-	raw[0] = GB_COSIG_TYPE;
-	memcpy(raw + 1, key, 32);
-	err = gb_base64_encode_alloc(raw, sizeof raw, &b64);
-	OPENSSL_cleanse(raw, sizeof raw);
-	if (err != 0)
-		return err;
-	n = strlen(prefix) + strlen(k->name) + 10 + strlen(b64) + 1;
-	if ((*out = malloc(n)) != NULL)
-		snprintf(*out, n, "%s%s+%08" PRIx32 "+%s", prefix, k->name,
-		    k->id, b64);
-	OPENSSL_clear_free(b64, strlen(b64));
-	return *out != NULL ? 0 : GB_ENOMEM;
-}
-
 int
 gb_cosig_vkey_format(const struct gb_cosig_key *k, char **out)
 {
-	return key_format("", k, k->pub, out);
+	return gb__note_key_text("", k->name, k->id, GB_COSIG_TYPE, k->pub,
+	    out);
 }
 
 int
 gb_cosig_skey_format(const struct gb_cosig_key *k, char **out)
 {
 	*out = NULL;
-	return k->has_seed ? key_format("PRIVATE+KEY+", k, k->seed, out) :
-	    GB_EINVAL;
+	return k->has_seed ? gb__note_key_text("PRIVATE+KEY+", k->name, k->id,
+	    GB_COSIG_TYPE, k->seed, out) : GB_EINVAL;
 }
 
-/* NAME+KEYID+BASE64(0x04 || KEY) into k->name, k->id and key. */
+/* NAME+KEYID+BASE64(0x04 || KEY) into k->name, k->id and key, the name
+ * held to name_ok() (ASCII), stricter than signed notes in general. */
 static int
 key_parse(const char *s, struct gb_cosig_key *k, uint8_t key[32])
 {
-	const char *p1 = strchr(s, '+'), *p2;
-	uint8_t raw[33];
-	uint64_t id = 0;
-	int rc;
-
-	if (p1 == NULL || (p2 = strchr(p1 + 1, '+')) == NULL ||
-	    !name_ok(s, (size_t)(p1 - s)) || p2 - p1 != 9)
+	if (gb__note_key_parse(s, GB_COSIG_TYPE, k->name, &k->id, key) != 0 ||
+	    !name_ok(k->name, strlen(k->name)))
 		return GB_EINVAL;
-	for (const char *h = p1 + 1; h < p2; h++) {
-		int v = (*h >= '0' && *h <= '9') ? *h - '0' :
-		    (*h >= 'a' && *h <= 'f') ? *h - 'a' + 10 : -1;
-
-		if (v < 0)
-			return GB_EINVAL;
-		id = id << 4 | (uint64_t)v;
-	}
-	if (b64_exact(p2 + 1, strlen(p2 + 1), raw, sizeof raw) != 0)
-		return GB_EINVAL;
-	rc = raw[0] == GB_COSIG_TYPE ? 0 : GB_EINVAL;
-	if (rc == 0) {
-		memcpy(k->name, s, (size_t)(p1 - s));
-		k->name[p1 - s] = '\0';
-		memcpy(key, raw + 1, 32);
-		k->id = (uint32_t)id;
-	}
-	OPENSSL_cleanse(raw, sizeof raw);
-	return rc;
+	return 0;
 }
 
 int
 gb_cosig_vkey_parse(const char *s, struct gb_cosig_key *k)
 {
 	memset(k, 0, sizeof *k);
-	if (key_parse(s, k, k->pub) != 0 || key_id(k->name, k->pub) != k->id) {
+	if (key_parse(s, k, k->pub) != 0 ||
+	    gb__note_key_id(k->name, GB_COSIG_TYPE, k->pub) != k->id) {
 		gb_cosig_key_clear(k);
 		return GB_EINVAL;
 	}
@@ -215,7 +155,7 @@ gb_cosig_skey_parse(const char *s, struct gb_cosig_key *k)
 	if (strncmp(s, "PRIVATE+KEY+", 12) != 0 ||
 	    key_parse(s + 12, k, k->seed) != 0 ||
 	    gb_ed25519_public(k->seed, k->pub) != 0 ||
-	    key_id(k->name, k->pub) != k->id) {
+	    gb__note_key_id(k->name, GB_COSIG_TYPE, k->pub) != k->id) {
 		gb_cosig_key_clear(k);
 		return GB_EINVAL;
 	}
